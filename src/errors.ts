@@ -1,0 +1,201 @@
+/**
+ * Every named error of otherthing-storage. Each class has a stable `code`
+ * (and `name`) that callers and tests can switch on; messages are for people
+ * and may change. No message ever contains a swarm key.
+ */
+
+/** Base class of every error this library throws on purpose. */
+export class StorageError extends Error {
+  static override name = 'StorageError'
+  override name = StorageError.name
+  /** Stable, machine-readable error code. */
+  readonly code: string = 'ERR_STORAGE'
+
+  constructor (message = 'Storage error', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** A swarm key could not be parsed (wrong length, bad encoding, unknown header...). */
+export class InvalidSwarmKeyError extends StorageError {
+  static override name = 'InvalidSwarmKeyError'
+  override name = InvalidSwarmKeyError.name
+  override readonly code = 'ERR_INVALID_SWARM_KEY'
+  constructor (message = 'Invalid swarm key', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A workspace id is empty, too long, or has characters outside the safe set. */
+export class InvalidWorkspaceIdError extends StorageError {
+  static override name = 'InvalidWorkspaceIdError'
+  override name = InvalidWorkspaceIdError.name
+  override readonly code = 'ERR_INVALID_WORKSPACE_ID'
+  constructor (message = 'Invalid workspace id', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A storage path cannot be used (not a directory, not writable, not enough free space...). */
+export class InvalidStoragePathError extends StorageError {
+  static override name = 'InvalidStoragePathError'
+  override name = InvalidStoragePathError.name
+  override readonly code = 'ERR_INVALID_STORAGE_PATH'
+  constructor (message = 'Invalid storage path', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A configuration file or object is malformed or fails its schema. */
+export class InvalidConfigError extends StorageError {
+  static override name = 'InvalidConfigError'
+  override name = InvalidConfigError.name
+  override readonly code = 'ERR_INVALID_CONFIG'
+  constructor (message = 'Invalid configuration', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A function argument or request parameter is out of range or malformed. */
+export class InvalidArgumentError extends StorageError {
+  static override name = 'InvalidArgumentError'
+  override name = InvalidArgumentError.name
+  override readonly code = 'ERR_INVALID_ARGUMENT'
+  constructor (message = 'Invalid argument', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A string is not a valid CID. */
+export class InvalidCidError extends StorageError {
+  static override name = 'InvalidCidError'
+  override name = InvalidCidError.name
+  override readonly code = 'ERR_INVALID_CID'
+  constructor (message = 'Invalid CID', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A write would take the node's usage above its quota. Nothing was written. */
+export class QuotaExceededError extends StorageError {
+  static override name = 'QuotaExceededError'
+  override name = QuotaExceededError.name
+  override readonly code = 'ERR_QUOTA_EXCEEDED'
+  /** Bytes in use when the write was refused. */
+  readonly used: number
+  /** The quota in bytes. */
+  readonly limit: number
+  /** Bytes the refused write asked for. */
+  readonly requested: number
+
+  constructor (used: number, limit: number, requested: number, message?: string) {
+    super(message ?? `Storage quota exceeded: ${requested} bytes requested, ${used} of ${limit} bytes in use`)
+    this.used = used
+    this.limit = limit
+    this.requested = requested
+  }
+}
+
+/** A write would take the drive's real free space below the reserve. Nothing was written. */
+export class DiskReserveError extends StorageError {
+  static override name = 'DiskReserveError'
+  override name = DiskReserveError.name
+  override readonly code = 'ERR_DISK_RESERVE'
+  /** Free bytes on the drive when the write was refused. */
+  readonly free: number
+  /** The reserve in bytes that must stay free. */
+  readonly reserve: number
+  /** Bytes the refused write asked for. */
+  readonly requested: number
+
+  constructor (free: number, reserve: number, requested: number, message?: string) {
+    super(message ?? `Drive almost full: ${free} bytes free, ${reserve} bytes must stay free, ${requested} bytes requested`)
+    this.free = free
+    this.reserve = reserve
+    this.requested = requested
+  }
+}
+
+/** Content was not found locally, nor from workspace peers within the timeout. */
+export class ContentNotFoundError extends StorageError {
+  static override name = 'ContentNotFoundError'
+  override name = ContentNotFoundError.name
+  override readonly code = 'ERR_NOT_FOUND'
+  constructor (message = 'Content not found', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A CID is not pinned on this node. */
+export class NotPinnedError extends StorageError {
+  static override name = 'NotPinnedError'
+  override name = NotPinnedError.name
+  override readonly code = 'ERR_NOT_PINNED'
+  constructor (message = 'Not pinned', options?: ErrorOptions) { super(message, options) }
+}
+
+/** The node has not joined the named workspace (or no workspace was named and several are joined). */
+export class WorkspaceNotJoinedError extends StorageError {
+  static override name = 'WorkspaceNotJoinedError'
+  override name = WorkspaceNotJoinedError.name
+  override readonly code = 'ERR_WORKSPACE_NOT_JOINED'
+  constructor (message = 'Workspace not joined', options?: ErrorOptions) { super(message, options) }
+}
+
+/** An operation was called on a node that is stopped or not started yet. */
+export class NotStartedError extends StorageError {
+  static override name = 'NotStartedError'
+  override name = NotStartedError.name
+  override readonly code = 'ERR_NOT_STARTED'
+  constructor (message = 'Not started', options?: ErrorOptions) { super(message, options) }
+}
+
+/** An operation did not finish within its timeout. */
+export class TimeoutError extends StorageError {
+  static override name = 'TimeoutError'
+  override name = TimeoutError.name
+  override readonly code = 'ERR_TIMEOUT'
+  constructor (message = 'Timed out', options?: ErrorOptions) { super(message, options) }
+}
+
+/** An operation was aborted through its AbortSignal. */
+export class AbortedError extends StorageError {
+  static override name = 'AbortedError'
+  override name = AbortedError.name
+  override readonly code = 'ERR_ABORTED'
+  constructor (message = 'Aborted', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A byte range cannot be satisfied for the content's size. */
+export class RangeNotSatisfiableError extends StorageError {
+  static override name = 'RangeNotSatisfiableError'
+  override name = RangeNotSatisfiableError.name
+  override readonly code = 'ERR_RANGE_NOT_SATISFIABLE'
+  constructor (message = 'Range not satisfiable', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A protocol message failed validation (malformed JSON, unknown type, wrong fields, too large). */
+export class InvalidMessageError extends StorageError {
+  static override name = 'InvalidMessageError'
+  override name = InvalidMessageError.name
+  override readonly code = 'ERR_INVALID_MESSAGE'
+  constructor (message = 'Invalid message', options?: ErrorOptions) { super(message, options) }
+}
+
+/** Missing or wrong credentials (node token, admin token, API bearer token). */
+export class UnauthorizedError extends StorageError {
+  static override name = 'UnauthorizedError'
+  override name = UnauthorizedError.name
+  override readonly code = 'ERR_UNAUTHORIZED'
+  constructor (message = 'Unauthorized', options?: ErrorOptions) { super(message, options) }
+}
+
+/** The caller is authenticated but not allowed (e.g. not a member of the workspace). */
+export class ForbiddenError extends StorageError {
+  static override name = 'ForbiddenError'
+  override name = ForbiddenError.name
+  override readonly code = 'ERR_FORBIDDEN'
+  constructor (message = 'Forbidden', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A named record (workspace, node, pin) does not exist. */
+export class NotFoundError extends StorageError {
+  static override name = 'NotFoundError'
+  override name = NotFoundError.name
+  override readonly code = 'ERR_RECORD_NOT_FOUND'
+  constructor (message = 'Not found', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A record already exists (e.g. creating a workspace with an id in use). */
+export class ConflictError extends StorageError {
+  static override name = 'ConflictError'
+  override name = ConflictError.name
+  override readonly code = 'ERR_CONFLICT'
+  constructor (message = 'Conflict', options?: ErrorOptions) { super(message, options) }
+}
