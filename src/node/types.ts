@@ -1,0 +1,188 @@
+/**
+ * The public contract of a workspace node and of the multi-workspace storage
+ * node. The orchestrator client, the node runner's HTTP API and the IPC
+ * handlers are written against these interfaces only.
+ */
+import type { CID } from 'multiformats/cid'
+import type { SwarmKey } from '../swarm-key/index.js'
+
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+/** Progress of a long operation, in bytes. `total` is set when known. */
+export interface ByteProgress {
+  bytes: number
+  total?: number
+}
+
+export interface ProgressOptions extends AbortOptions {
+  /** Called as work proceeds, with the bytes done so far. */
+  onProgress?: (progress: ByteProgress) => void
+}
+
+/**
+ * Import options. The default profile `'kubo'` gives the same CIDs as Kubo's
+ * `ipfs add` (CIDv0, fixed 262144-byte chunks, balanced DAG with 174 links,
+ * no raw leaves); `'cidv1'` is CIDv1, raw leaves, 1 MiB chunks, 1024 links.
+ * The other fields override the chosen profile.
+ */
+export interface AddOptions extends ProgressOptions {
+  /** @default 'kubo' */
+  profile?: 'kubo' | 'cidv1'
+  cidVersion?: 0 | 1
+  rawLeaves?: boolean
+  /** Fixed chunk size in bytes. */
+  chunkSize?: number
+  /** Maximum links per DAG node. */
+  maxChildrenPerNode?: number
+  /** Pin the added content. @default true */
+  pin?: boolean
+  /** A name recorded with the pin (e.g. the file name). */
+  name?: string
+}
+
+export interface AddResult {
+  cid: CID
+  /** File size in bytes (the content, not the DAG). */
+  size: number
+}
+
+export type AddSource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | NodeJS.ReadableStream
+
+export interface CatOptions extends AbortOptions {
+  offset?: number
+  length?: number
+  /** Give up fetching missing blocks from peers after this many ms. */
+  timeout?: number
+}
+
+export interface GetOptions extends ProgressOptions {
+  timeout?: number
+}
+
+export interface PinOptions extends ProgressOptions {
+  /** Give up after this many ms. */
+  timeout?: number
+  name?: string
+}
+
+export interface PinInfo {
+  cid: CID
+  /** Content size in bytes. */
+  size: number
+  name?: string
+}
+
+export interface StatResult {
+  cid: CID
+  /** Content size in bytes (file size for UnixFS files). */
+  size: number
+  /** Bytes of all blocks of the DAG. */
+  dagSize: number
+  /** Number of blocks in the DAG. */
+  blocks: number
+  /** Whether every block is stored locally. */
+  local: boolean
+  pinned: boolean
+}
+
+export interface GcResult {
+  /** Blocks removed. */
+  removed: number
+  /** Bytes freed. */
+  freedBytes: number
+}
+
+export interface VerifyResult {
+  /** Blocks checked. */
+  checked: number
+  /** CIDs whose bytes did not match and were removed. */
+  corrupt: CID[]
+  /** Pinned roots fetched again from peers after corruption. */
+  refetched: CID[]
+  /** Pinned roots that could not be repaired. */
+  failed: CID[]
+}
+
+export interface WorkspaceNodeStats {
+  workspaceId: string
+  peerId: string
+  /** Bytes of blocks this workspace stores. */
+  repoBytes: number
+  blocks: number
+  pins: number
+  peers: number
+  /** The node-wide quota (shared by every workspace of the node). */
+  quotaBytes: number
+  /** Bytes used by all workspaces of the node. */
+  quotaUsedBytes: number
+  /** Real free space on the drive. */
+  driveFreeBytes: number
+}
+
+export interface PeerInfo {
+  peerId: string
+  addresses: string[]
+}
+
+/** One workspace's private Helia node. */
+export interface WorkspaceNode {
+  readonly workspaceId: string
+  /** The libp2p peer id (stable across restarts). */
+  readonly peerId: string
+  /** Fingerprint of the current swarm key (safe to log). */
+  readonly keyFingerprint: string
+  /** Listening multiaddrs, each ending in `/p2p/<peer id>`. */
+  multiaddrs(): string[]
+
+  add(source: AddSource, options?: AddOptions): Promise<AddResult>
+  addFile(path: string, options?: AddOptions): Promise<AddResult>
+  cat(cid: CID | string, options?: CatOptions): AsyncIterable<Uint8Array>
+  /** Writes the content to `outputPath` (default: the workspace's `cache/<cid>`) through a temp file + rename. Returns the path. */
+  get(cid: CID | string, outputPath?: string, options?: GetOptions): Promise<string>
+  pin(cid: CID | string, options?: PinOptions): Promise<PinInfo>
+  unpin(cid: CID | string, options?: AbortOptions): Promise<void>
+  isPinned(cid: CID | string, options?: AbortOptions): Promise<boolean>
+  pins(options?: AbortOptions): Promise<PinInfo[]>
+  stat(cid: CID | string, options?: AbortOptions & { timeout?: number, offline?: boolean }): Promise<StatResult>
+  gc(options?: AbortOptions): Promise<GcResult>
+  verify(options?: AbortOptions): Promise<VerifyResult>
+  connect(multiaddr: string, options?: AbortOptions): Promise<void>
+  peers(): PeerInfo[]
+  stats(options?: AbortOptions): Promise<WorkspaceNodeStats>
+}
+
+export interface JoinOptions extends AbortOptions {
+  /** Multiaddrs (with `/p2p/<id>`) of the workspace's other peers to dial. */
+  bootstrapPeers?: string[]
+}
+
+export interface LeaveOptions extends AbortOptions {
+  /** Delete the workspace's blocks, datastore and scratch folders. @default false */
+  purge?: boolean
+}
+
+export interface StorageNodeStats {
+  quotaBytes: number
+  usedBytes: number
+  freeBytes: number
+  driveFreeBytes: number
+  workspaces: WorkspaceNodeStats[]
+}
+
+/** A machine's storage node: one private workspace node per joined workspace, one quota for all. */
+export interface StorageNode {
+  /** The `<path>/otherthing-storage` root. */
+  readonly root: string
+  join(workspaceId: string, swarmKey: string | Uint8Array | SwarmKey, options?: JoinOptions): Promise<WorkspaceNode>
+  leave(workspaceId: string, options?: LeaveOptions): Promise<void>
+  rotateKey(workspaceId: string, newKey: string | Uint8Array | SwarmKey, options?: JoinOptions): Promise<WorkspaceNode>
+  /** @throws {WorkspaceNotJoinedError} */
+  workspace(workspaceId: string): WorkspaceNode
+  workspaces(): WorkspaceNode[]
+  stats(options?: AbortOptions): Promise<StorageNodeStats>
+  setQuota(bytes: number): Promise<void>
+  readonly quotaBytes: number
+  stop(): Promise<void>
+}
