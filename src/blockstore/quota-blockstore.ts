@@ -1,0 +1,323 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { FsBlockstore } from 'blockstore-fs'
+import { NextToLast } from 'blockstore-fs/sharding'
+import { InvalidArgumentError, NotStartedError } from '../errors.js'
+import { createKeyLock } from './key-lock.js'
+import { DefaultQuotaLedger } from './ledger.js'
+import { orderedParallel } from './ordered-parallel.js'
+import { scanBlockstore, scanFsBlockstore } from './scan.js'
+import type { DiskGuard } from './disk-space.js'
+import type { QuotaLedger, Reservation, StoreEntry } from './ledger.js'
+import type { AbortOptions } from './types.js'
+import type { ShardingStrategy } from 'blockstore-fs/sharding'
+import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+
+export interface QuotaBlockstoreInit {
+  /** The blockstore that really stores the blocks (blockstore-fs in production). */
+  child: Blockstore
+  /** The ledger shared by every store of the node. */
+  ledger: QuotaLedger
+  /** This store's id in the ledger, e.g. the workspace id. */
+  name: string
+  /**
+   * The blockstore-fs directory: used for the free-space check, for fast rescans (stat, don't
+   * read), to size blocks before deleting them and to remove partial files of refused writes.
+   *
+   * @default child.path when child is an FsBlockstore, otherwise none
+   */
+  directory?: string
+  /**
+   * How blocks are laid out under `directory`.
+   *
+   * @default child.shardingStrategy when child is an FsBlockstore, otherwise blockstore-fs's NextToLast
+   */
+  shardingStrategy?: ShardingStrategy
+  /**
+   * Rescan the store when it opens even if the ledger says its usage is exact.
+   *
+   * @default false
+   */
+  rescanOnOpen?: boolean
+  /**
+   * Parallel puts in putMany.
+   *
+   * @default 50
+   */
+  putManyConcurrency?: number
+  /**
+   * Parallel deletes in deleteMany.
+   *
+   * @default 50
+   */
+  deleteManyConcurrency?: number
+}
+
+/** A Blockstore that refuses writes above the ledger's quota or below the drive's reserve. */
+export interface QuotaBlockstore extends Blockstore {
+  /** The store's id in the ledger. */
+  readonly name: string
+  /** Bytes stored in this store. */
+  readonly used: number
+  /** Open the child, register with the ledger and reconcile usage (rescan if the last shutdown was not clean). */
+  open(options?: AbortOptions): Promise<void>
+  /** Wait for writes in flight, record usage as exact and close the child. */
+  close(): Promise<void>
+}
+
+function mhKey (cid: CID): string {
+  const mh = cid.multihash.bytes
+  return Buffer.from(mh.buffer, mh.byteOffset, mh.byteLength).toString('base64')
+}
+
+class DefaultQuotaBlockstore implements QuotaBlockstore {
+  readonly name: string
+  private readonly child: Blockstore
+  private readonly ledger: DefaultQuotaLedger
+  private readonly directory?: string
+  private readonly sharding: ShardingStrategy
+  private readonly rescanOnOpen: boolean
+  private readonly putManyConcurrency: number
+  private readonly deleteManyConcurrency: number
+  private readonly locks = createKeyLock()
+  private readonly inflight = new Set<Promise<unknown>>()
+  private entry?: StoreEntry
+  private guard?: DiskGuard
+  private dirtyDone = false
+  private dirtying?: Promise<void>
+
+  constructor (init: QuotaBlockstoreInit) {
+    if (!(init.ledger instanceof DefaultQuotaLedger)) {
+      throw new InvalidArgumentError('ledger must come from createQuotaLedger()')
+    }
+    if (typeof init.name !== 'string' || init.name.length === 0) {
+      throw new InvalidArgumentError('name must be a non-empty string')
+    }
+    const fsChild = init.child instanceof FsBlockstore ? init.child : undefined
+    this.name = init.name
+    this.child = init.child
+    this.ledger = init.ledger
+    this.directory = init.directory ?? fsChild?.path
+    this.sharding = init.shardingStrategy ?? (fsChild as unknown as { shardingStrategy?: ShardingStrategy } | undefined)?.shardingStrategy ?? new NextToLast()
+    this.rescanOnOpen = init.rescanOnOpen ?? false
+    this.putManyConcurrency = init.putManyConcurrency ?? 50
+    this.deleteManyConcurrency = init.deleteManyConcurrency ?? 50
+  }
+
+  get used (): number {
+    return this.entry?.used ?? this.ledger.usage().stores[this.name] ?? 0
+  }
+
+  async open (options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    if (this.entry != null) return
+    await (this.child as Partial<{ open(): Promise<void> }>).open?.()
+    await this.ledger.open()
+    const entry = this.ledger.attach(this.name)
+    try {
+      if (this.directory != null) {
+        this.guard = await this.ledger.diskGuard(this.directory)
+      }
+      if (!entry.clean || this.rescanOnOpen) {
+        const scan = this.directory != null
+          ? await scanFsBlockstore(this.directory, { extension: this.sharding.extension, removeTempFiles: true, signal: options.signal })
+          : await scanBlockstore(this.child, options)
+        await this.ledger.setStoreUsage(entry, scan.bytes)
+      }
+    } catch (err) {
+      this.ledger.detach(entry)
+      throw err
+    }
+    this.entry = entry
+    this.dirtyDone = false
+    this.dirtying = undefined
+  }
+
+  async close (): Promise<void> {
+    const entry = this.entry
+    if (entry == null) return
+    while (this.inflight.size > 0) {
+      await Promise.allSettled([...this.inflight])
+    }
+    this.entry = undefined
+    try {
+      await this.ledger.markClean(entry)
+    } finally {
+      this.ledger.detach(entry)
+      await (this.child as Partial<{ close(): Promise<void> }>).close?.()
+    }
+  }
+
+  private opened (): StoreEntry {
+    if (this.entry == null) throw new NotStartedError(`Quota blockstore ${this.name} is not open`)
+    return this.entry
+  }
+
+  private async track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p)
+    try {
+      return await p
+    } finally {
+      this.inflight.delete(p)
+    }
+  }
+
+  /** Before the first change after open, record durably that the ledger's number is no longer exact. */
+  private async ensureDirty (entry: StoreEntry): Promise<void> {
+    if (this.dirtyDone) return
+    this.dirtying ??= this.ledger.markDirty(entry).then(() => { this.dirtyDone = true }, (err) => {
+      this.dirtying = undefined
+      throw err
+    })
+    await this.dirtying
+  }
+
+  async has (cid: CID, options?: AbortOptions): Promise<boolean> {
+    return this.child.has(cid, options)
+  }
+
+  async put (cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
+    options?.signal?.throwIfAborted()
+    const entry = this.opened()
+    return this.track(this.locks.run(mhKey(cid), async () => this.putLocked(entry, cid, bytes, options)))
+  }
+
+  private async putLocked (entry: StoreEntry, cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
+    // a block already stored costs nothing (also makes concurrent puts of one block count once)
+    if (await this.child.has(cid, options)) return cid
+    options?.signal?.throwIfAborted()
+    await this.ensureDirty(entry)
+    const reservation = this.ledger.reservation(entry, this.guard)
+    let input: Uint8Array | AsyncIterable<Uint8Array>
+    if (bytes instanceof Uint8Array) {
+      await this.guard?.refresh()
+      reservation.add(bytes.byteLength)
+      input = bytes
+    } else {
+      input = this.counted(bytes, reservation)
+    }
+    try {
+      await this.child.put(cid, input, options)
+    } catch (err) {
+      if (reservation.error == null && await this.hasQuietly(cid)) {
+        // the block made it to disk despite the error (e.g. an abort that lost the race)
+        reservation.commit()
+      } else {
+        reservation.release()
+        await this.removePartial(cid)
+      }
+      throw reservation.error ?? err
+    }
+    reservation.commit()
+    return cid
+  }
+
+  /** Pass chunks through, reserving each before it is written; throws as soon as one does not fit. */
+  private async * counted (source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, reservation: Reservation): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      await this.guard?.refresh()
+      reservation.add(chunk.byteLength)
+      yield chunk
+    }
+  }
+
+  private async hasQuietly (cid: CID): Promise<boolean> {
+    try {
+      return await this.child.has(cid)
+    } catch {
+      return false
+    }
+  }
+
+  /** Remove what a refused or failed streaming write left behind (blockstore-fs writes `.<file>.tmp` then renames). */
+  private async removePartial (cid: CID): Promise<void> {
+    if (this.directory == null) return
+    const { dir, file } = this.sharding.encode(cid)
+    await fs.rm(path.join(this.directory, dir, `.${file}.tmp`), { force: true }).catch(() => {})
+  }
+
+  /** Size of a stored block, or undefined if it is not stored. */
+  private async sizeOf (cid: CID, options?: AbortOptions): Promise<number | undefined> {
+    if (this.directory != null) {
+      const { dir, file } = this.sharding.encode(cid)
+      try {
+        return (await fs.stat(path.join(this.directory, dir, file))).size
+      } catch (err: any) {
+        if (err.code === 'ENOENT') return undefined
+        throw err
+      }
+    }
+    let size = 0
+    try {
+      for await (const chunk of this.child.get(cid, options)) size += chunk.byteLength
+    } catch (err: any) {
+      if (err.name === 'NotFoundError') return undefined
+      throw err
+    }
+    return size
+  }
+
+  async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID> {
+    options?.signal?.throwIfAborted()
+    this.opened()
+    yield * orderedParallel(source, async ({ cid, bytes }) => this.put(cid, bytes, options), this.putManyConcurrency)
+  }
+
+  get (cid: CID, options?: AbortOptions): Generator<Uint8Array> | AsyncGenerator<Uint8Array> {
+    return this.child.get(cid, options)
+  }
+
+  getMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): Generator<Pair> | AsyncGenerator<Pair> {
+    return this.child.getMany(source, options)
+  }
+
+  getAll (options?: AbortOptions): Generator<Pair> | AsyncGenerator<Pair> {
+    return this.child.getAll(options)
+  }
+
+  async delete (cid: CID, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    const entry = this.opened()
+    await this.track(this.locks.run(mhKey(cid), async () => this.deleteLocked(entry, cid, options)))
+  }
+
+  private async deleteLocked (entry: StoreEntry, cid: CID, options?: AbortOptions): Promise<void> {
+    const size = await this.sizeOf(cid, options)
+    if (size == null) {
+      await this.child.delete(cid, options)
+      return
+    }
+    await this.ensureDirty(entry)
+    try {
+      await this.child.delete(cid, options)
+    } catch (err) {
+      if (!(await this.hasQuietly(cid))) this.ledger.freed(entry, size, this.guard)
+      throw err
+    }
+    this.ledger.freed(entry, size, this.guard)
+  }
+
+  async * deleteMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID> {
+    options?.signal?.throwIfAborted()
+    this.opened()
+    yield * orderedParallel(source, async (cid) => {
+      await this.delete(cid, options)
+      return cid
+    }, this.deleteManyConcurrency)
+  }
+}
+
+/**
+ * Wrap a blockstore so that its writes count against a shared quota ledger.
+ *
+ * @example
+ * ```ts
+ * const ledger = createQuotaLedger({ limitBytes: 10 * 1024 ** 3, statePath: '/data/ipfs/quota-ledger.json' })
+ * const blockstore = createQuotaBlockstore({ child: new FsBlockstore(dir), ledger, name: 'ws-1', directory: dir })
+ * await blockstore.open()
+ * ```
+ */
+export function createQuotaBlockstore (init: QuotaBlockstoreInit): QuotaBlockstore {
+  return new DefaultQuotaBlockstore(init)
+}

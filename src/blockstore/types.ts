@@ -1,0 +1,4 @@
+/** Options every async operation accepts. */
+export interface AbortOptions {
+  signal?: AbortSignal
+}
