@@ -99,7 +99,7 @@ describe('QuotaBlockstore', () => {
     const a = await block(500)
     await store.put(a.cid, [a.bytes.subarray(0, 200), a.bytes.subarray(200)])
     expect(store.used).toBe(500)
-    const v0 = CID.createV0(a.cid.multihash)
+    const v0 = CID.createV0(a.cid.multihash as Parameters<typeof CID.createV0>[0])
     await store.put(v0, a.bytes)
     expect(store.used).toBe(500)
   })

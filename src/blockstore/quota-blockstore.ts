@@ -60,6 +60,12 @@ export interface QuotaBlockstore extends Blockstore {
   readonly name: string
   /** Bytes stored in this store. */
   readonly used: number
+  has(cid: CID, options?: AbortOptions): Promise<boolean>
+  /** Throws QuotaExceededError or DiskReserveError (and writes nothing) when the block does not fit. */
+  put(cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID>
+  putMany(source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID>
+  delete(cid: CID, options?: AbortOptions): Promise<void>
+  deleteMany(source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID>
   /** Open the child, register with the ledger and reconcile usage (rescan if the last shutdown was not clean). */
   open(options?: AbortOptions): Promise<void>
   /** Wait for writes in flight, record usage as exact and close the child. */
