@@ -73,7 +73,10 @@ describe('swarm keys', () => {
     const key = parseSwarmKey(theirs)
     expect(formatSwarmKey(key)).toBe(new TextDecoder().decode(theirs))
     // preSharedKey() decodes the psk eagerly: it throws on a key it cannot read
-    expect(() => preSharedKey({ psk: swarmKeyToPsk(generateSwarmKey()) })({ logger: defaultLogger() })).not.toThrow()
+    // (its factory is typed as taking no arguments, but it is called with the node's components)
+    const protector = (psk: Uint8Array): unknown => (preSharedKey({ psk }) as unknown as (components: unknown) => unknown)({ logger: defaultLogger() })
+    expect(() => protector(swarmKeyToPsk(generateSwarmKey()))).not.toThrow()
+    expect(() => protector(new TextEncoder().encode(`${HEADER}\n/base16/\nzz`))).toThrow()
   })
 
   it('rejects bad input with InvalidSwarmKeyError, never echoing the key', () => {
