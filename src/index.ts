@@ -9,3 +9,24 @@
 import './polyfill.js'
 
 export * from './errors.js'
+
+// Swarm keys
+export { SwarmKey, SWARM_KEY_HEADER, SWARM_KEY_LENGTH, formatSwarmKey, generateSwarmKey, parseSwarmKey, swarmKeyToPsk } from './swarm-key/index.js'
+export type { SwarmKeyEncoding } from './swarm-key/index.js'
+
+// Storage root, layout, drives and node-config.json
+export { validateWorkspaceId, isValidWorkspaceId, MAX_WORKSPACE_ID_LENGTH } from './storage/workspace-id.js'
+export { createStorageLayout, STORAGE_DIR_NAME } from './storage/layout.js'
+export type { StorageLayout, WorkspaceRepoPaths, WorkspaceDirs } from './storage/layout.js'
+export { listDrives, getFreeSpace, parseProcMounts } from './storage/drives.js'
+export type { DriveInfo, FreeSpace, ListDrivesOptions, MountEntry } from './storage/drives.js'
+export { validateStoragePath, assertStoragePath } from './storage/validate.js'
+export type { StoragePathCheck, StoragePathOk, StoragePathFailure, StoragePathFailureCode, ValidateStoragePathOptions } from './storage/validate.js'
+export { resolveStorageRoot, defaultAppDataDir, APP_DIR_NAME } from './storage/app-data.js'
+export type { ResolveStorageRootInit, ResolvedStorageRoot } from './storage/app-data.js'
+export { readNodeConfig, writeNodeConfig, defaultNodeConfig, validateNodeConfig, nodeConfigSchema, NODE_CONFIG_VERSION, DEFAULT_QUOTA_BYTES, DEFAULT_API_HOST, DEFAULT_API_PORT } from './storage/node-config.js'
+export type { NodeConfig } from './storage/node-config.js'
+export { parseByteSize, formatBytes } from './storage/bytes.js'
+
+// Node API contract
+export type * from './node/types.js'
