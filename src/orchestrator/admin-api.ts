@@ -1,0 +1,154 @@
+/**
+ * The admin API: JSON over HTTP(S), `Authorization: Bearer <admin token>`,
+ * thin routes over the orchestrator's methods. `buildAdminApp()` does not
+ * listen, so tests can use `app.inject()`.
+ */
+import Fastify from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { StorageError } from '../errors.js'
+import { tokenMatches, hashToken } from './tokens.js'
+import type { Orchestrator } from './types.js'
+
+export interface AdminAppInit {
+  adminToken: string
+  /** PEM certificate and key for HTTPS. */
+  tls?: { cert: string | Buffer, key: string | Buffer }
+  /** Largest accepted JSON body. @default 1048576 */
+  bodyLimit?: number
+}
+
+type AdminMethods = Pick<Orchestrator, 'createWorkspace' | 'listWorkspaces' | 'getWorkspace' | 'rotateKey' | 'createNode' | 'listNodes' | 'getNode' |
+'addMember' | 'removeMember' | 'pin' | 'unpin' | 'pinStatus' | 'workspaceStatus'>
+
+const STATUS_BY_CODE: Record<string, number> = {
+  ERR_UNAUTHORIZED: 401,
+  ERR_FORBIDDEN: 403,
+  ERR_RECORD_NOT_FOUND: 404,
+  ERR_CONFLICT: 409,
+  ERR_NOT_STARTED: 503
+}
+
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
+  required: ['error']
+} as const
+
+const idParam = { type: 'string', minLength: 1, maxLength: 128 } as const
+const wsParams = { type: 'object', properties: { id: idParam }, required: ['id'], additionalProperties: false } as const
+const memberParams = { type: 'object', properties: { id: idParam, nodeId: idParam }, required: ['id', 'nodeId'], additionalProperties: false } as const
+const pinParams = { type: 'object', properties: { id: idParam, cid: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['id', 'cid'], additionalProperties: false } as const
+
+function send (reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: { code, message } })
+}
+
+/**
+ * Builds the admin app over an orchestrator (or anything with its methods).
+ *
+ * Routes: `GET /health`; `GET|POST /workspaces`; `GET /workspaces/:id`;
+ * `GET /workspaces/:id/status`; `POST /workspaces/:id/rotate-key`;
+ * `PUT|DELETE /workspaces/:id/members/:nodeId`; `POST /workspaces/:id/pins`;
+ * `GET|DELETE /workspaces/:id/pins/:cid`; `GET|POST /nodes`; `GET /nodes/:id`.
+ *
+ * @example
+ * ```ts
+ * const app = buildAdminApp(orchestrator, { adminToken })
+ * const res = await app.inject({ method: 'GET', url: '/workspaces', headers: { authorization: `Bearer ${adminToken}` } })
+ * ```
+ */
+export function buildAdminApp (orch: AdminMethods, init: AdminAppInit): FastifyInstance {
+  const options: Record<string, unknown> = { logger: false, bodyLimit: init.bodyLimit ?? 1024 * 1024 }
+  if (init.tls != null) options.https = { cert: init.tls.cert, key: init.tls.key }
+  const app = Fastify(options) as unknown as FastifyInstance
+  const adminHash = hashToken(init.adminToken)
+
+  app.setErrorHandler((err: Error & { validation?: unknown, statusCode?: number, code?: string }, _req, reply) => {
+    if (err.validation != null) return send(reply, 400, 'ERR_INVALID_ARGUMENT', err.message)
+    if (err instanceof StorageError) {
+      const status = STATUS_BY_CODE[err.code] ?? (err.code.startsWith('ERR_INVALID') ? 400 : 500)
+      return send(reply, status, err.code, err.message)
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return send(reply, err.statusCode, 'ERR_INVALID_ARGUMENT', err.message)
+    }
+    return send(reply, 500, 'ERR_INTERNAL', 'Internal error')
+  })
+  app.setNotFoundHandler((_req, reply) => send(reply, 404, 'ERR_RECORD_NOT_FOUND', 'No such route'))
+
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.url === '/health') return
+    const header = req.headers.authorization ?? ''
+    const match = /^Bearer (.+)$/.exec(header)
+    if (match == null || !tokenMatches(match[1], adminHash)) {
+      return send(reply, 401, 'ERR_UNAUTHORIZED', 'Missing or invalid admin token')
+    }
+  })
+
+  const r = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema }
+
+  app.get('/health', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }))
+
+  app.get('/workspaces', { schema: { response: r } }, async () => ({ workspaces: orch.listWorkspaces() }))
+
+  app.post<{ Body: { id?: string, name: string } }>('/workspaces', {
+    schema: {
+      body: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 }, name: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name'], additionalProperties: false },
+      response: r
+    }
+  }, async (req, reply) => reply.code(201).send(orch.createWorkspace(req.body)))
+
+  app.get<{ Params: { id: string } }>('/workspaces/:id', { schema: { params: wsParams, response: r } }, async (req) => orch.getWorkspace(req.params.id))
+
+  app.get<{ Params: { id: string } }>('/workspaces/:id/status', { schema: { params: wsParams, response: r } }, async (req) => orch.workspaceStatus(req.params.id))
+
+  app.post<{ Params: { id: string } }>('/workspaces/:id/rotate-key', { schema: { params: wsParams, response: r } }, async (req) => orch.rotateKey(req.params.id))
+
+  app.put<{ Params: { id: string, nodeId: string } }>('/workspaces/:id/members/:nodeId', { schema: { params: memberParams, response: r } }, async (req, reply) => {
+    orch.addMember(req.params.id, req.params.nodeId)
+    return reply.code(204).send()
+  })
+
+  app.delete<{ Params: { id: string, nodeId: string }, Querystring: { purge?: boolean } }>('/workspaces/:id/members/:nodeId', {
+    schema: { params: memberParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } }, additionalProperties: false }, response: r }
+  }, async (req, reply) => {
+    orch.removeMember(req.params.id, req.params.nodeId, { purge: req.query.purge === true })
+    return reply.code(204).send()
+  })
+
+  app.post<{ Params: { id: string }, Body: { cid: string, replicationMin?: number, replicationMax?: number, name?: string, size?: number } }>('/workspaces/:id/pins', {
+    schema: {
+      params: wsParams,
+      body: {
+        type: 'object',
+        properties: {
+          cid: { type: 'string', minLength: 1, maxLength: 256 },
+          replicationMin: { type: 'integer', minimum: 1 },
+          replicationMax: { type: 'integer', minimum: -1 },
+          name: { type: 'string', maxLength: 1024 },
+          size: { type: 'integer', minimum: 0 }
+        },
+        required: ['cid'],
+        additionalProperties: false
+      },
+      response: r
+    }
+  }, async (req, reply) => reply.code(201).send(orch.pin(req.params.id, req.body)))
+
+  app.get<{ Params: { id: string, cid: string } }>('/workspaces/:id/pins/:cid', { schema: { params: pinParams, response: r } }, async (req) => orch.pinStatus(req.params.id, req.params.cid))
+
+  app.delete<{ Params: { id: string, cid: string } }>('/workspaces/:id/pins/:cid', { schema: { params: pinParams, response: r } }, async (req, reply) => {
+    orch.unpin(req.params.id, req.params.cid)
+    return reply.code(204).send()
+  })
+
+  app.get('/nodes', { schema: { response: r } }, async () => ({ nodes: orch.listNodes() }))
+
+  app.post<{ Body: { name: string } }>('/nodes', {
+    schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name'], additionalProperties: false }, response: r }
+  }, async (req, reply) => reply.code(201).send(orch.createNode(req.body)))
+
+  app.get<{ Params: { id: string } }>('/nodes/:id', { schema: { params: wsParams, response: r } }, async (req) => orch.getNode(req.params.id))
+
+  return app
+}
