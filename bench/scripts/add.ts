@@ -1,0 +1,41 @@
+/**
+ * add (Kubo-compatible defaults and the CIDv1 profile) vs `sha256sum` of the
+ * same file. Target: add >= 1.0x sha256sum.
+ */
+import path from 'node:path'
+import { sha256sum } from '../lib/baselines.js'
+import { best, type BenchContext } from '../lib/context.js'
+import { writeRandomFile, removeDir } from '../lib/files.js'
+import { addInChild, benchWorkspace, type Profile } from '../lib/node-ops.js'
+import { compare, type Row } from '../lib/report.js'
+
+export const ADD_TARGET = 1.0
+
+export async function addBench (ctx: BenchContext): Promise<Row[]> {
+  const { options, dir, log } = ctx
+  const file = path.join(dir, 'input.bin')
+  log(`add: writing ${options.size} random bytes`)
+  await writeRandomFile(file, options.size)
+  const ws = benchWorkspace()
+
+  const shaTimes: number[] = []
+  for (let i = 0; i < 2; i++) shaTimes.push((await sha256sum(file)).ms)
+  const base: Row = { script: 'add', name: 'sha256sum (baseline)', bytes: options.size, ms: best(shaTimes) }
+  const rows: Row[] = [base]
+
+  for (const profile of ['kubo', 'cidv1'] as Profile[]) {
+    const repo = path.join(dir, `repo-${profile}`)
+    log(`add: ${profile} profile`)
+    const r = await addInChild(repo, ws, file, profile, options.cpuProf)
+    rows.push(compare({
+      script: 'add',
+      name: `add (${profile} profile)`,
+      bytes: options.size,
+      ms: r.ms,
+      peakRssBytes: r.peakRssBytes,
+      note: r.cid
+    }, base, ADD_TARGET, 'sha256sum'))
+    await removeDir(repo)
+  }
+  return rows
+}

@@ -1,0 +1,43 @@
+/**
+ * Peak RSS of each process for a large (default 1 GiB) add, get and transfer.
+ * Every operation runs in a fresh process; the number is its whole-life peak
+ * (`process.resourceUsage().maxRSS`, or VmHWM when higher). Target: < 200 MiB.
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { BenchContext } from '../lib/context.js'
+import { writeRandomFile } from '../lib/files.js'
+import { addInChild, benchWorkspace, readInChild, transferInChildren } from '../lib/node-ops.js'
+import { MiB, withinLimit, type Row } from '../lib/report.js'
+
+export const RSS_LIMIT = 200 * MiB
+
+export async function rssBench (ctx: BenchContext): Promise<Row[]> {
+  const { options, dir, log } = ctx
+  const size = options.rssSize
+  const file = path.join(dir, 'input.bin')
+  log(`rss: writing ${size} random bytes`)
+  await writeRandomFile(file, size)
+  const ws = benchWorkspace()
+  const label = '< 200 MiB RSS'
+  const rows: Row[] = []
+  const limit = (r: Row): Row => withinLimit(r, 'rss', RSS_LIMIT, label)
+
+  const repo = path.join(dir, 'repo')
+  log('rss: add')
+  const a = await addInChild(repo, ws, file, 'kubo', options.cpuProf)
+  rows.push(limit({ script: 'rss', name: 'add (kubo) process', bytes: size, ms: a.ms, peakRssBytes: a.peakRssBytes }))
+  await fs.rm(file)
+
+  log('rss: get')
+  const out = path.join(dir, 'out.bin')
+  const g = await readInChild('get', repo, ws, a.cid, out, options.cpuProf)
+  rows.push(limit({ script: 'rss', name: 'get to file process', bytes: size, ms: g.ms, peakRssBytes: g.peakRssBytes }))
+  await fs.rm(out, { force: true })
+
+  log('rss: transfer')
+  const t = await transferInChildren({ providerPath: repo, fetcherPath: path.join(dir, 'fetcher'), ws, cid: a.cid, timeout: Math.max(options.transferTimeout, 600_000), cpuProfDir: options.cpuProf })
+  rows.push(limit({ script: 'rss', name: 'transfer: provider process', bytes: size, ms: t.ms, peakRssBytes: t.providerRssBytes }))
+  rows.push(limit({ script: 'rss', name: 'transfer: fetcher (pin) process', bytes: size, ms: t.ms, peakRssBytes: t.fetcherRssBytes }))
+  return rows
+}

@@ -1,0 +1,50 @@
+/**
+ * Entry of a bench child process: `entry.ts <task>` loads `./<task>.ts`, whose
+ * `handlers` answer the parent's requests. `exit` reports the peak RSS and
+ * ends the process (after the task's `stop` handler, if any).
+ */
+import '../../src/polyfill.js'
+
+export type Handler = (args: any) => Promise<unknown> | unknown
+export type Handlers = Record<string, Handler>
+
+interface Request { id: number, cmd: string, args?: unknown }
+
+const task = process.argv[2]
+if (task === undefined || !/^[a-z-]+$/.test(task)) {
+  console.error('usage: entry.ts <task>')
+  process.exit(2)
+}
+
+const mod = await import(`./${task}.ts`) as { handlers: Handlers }
+const handlers = mod.handlers
+
+function reply (msg: { id: number, ok: boolean, result?: unknown, error?: string }): Promise<void> {
+  return new Promise(resolve => process.send?.(msg, undefined, undefined, () => resolve()))
+}
+
+process.on('message', (req: Request) => {
+  void (async () => {
+    try {
+      if (req.cmd === 'ready') {
+        await reply({ id: req.id, ok: true, result: { pid: process.pid } })
+        return
+      }
+      if (req.cmd === 'exit') {
+        if (handlers.stop !== undefined) await handlers.stop(undefined)
+        const maxRssBytes = process.resourceUsage().maxRSS * 1024
+        await reply({ id: req.id, ok: true, result: { maxRssBytes } })
+        process.disconnect()
+        // let the CPU profile (if any) be written by a normal exit
+        setTimeout(() => process.exit(0), 50).unref()
+        return
+      }
+      const handler = handlers[req.cmd]
+      if (handler === undefined) throw new Error(`unknown command ${req.cmd} for task ${task}`)
+      const result = await handler(req.args)
+      await reply({ id: req.id, ok: true, result })
+    } catch (err: any) {
+      await reply({ id: req.id, ok: false, error: `${err?.name ?? 'Error'}${err?.code !== undefined ? ` [${String(err.code)}]` : ''}: ${err?.message ?? String(err)}` })
+    }
+  })()
+})
