@@ -1,0 +1,52 @@
+/**
+ * The libp2p configuration of a private workspace node: TCP, Noise, Yamux,
+ * Identify and a pnet connection protector built from the workspace key.
+ * Nothing else: no bootstrap list, DHT, mDNS, relay, AutoNAT, UPnP, WebRTC,
+ * WebSockets or delegated routing, so the node never talks to anyone outside
+ * its workspace.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { swarmKeyToPsk } from '../swarm-key/index.js'
+import { throttledProtector } from './bandwidth.js'
+import type { BandwidthLimits } from './bandwidth.js'
+import type { SwarmKey } from '../swarm-key/index.js'
+import type { CreateLibp2pOptions } from '@helia/libp2p'
+
+/** Default listen address: every interface, a port chosen by the OS. */
+export const DEFAULT_LISTEN_ADDRESSES = ['/ip4/0.0.0.0/tcp/0']
+
+/** @default 100 */
+export const DEFAULT_MAX_CONNECTIONS = 100
+
+export interface WorkspaceLibp2pInit {
+  swarmKey: SwarmKey
+  /** @default ['/ip4/0.0.0.0/tcp/0'] */
+  listenAddresses?: string[]
+  /** @default 100 */
+  maxConnections?: number
+  /** Per-workspace bandwidth limits. @default none */
+  bandwidth?: BandwidthLimits
+}
+
+export function workspaceLibp2pOptions (init: WorkspaceLibp2pInit): CreateLibp2pOptions<{ identify: ReturnType<ReturnType<typeof identify>> }> {
+  const psk = swarmKeyToPsk(init.swarmKey)
+  const protector = preSharedKey({ psk })
+  return {
+    addresses: { listen: init.listenAddresses ?? DEFAULT_LISTEN_ADDRESSES },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: throttledProtector(protector, init.bandwidth),
+    connectionManager: {
+      maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+    },
+    peerDiscovery: [],
+    services: {
+      identify: identify()
+    }
+  }
+}
