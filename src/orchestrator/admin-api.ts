@@ -58,7 +58,12 @@ function send (reply: FastifyReply, status: number, code: string, message: strin
  * ```
  */
 export function buildAdminApp (orch: AdminMethods, init: AdminAppInit): FastifyInstance {
-  const options: Record<string, unknown> = { logger: false, bodyLimit: init.bodyLimit ?? 1024 * 1024 }
+  const options: Record<string, unknown> = {
+    logger: false,
+    bodyLimit: init.bodyLimit ?? 1024 * 1024,
+    // refuse unknown fields instead of silently dropping them
+    ajv: { customOptions: { removeAdditional: false } }
+  }
   if (init.tls != null) options.https = { cert: init.tls.cert, key: init.tls.key }
   const app = Fastify(options) as unknown as FastifyInstance
   const adminHash = hashToken(init.adminToken)

@@ -1,0 +1,386 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, it, expect } from 'vitest'
+import WebSocket from 'ws'
+import { createOrchestrator, DATABASE_FILE_NAME } from '../src/orchestrator/index.js'
+import type { Orchestrator, OrchestratorEvent } from '../src/orchestrator/index.js'
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../src/protocol/index.js'
+
+const CIDS = [
+  'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy',
+  'bafkreidivzimqfqtoqxkrpge6bjyhlvxqs3rhe73owtmdulaxr5do5in7u',
+  'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
+]
+const PEER = (n: number): string => ['12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK', '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'][n]
+
+type Msg = Record<string, any> & { type: string }
+
+/** A hand-driven node: a raw ws client that records every message. */
+class RawNode {
+  readonly ws: WebSocket
+  readonly messages: Msg[] = []
+  closeCode: number | undefined
+  readonly #waiters = new Set<() => void>()
+  readonly opened: Promise<void>
+  readonly closed: Promise<number>
+
+  constructor (url: string) {
+    this.ws = new WebSocket(url)
+    this.ws.on('error', () => {})
+    this.opened = new Promise((resolve, reject) => { this.ws.once('open', () => resolve()); this.ws.once('error', reject) })
+    this.closed = new Promise(resolve => this.ws.once('close', (code) => { this.closeCode = code; this.#poke(); resolve(code) }))
+    this.ws.on('message', (raw) => { this.messages.push(JSON.parse(raw.toString())); this.#poke() })
+  }
+
+  #poke (): void { for (const w of this.#waiters) w() }
+
+  send (m: unknown): void { this.ws.send(typeof m === 'string' ? m : JSON.stringify(m)) }
+
+  async waitFor (pred: (m: Msg) => boolean, timeout = 5000, from = 0): Promise<Msg> {
+    const deadline = Date.now() + timeout
+    for (;;) {
+      const found = this.messages.slice(from).find(pred)
+      if (found != null) return found
+      if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(this.messages.map(m => m.type))}`)
+      await new Promise<void>(resolve => {
+        const w = (): void => { this.#waiters.delete(w); clearTimeout(t); resolve() }
+        const t = setTimeout(w, 50)
+        this.#waiters.add(w)
+      })
+    }
+  }
+
+  of (type: string): Msg[] { return this.messages.filter(m => m.type === type) }
+
+  async hello (token: string): Promise<Msg> {
+    await this.opened
+    this.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token })
+    return await this.waitFor(m => m.type === 'welcome' || m.type === 'error')
+  }
+
+  /** hello, storage report, then ipfs_ready + pin_sync for every workspace_joined. */
+  async join (token: string, peer: string, free: number, have: Record<string, string[]> = {}): Promise<void> {
+    const w = await this.hello(token)
+    expect(w.type).toBe('welcome')
+    this.send({ type: 'storage_report', used: 0, quota: free, free, workspaces: [] })
+    const joined = await this.waitFor(m => m.type === 'workspace_joined')
+    this.ready(joined.workspace_id, peer, have[joined.workspace_id] ?? [])
+  }
+
+  ready (workspaceId: string, peer: string, cids: string[] = []): void {
+    this.send({ type: 'ipfs_ready', workspace_id: workspaceId, peer_id: peer, addresses: [`/ip4/127.0.0.1/tcp/${4000 + Math.floor(Math.random() * 1000)}`] })
+    this.send({ type: 'pin_sync', workspace_id: workspaceId, cids })
+  }
+
+  close (): void { this.ws.close() }
+}
+
+describe('orchestrator', () => {
+  let dir: string
+  let orch: Orchestrator
+  let url: string
+  let adminUrl: string
+  const nodes: RawNode[] = []
+
+  const connect = (): RawNode => { const n = new RawNode(url); nodes.push(n); return n }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'orch-test-'))
+    orch = createOrchestrator({ dataDir: dir, port: 0, repinGraceMs: 400, authTimeoutMs: 2000 })
+    ;({ url, adminUrl } = await orch.start())
+  })
+
+  afterEach(async () => {
+    for (const n of nodes.splice(0)) n.ws.terminate()
+    await orch.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('listens on 127.0.0.1 and stores state in a SQLite file', async () => {
+    expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/)
+    expect(adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const { readdir } = await import('node:fs/promises')
+    expect(await readdir(dir)).toContain(DATABASE_FILE_NAME)
+  })
+
+  it('refuses a bad token before sending anything else, and stays alive', async () => {
+    const ws = orch.createWorkspace({ name: 'w' })
+    const { node } = orch.createNode({ name: 'n' })
+    orch.addMember(ws.id, node.id)
+    const bad = connect()
+    const reply = await bad.hello('ot_wrong')
+    expect(reply).toMatchObject({ type: 'error', code: 'ERR_UNAUTHORIZED' })
+    expect(await bad.closed).toBe(4001)
+    expect(bad.messages.map(m => m.type)).toEqual(['error'])
+
+    const missing = connect()
+    await missing.opened
+    missing.send({ type: 'hello', protocol_version: PROTOCOL_VERSION })
+    await missing.closed
+    expect(missing.messages.map(m => m.type)).toEqual(['error'])
+
+    const oldVersion = connect()
+    const { token } = orch.createNode({ name: 'x' })
+    await oldVersion.opened
+    oldVersion.send({ type: 'hello', protocol_version: 999, token })
+    expect(await oldVersion.closed).toBe(4002)
+    expect(oldVersion.of('error')[0].code).toBe('ERR_PROTOCOL_VERSION')
+  })
+
+  it('refuses messages before authentication', async () => {
+    const n = connect()
+    await n.opened
+    n.send({ type: 'pin_sync', workspace_id: 'w', cids: [] })
+    expect(await n.closed).toBe(4001)
+    expect(n.messages.map(m => m.type)).toEqual(['error'])
+
+    const junk = connect()
+    await junk.opened
+    junk.send('{not json')
+    expect(await junk.closed).toBe(4000)
+    expect(junk.of('error')[0].code).toBe('ERR_INVALID_MESSAGE')
+  })
+
+  it('answers malformed JSON, unknown types and wrong fields with error, keeping the connection', async () => {
+    const { token } = orch.createNode({ name: 'n' })
+    const n = connect()
+    expect((await n.hello(token)).type).toBe('welcome')
+    n.send('{oops')
+    n.send({ type: 'self_destruct' })
+    n.send({ type: 'content_pinned', workspace_id: 'w', cid: 'nope', size: 1 })
+    n.send(Buffer.from([1, 2, 3]))
+    await n.waitFor(() => n.of('error').length >= 4)
+    expect(n.of('error').every(e => e.code === 'ERR_INVALID_MESSAGE')).toBe(true)
+    expect(n.closeCode).toBeUndefined()
+    n.send({ type: 'storage_report', used: 1, quota: 2, free: 1, workspaces: [] })
+    await expect.poll(() => orch.getNode(orch.listNodes()[0].id).storage?.free).toBe(1)
+  })
+
+  it('closes on an oversized frame and keeps serving others', async () => {
+    const { token } = orch.createNode({ name: 'n' })
+    const n = connect()
+    await n.hello(token)
+    n.send('x'.repeat(MAX_FRAME_BYTES + 10))
+    expect(await n.closed).toBe(1009)
+    const again = connect()
+    expect((await again.hello(token)).type).toBe('welcome')
+  })
+
+  it('closes a connection that never says hello', async () => {
+    await orch.stop()
+    orch = createOrchestrator({ databasePath: ':memory:', port: 0, authTimeoutMs: 100 })
+    ;({ url } = await orch.start())
+    const n = connect()
+    expect(await n.closed).toBe(4008)
+  })
+
+  it('never gives a workspace key to a node that is not a member', async () => {
+    const a = orch.createWorkspace({ id: 'alpha', name: 'A' })
+    orch.createWorkspace({ id: 'beta', name: 'B' })
+    const member = orch.createNode({ name: 'member' })
+    const outsider = orch.createNode({ name: 'outsider' })
+    orch.addMember(a.id, member.node.id)
+    const m = connect()
+    const o = connect()
+    await m.join(member.token, PEER(0), 1000)
+    expect((await o.hello(outsider.token)).type).toBe('welcome')
+    o.send({ type: 'ipfs_ready', workspace_id: 'alpha', peer_id: PEER(1), addresses: ['/ip4/127.0.0.1/tcp/1'] })
+    o.send({ type: 'pin_sync', workspace_id: 'alpha', cids: [] })
+    await o.waitFor(() => o.of('error').length >= 2)
+    expect(o.of('error').every(e => e.code === 'ERR_FORBIDDEN')).toBe(true)
+    orch.pin('alpha', { cid: CIDS[0], replicationMin: 1, replicationMax: -1 })
+    await m.waitFor(x => x.type === 'pin_content')
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(o.messages.some(x => x.type === 'workspace_joined' || x.type === 'pin_content' || x.type === 'bootstrap_update')).toBe(false)
+    expect(JSON.stringify(o.messages)).not.toContain(m.of('workspace_joined')[0].ipfs_swarm_key)
+  })
+
+  it('bootstraps peers: a joining node learns online peers, the others get bootstrap_update', async () => {
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const tokens = [0, 1].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c.token })
+    const a = connect()
+    await a.join(tokens[0], PEER(0), 100)
+    expect(a.of('workspace_joined')[0]).toMatchObject({ workspace_id: 'w', key_version: 1, bootstrap_peers: [] })
+    expect(a.of('workspace_joined')[0].ipfs_swarm_key).toMatch(/^[0-9a-f]{64}$/)
+    await expect.poll(() => orch.workspaceStatus('w').nodes.find(n => n.peerId === PEER(0))).toBeTruthy()
+    const b = connect()
+    await b.join(tokens[1], PEER(1), 100)
+    const joinedB = b.of('workspace_joined')[0]
+    expect(joinedB.bootstrap_peers).toHaveLength(1)
+    expect(joinedB.bootstrap_peers[0]).toContain(`/p2p/${PEER(0)}`)
+    expect(joinedB.ipfs_swarm_key).toBe(a.of('workspace_joined')[0].ipfs_swarm_key)
+    const update = await a.waitFor(m => m.type === 'bootstrap_update')
+    expect(update.peers[0]).toContain(`/p2p/${PEER(1)}`)
+  })
+
+  it('places a pin on the members with the most free space, re-pins after the grace period, trims when the node returns', async () => {
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const creds = [0, 1, 2].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c })
+    const events: OrchestratorEvent[] = []
+    orch.onChange(e => events.push(e))
+    const raw = creds.map(() => connect())
+    await raw[0].join(creds[0].token, PEER(0), 1000)
+    await raw[1].join(creds[1].token, PEER(1), 3000)
+    await raw[2].join(creds[2].token, PEER(2), 2000)
+    await expect.poll(() => orch.workspaceStatus('w').nodesOnline).toBe(3)
+    await new Promise(resolve => setTimeout(resolve, 50))
+
+    orch.pin('w', { cid: CIDS[0], replicationMin: 2, replicationMax: 2, name: 'a.bin' })
+    const p1 = await raw[1].waitFor(m => m.type === 'pin_content')
+    await raw[2].waitFor(m => m.type === 'pin_content')
+    expect(p1).toMatchObject({ workspace_id: 'w', cid: CIDS[0], name: 'a.bin' })
+    expect(raw[0].of('pin_content')).toHaveLength(0)
+    raw[1].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 42 })
+    raw[2].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 42 })
+    await expect.poll(() => orch.pinStatus('w', CIDS[0]).copies).toBe(2)
+    expect(orch.pinStatus('w', CIDS[0])).toMatchObject({ size: 42, status: 'pinned' })
+    expect(events.some(e => e.type === 'allocation' && e.state === 'pinned')).toBe(true)
+
+    // node 1 goes away: nothing happens before the grace period, then node 0 gets the pin
+    raw[1].close()
+    await expect.poll(() => orch.workspaceStatus('w').nodesOnline).toBe(2)
+    await new Promise(resolve => setTimeout(resolve, 150))
+    expect(raw[0].of('pin_content')).toHaveLength(0)
+    await raw[0].waitFor(m => m.type === 'pin_content', 3000)
+    raw[0].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 42 })
+    await expect.poll(() => orch.pinStatus('w', CIDS[0]).allocations.filter(a => a.state === 'pinned').length).toBe(3)
+
+    // node 1 returns with the content: one copy is surplus and gets unpinned somewhere
+    const back = connect()
+    await back.join(creds[1].token, PEER(1), 3000, { w: [CIDS[0]] })
+    await expect.poll(() => orch.pinStatus('w', CIDS[0]).allocations.filter(a => a.state === 'unpinning').length).toBe(1)
+    const surplus = orch.pinStatus('w', CIDS[0]).allocations.find(a => a.state === 'unpinning')!
+    const holder = [raw[0], back, raw[2]][creds.findIndex(c => c.node.id === surplus.nodeId)]
+    await holder.waitFor(m => m.type === 'unpin_content')
+    holder.send({ type: 'content_unpinned', workspace_id: 'w', cid: CIDS[0] })
+    await expect.poll(() => orch.pinStatus('w', CIDS[0]).allocations.length).toBe(2)
+  })
+
+  it('moves a failed pin to another node and reconciles pin_sync (missing re-pinned, unwanted unpinned)', async () => {
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const creds = [0, 1].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c })
+    const a = connect()
+    const b = connect()
+    await a.join(creds[0].token, PEER(0), 5000)
+    await b.join(creds[1].token, PEER(1), 1000)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    orch.pin('w', { cid: CIDS[0], replicationMin: 1 })
+    await a.waitFor(m => m.type === 'pin_content')
+    a.send({ type: 'pin_failed', workspace_id: 'w', cid: CIDS[0], error: { code: 'ERR_QUOTA_EXCEEDED', message: 'full' } })
+    await b.waitFor(m => m.type === 'pin_content')
+    b.send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 1 })
+    await expect.poll(() => orch.pinStatus('w', CIDS[0]).status).toBe('pinned')
+    expect(orch.pinStatus('w', CIDS[0]).allocations.find(x => x.nodeId === creds[0].node.id)?.error?.code).toBe('ERR_QUOTA_EXCEEDED')
+
+    // b reconnects having lost the content and holding an unknown CID
+    b.close()
+    await b.closed
+    const b2 = connect()
+    await b2.join(creds[1].token, PEER(1), 1000, { w: [CIDS[2]] })
+    await b2.waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0])
+    await b2.waitFor(m => m.type === 'unpin_content' && m.cid === CIDS[2])
+  })
+
+  it('gives replicationMax -1 pins to every member, including later ones', async () => {
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const c0 = orch.createNode({ name: 'n0' })
+    const c1 = orch.createNode({ name: 'n1' })
+    orch.addMember('w', c0.node.id)
+    const a = connect()
+    await a.join(c0.token, PEER(0), 10)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    orch.pin('w', { cid: CIDS[1], replicationMin: 1, replicationMax: -1 })
+    await a.waitFor(m => m.type === 'pin_content')
+    orch.addMember('w', c1.node.id)
+    const b = connect()
+    await b.join(c1.token, PEER(1), 10)
+    await b.waitFor(m => m.type === 'pin_content' && m.cid === CIDS[1])
+  })
+
+  it('rotates a key: online members now, offline members on reconnect', async () => {
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const creds = [0, 1].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c })
+    const a = connect()
+    await a.join(creds[0].token, PEER(0), 10)
+    const before = a.of('workspace_joined')[0]
+    const rotation = orch.rotateKey('w')
+    expect(rotation.keyVersion).toBe(2)
+    const after = await a.waitFor(m => m.type === 'workspace_joined' && m.key_version === 2)
+    expect(after.ipfs_swarm_key).not.toBe(before.ipfs_swarm_key)
+    const b = connect()
+    await b.hello(creds[1].token)
+    const joined = await b.waitFor(m => m.type === 'workspace_joined')
+    expect(joined).toMatchObject({ key_version: 2, ipfs_swarm_key: after.ipfs_swarm_key })
+  })
+
+  it('removing a member sends workspace_left and refuses its later messages', async () => {
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const c = orch.createNode({ name: 'n' })
+    orch.addMember('w', c.node.id)
+    const a = connect()
+    await a.join(c.token, PEER(0), 10)
+    orch.removeMember('w', c.node.id, { purge: true })
+    expect(await a.waitFor(m => m.type === 'workspace_left')).toMatchObject({ workspace_id: 'w', purge: true })
+    a.send({ type: 'pin_sync', workspace_id: 'w', cids: [] })
+    expect((await a.waitFor(m => m.type === 'error')).code).toBe('ERR_FORBIDDEN')
+  })
+
+  it('keeps everything across a restart on the same SQLite file', async () => {
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const c = orch.createNode({ name: 'n' })
+    orch.addMember('w', c.node.id)
+    orch.pin('w', { cid: CIDS[0], replicationMin: 1, name: 'x' })
+    const key = orch.getWorkspace('w').keyFingerprint
+    const adminToken = orch.adminToken
+    await orch.stop()
+    orch = createOrchestrator({ dataDir: dir, port: 0, adminToken })
+    ;({ url } = await orch.start())
+    expect(orch.getWorkspace('w')).toMatchObject({ keyFingerprint: key, members: [c.node.id] })
+    expect(orch.pinStatus('w', CIDS[0])).toMatchObject({ name: 'x', replicationMin: 1 })
+    const a = connect()
+    await a.join(c.token, PEER(0), 10)
+    await a.waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0])
+  })
+
+  it('serves the admin API with bearer auth, schemas and { error: { code, message } }', async () => {
+    const auth = { authorization: `Bearer ${orch.adminToken}` }
+    const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = auth): Promise<{ status: number, json: any }> => {
+      const res = await fetch(`${adminUrl}${path}`, {
+        method,
+        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body)
+      })
+      const text = await res.text()
+      return { status: res.status, json: text === '' ? undefined : JSON.parse(text) }
+    }
+    expect((await call('GET', '/health', undefined, {})).status).toBe(200)
+    const unauth = await call('GET', '/workspaces', undefined, { authorization: 'Bearer nope' })
+    expect(unauth).toMatchObject({ status: 401, json: { error: { code: 'ERR_UNAUTHORIZED' } } })
+    const created = await call('POST', '/workspaces', { id: 'team', name: 'Team' })
+    expect(created.status).toBe(201)
+    expect(created.json).toMatchObject({ id: 'team', keyVersion: 1 })
+    expect(JSON.stringify(created.json)).not.toMatch(/[0-9a-f]{64}/)
+    expect((await call('POST', '/workspaces', { id: 'team', name: 'Again' })).json.error.code).toBe('ERR_CONFLICT')
+    expect((await call('POST', '/workspaces', { id: '../x', name: 'Bad' })).json.error.code).toBe('ERR_INVALID_WORKSPACE_ID')
+    expect((await call('POST', '/workspaces', { name: 'X', extra: 1 })).status).toBe(400)
+    const node = await call('POST', '/nodes', { name: 'laptop' })
+    expect(node.status).toBe(201)
+    expect(node.json.token).toMatch(/^ot_/)
+    expect((await call('GET', '/nodes')).json.nodes[0]).not.toHaveProperty('token')
+    expect((await call('PUT', `/workspaces/team/members/${node.json.node.id as string}`)).status).toBe(204)
+    expect((await call('PUT', '/workspaces/team/members/node-nope')).status).toBe(404)
+    const pin = await call('POST', '/workspaces/team/pins', { cid: CIDS[0], replicationMin: 1, replicationMax: 2, name: 'f', size: 10 })
+    expect(pin).toMatchObject({ status: 201, json: { cid: CIDS[0], size: 10, replicationMax: 2 } })
+    expect((await call('POST', '/workspaces/team/pins', { cid: 'nope' })).json.error.code).toBe('ERR_INVALID_CID')
+    expect((await call('POST', '/workspaces/team/pins', { cid: CIDS[0], replicationMin: 3, replicationMax: 2 })).json.error.code).toBe('ERR_INVALID_ARGUMENT')
+    const status = await call('GET', '/workspaces/team/status')
+    expect(status.json).toMatchObject({ nodesOnline: 0, pins: [{ cid: CIDS[0], size: 10 }] })
+    expect(status.json.nodes[0]).toMatchObject({ id: node.json.node.id, online: false })
+    expect((await call('POST', '/workspaces/team/rotate-key')).json.keyVersion).toBe(2)
+    expect((await call('DELETE', `/workspaces/team/pins/${CIDS[0]}`)).status).toBe(204)
+    expect((await call('DELETE', `/workspaces/team/pins/${CIDS[0]}`)).json.error.code).toBe('ERR_RECORD_NOT_FOUND')
+    expect((await call('DELETE', `/workspaces/team/members/${node.json.node.id as string}?purge=true`)).status).toBe(204)
+    expect((await call('GET', '/nope')).status).toBe(404)
+  })
+})
