@@ -1,0 +1,159 @@
+/**
+ * Request parameter helpers shared by the `/storage` routes and the Kubo RPC
+ * subset: CIDs, workspaces, byte ranges, durations, and the AbortSignal tied
+ * to the client's connection.
+ */
+import { extname } from 'node:path'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { CID } from 'multiformats/cid'
+import { base36 } from 'multiformats/bases/base36'
+import { AbortedError, InvalidArgumentError, InvalidCidError, RangeNotSatisfiableError, WorkspaceNotJoinedError } from '../../errors.js'
+import type { StorageNode, WorkspaceNode } from '../../node/types.js'
+import { withStatus } from './errors.js'
+
+/** Parses a CID string (base58btc `Qm…`, base32 `b…`, base36 `k…`), also accepted as `/ipfs/<cid>`. @throws {InvalidCidError} */
+export function parseCid (value: string): CID {
+  let s = value.trim()
+  if (s.startsWith('/ipfs/')) s = s.slice('/ipfs/'.length)
+  if (s.includes('/')) throw new InvalidCidError('Paths inside a DAG are not supported; give a CID')
+  try {
+    return s.startsWith('k') ? CID.parse(s, base36) : CID.parse(s)
+  } catch (err) {
+    throw new InvalidCidError(`Invalid CID: ${JSON.stringify(s.slice(0, 100))}`, { cause: err })
+  }
+}
+
+/**
+ * The workspace a request is about: `?workspace=`, else the `X-Workspace`
+ * header, else `defaultWorkspace`, else the only joined workspace.
+ * @throws {WorkspaceNotJoinedError} 404 for a named workspace that is not joined; 400 when none is named and zero or several are joined
+ */
+export function resolveWorkspace (storageNode: StorageNode, request: FastifyRequest, defaultWorkspace?: string): WorkspaceNode {
+  const query = request.query as { workspace?: string } | undefined
+  const header = request.headers['x-workspace']
+  const named = query?.workspace ?? (typeof header === 'string' && header !== '' ? header : undefined) ?? defaultWorkspace
+  if (named != null) {
+    return storageNode.workspace(named)
+  }
+  const all = storageNode.workspaces()
+  if (all.length === 1) return all[0]
+  throw withStatus(new WorkspaceNotJoinedError(all.length === 0
+    ? 'This node has not joined any workspace'
+    : 'Several workspaces are joined: name one with ?workspace=<id>'), 400)
+}
+
+/**
+ * An AbortSignal that aborts when the client goes away before the response
+ * is finished (connection closed during the upload or the download).
+ */
+export function requestSignal (request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  const res = reply.raw
+  const onClose = (): void => {
+    if (!res.writableFinished) controller.abort(new AbortedError('Client disconnected'))
+  }
+  res.once('close', onClose)
+  request.raw.once('aborted', onClose)
+  return controller.signal
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number
+  /** Last byte, inclusive. */
+  end: number
+}
+
+/**
+ * Parses a `Range` header against a content size (RFC 9110, single range).
+ * Returns undefined when the header is absent, malformed or asks for several
+ * ranges (the whole content is then served).
+ * @throws {RangeNotSatisfiableError} when the single range cannot be satisfied
+ */
+export function parseRange (header: string | undefined, size: number): ByteRange | undefined {
+  if (header == null) return undefined
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header)
+  if (m == null) return undefined // malformed or multi-range: ignore
+  const [, first, last] = m
+  if (first === '' && last === '') return undefined
+  if (first === '') {
+    const suffix = Number(last)
+    if (suffix === 0 || size === 0) throw new RangeNotSatisfiableError()
+    return { start: Math.max(0, size - suffix), end: size - 1 }
+  }
+  const start = Number(first)
+  let end = last === '' ? size - 1 : Number(last)
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return undefined
+  if (start >= size) throw new RangeNotSatisfiableError()
+  if (end >= size) end = size - 1
+  return { start, end }
+}
+
+/** Whether an `If-None-Match` header matches the entity tag `etag` (weak comparison, `*` matches). */
+export function etagMatches (ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch == null) return false
+  return ifNoneMatch.split(',').some(t => {
+    const tag = t.trim().replace(/^W\//, '')
+    return tag === '*' || tag === etag
+  })
+}
+
+const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/**
+ * Parses a Go duration (`300ms`, `1.5h`, `2m30s`) or a bare number of
+ * milliseconds into milliseconds, as Kubo's `timeout` option is sent.
+ * @throws {InvalidArgumentError}
+ */
+export function parseDuration (value: string): number {
+  const s = value.trim()
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s)
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s|m|h)/y
+  let total = 0
+  let matched = 0
+  let m: RegExpExecArray | null
+  while ((m = re.exec(s)) != null) {
+    total += Number(m[1]) * GO_UNITS[m[2]]
+    matched = re.lastIndex
+  }
+  if (matched === 0 || matched !== s.length) throw new InvalidArgumentError(`Invalid duration: ${JSON.stringify(s.slice(0, 40))}`)
+  return Math.round(total)
+}
+
+const MIME_BY_EXT: Record<string, string> = {
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.csv': 'text/csv; charset=utf-8',
+  '.json': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.xml': 'application/xml',
+  '.pdf': 'application/pdf',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.svg': 'image/svg+xml',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.zip': 'application/zip',
+  '.gz': 'application/gzip',
+  '.tar': 'application/x-tar'
+}
+
+/** Content-Type for a file name by extension; application/octet-stream when unknown or absent. */
+export function contentTypeFor (filename: string | undefined): string {
+  if (filename == null) return 'application/octet-stream'
+  return MIME_BY_EXT[extname(filename).toLowerCase()] ?? 'application/octet-stream'
+}
+
+/** A `Content-Disposition: attachment` header value with an ASCII fallback and an RFC 5987 UTF-8 name. */
+export function contentDisposition (filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_')
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`
+}
