@@ -8,6 +8,8 @@ import { parseBenchArgs, USAGE, type ScriptName } from './lib/options.js'
 import { formatTable, machineInfo, writeResults, type Row, type RunResult } from './lib/report.js'
 import { makeTempDir, removeDir } from './lib/files.js'
 import type { BenchScript } from './lib/context.js'
+import { useCompiledChildren } from './lib/child.js'
+import { compileForChildren } from './lib/compile.js'
 
 const SCRIPTS: Record<ScriptName, () => Promise<BenchScript>> = {
   add: async () => (await import('./scripts/add.js')).addBench,
@@ -38,6 +40,14 @@ async function main (): Promise<number> {
   const errors: RunResult['errors'] = []
   const log = (msg: string): void => { process.stderr.write(`[bench] ${msg}\n`) }
   log(`scripts: ${scripts.join(', ')}${options.quick ? ' (--quick)' : ''}`)
+  let buildDir: string | undefined
+  if (!options.tsxChildren) {
+    buildDir = await makeTempDir(options.tmpDir, 'bench-build')
+    const t = performance.now()
+    await compileForChildren(buildDir)
+    useCompiledChildren(buildDir)
+    log(`children run transpiled JS from ${buildDir} (${((performance.now() - t) / 1000).toFixed(1)} s to build)`)
+  }
 
   for (const name of scripts) {
     const dir = await makeTempDir(options.tmpDir, `bench-${name}`)
@@ -56,6 +66,8 @@ async function main (): Promise<number> {
       else log(`${name}: kept ${dir}`)
     }
   }
+
+  if (buildDir !== undefined) await removeDir(buildDir)
 
   console.log('\nAll results:\n')
   console.log(formatTable(rows))

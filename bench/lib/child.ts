@@ -8,7 +8,18 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const ENTRY = fileURLToPath(new URL('../workers/entry.ts', import.meta.url))
+const TS_ENTRY = fileURLToPath(new URL('../workers/entry.ts', import.meta.url))
+
+/**
+ * Where children load their code from: a transpiled copy of the repo (see
+ * compile.ts; plain `node`, no loader) or, when unset, the TypeScript sources
+ * through tsx.
+ */
+let compiledRoot: string | undefined
+
+export function useCompiledChildren (root: string | undefined): void {
+  compiledRoot = root
+}
 
 export interface ChildStopResult {
   /** `process.resourceUsage().maxRSS` of the child, in bytes. */
@@ -43,7 +54,8 @@ export function readVmHwm (pid: number): number | undefined {
   }
 }
 
-function tsxExecArgv (): string[] {
+function childExecArgv (): string[] {
+  if (compiledRoot !== undefined) return []
   const argv = [...process.execArgv]
   if (!argv.some(a => a.includes('tsx'))) argv.push('--import', 'tsx')
   return argv
@@ -51,15 +63,16 @@ function tsxExecArgv (): string[] {
 
 /** Start `bench/workers/<task>.ts` in a child process. */
 export async function startChild (task: string, options: StartChildOptions = {}): Promise<BenchChild> {
-  const execArgv = tsxExecArgv()
+  const execArgv = childExecArgv()
+  const entry = compiledRoot === undefined ? TS_ENTRY : path.join(compiledRoot, 'bench', 'workers', 'entry.js')
   if (options.cpuProfDir !== undefined) {
     fs.mkdirSync(options.cpuProfDir, { recursive: true })
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${task}-${Date.now()}.cpuprofile`)
   }
-  const child: ChildProcess = fork(ENTRY, [task], {
+  const child: ChildProcess = fork(entry, [task], {
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    cwd: path.resolve(fileURLToPath(new URL('../..', import.meta.url)))
+    cwd: compiledRoot ?? path.resolve(fileURLToPath(new URL('../..', import.meta.url)))
   })
   const pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   let nextId = 1

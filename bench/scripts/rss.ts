@@ -7,7 +7,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { BenchContext } from '../lib/context.js'
 import { writeRandomFile } from '../lib/files.js'
-import { addInChild, benchWorkspace, readInChild, transferInChildren } from '../lib/node-ops.js'
+import { addInChild, benchWorkspace, readInChild, startNode, transferInChildren } from '../lib/node-ops.js'
 import { MiB, withinLimit, type Row } from '../lib/report.js'
 
 export const RSS_LIMIT = 200 * MiB
@@ -22,6 +22,11 @@ export async function rssBench (ctx: BenchContext): Promise<Row[]> {
   const label = '< 200 MiB RSS'
   const rows: Row[] = []
   const limit = (r: Row): Row => withinLimit(r, 'rss', RSS_LIMIT, label)
+
+  log('rss: idle node (started, one workspace joined, no work)')
+  const idle = await startNode(path.join(dir, 'idle'), ws)
+  const idleStop = await idle.child.stop()
+  rows.push({ script: 'rss', name: 'idle node process (reference)', ms: 0, peakRssBytes: idleStop.maxRssBytes })
 
   const repo = path.join(dir, 'repo')
   log('rss: add')

@@ -16,7 +16,8 @@ if (task === undefined || !/^[a-z-]+$/.test(task)) {
   process.exit(2)
 }
 
-const mod = await import(`./${task}.ts`) as { handlers: Handlers }
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+const mod = await import(`./${task}${ext}`) as { handlers: Handlers }
 const handlers = mod.handlers
 
 function reply (msg: { id: number, ok: boolean, result?: unknown, error?: string }): Promise<void> {
