@@ -1,7 +1,23 @@
 /**
+ * @packageDocumentation
+ *
  * The hard quota: a Blockstore wrapper that counts every byte against one ledger shared by
  * all the workspaces of a node, and refuses writes above the quota or below the drive's
  * free-space reserve.
+ *
+ * @example
+ * ```ts
+ * import { FsBlockstore } from 'blockstore-fs'
+ * import { createQuotaBlockstore, createQuotaLedger } from './index.js'
+ *
+ * const ledger = createQuotaLedger({ limitBytes: 10 * 1024 ** 3, statePath: '/data/ipfs/quota-ledger.json' })
+ * const directory = '/data/ipfs/ws-1/blocks'
+ * const blockstore = createQuotaBlockstore({ child: new FsBlockstore(directory), ledger, name: 'ws-1', directory })
+ * await blockstore.open()
+ * // ... pass `blockstore` to Helia; puts above the quota throw QuotaExceededError (ERR_QUOTA_EXCEEDED)
+ * await blockstore.close()
+ * await ledger.close()
+ * ```
  */
 export { createQuotaLedger } from './ledger.js'
 export type { QuotaLedger, QuotaLedgerInit, QuotaUsage } from './ledger.js'

@@ -189,6 +189,7 @@ export class DefaultQuotaLedger implements QuotaLedger {
   }
 
   async removeStore (name: string): Promise<void> {
+    await this.open()
     const entry = this.entries.get(name)
     if (entry == null) return
     if (entry.attached) throw new ConflictError(`Store ${name} is open; close it before removing it from the quota ledger`)
