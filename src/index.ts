@@ -28,5 +28,9 @@ export { readNodeConfig, writeNodeConfig, defaultNodeConfig, validateNodeConfig,
 export type { NodeConfig } from './storage/node-config.js'
 export { parseByteSize, formatBytes } from './storage/bytes.js'
 
+// Hard quota
+export { createQuotaLedger, createQuotaBlockstore, scanFsBlockstore, scanBlockstore, defaultReserveBytes } from './blockstore/index.js'
+export type { QuotaLedger, QuotaLedgerInit, QuotaUsage, QuotaBlockstore, QuotaBlockstoreInit, StatFsFn, StatFsResult, ScanResult, ScanFsOptions } from './blockstore/index.js'
+
 // Node API contract
 export type * from './node/types.js'
