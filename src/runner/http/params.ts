@@ -83,7 +83,8 @@ export function parseRange (header: string | undefined, size: number): ByteRange
   }
   const start = Number(first)
   let end = last === '' ? size - 1 : Number(last)
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return undefined
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return undefined
+  if (last !== '' && end < start) return undefined
   if (start >= size) throw new RangeNotSatisfiableError()
   if (end >= size) end = size - 1
   return { start, end }
