@@ -1,0 +1,14 @@
+/**
+ * Exponential backoff with jitter: attempt n waits a random time in
+ * [d/2, d] where d = min(maxMs, initialMs * 2^n).
+ *
+ * @example
+ * ```ts
+ * backoffDelay(0, 500, 30000) // 250..500
+ * backoffDelay(10, 500, 30000) // 15000..30000
+ * ```
+ */
+export function backoffDelay (attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  const d = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30))
+  return Math.round(d / 2 + random() * d / 2)
+}

@@ -1,0 +1,491 @@
+/**
+ * The orchestrator client: keeps a WebSocket to the orchestrator open
+ * (reconnecting with backoff) and drives a StorageNode from its messages.
+ * Swarm keys stay in memory; only fingerprints are logged.
+ */
+import WebSocket from 'ws'
+import type { RawData } from 'ws'
+import { AbortedError, NotStartedError } from '../errors.js'
+import { parseSwarmKey } from '../swarm-key/index.js'
+import { MAX_FRAME_BYTES, MAX_PEER_ADDRESSES, PROTOCOL_VERSION, encodeMessage, multiaddrSchema, parseOrchestratorMessage } from '../protocol/index.js'
+import type {
+  BootstrapUpdateMessage, NodeMessage, OrchestratorMessage, PinContentMessage, UnpinContentMessage, WorkspaceJoinedMessage, WorkspaceLeftMessage
+} from '../protocol/index.js'
+import type { AbortOptions, StorageNode, WorkspaceNode } from '../node/types.js'
+import { backoffDelay } from './backoff.js'
+
+/** Anything with pino's `info/warn/error/debug(obj, msg)` shape. */
+export interface ClientLogger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+export interface OrchestratorClientInit {
+  /** The orchestrator's WebSocket URL (`ws://...` or `wss://...`). */
+  url: string
+  /** This node's token (from the orchestrator's `createNode`). */
+  token: string
+  /** The storage node to drive. The client never stops it. */
+  storageNode: StorageNode
+  /** A name sent in `hello`. */
+  nodeName?: string
+  /** First reconnect delay (ms); doubles up to `reconnectMaxMs`, with jitter. @default 500 */
+  reconnectInitialMs?: number
+  /** @default 30000 */
+  reconnectMaxMs?: number
+  /** Interval of periodic `storage_report`s (ms); 0 turns them off (reports still follow every change). @default 60000 */
+  storageReportIntervalMs?: number
+  /** Pins run at once. @default 4 */
+  pinConcurrency?: number
+  /** Pin timeout when `pin_content` has none (ms). @default 600000 */
+  pinTimeoutMs?: number
+  /** Which of the workspace node's multiaddrs to announce. @default all of them */
+  filterAddresses?: (addresses: string[]) => string[]
+  /** Extra `ws` client options for `wss://` (e.g. `ca` for a private CA). */
+  tls?: { ca?: string | Buffer, rejectUnauthorized?: boolean }
+  /** @default silent */
+  logger?: ClientLogger
+}
+
+export type ClientEvent =
+  | { type: 'connected', nodeId: string }
+  | { type: 'disconnected', code: number }
+  | { type: 'joined', workspaceId: string, keyVersion: number, keyFingerprint: string }
+  | { type: 'left', workspaceId: string }
+  | { type: 'pinned', workspaceId: string, cid: string, size: number }
+  | { type: 'pin-failed', workspaceId: string, cid: string, error: { code: string, message: string } }
+  | { type: 'unpinned', workspaceId: string, cid: string }
+  /** The orchestrator refused this node for good (bad token, protocol version); the client stopped reconnecting. */
+  | { type: 'fatal', error: { code: string, message: string } }
+  | { type: 'error', error: { code: string, message: string } }
+
+export interface OrchestratorClient {
+  /** Starts connecting (and reconnecting) in the background. */
+  start(): Promise<void>
+  /** Closes the connection and cancels running pins. The storage node keeps running. */
+  stop(): Promise<void>
+  /** Whether the orchestrator has accepted this node on the current connection. */
+  readonly connected: boolean
+  /** This node's id, once welcomed. */
+  readonly nodeId: string | undefined
+  /** Resolves once connected and welcomed. @throws {AbortedError} on abort or stop */
+  waitConnected(options?: AbortOptions): Promise<void>
+  /** Subscribes to client events; returns the unsubscribe function. */
+  onEvent(listener: (event: ClientEvent) => void): () => void
+  /** Sends a `storage_report` now (if connected). */
+  reportStorage(options?: AbortOptions): Promise<void>
+}
+
+const FATAL_CODES = new Set(['ERR_UNAUTHORIZED', 'ERR_PROTOCOL_VERSION'])
+const FATAL_CLOSE = new Set([4001, 4002])
+const silentLogger: ClientLogger = { debug () {}, info () {}, warn () {}, error () {} }
+
+/**
+ * Creates a client that connects a storage node to an orchestrator.
+ *
+ * @example
+ * ```ts
+ * const node = await createStorageNode({ storagePath: '/data', quotaBytes: 10 * 2 ** 30 })
+ * const client = createOrchestratorClient({ url: 'wss://orch.example:7420/ws', token, storageNode: node })
+ * await client.start()
+ * await client.waitConnected()
+ * ```
+ */
+export function createOrchestratorClient (init: OrchestratorClientInit): OrchestratorClient {
+  return new DefaultClient(init)
+}
+
+class DefaultClient implements OrchestratorClient {
+  readonly #init: OrchestratorClientInit
+  readonly #node: StorageNode
+  readonly #log: ClientLogger
+  readonly #listeners = new Set<(event: ClientEvent) => void>()
+  #ws: WebSocket | null = null
+  #nodeId: string | undefined
+  #welcomed = false
+  #running = false
+  #attempt = 0
+  #reconnectTimer?: NodeJS.Timeout
+  #reportTimer?: NodeJS.Timeout
+  #reportDebounce?: NodeJS.Timeout
+  #abort = new AbortController()
+  /** Per workspace: the tail of its join/rotate/leave chain. */
+  readonly #lifecycle = new Map<string, Promise<void>>()
+  /** Key version last applied per workspace (memory only). */
+  readonly #keyVersions = new Map<string, number>()
+  readonly #inFlight = new Map<string, Promise<void>>()
+  readonly #pending = new Set<Promise<unknown>>()
+  #slots: number
+  readonly #slotWaiters: Array<() => void> = []
+
+  constructor (init: OrchestratorClientInit) {
+    this.#init = init
+    this.#node = init.storageNode
+    this.#log = init.logger ?? silentLogger
+    this.#slots = init.pinConcurrency ?? 4
+  }
+
+  get connected (): boolean { return this.#welcomed }
+  get nodeId (): string | undefined { return this.#nodeId }
+
+  onEvent (listener: (event: ClientEvent) => void): () => void {
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
+  }
+
+  async start (): Promise<void> {
+    if (this.#running) return
+    this.#running = true
+    this.#abort = new AbortController()
+    this.#attempt = 0
+    const interval = this.#init.storageReportIntervalMs ?? 60_000
+    if (interval > 0) {
+      this.#reportTimer = setInterval(() => { void this.reportStorage().catch(() => {}) }, interval)
+      this.#reportTimer.unref()
+    }
+    this.#connect()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.#running) return
+    this.#running = false
+    this.#abort.abort(new AbortedError('Orchestrator client stopped'))
+    clearTimeout(this.#reconnectTimer)
+    clearInterval(this.#reportTimer)
+    clearTimeout(this.#reportDebounce)
+    const ws = this.#ws
+    this.#ws = null
+    this.#welcomed = false
+    if (ws != null) {
+      await new Promise<void>(resolve => {
+        if (ws.readyState === WebSocket.CLOSED) { resolve(); return }
+        const t = setTimeout(() => { ws.terminate(); resolve() }, 1000)
+        ws.once('close', () => { clearTimeout(t); resolve() })
+        try { ws.close(1000, 'client stopping') } catch { ws.terminate() }
+      })
+    }
+    await Promise.allSettled([...this.#pending])
+    this.#emit({ type: 'disconnected', code: 1000 })
+  }
+
+  async waitConnected (options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    if (this.#welcomed) return
+    if (!this.#running) throw new NotStartedError('Orchestrator client not started')
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        off()
+        options.signal?.removeEventListener('abort', onAbort)
+        this.#abort.signal.removeEventListener('abort', onAbort)
+        if (err != null) reject(err)
+        else resolve()
+      }
+      const onAbort = (): void => { done(new AbortedError('Aborted while waiting for the orchestrator')) }
+      const off = this.onEvent(e => {
+        if (e.type === 'connected') done()
+        else if (e.type === 'fatal') done(new AbortedError(`Orchestrator refused this node: ${e.error.code}`))
+      })
+      options.signal?.addEventListener('abort', onAbort)
+      this.#abort.signal.addEventListener('abort', onAbort)
+    })
+  }
+
+  async reportStorage (options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    if (!this.#welcomed) return
+    const stats = await this.#node.stats(options)
+    this.#send({
+      type: 'storage_report',
+      used: Math.max(0, Math.floor(stats.usedBytes)),
+      quota: Math.max(0, Math.floor(stats.quotaBytes)),
+      free: Math.max(0, Math.floor(Math.min(stats.freeBytes, stats.driveFreeBytes))),
+      workspaces: stats.workspaces.map(w => ({ workspace_id: w.workspaceId, used: Math.max(0, Math.floor(w.repoBytes)), pins: w.pins }))
+    })
+  }
+
+  // ---- connection ----------------------------------------------------------
+
+  #connect (): void {
+    if (!this.#running) return
+    const ws = new WebSocket(this.#init.url, {
+      maxPayload: MAX_FRAME_BYTES,
+      handshakeTimeout: 10_000,
+      ...(this.#init.tls ?? {})
+    })
+    this.#ws = ws
+    this.#welcomed = false
+    ws.on('open', () => {
+      this.#send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token: this.#init.token, ...(this.#init.nodeName != null ? { node_name: this.#init.nodeName } : {}) }, ws)
+    })
+    ws.on('message', (raw: RawData) => {
+      if (this.#ws !== ws) return
+      let msg: OrchestratorMessage
+      try {
+        msg = parseOrchestratorMessage(raw as Buffer)
+      } catch (err) {
+        const e = err as Error & { code?: string }
+        this.#log.warn({ err: e.message }, 'invalid message from orchestrator')
+        this.#send({ type: 'error', code: e.code ?? 'ERR_INVALID_MESSAGE', message: e.message }, ws)
+        return
+      }
+      this.#onMessage(msg, ws)
+    })
+    ws.on('error', (err) => { this.#log.debug({ err: err.message }, 'orchestrator connection error') })
+    ws.on('close', (code) => {
+      if (this.#ws !== ws) return
+      this.#ws = null
+      const wasWelcomed = this.#welcomed
+      this.#welcomed = false
+      if (wasWelcomed) {
+        this.#log.info({ code }, 'disconnected from orchestrator')
+        this.#emit({ type: 'disconnected', code })
+      }
+      if (FATAL_CLOSE.has(code)) {
+        this.#fatal({ code: code === 4001 ? 'ERR_UNAUTHORIZED' : 'ERR_PROTOCOL_VERSION', message: `Closed by the orchestrator (${code})` })
+        return
+      }
+      this.#scheduleReconnect()
+    })
+  }
+
+  #scheduleReconnect (): void {
+    if (!this.#running) return
+    const delay = backoffDelay(this.#attempt++, this.#init.reconnectInitialMs ?? 500, this.#init.reconnectMaxMs ?? 30_000)
+    this.#log.debug({ delay }, 'reconnecting')
+    clearTimeout(this.#reconnectTimer)
+    this.#reconnectTimer = setTimeout(() => { this.#connect() }, delay)
+  }
+
+  #fatal (error: { code: string, message: string }): void {
+    if (!this.#running) return
+    this.#log.error(error, 'orchestrator refused this node; not reconnecting')
+    this.#running = false
+    clearInterval(this.#reportTimer)
+    this.#emit({ type: 'fatal', error })
+  }
+
+  #send (message: NodeMessage, ws: WebSocket | null = this.#ws): void {
+    if (ws == null || ws.readyState !== WebSocket.OPEN) return
+    ws.send(encodeMessage(message), (err) => {
+      if (err != null) this.#log.debug({ err: err.message }, 'send failed')
+    })
+  }
+
+  #emit (event: ClientEvent): void {
+    for (const l of this.#listeners) {
+      try { l(event) } catch {}
+    }
+  }
+
+  #track<T>(p: Promise<T>): void {
+    this.#pending.add(p)
+    void p.catch(() => {}).finally(() => this.#pending.delete(p))
+  }
+
+  #onMessage (msg: OrchestratorMessage, ws: WebSocket): void {
+    switch (msg.type) {
+      case 'welcome':
+        this.#welcomed = true
+        this.#attempt = 0
+        this.#nodeId = msg.node_id
+        this.#log.info({ nodeId: msg.node_id }, 'connected to orchestrator')
+        this.#emit({ type: 'connected', nodeId: msg.node_id })
+        this.#track(this.reportStorage().catch(err => this.#log.warn({ err: (err as Error).message }, 'storage report failed')))
+        return
+      case 'error':
+        this.#log.warn({ code: msg.code, message: msg.message }, 'orchestrator error')
+        if (FATAL_CODES.has(msg.code) && !this.#welcomed) this.#fatal({ code: msg.code, message: msg.message })
+        else this.#emit({ type: 'error', error: { code: msg.code, message: msg.message } })
+        return
+      case 'workspace_joined':
+        this.#chain(msg.workspace_id, async () => { await this.#onJoined(msg, ws) })
+        return
+      case 'workspace_left':
+        this.#chain(msg.workspace_id, async () => { await this.#onLeft(msg) })
+        return
+      case 'bootstrap_update':
+        this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await this.#onBootstrap(msg) }))
+        return
+      case 'pin_content':
+        this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await this.#onPin(msg) }))
+        return
+      case 'unpin_content':
+        this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await this.#onUnpin(msg) }))
+        return
+    }
+  }
+
+  /** Runs `fn` after the workspace's earlier join/rotate/leave work. */
+  #chain (workspaceId: string, fn: () => Promise<void>): void {
+    const prev = this.#lifecycle.get(workspaceId) ?? Promise.resolve()
+    const next = prev.then(fn).catch(() => {})
+    this.#lifecycle.set(workspaceId, next)
+    this.#track(next)
+    void next.then(() => { if (this.#lifecycle.get(workspaceId) === next) this.#lifecycle.delete(workspaceId) })
+  }
+
+  async #afterLifecycle (workspaceId: string): Promise<void> {
+    await (this.#lifecycle.get(workspaceId) ?? Promise.resolve())
+  }
+
+  #workspace (workspaceId: string): WorkspaceNode | undefined {
+    try {
+      return this.#node.workspace(workspaceId)
+    } catch {
+      return undefined
+    }
+  }
+
+  // ---- handlers ------------------------------------------------------------
+
+  async #onJoined (msg: WorkspaceJoinedMessage, ws: WebSocket): Promise<void> {
+    const id = msg.workspace_id
+    const key = parseSwarmKey(msg.ipfs_swarm_key)
+    const signal = this.#abort.signal
+    try {
+      let wn = this.#workspace(id)
+      const options = { bootstrapPeers: msg.bootstrap_peers, signal }
+      if (wn == null) {
+        wn = await this.#node.join(id, key, options)
+      } else if (wn.keyFingerprint !== key.fingerprint) {
+        wn = await this.#node.rotateKey(id, key, options)
+      } else {
+        await this.#dialAll(wn, msg.bootstrap_peers)
+      }
+      this.#keyVersions.set(id, msg.key_version)
+      this.#log.info({ workspaceId: id, keyVersion: msg.key_version, keyFingerprint: key.fingerprint }, 'workspace joined')
+      this.#emit({ type: 'joined', workspaceId: id, keyVersion: msg.key_version, keyFingerprint: key.fingerprint })
+      if (this.#ws !== ws) return // reconnected meanwhile: the new connection sends its own workspace_joined
+      const addresses = this.#addresses(wn)
+      this.#send({ type: 'ipfs_ready', workspace_id: id, peer_id: wn.peerId, addresses }, ws)
+      const pins = await wn.pins({ signal })
+      this.#send({ type: 'pin_sync', workspace_id: id, cids: pins.map(p => p.cid.toString()) }, ws)
+      this.#scheduleReport()
+    } catch (err) {
+      const e = err as Error & { code?: string }
+      this.#log.error({ workspaceId: id, keyFingerprint: key.fingerprint, code: e.code, err: e.message }, 'joining workspace failed')
+      this.#send({ type: 'error', code: e.code ?? 'ERR_JOIN_FAILED', message: e.message.slice(0, 1000), in_reply_to: 'workspace_joined' }, ws)
+      this.#emit({ type: 'error', error: { code: e.code ?? 'ERR_JOIN_FAILED', message: e.message } })
+    }
+  }
+
+  #addresses (wn: WorkspaceNode): string[] {
+    let addrs = wn.multiaddrs()
+    if (this.#init.filterAddresses != null) addrs = this.#init.filterAddresses(addrs)
+    return addrs.filter(a => multiaddrSchema.safeParse(a).success).slice(0, MAX_PEER_ADDRESSES)
+  }
+
+  async #onLeft (msg: WorkspaceLeftMessage): Promise<void> {
+    this.#keyVersions.delete(msg.workspace_id)
+    if (this.#workspace(msg.workspace_id) == null) return
+    try {
+      await this.#node.leave(msg.workspace_id, { purge: msg.purge === true })
+      this.#log.info({ workspaceId: msg.workspace_id, purge: msg.purge === true }, 'workspace left')
+      this.#emit({ type: 'left', workspaceId: msg.workspace_id })
+      this.#scheduleReport()
+    } catch (err) {
+      this.#log.error({ workspaceId: msg.workspace_id, err: (err as Error).message }, 'leaving workspace failed')
+    }
+  }
+
+  async #onBootstrap (msg: BootstrapUpdateMessage): Promise<void> {
+    const wn = this.#workspace(msg.workspace_id)
+    if (wn != null) await this.#dialAll(wn, msg.peers)
+  }
+
+  /** Dials every peer not connected yet, one address at a time until one works. */
+  async #dialAll (wn: WorkspaceNode, addresses: string[]): Promise<void> {
+    const connected = new Set(wn.peers().map(p => p.peerId))
+    const byPeer = new Map<string, string[]>()
+    for (const a of addresses) {
+      const peer = a.split('/p2p/')[1]?.split('/')[0]
+      if (peer == null || peer === wn.peerId || connected.has(peer)) continue
+      const list = byPeer.get(peer)
+      if (list == null) byPeer.set(peer, [a])
+      else list.push(a)
+    }
+    await Promise.all([...byPeer.values()].map(async (addrs) => {
+      for (const a of addrs) {
+        try {
+          await wn.connect(a, { signal: this.#abort.signal })
+          return
+        } catch (err) {
+          this.#log.debug({ workspaceId: wn.workspaceId, address: a, err: (err as Error).message }, 'dial failed')
+        }
+      }
+    }))
+  }
+
+  async #acquire (): Promise<void> {
+    if (this.#slots > 0) { this.#slots--; return }
+    await new Promise<void>(resolve => this.#slotWaiters.push(resolve))
+  }
+
+  #release (): void {
+    const next = this.#slotWaiters.shift()
+    if (next != null) next()
+    else this.#slots++
+  }
+
+  async #onPin (msg: PinContentMessage): Promise<void> {
+    const key = `${msg.workspace_id}\0${msg.cid}`
+    const running = this.#inFlight.get(key)
+    if (running != null) { await running; return }
+    const task = (async () => {
+      await this.#acquire()
+      try {
+        const wn = this.#workspace(msg.workspace_id)
+        if (wn == null) throw Object.assign(new Error('Workspace not joined'), { code: 'ERR_WORKSPACE_NOT_JOINED' })
+        const info = await wn.pin(msg.cid, {
+          timeout: msg.timeout_ms ?? this.#init.pinTimeoutMs ?? 600_000,
+          signal: this.#abort.signal,
+          ...(msg.name != null ? { name: msg.name } : {})
+        })
+        this.#send({ type: 'content_pinned', workspace_id: msg.workspace_id, cid: msg.cid, size: Math.max(0, Math.floor(info.size)) })
+        this.#emit({ type: 'pinned', workspaceId: msg.workspace_id, cid: msg.cid, size: info.size })
+      } catch (err) {
+        if (this.#abort.signal.aborted) return // stopping: the orchestrator re-sends after reconnect
+        const e = err as Error & { code?: string }
+        const error = { code: e.code ?? 'ERR_PIN_FAILED', message: e.message.slice(0, 1000) }
+        this.#log.warn({ workspaceId: msg.workspace_id, cid: msg.cid, code: error.code }, 'pin failed')
+        this.#send({ type: 'pin_failed', workspace_id: msg.workspace_id, cid: msg.cid, error })
+        this.#emit({ type: 'pin-failed', workspaceId: msg.workspace_id, cid: msg.cid, error })
+      } finally {
+        this.#release()
+        this.#scheduleReport()
+      }
+    })()
+    this.#inFlight.set(key, task)
+    try { await task } finally { this.#inFlight.delete(key) }
+  }
+
+  async #onUnpin (msg: UnpinContentMessage): Promise<void> {
+    const wn = this.#workspace(msg.workspace_id)
+    try {
+      if (wn != null && await wn.isPinned(msg.cid, { signal: this.#abort.signal })) {
+        await wn.unpin(msg.cid, { signal: this.#abort.signal })
+      }
+    } catch (err) {
+      const e = err as Error & { code?: string }
+      if (e.code !== 'ERR_NOT_PINNED') {
+        this.#log.warn({ workspaceId: msg.workspace_id, cid: msg.cid, err: e.message }, 'unpin failed')
+        return
+      }
+    }
+    this.#send({ type: 'content_unpinned', workspace_id: msg.workspace_id, cid: msg.cid })
+    this.#emit({ type: 'unpinned', workspaceId: msg.workspace_id, cid: msg.cid })
+    this.#scheduleReport()
+  }
+
+  /** A storage report shortly after a change (several changes give one report). */
+  #scheduleReport (): void {
+    if (this.#reportDebounce != null || !this.#running) return
+    this.#reportDebounce = setTimeout(() => {
+      this.#reportDebounce = undefined
+      this.#track(this.reportStorage().catch(err => this.#log.debug({ err: (err as Error).message }, 'storage report failed')))
+    }, 250)
+    this.#reportDebounce.unref()
+  }
+}
