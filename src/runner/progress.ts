@@ -10,6 +10,8 @@ export interface ByteProgressBar {
   update(bytes: number, total?: number): void
   /** Stops the bar and returns the summary line (without a newline). */
   finish(verb: string): string
+  /** Stops the bar without a summary (after a failure). Idempotent. */
+  abort(): void
 }
 
 export interface ByteProgressBarInit {
@@ -60,12 +62,13 @@ export function createByteProgressBar (init: ByteProgressBarInit = {}): ByteProg
       format: '{label} {bar} {percentage}% | {doneH}/{totalH} | {speed} MiB/s',
       hideCursor: isTTY,
       noTTYOutput: !isTTY,
-      notTTYSchedule: 250,
+      notTTYSchedule: 1000,
       fps: 10,
       barsize: 30
     }, cliProgress.Presets.shades_classic)
     : undefined
   bar?.start(Math.max(total, 1), 0, payload())
+  let stopped = false
 
   return {
     update (bytes, newTotal) {
@@ -76,8 +79,14 @@ export function createByteProgressBar (init: ByteProgressBarInit = {}): ByteProg
       }
       bar?.update(total > 0 ? Math.min(done, total) : 0, payload())
     },
+    abort () {
+      if (stopped) return
+      stopped = true
+      bar?.stop()
+    },
     finish (verb) {
-      if (bar !== undefined) {
+      if (bar !== undefined && !stopped) {
+        stopped = true
         if (total === 0) bar.setTotal(Math.max(done, 1))
         bar.update(Math.max(done, 1), payload())
         bar.stop()

@@ -1,0 +1,254 @@
+/**
+ * The node runner: everything a machine runs to be a storage node.
+ *
+ * 1. resolves the storage path (the selected one when it validates, else the
+ *    app-data folder) and loads `node-config.json` from it, or creates it;
+ * 2. applies the caller's overrides (quota, orchestrator, API port...) and
+ *    generates the API bearer token on first start; saves the config;
+ * 3. creates the storage node and joins any standalone workspaces;
+ * 4. connects the orchestrator client when a URL and a token are configured;
+ * 5. serves the local HTTP API (`buildApp` + listen, 127.0.0.1 by default).
+ *
+ * `stop()` stops taking requests, gives in-flight ones a grace period, then
+ * aborts them, disconnects from the orchestrator and stops the nodes.
+ * Swarm keys are never logged nor written: the log has their fingerprints.
+ */
+import { randomBytes } from 'node:crypto'
+import { resolveStorageRoot } from '../storage/app-data.js'
+import { parseByteSize } from '../storage/bytes.js'
+import { createStorageLayout } from '../storage/layout.js'
+import { defaultNodeConfig, readNodeConfig, writeNodeConfig } from '../storage/node-config.js'
+import { parseSwarmKey } from '../swarm-key/index.js'
+import { createStorageNode } from '../node/index.js'
+import { removeApiFile, writeApiFile } from './api-file.js'
+import { buildApp } from './http/index.js'
+import { silentLogger } from './logger.js'
+import type { Logger } from './logger.js'
+import type { NodeConfig } from '../storage/node-config.js'
+import type { StorageNode } from '../node/types.js'
+import type { StorageNodeInit } from '../node/index.js'
+import type { BuildAppInit } from './http/index.js'
+import type { SwarmKey } from '../swarm-key/index.js'
+
+/** A workspace to join without an orchestrator. */
+export interface StandaloneWorkspace {
+  id: string
+  /** 64 hex characters, a Kubo `swarm.key` (text or bytes), or a parsed key. Kept in memory only. */
+  swarmKey: string | Uint8Array | SwarmKey
+  /** Multiaddrs (with `/p2p/<id>`) of the workspace's other peers. */
+  bootstrapPeers?: string[]
+}
+
+export interface NodeRunnerInit {
+  /** The storage path the user selected; falls back to `appDataDir` when unusable. */
+  storagePath?: string
+  /** @default the platform app-data folder (see `defaultAppDataDir`) */
+  appDataDir?: string
+  /** Quota in bytes or as text (`'50GB'`); saved to the config. @default the config's (10 GiB for a new one) */
+  quota?: number | string
+  /** Orchestrator URL; saved to the config. @default the config's */
+  orchestratorUrl?: string
+  /** Node token for the orchestrator; saved to the config. @default the config's */
+  orchestratorToken?: string
+  /** @default the config's (`127.0.0.1`) */
+  apiHost?: string
+  /** @default the config's (5080); 0 picks a free port (not saved) */
+  apiPort?: number
+  /**
+   * Require a bearer token on the HTTP API. The token is generated into
+   * `node-config.json` on first start.
+   *
+   * @default true
+   */
+  apiAuth?: boolean
+  /** Serve the HTTP API at all. @default true */
+  api?: boolean
+  /** Workspaces to join at start (standalone use, no orchestrator). */
+  workspaces?: StandaloneWorkspace[]
+  /** libp2p listen addresses of every workspace node. @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** @default a silent logger */
+  logger?: Logger
+  /** Aborts the start (everything started so far is stopped). */
+  signal?: AbortSignal
+  /** More storage node options (bandwidth, reserve, timeouts...). */
+  node?: Partial<Omit<StorageNodeInit, 'storagePath' | 'quotaBytes' | 'listenAddresses'>>
+  /** More HTTP API options (allowed hosts and origins, upload limit, timeouts...). */
+  http?: Partial<Omit<BuildAppInit, 'storageNode' | 'apiToken' | 'logger'>>
+  /** Logger of the HTTP API. @default `logger` at level warn (no line per request) */
+  httpLogger?: BuildAppInit['logger']
+  /** Grace period for in-flight HTTP requests on `stop()`, in ms. @default 5000 */
+  shutdownTimeout?: number
+}
+
+export interface NodeRunner {
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:5080` (empty with `api: false`). */
+  readonly url: string
+  /** The API bearer token (`undefined` when auth is off). */
+  readonly token: string | undefined
+  readonly storageNode: StorageNode
+  /** The config as saved. */
+  readonly config: NodeConfig
+  /** Path of `node-config.json`. */
+  readonly configPath: string
+  /** Whether the orchestrator client was started. */
+  readonly orchestratorConnected: boolean
+  readonly logger: Logger
+  /** Graceful stop; safe to call more than once. */
+  stop(): Promise<void>
+}
+
+/** Listen address of workspace nodes started by the runner when none is given. */
+export const DEFAULT_RUNNER_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+interface Stoppable { stop(): Promise<unknown> }
+
+/**
+ * Starts a node runner.
+ *
+ * @throws {InvalidStoragePathError} when neither the selected path nor the app-data folder is usable
+ * @throws {InvalidConfigError} when `node-config.json` is corrupt
+ * @throws {InvalidArgumentError} for a bad quota
+ * @example
+ * ```ts
+ * const runner = await startNodeRunner({ storagePath: '/mnt/data', quota: '50GB', apiPort: 0 })
+ * console.log(runner.url, runner.token)
+ * await runner.stop()
+ * ```
+ */
+export async function startNodeRunner (init: NodeRunnerInit = {}): Promise<NodeRunner> {
+  const logger = init.logger ?? silentLogger()
+  init.signal?.throwIfAborted()
+  // `init.signal` aborts the start only: what is started gets a signal that is released once start is done
+  const starting = new AbortController()
+  const signal = starting.signal
+  const onAbort = (): void => { starting.abort(init.signal?.reason) }
+  init.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await start(init, logger, signal)
+  } finally {
+    init.signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+async function start (init: NodeRunnerInit, logger: Logger, signal: AbortSignal): Promise<NodeRunner> {
+  const quotaBytes = init.quota === undefined ? undefined : parseByteSize(init.quota)
+  // parse keys first: a bad key fails before anything is created
+  const workspaces = (init.workspaces ?? []).map(w => ({ ...w, key: parseSwarmKey(w.swarmKey) }))
+
+  const root = await resolveStorageRoot({ selectedPath: init.storagePath, appDataDir: init.appDataDir, signal })
+  if (root.fellBack && init.storagePath !== undefined) {
+    logger.warn({ selected: init.storagePath, storagePath: root.storagePath, reason: root.reason }, 'storage path unusable, using the app-data folder')
+  }
+  const layout = createStorageLayout(root.storagePath)
+  await layout.ensure({ signal })
+
+  const existing = await readNodeConfig(layout.configPath, { signal })
+  let config: NodeConfig = existing ?? defaultNodeConfig({ storagePath: layout.storagePath })
+  const apiAuth = init.apiAuth ?? true
+  config = {
+    ...config,
+    storagePath: layout.storagePath,
+    ...(quotaBytes !== undefined ? { quotaBytes } : {}),
+    ...(init.orchestratorUrl !== undefined ? { orchestratorUrl: init.orchestratorUrl } : {}),
+    ...(init.orchestratorToken !== undefined ? { orchestratorToken: init.orchestratorToken } : {}),
+    ...(init.apiHost !== undefined ? { apiHost: init.apiHost } : {}),
+    ...(init.apiPort !== undefined && init.apiPort !== 0 ? { apiPort: init.apiPort } : {})
+  }
+  if (apiAuth && config.apiToken === undefined) {
+    config.apiToken = randomBytes(32).toString('base64url')
+    logger.info({ configPath: layout.configPath }, 'generated the HTTP API bearer token')
+  }
+  await writeNodeConfig(layout.configPath, config, { signal })
+  logger.info({ storagePath: layout.storagePath, quotaBytes: config.quotaBytes, created: existing === undefined }, 'node config loaded')
+
+  const cleanups: Array<() => Promise<unknown>> = []
+  const runCleanups = async (): Promise<void> => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      try { await fn() } catch (err) { logger.warn({ err }, 'error while stopping') }
+    }
+  }
+
+  try {
+    const storageNode: StorageNode = await createStorageNode({
+      ...init.node,
+      storagePath: layout.storagePath,
+      quotaBytes: config.quotaBytes,
+      listenAddresses: init.listen ?? DEFAULT_RUNNER_LISTEN
+    })
+    cleanups.push(async () => { await storageNode.stop() })
+    signal?.throwIfAborted()
+
+    for (const w of workspaces) {
+      const node = await storageNode.join(w.id, w.key, { bootstrapPeers: w.bootstrapPeers, signal })
+      logger.info({ workspaceId: w.id, fingerprint: w.key.fingerprint, peerId: node.peerId }, 'joined workspace')
+    }
+
+    let orchestratorConnected = false
+    if (config.orchestratorUrl !== undefined && config.orchestratorToken !== undefined) {
+      // (the client module is written in parallel; imported by name until it lands)
+      const clientModule = '../client/index.js'
+      const { createOrchestratorClient } = await import(clientModule)
+      const client: Stoppable & { start?: () => Promise<unknown> } = await (createOrchestratorClient as any)({
+        url: config.orchestratorUrl,
+        token: config.orchestratorToken,
+        storageNode,
+        nodeName: config.nodeName,
+        logger
+      })
+      await client.start?.()
+      cleanups.push(async () => { await client.stop() })
+      orchestratorConnected = true
+      logger.info({ url: config.orchestratorUrl }, 'orchestrator client started')
+    } else if (config.orchestratorUrl !== undefined) {
+      logger.warn('an orchestrator URL is configured but no node token: not connecting')
+    }
+
+    let url = ''
+    if (init.api !== false) {
+      const app = buildApp({
+        ...init.http,
+        storageNode,
+        apiToken: apiAuth ? config.apiToken as string : false,
+        logger: init.httpLogger ?? logger.child({ component: 'http' }, { level: 'warn' })
+      })
+      const shutdownTimeout = init.shutdownTimeout ?? 5000
+      cleanups.push(async () => {
+        // stop taking requests (new ones get 503); in-flight ones get the grace period, then their connections are cut
+        const closing = app.close()
+        const timer = setTimeout(() => { app.server.closeAllConnections() }, shutdownTimeout)
+        try { await closing } finally { clearTimeout(timer) }
+      })
+      await app.listen({ host: config.apiHost, port: init.apiPort ?? config.apiPort })
+      const address = app.server.address() as { address: string, port: number }
+      const host = address.address.includes(':') ? `[${address.address}]` : address.address
+      url = `http://${host}:${address.port}`
+      logger.info({ url, auth: apiAuth }, 'HTTP API listening')
+      // tell local CLI commands (`add`, `get`) where the API is, even on a random port; no token in it
+      await writeApiFile(layout.root, url)
+      cleanups.push(async () => { await removeApiFile(layout.root) })
+    }
+
+    let stopping: Promise<void> | undefined
+    return {
+      url,
+      token: apiAuth ? config.apiToken : undefined,
+      storageNode,
+      config,
+      configPath: layout.configPath,
+      orchestratorConnected,
+      logger,
+      async stop () {
+        stopping ??= (async () => {
+          logger.info('stopping node runner')
+          await runCleanups()
+          logger.info('node runner stopped')
+        })()
+        await stopping
+      }
+    }
+  } catch (err) {
+    await runCleanups()
+    throw err
+  }
+}
