@@ -1,0 +1,74 @@
+/**
+ * The orchestrator in its own process (for its peak RSS): a SQLite file in
+ * the bench's temp dir, WebSocket server on 127.0.0.1.
+ */
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { createOrchestrator } from '../../src/orchestrator/index.js'
+import type { Orchestrator, OrchestratorEvent } from '../../src/orchestrator/index.js'
+import type { Handlers } from './entry.js'
+
+let orch: Orchestrator | undefined
+let workspaceIds: string[] = []
+const counters = { ready: 0, pinned: 0, failed: 0 }
+const waiters: Array<{ key: 'ready' | 'pinned', count: number, resolve: () => void }> = []
+
+function onEvent (e: OrchestratorEvent): void {
+  if (e.type === 'peer:ready') counters.ready++
+  else if (e.type === 'allocation' && e.state === 'pinned') counters.pinned++
+  else if (e.type === 'allocation' && e.state === 'failed') counters.failed++
+  for (let i = waiters.length - 1; i >= 0; i--) {
+    const w = waiters[i]
+    if (counters[w.key] >= w.count) {
+      waiters.splice(i, 1)
+      w.resolve()
+    }
+  }
+}
+
+async function until (key: 'ready' | 'pinned', count: number): Promise<void> {
+  if (counters[key] >= count) return
+  await new Promise<void>(resolve => waiters.push({ key, count, resolve }))
+}
+
+export const handlers: Handlers = {
+  async start (args: { databasePath: string, nodes: number, workspaces: number }) {
+    orch = createOrchestrator({ databasePath: args.databasePath, host: '127.0.0.1', port: 0 })
+    const { url } = await orch.start()
+    orch.onChange(onEvent)
+    workspaceIds = []
+    for (let w = 0; w < args.workspaces; w++) workspaceIds.push(orch.createWorkspace({ name: `bench ${w}` }).id)
+    const nodes: Array<{ token: string, workspaceId: string }> = []
+    for (let i = 0; i < args.nodes; i++) {
+      const { node, token } = orch.createNode({ name: `sim-${i}` })
+      const workspaceId = workspaceIds[i % workspaceIds.length]
+      orch.addMember(workspaceId, node.id)
+      nodes.push({ token, workspaceId })
+    }
+    return { url, nodes }
+  },
+  async waitReady (args: { count: number }) {
+    await until('ready', args.count)
+    return { ...counters }
+  },
+  async pinMany (args: { pins: number, replication: number }) {
+    if (orch === undefined) throw new Error('not started')
+    const cids: string[] = []
+    for (let i = 0; i < args.pins; i++) {
+      cids.push(CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`bench pin ${i}`))).toString())
+    }
+    const before = counters.pinned
+    const start = performance.now()
+    for (let i = 0; i < cids.length; i++) {
+      orch.pin(workspaceIds[i % workspaceIds.length], { cid: cids[i], replicationMin: args.replication, size: 1024 })
+    }
+    const placedMs = performance.now() - start
+    await until('pinned', before + args.pins * args.replication)
+    return { placedMs, confirmedMs: performance.now() - start, ...counters }
+  },
+  async stop () {
+    await orch?.stop()
+    orch = undefined
+  }
+}
