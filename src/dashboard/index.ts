@@ -1,0 +1,20 @@
+/**
+ * The workspace storage dashboard: a page and JSON API over the orchestrator
+ * (login with the admin token or a member token), live updates over
+ * server-sent events, and the workspace gateway for browser uploads and
+ * downloads.
+ *
+ * @example
+ * ```ts
+ * const dashboard = createDashboardServer({ orchestrator, gateway, port: 7421 })
+ * console.log('Dashboard:', await dashboard.start())
+ * ```
+ */
+export { registerDashboard, dashboardStatus, toErrorReply } from './routes.js'
+export type { DashboardErrorBody, DashboardWorkspaceStatus } from './routes.js'
+export { buildDashboardApp, createDashboardServer } from './server.js'
+export type { DashboardApp } from './server.js'
+export { createWorkspaceGateway } from './gateway.js'
+export { swarmKeyFromDatabase } from './keys.js'
+export { formatBytes } from './ui/format.js'
+export type * from './types.js'

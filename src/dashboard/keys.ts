@@ -1,0 +1,30 @@
+/**
+ * Where the gateway gets workspace keys from while the orchestrator has no
+ * in-process accessor: its own SQLite file, opened read-only for each lookup.
+ * The key goes straight to the storage node (memory); it is never logged.
+ */
+import Database from 'better-sqlite3'
+import { NotFoundError } from '../errors.js'
+
+/**
+ * A `swarmKey` function for `createWorkspaceGateway` reading the
+ * orchestrator's database (`<dataDir>/otherthing-orchestrator.db`).
+ *
+ * @example
+ * ```ts
+ * const swarmKey = swarmKeyFromDatabase(join(dataDir, DATABASE_FILE_NAME))
+ * ```
+ */
+export function swarmKeyFromDatabase (databasePath: string): (workspaceId: string) => string {
+  return (workspaceId: string): string => {
+    const db = new Database(databasePath, { readonly: true, fileMustExist: true })
+    try {
+      db.pragma('busy_timeout = 5000')
+      const row = db.prepare('SELECT swarm_key FROM workspaces WHERE id = ?').get(workspaceId) as { swarm_key: string } | undefined
+      if (row == null) throw new NotFoundError(`Workspace ${workspaceId} not found`)
+      return row.swarm_key
+    } finally {
+      db.close()
+    }
+  }
+}
