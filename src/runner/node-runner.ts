@@ -19,6 +19,7 @@ import { parseByteSize } from '../storage/bytes.js'
 import { createStorageLayout } from '../storage/layout.js'
 import { defaultNodeConfig, readNodeConfig, writeNodeConfig } from '../storage/node-config.js'
 import { parseSwarmKey } from '../swarm-key/index.js'
+import { createOrchestratorClient } from '../client/index.js'
 import { createStorageNode } from '../node/index.js'
 import { removeApiFile, writeApiFile } from './api-file.js'
 import { buildApp } from './http/index.js'
@@ -27,6 +28,7 @@ import type { Logger } from './logger.js'
 import type { NodeConfig } from '../storage/node-config.js'
 import type { StorageNode } from '../node/types.js'
 import type { StorageNodeInit } from '../node/index.js'
+import type { ClientEvent, OrchestratorClient, OrchestratorClientInit } from '../client/index.js'
 import type { BuildAppInit } from './http/index.js'
 import type { SwarmKey } from '../swarm-key/index.js'
 
@@ -73,6 +75,8 @@ export interface NodeRunnerInit {
   signal?: AbortSignal
   /** More storage node options (bandwidth, reserve, timeouts...). */
   node?: Partial<Omit<StorageNodeInit, 'storagePath' | 'quotaBytes' | 'listenAddresses'>>
+  /** More orchestrator client options (reconnect delays, report interval, TLS...). */
+  client?: Partial<Omit<OrchestratorClientInit, 'url' | 'token' | 'storageNode' | 'nodeName' | 'logger'>>
   /** More HTTP API options (allowed hosts and origins, upload limit, timeouts...). */
   http?: Partial<Omit<BuildAppInit, 'storageNode' | 'apiToken' | 'logger'>>
   /** Logger of the HTTP API. @default `logger` at level warn (no line per request) */
@@ -91,8 +95,8 @@ export interface NodeRunner {
   readonly config: NodeConfig
   /** Path of `node-config.json`. */
   readonly configPath: string
-  /** Whether the orchestrator client was started. */
-  readonly orchestratorConnected: boolean
+  /** The orchestrator client, when an orchestrator URL and token are configured. */
+  readonly client: OrchestratorClient | undefined
   readonly logger: Logger
   /** Graceful stop; safe to call more than once. */
   stop(): Promise<void>
@@ -101,7 +105,20 @@ export interface NodeRunner {
 /** Listen address of workspace nodes started by the runner when none is given. */
 export const DEFAULT_RUNNER_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 
-interface Stoppable { stop(): Promise<unknown> }
+/** One log line per client event; keys never appear, only their fingerprints. */
+function logClientEvent (logger: Logger, event: ClientEvent): void {
+  switch (event.type) {
+    case 'connected': logger.info({ nodeId: event.nodeId }, 'connected to the orchestrator'); break
+    case 'disconnected': logger.warn({ code: event.code }, 'disconnected from the orchestrator'); break
+    case 'joined': logger.info({ workspaceId: event.workspaceId, keyVersion: event.keyVersion, fingerprint: event.keyFingerprint }, 'joined workspace'); break
+    case 'left': logger.info({ workspaceId: event.workspaceId }, 'left workspace'); break
+    case 'pinned': logger.info({ workspaceId: event.workspaceId, cid: event.cid, size: event.size }, 'pinned'); break
+    case 'pin-failed': logger.warn({ workspaceId: event.workspaceId, cid: event.cid, error: event.error }, 'pin failed'); break
+    case 'unpinned': logger.info({ workspaceId: event.workspaceId, cid: event.cid }, 'unpinned'); break
+    case 'fatal': logger.error({ error: event.error }, 'the orchestrator refused this node'); break
+    case 'error': logger.warn({ error: event.error }, 'orchestrator client error'); break
+  }
+}
 
 /**
  * Starts a node runner.
@@ -184,21 +201,20 @@ async function start (init: NodeRunnerInit, logger: Logger, signal: AbortSignal)
       logger.info({ workspaceId: w.id, fingerprint: w.key.fingerprint, peerId: node.peerId }, 'joined workspace')
     }
 
-    let orchestratorConnected = false
+    let client: OrchestratorClient | undefined
     if (config.orchestratorUrl !== undefined && config.orchestratorToken !== undefined) {
-      // (the client module is written in parallel; imported by name until it lands)
-      const clientModule = '../client/index.js'
-      const { createOrchestratorClient } = await import(clientModule)
-      const client: Stoppable & { start?: () => Promise<unknown> } = await (createOrchestratorClient as any)({
+      const c = createOrchestratorClient({
+        ...init.client,
         url: config.orchestratorUrl,
         token: config.orchestratorToken,
         storageNode,
         nodeName: config.nodeName,
-        logger
+        logger: logger.child({ component: 'client' })
       })
-      await client.start?.()
-      cleanups.push(async () => { await client.stop() })
-      orchestratorConnected = true
+      c.onEvent(event => { logClientEvent(logger, event) })
+      await c.start()
+      cleanups.push(async () => { await c.stop() })
+      client = c
       logger.info({ url: config.orchestratorUrl }, 'orchestrator client started')
     } else if (config.orchestratorUrl !== undefined) {
       logger.warn('an orchestrator URL is configured but no node token: not connecting')
@@ -236,7 +252,7 @@ async function start (init: NodeRunnerInit, logger: Logger, signal: AbortSignal)
       storageNode,
       config,
       configPath: layout.configPath,
-      orchestratorConnected,
+      client,
       logger,
       async stop () {
         stopping ??= (async () => {

@@ -1,0 +1,210 @@
+/**
+ * The CLI, mostly as a real process through the bin launcher (the way users
+ * run it), plus a few in-process runs of runCli.
+ */
+import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../src/runner/cli.js'
+import { startNodeRunner } from '../src/runner/node-runner.js'
+import { generateSwarmKey, parseSwarmKey } from '../src/swarm-key/index.js'
+import type { NodeRunner } from '../src/runner/node-runner.js'
+
+const BIN = fileURLToPath(new URL('../bin/otherthing-storage.js', import.meta.url))
+
+interface Run { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
+
+function runBin (args: string[], options: { env?: NodeJS.ProcessEnv, onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d
+      options.onStdout?.(stdout, (s) => child.kill(s))
+    })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    child.once('error', reject)
+    child.once('close', (code, signal) => { resolve({ code, signal, stdout, stderr }) })
+  })
+}
+
+function capture (): { stream: PassThrough, text: () => string } {
+  const stream = new PassThrough()
+  let text = ''
+  stream.setEncoding('utf8').on('data', (d: string) => { text += d })
+  return { stream, text: () => text }
+}
+
+function lines (s: string): string[] {
+  return s.split('\n').filter(l => l.trim() !== '')
+}
+
+describe('cli (process)', () => {
+  it('keygen prints 64 hex characters by default', async () => {
+    const run = await runBin(['keygen'])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^[0-9a-f]{64}\n$/)
+    expect(run.stderr).toBe('')
+  })
+
+  it('keygen --format kubo prints a swarm.key that parses', async () => {
+    const run = await runBin(['keygen', '--format', 'kubo'])
+    expect(run.code).toBe(0)
+    const [header, encoding, hex] = lines(run.stdout)
+    expect(header).toBe('/key/swarm/psk/1.0.0/')
+    expect(encoding).toBe('/base16/')
+    expect(hex).toMatch(/^[0-9a-f]{64}$/)
+    expect(parseSwarmKey(run.stdout).hex).toBe(hex)
+  })
+
+  it('drives prints a table with mount point, filesystem, size and free', async () => {
+    const run = await runBin(['drives'])
+    expect(run.code).toBe(0)
+    const [head, ...rows] = lines(run.stdout)
+    expect(head.split(/\s{2,}/)).toEqual(['MOUNT POINT', 'FILESYSTEM', 'SIZE', 'FREE'])
+    expect(rows.length).toBeGreaterThan(0)
+    expect(rows[0]).toMatch(/ (B|KiB|MiB|GiB|TiB|PiB)$/)
+  })
+
+  it('a bad quota gets one line on stderr and exit code 2', async () => {
+    const run = await runBin(['node', '--quota', 'abc'])
+    expect(run.code).toBe(2)
+    expect(lines(run.stderr)).toHaveLength(1)
+    expect(run.stderr).toMatch(/^error: .*quota/)
+    expect(run.stdout).toBe('')
+  })
+
+  it('a missing file gets one line on stderr and exit code 2', async () => {
+    const run = await runBin(['add', join(tmpdir(), `missing-${randomBytes(4).toString('hex')}.bin`), '--api', 'http://127.0.0.1:9'])
+    expect(run.code).toBe(2)
+    expect(lines(run.stderr)).toHaveLength(1)
+    expect(run.stderr).toMatch(/^error: no such file/)
+  })
+
+  it('an unknown command or flag exits 2 with one line', async () => {
+    const run = await runBin(['keygen', '--format', 'base99'])
+    expect(run.code).toBe(2)
+    expect(lines(run.stderr)).toHaveLength(1)
+  })
+
+  describe('against a running node runner', () => {
+    let dir: string
+    let runner: NodeRunner
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'cli-spec-'))
+      runner = await startNodeRunner({
+        storagePath: join(dir, 'storage'),
+        appDataDir: join(dir, 'app'),
+        quota: '64MiB',
+        apiPort: 0,
+        workspaces: [{ id: 'ws-cli', swarmKey: generateSwarmKey() }]
+      })
+    })
+
+    afterAll(async () => {
+      await runner?.stop()
+      await rm(dir, { recursive: true, force: true })
+    })
+
+    it('add then get stream a file through the API with progress and throughput', async () => {
+      const file = join(dir, 'in.bin')
+      const data = randomBytes(3 * 1024 * 1024 + 17)
+      await writeFile(file, data)
+      const add = await runBin(['add', file, '--api', runner.url, '--token', runner.token as string, '--progress'])
+      expect(add.stderr).toMatch(/uploaded 3 MiB in [0-9.]+ s \([0-9.]+ MiB\/s\)/)
+      expect(add.code).toBe(0)
+      const cid = add.stdout.trim()
+      expect(cid).toMatch(/^Qm[1-9A-HJ-NP-Za-km-z]{44}$/)
+      expect(add.stderr).toContain('100%')
+
+      const out = join(dir, 'out.bin')
+      // no --api/--token: found through the node's node-config.json and node-api.json
+      const get = await runBin(['get', cid, out, '--storage', join(dir, 'storage')])
+      expect(get.code).toBe(0)
+      expect(get.stderr).toMatch(/downloaded 3 MiB in [0-9.]+ s \([0-9.]+ MiB\/s\)/)
+      const copy = await readFile(out)
+      expect(createHash('sha256').update(copy).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'))
+    })
+
+    it('a wrong token is one line and exit 1', async () => {
+      const file = join(dir, 'small.bin')
+      await writeFile(file, 'hello')
+      const add = await runBin(['add', file, '--api', runner.url, '--token', 'wrong-token-123'])
+      expect(add.code).toBe(1)
+      expect(lines(add.stderr)).toHaveLength(1)
+      expect(add.stderr).toMatch(/ERR_UNAUTHORIZED/)
+    })
+
+    it('get of an invalid CID is a usage error', async () => {
+      const get = await runBin(['get', 'not-a-cid', join(dir, 'x.bin'), '--api', runner.url, '--token', runner.token as string])
+      expect(get.code).toBe(2)
+      expect(lines(get.stderr)).toHaveLength(1)
+    })
+  })
+
+  it('node runs until SIGINT, then stops gracefully and exits 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-node-'))
+    let sent = false
+    try {
+      const run = await runBin([
+        'node', '--storage', join(dir, 's'), '--app-data', join(dir, 'app'), '--quota', '32MiB', '--api-port', '0', '--workspace', 'ws-sig'
+      ], {
+        env: { OTHERTHING_SWARM_KEY: generateSwarmKey() },
+        onStdout: (text, kill) => {
+          // one SIGINT (a second one would force an immediate exit 130)
+          if (!sent && text.includes('press Ctrl+C')) { sent = true; kill('SIGINT') }
+        }
+      })
+      expect(run.stdout).toMatch(/node API: http:\/\/127\.0\.0\.1:\d+/)
+      expect(run.stdout).toContain('stopped')
+      expect(run.code).toBe(0)
+      const config = JSON.parse(await readFile(join(dir, 's', 'otherthing-storage', 'node-config.json'), 'utf8'))
+      expect(config.quotaBytes).toBe(32 * 2 ** 20)
+      expect(typeof config.apiToken).toBe('string')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('cli (in-process)', () => {
+  it('runCli keygen writes to the given stdout', async () => {
+    const out = capture()
+    const err = capture()
+    const code = await runCli(['keygen'], { stdout: out.stream, stderr: err.stream })
+    expect(code).toBe(0)
+    expect(out.text()).toMatch(/^[0-9a-f]{64}\n$/)
+  })
+
+  it('runCli returns 2 for a bad port, with one line', async () => {
+    const out = capture()
+    const err = capture()
+    const code = await runCli(['node', '--api-port', '70000'], { stdout: out.stream, stderr: err.stream })
+    expect(code).toBe(2)
+    expect(lines(err.text())).toHaveLength(1)
+  })
+
+  it('runCli node --workspace without a key is a usage error', async () => {
+    const err = capture()
+    const code = await runCli(['node', '--workspace', 'ws1'], { stdout: capture().stream, stderr: err.stream, env: {} })
+    expect(code).toBe(2)
+    expect(err.text()).toMatch(/^error: .*swarm key/)
+  })
+
+  it('--help exits 0', async () => {
+    const out = capture()
+    const code = await runCli(['--help'], { stdout: out.stream, stderr: capture().stream })
+    expect(code).toBe(0)
+    expect(out.text()).toContain('keygen')
+  })
+})
