@@ -200,6 +200,26 @@ describe('uploads and downloads over real HTTP', () => {
     expect((await request(host1, 'GET', '/health')).status).toBe(200)
   })
 
+  it('aborts the upload when the client disconnects midway (nothing pinned)', async () => {
+    const pinsBefore = json(await request(host1, 'GET', '/storage/pins')).pins.length
+    const [hostname, port] = host1.split(':')
+    await new Promise<void>(resolve => {
+      const req = http.request({ hostname, port: Number(port), method: 'POST', path: '/storage/upload', headers: { ...AUTH, 'content-type': 'application/octet-stream' } })
+      req.on('error', () => { resolve() })
+      req.on('close', () => { resolve() })
+      void (async () => {
+        for await (const chunk of randomSource(4 * MiB)) {
+          if (!req.write(chunk)) await new Promise(resolve => req.once('drain', resolve))
+        }
+        await new Promise(resolve => setTimeout(resolve, 200))
+        req.destroy()
+      })()
+    })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(json(await request(host1, 'GET', '/storage/pins')).pins.length).toBe(pinsBefore)
+    expect((await request(host1, 'GET', '/health')).status).toBe(200)
+  })
+
   it('accepts a 32 MiB multipart upload (browser form)', async () => {
     const boundary = '----otherthing' + randomBytes(8).toString('hex')
     const source = randomSource(32 * MiB)

@@ -3,6 +3,7 @@
  * subset: CIDs, workspaces, byte ranges, durations, and the AbortSignal tied
  * to the client's connection.
  */
+import { setMaxListeners } from 'node:events'
 import { extname } from 'node:path'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { CID } from 'multiformats/cid'
@@ -48,6 +49,8 @@ export function resolveWorkspace (storageNode: StorageNode, request: FastifyRequ
  */
 export function requestSignal (request: FastifyRequest, reply: FastifyReply): AbortSignal {
   const controller = new AbortController()
+  // the node hands this signal to many concurrent block operations
+  setMaxListeners(Infinity, controller.signal)
   const res = reply.raw
   const onClose = (): void => {
     if (!res.writableFinished) controller.abort(new AbortedError('Client disconnected'))
