@@ -122,10 +122,17 @@ class DefaultOrchestrator implements Orchestrator {
       for (const ws of store.listWorkspaces()) {
         this.#members.set(ws.id, new Set(store.listMemberIds(ws.id)))
       }
+      // the orchestrator's own downtime does not count against the nodes: a node
+      // that was online when it stopped starts its grace period now, one that
+      // was already offline for X ms is offline for X ms now
+      const lastAlive = Number(store.getMeta('last_alive') ?? this.#startedAt)
+      const downtime = Math.max(0, this.#startedAt - lastAlive)
       for (const node of store.listNodes()) {
-        this.#offlineSince.set(node.id, Math.max(node.last_seen ?? 0, this.#startedAt))
+        const since = node.last_seen == null ? this.#startedAt : Math.min(this.#startedAt, node.last_seen + downtime)
+        this.#offlineSince.set(node.id, since)
         if (node.storage_free != null) this.#free.set(node.id, node.storage_free)
       }
+      store.setMeta('last_alive', String(this.#startedAt))
       // after the grace period, place the pins of nodes that never came back
       this.#later(this.#repinGraceMs + 10, () => { this.#scheduleAllWorkspaces() })
 
@@ -190,6 +197,7 @@ class DefaultOrchestrator implements Orchestrator {
       await app.close()
     }
     // closing sockets marked the nodes offline in the database
+    try { this.#store?.setMeta('last_alive', String(Date.now())) } catch {}
     this.#sessions.clear()
     this.#sockets.clear()
     this.#members.clear()
@@ -690,6 +698,7 @@ class DefaultOrchestrator implements Orchestrator {
   }
 
   #beat (): void {
+    this.#store?.setMeta('last_alive', String(Date.now()))
     for (const s of this.#sockets) {
       if (!s.alive) { s.ws.terminate(); continue }
       s.alive = false

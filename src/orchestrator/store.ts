@@ -115,6 +115,10 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (workspace_id, cid, node_id)
   );
   CREATE INDEX pin_allocations_node ON pin_allocations(node_id, workspace_id);
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
   `
 ]
 
@@ -162,6 +166,9 @@ export interface OrchestratorStore {
   listAllocationsOfNode(nodeId: string, workspaceId: string): AllocationRow[]
   listAllocationsOfWorkspace(workspaceId: string): AllocationRow[]
   deleteAllocationsOfNode(nodeId: string, workspaceId: string): void
+
+  getMeta(key: string): string | undefined
+  setMeta(key: string, value: string): void
 }
 
 export interface OrchestratorStoreInit {
@@ -256,7 +263,9 @@ class SqliteStore implements OrchestratorStore {
       listAllocationsOfPin: p('SELECT * FROM pin_allocations WHERE workspace_id = ? AND cid = ?'),
       listAllocationsOfNode: p('SELECT * FROM pin_allocations WHERE node_id = ? AND workspace_id = ?'),
       listAllocationsOfWorkspace: p('SELECT * FROM pin_allocations WHERE workspace_id = ?'),
-      deleteAllocationsOfNode: p('DELETE FROM pin_allocations WHERE node_id = ? AND workspace_id = ?')
+      deleteAllocationsOfNode: p('DELETE FROM pin_allocations WHERE node_id = ? AND workspace_id = ?'),
+      getMeta: p('SELECT value FROM meta WHERE key = ?'),
+      setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
     }
   }
 
@@ -314,4 +323,6 @@ class SqliteStore implements OrchestratorStore {
   listAllocationsOfNode (nodeId: string, workspaceId: string): AllocationRow[] { return this.#s.listAllocationsOfNode.all(nodeId, workspaceId) as AllocationRow[] }
   listAllocationsOfWorkspace (workspaceId: string): AllocationRow[] { return this.#s.listAllocationsOfWorkspace.all(workspaceId) as AllocationRow[] }
   deleteAllocationsOfNode (nodeId: string, workspaceId: string): void { this.#s.deleteAllocationsOfNode.run(nodeId, workspaceId) }
+  getMeta (key: string): string | undefined { return (this.#s.getMeta.get(key) as { value: string } | undefined)?.value }
+  setMeta (key: string, value: string): void { this.#s.setMeta.run(key, value) }
 }
