@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process'
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
+import { XSalsa20Stream } from '../../src/node/pnet.js'
 import { startChild } from './child.js'
 
 export interface Timed<T = undefined> {
@@ -86,8 +87,10 @@ export function loadXSalsa20 (): XSalsa20 {
 
 export interface CipherResult {
   bytes: number
-  /** XSalsa20 (pnet) over the bytes, one direction. */
+  /** XSalsa20 of @libp2p/pnet (the `xsalsa20` WASM package) over the bytes, one direction. */
   xsalsa20Ms: number
+  /** XSalsa20 of our protector (src/node/pnet.ts, @noble/ciphers), which the node really uses. */
+  nobleXsalsa20Ms: number
   /** ChaCha20-Poly1305 seal (noise) in 65519-byte frames, as libp2p-noise does in Node. */
   chachaSealMs: number
   /** ChaCha20-Poly1305 open of those frames. */
@@ -109,6 +112,13 @@ export function measureCiphers (bytes: number, frame = 65535 - 16): CipherResult
   }
   const xsalsa20Ms = performance.now() - start
   xor.finalize()
+
+  const noble = new XSalsa20Stream(randomBytes(24), randomBytes(32))
+  start = performance.now()
+  for (let off = 0, done = 0; done < bytes; off = (off + frame) % (data.length - frame), done += frame) {
+    noble.update(data.subarray(off, off + frame))
+  }
+  const nobleXsalsa20Ms = performance.now() - start
 
   // noise: a fresh cipher per frame with a counter nonce and empty AD (libp2p-noise nodeCrypto)
   const nonce = Buffer.alloc(12)
@@ -138,5 +148,5 @@ export function measureCiphers (bytes: number, frame = 65535 - 16): CipherResult
     d.final()
   }
   const chachaOpenMs = performance.now() - start
-  return { bytes: frames * frame, xsalsa20Ms, chachaSealMs, chachaOpenMs }
+  return { bytes: frames * frame, xsalsa20Ms, nobleXsalsa20Ms, chachaSealMs, chachaOpenMs }
 }

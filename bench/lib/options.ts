@@ -59,9 +59,9 @@ const DEFAULTS = {
 }
 
 const QUICK = {
-  size: '32MiB', rssSize: '64MiB', transfers: 5, transferSize: '1MiB', transferTimeout: 30_000,
-  blockBytes: '32MiB', smallBlocks: 2000, smallFiles: 1000, smallFileSize: '4KiB',
-  nodes: 300, pins: 3000, cipherBytes: '64MiB'
+  size: '16MiB', rssSize: '32MiB', transfers: 3, transferSize: '1MiB', transferTimeout: 30_000,
+  blockBytes: '32MiB', smallBlocks: 2000, smallFiles: 500, smallFileSize: '4KiB',
+  nodes: 200, pins: 2000, cipherBytes: '32MiB'
 }
 
 export const USAGE = `Usage: npm run bench -- [scripts...] [flags]
