@@ -394,5 +394,32 @@ describe('quota', () => {
     // the node keeps serving
     const ok = await request(host, 'POST', '/storage/upload', { 'content-type': 'application/octet-stream' }, 'small')
     expect(ok.status).toBe(201)
+
+    // Kubo add with progress: the failure comes as a final error line and a cut response
+    const form = new FormData()
+    form.append('file', new Blob([randomBytes(4 * MiB)]), 'big.bin')
+    const kubo = await fetch(`http://${host}/api/v0/add?progress=true`, { method: 'POST', body: form, headers: AUTH })
+      .then(async r => await r.text()).catch((err: Error) => err)
+    if (typeof kubo === 'string') expect(kubo).toMatch(/"Type":"error"/)
+
+    // an empty file, and workspace selection once two workspaces are joined
+    const empty = json(await request(host, 'POST', '/storage/upload', { 'content-type': 'application/octet-stream' }, ''))
+    const got = await request(host, 'GET', `/storage/${empty.cid as string}`)
+    expect(got.status).toBe(200)
+    expect(got.headers['content-length']).toBe('0')
+    await node.join('second', generateSwarmKey())
+    const ambiguous = await request(host, 'GET', '/storage/pins')
+    expect(ambiguous.status).toBe(400)
+    expect(json(ambiguous).error.code).toBe('ERR_WORKSPACE_NOT_JOINED')
+    const byHeader = await request(host, 'GET', '/storage/pins', { 'x-workspace': 'second' })
+    expect(json(byHeader)).toEqual({ workspace: 'second', pins: [] })
+    const stats = json(await request(host, 'GET', '/storage/stats'))
+    expect(stats.workspaces.map((w: any) => w.workspace).sort()).toEqual(['second', 'tiny'])
+  })
+
+  it('413 for a JSON body above jsonBodyLimit', async () => {
+    const res = await app1.inject({ method: 'POST', url: '/storage/pin', headers: { ...AUTH, 'content-type': 'application/json' }, payload: JSON.stringify({ cid: 'x'.repeat(100_000) }) })
+    expect(res.statusCode).toBe(413)
+    expect(res.json().error.code).toBe('ERR_PAYLOAD_TOO_LARGE')
   })
 })
