@@ -109,7 +109,7 @@ export const DEFAULT_RUNNER_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 function logClientEvent (logger: Logger, event: ClientEvent): void {
   switch (event.type) {
     case 'connected': logger.info({ nodeId: event.nodeId }, 'connected to the orchestrator'); break
-    case 'disconnected': logger.warn({ code: event.code }, 'disconnected from the orchestrator'); break
+    case 'disconnected': logger[event.code === 1000 ? 'info' : 'warn']({ code: event.code }, 'disconnected from the orchestrator'); break
     case 'joined': logger.info({ workspaceId: event.workspaceId, keyVersion: event.keyVersion, fingerprint: event.keyFingerprint }, 'joined workspace'); break
     case 'left': logger.info({ workspaceId: event.workspaceId }, 'left workspace'); break
     case 'pinned': logger.info({ workspaceId: event.workspaceId, cid: event.cid, size: event.size }, 'pinned'); break
