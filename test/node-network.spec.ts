@@ -12,12 +12,13 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
 import { identify } from '@libp2p/identify'
+import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createHeliaLight } from 'helia'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createStorageNode } from '../src/node/index.js'
-import { generateSwarmKey, parseSwarmKey } from '../src/swarm-key/index.js'
+import { generateSwarmKey, parseSwarmKey, swarmKeyToPsk } from '../src/swarm-key/index.js'
 import type { StorageNode, WorkspaceNode } from '../src/node/index.js'
 import type { ManagedWorkspaceNode } from '../src/node/workspace-node.js'
 
@@ -148,6 +149,29 @@ describe('workspace node network', () => {
       expect(wa.peers()).toEqual([])
     } finally {
       await open.stop()
+    }
+  })
+
+  it('is wire compatible with @libp2p/pnet (same key)', async () => {
+    const a = await makeNode()
+    const wa = await join1(a, 'interop', key)
+    const { cid } = await wa.add(new TextEncoder().encode('interop'))
+    const stock = withBitswap(withLibp2pLight(createHeliaLight({}), {
+      addresses: { listen: LOOPBACK },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionProtector: preSharedKey({ psk: swarmKeyToPsk(parseSwarmKey(key)) }),
+      services: { identify: identify() }
+    }))
+    await stock.start()
+    try {
+      await stock.libp2p.dial(multiaddr(wa.multiaddrs()[0]), { signal: AbortSignal.timeout(3000) })
+      const chunks: Uint8Array[] = []
+      for await (const c of stock.blockstore.get(cid, { signal: AbortSignal.timeout(5000) })) chunks.push(c)
+      expect(Buffer.concat(chunks).byteLength).toBeGreaterThan(7)
+    } finally {
+      await stock.stop()
     }
   })
 

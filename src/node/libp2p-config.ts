@@ -1,6 +1,7 @@
 /**
  * The libp2p configuration of a private workspace node: TCP, Noise, Yamux,
- * Identify and a pnet connection protector built from the workspace key.
+ * Identify and a private-network connection protector keyed by the swarm key
+ * (wire compatible with @libp2p/pnet and Kubo; see pnet.ts).
  * Nothing else: no bootstrap list, DHT, mDNS, relay, AutoNAT, UPnP, WebRTC,
  * WebSockets or delegated routing, so the node never talks to anyone outside
  * its workspace.
@@ -8,10 +9,9 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
-import { swarmKeyToPsk } from '../swarm-key/index.js'
-import { throttledProtector } from './bandwidth.js'
+import { createLimiter } from './bandwidth.js'
+import { privateNetwork } from './pnet.js'
 import type { BandwidthLimits } from './bandwidth.js'
 import type { SwarmKey } from '../swarm-key/index.js'
 import type { CreateLibp2pOptions } from '@helia/libp2p'
@@ -33,14 +33,12 @@ export interface WorkspaceLibp2pInit {
 }
 
 export function workspaceLibp2pOptions (init: WorkspaceLibp2pInit): CreateLibp2pOptions<{ identify: ReturnType<ReturnType<typeof identify>> }> {
-  const psk = swarmKeyToPsk(init.swarmKey)
-  const protector = preSharedKey({ psk })
   return {
     addresses: { listen: init.listenAddresses ?? DEFAULT_LISTEN_ADDRESSES },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionProtector: throttledProtector(protector, init.bandwidth),
+    connectionProtector: privateNetwork({ psk: init.swarmKey.bytes, limiter: createLimiter(init.bandwidth) }),
     connectionManager: {
       maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     },

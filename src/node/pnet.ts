@@ -1,0 +1,197 @@
+/**
+ * A libp2p private-network connection protector, wire compatible with
+ * `@libp2p/pnet` and Kubo (24-byte nonces exchanged in clear, then every byte
+ * XORed with an XSalsa20 stream keyed by the swarm key).
+ *
+ * Why not `@libp2p/pnet` itself: its `xsalsa20` WASM dependency shares one
+ * WebAssembly memory between all connections, grows it for every large buffer
+ * and crashes the process with "WebAssembly.Memory.grow(): Maximum memory size
+ * exceeded" during large transfers (seen here with 64 MiB). This one uses the
+ * audited pure-JS `@noble/ciphers` XSalsa20. It also applies the workspace's
+ * bandwidth limits to the connection.
+ */
+import { randomBytes } from 'node:crypto'
+import { InvalidParametersError } from '@libp2p/interface'
+import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
+import { xsalsa20 } from '@noble/ciphers/salsa.js'
+import type { Limiter } from './bandwidth.js'
+import type { AbortOptions, ConnectionProtector, MessageStream, MultiaddrConnection } from '@libp2p/interface'
+
+type Uint8ArrayList = Parameters<AbstractMultiaddrConnection['sendData']>[0]
+
+const NONCE_LENGTH = 24
+const KEY_LENGTH = 32
+const BLOCK = 64
+
+/** A seekable XSalsa20 keystream XOR (any chunking gives the same stream). */
+export class XSalsa20Stream {
+  private readonly key: Uint8Array
+  private readonly nonce: Uint8Array
+  private position = 0
+
+  constructor (nonce: Uint8Array, key: Uint8Array) {
+    this.nonce = nonce
+    this.key = key
+  }
+
+  update (data: Uint8Array): Uint8Array {
+    const out = new Uint8Array(data.byteLength)
+    let i = 0
+    const offset = this.position % BLOCK
+    if (offset !== 0) {
+      const keystream = xsalsa20(this.key, this.nonce, new Uint8Array(BLOCK), undefined, Math.floor(this.position / BLOCK))
+      const n = Math.min(BLOCK - offset, data.byteLength)
+      for (; i < n; i++) out[i] = data[i] ^ keystream[offset + i]
+    }
+    if (i < data.byteLength) {
+      xsalsa20(this.key, this.nonce, data.subarray(i), out.subarray(i), (this.position + i) / BLOCK)
+    }
+    this.position += data.byteLength
+    return out
+  }
+}
+
+interface BoxInit {
+  maConn: MultiaddrConnection
+  localNonce: Uint8Array
+  remoteNonce: Uint8Array
+  psk: Uint8Array
+  limiter?: Limiter
+}
+
+class PrivateConnection extends AbstractMultiaddrConnection {
+  private readonly maConn: MultiaddrConnection
+  private readonly inbound: XSalsa20Stream
+  private readonly outbound: XSalsa20Stream
+  private readonly limiter?: Limiter
+  private upTimer?: ReturnType<typeof setTimeout>
+  private downTimer?: ReturnType<typeof setTimeout>
+
+  constructor (init: BoxInit) {
+    super({ log: init.maConn.log.newScope('private'), remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
+    this.maConn = init.maConn
+    this.limiter = init.limiter
+    this.inbound = new XSalsa20Stream(init.remoteNonce, init.psk)
+    this.outbound = new XSalsa20Stream(init.localNonce, init.psk)
+    this.maConn.addEventListener('message', (evt) => {
+      const data = evt.data
+      let bytes = 0
+      if (data instanceof Uint8Array) {
+        bytes = data.byteLength
+        this.onData(this.inbound.update(data))
+      } else {
+        for (const buf of data) {
+          bytes += buf.byteLength
+          this.onData(this.inbound.update(buf))
+        }
+      }
+      const wait = this.limiter?.down?.take(bytes) ?? 0
+      if (wait > 0 && this.downTimer == null) {
+        this.maConn.pause()
+        this.downTimer = setTimeout(() => {
+          this.downTimer = undefined
+          if (this.status === 'open') this.maConn.resume()
+        }, wait)
+      }
+    })
+    this.maConn.addEventListener('drain', () => {
+      if (this.upTimer == null) this.onMuxerDrain()
+    })
+    this.maConn.addEventListener('close', (evt) => {
+      this.clearTimers()
+      if (evt.error != null) {
+        if (evt.local) this.abort(evt.error)
+        else this.onRemoteReset()
+      } else {
+        this.onTransportClosed()
+      }
+    })
+  }
+
+  private clearTimers (): void {
+    if (this.upTimer != null) clearTimeout(this.upTimer)
+    if (this.downTimer != null) clearTimeout(this.downTimer)
+    this.upTimer = undefined
+    this.downTimer = undefined
+  }
+
+  async sendClose (options?: AbortOptions): Promise<void> {
+    this.clearTimers()
+    await this.maConn.close(options)
+  }
+
+  sendData (data: Uint8ArrayList): { sentBytes: number, canSendMore: boolean } {
+    let canSendMore = this.maConn.send(this.outbound.update(data.subarray()))
+    const wait = this.limiter?.up?.take(data.byteLength) ?? 0
+    if (wait > 0) {
+      canSendMore = false
+      if (this.upTimer == null) {
+        this.upTimer = setTimeout(() => {
+          this.upTimer = undefined
+          this.onMuxerDrain()
+        }, wait)
+      }
+    }
+    return { sentBytes: data.byteLength, canSendMore }
+  }
+
+  sendReset (err: Error): void {
+    this.clearTimers()
+    this.maConn.abort(err)
+  }
+
+  sendPause (): void {
+    this.maConn.pause()
+  }
+
+  sendResume (): void {
+    this.maConn.resume()
+  }
+}
+
+export interface PrivateNetworkInit {
+  /** The 32 raw bytes of the swarm key. */
+  psk: Uint8Array
+  /** Bandwidth buckets shared by every connection. */
+  limiter?: Limiter
+  /** Nonce exchange timeout when no signal is given, ms. @default 5000 */
+  timeout?: number
+}
+
+class PrivateNetworkProtector implements ConnectionProtector {
+  private readonly psk: Uint8Array
+  private readonly limiter?: Limiter
+  private readonly timeout: number
+  readonly [Symbol.toStringTag] = 'otherthing-storage/pnet'
+
+  constructor (init: PrivateNetworkInit) {
+    if (init.psk.byteLength !== KEY_LENGTH) throw new InvalidParametersError('The pre-shared key must be 32 bytes')
+    this.psk = Uint8Array.from(init.psk)
+    this.limiter = init.limiter
+    this.timeout = init.timeout ?? 5000
+  }
+
+  async protect (connection: MessageStream, options?: AbortOptions): Promise<MessageStream> {
+    if (connection == null) throw new InvalidParametersError('No connection for the handshake provided')
+    const localNonce = new Uint8Array(randomBytes(NONCE_LENGTH))
+    const opts = options?.signal != null ? options : { ...options, signal: AbortSignal.timeout(this.timeout) }
+    const bytes = byteStream(connection)
+    const [result] = await Promise.all([
+      bytes.read({ bytes: NONCE_LENGTH, ...opts }),
+      bytes.write(localNonce, opts)
+    ])
+    const remoteNonce = result.subarray()
+    return new PrivateConnection({
+      localNonce,
+      remoteNonce,
+      psk: this.psk,
+      maConn: bytes.unwrap() as MultiaddrConnection,
+      limiter: this.limiter
+    })
+  }
+}
+
+/** A connection protector for the workspace's private network. */
+export function privateNetwork (init: PrivateNetworkInit): () => ConnectionProtector {
+  return () => new PrivateNetworkProtector(init)
+}
