@@ -32,5 +32,9 @@ export { parseByteSize, formatBytes } from './storage/bytes.js'
 export { createQuotaLedger, createQuotaBlockstore, scanFsBlockstore, scanBlockstore, defaultReserveBytes } from './blockstore/index.js'
 export type { QuotaLedger, QuotaLedgerInit, QuotaUsage, QuotaBlockstore, QuotaBlockstoreInit, StatFsFn, StatFsResult, ScanResult, ScanFsOptions } from './blockstore/index.js'
 
+// Node runner: local HTTP API (storage routes + Kubo RPC subset)
+export { buildApp } from './runner/http/index.js'
+export type { BuildAppInit, HttpApp } from './runner/http/index.js'
+
 // Node API contract
 export type * from './node/types.js'
