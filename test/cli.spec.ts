@@ -177,6 +177,24 @@ describe('cli (process)', () => {
   })
 })
 
+describe('cli orchestrator (process)', () => {
+  it('runs until SIGINT with its database where --db says, then exits 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-orch-'))
+    let sent = false
+    try {
+      const run = await runBin(['orchestrator', '--port', '0', '--db', join(dir, 'o.db')], {
+        onStdout: (text, kill) => { if (!sent && text.includes('press Ctrl+C')) { sent = true; kill('SIGTERM') } }
+      })
+      expect(run.stdout).toMatch(/orchestrator \(nodes\): ws:\/\/127\.0\.0\.1:\d+\/ws/)
+      expect(run.stdout).toMatch(/admin API: http:\/\/127\.0\.0\.1:\d+/)
+      expect(run.code).toBe(0)
+      await expect(readFile(join(dir, 'o.db'))).resolves.toBeInstanceOf(Buffer)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('cli (in-process)', () => {
   it('runCli keygen writes to the given stdout', async () => {
     const out = capture()

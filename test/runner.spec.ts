@@ -13,6 +13,21 @@ import { createOrchestrator } from '../src/orchestrator/orchestrator.js'
 import { generateSwarmKey, parseSwarmKey } from '../src/swarm-key/index.js'
 import type { NodeRunner } from '../src/runner/node-runner.js'
 
+describe('createLogger', () => {
+  it('redacts fields named like keys and tokens', async () => {
+    const sink = new PassThrough()
+    let log = ''
+    sink.setEncoding('utf8').on('data', (d: string) => { log += d })
+    const logger = createLogger({ level: 'info', destination: sink })
+    const key = generateSwarmKey()
+    logger.info({ swarmKey: key, msg: { ipfs_swarm_key: key }, token: 'secret-token', workspaceId: 'ws' }, 'careless')
+    expect(log).toContain('careless')
+    expect(log).toContain('"workspaceId":"ws"')
+    expect(log).not.toContain(key)
+    expect(log).not.toContain('secret-token')
+  })
+})
+
 describe('startNodeRunner', () => {
   let dir: string
   const runners: NodeRunner[] = []
