@@ -36,5 +36,22 @@ export type { QuotaLedger, QuotaLedgerInit, QuotaUsage, QuotaBlockstore, QuotaBl
 export { buildApp } from './runner/http/index.js'
 export type { BuildAppInit, HttpApp } from './runner/http/index.js'
 
+export { startNodeRunner, DEFAULT_RUNNER_LISTEN } from './runner/node-runner.js'
+export type { NodeRunner, NodeRunnerInit, StandaloneWorkspace } from './runner/node-runner.js'
+export { buildCli, runCli } from './runner/cli.js'
+export type { CliIo } from './runner/cli.js'
+export { createLogger, REDACTED_FIELDS } from './runner/logger.js'
+export type { CreateLoggerInit, Logger } from './runner/logger.js'
+export { runDemo } from './runner/demo.js'
+export type { DemoInit, DemoResult } from './runner/demo.js'
+export { uploadFile, downloadToFile, openDownload } from './runner/transfer.js'
+export type { ApiTarget, UploadOptions, UploadResult, TransferOptions } from './runner/transfer.js'
+
+// Electron integration
+export { registerIpcHandlers, IPC_CHANNELS, validateCidArg, validatePathArg } from './runner/ipc.js'
+export type { IpcMainLike, IpfsIpcTarget, IpfsStatus, IpfsStats, IpcChannel } from './runner/ipc.js'
+export { IPFSManager } from './runner/ipfs-manager.js'
+export type { IPFSManagerInit } from './runner/ipfs-manager.js'
+
 // Node API contract
 export type * from './node/types.js'
