@@ -26,6 +26,8 @@ export interface ChildStopResult {
   maxRssBytes: number
   /** VmHWM from /proc/<pid>/status read just before exit (Linux), in bytes. */
   vmHwmBytes?: number
+  /** Peaks of `process.memoryUsage()` fields sampled every 50 ms, in bytes. */
+  memoryPeaks?: { heapUsed: number, heapTotal: number, external: number, arrayBuffers: number }
 }
 
 export interface BenchChild {
@@ -121,14 +123,16 @@ export async function startChild (task: string, options: StartChildOptions = {})
     async stop () {
       const vmHwmBytes = child.pid === undefined ? undefined : readVmHwm(child.pid)
       let maxRssBytes = 0
+      let memoryPeaks: ChildStopResult['memoryPeaks']
       try {
-        const r = await request<{ maxRssBytes: number }>('exit', undefined, 30_000)
+        const r = await request<{ maxRssBytes: number, memoryPeaks: ChildStopResult['memoryPeaks'] }>('exit', undefined, 30_000)
         maxRssBytes = r.maxRssBytes
+        memoryPeaks = r.memoryPeaks
       } catch {
         child.kill('SIGKILL')
       }
       await exitPromise
-      return { maxRssBytes: Math.max(maxRssBytes, vmHwmBytes ?? 0), vmHwmBytes }
+      return { maxRssBytes: Math.max(maxRssBytes, vmHwmBytes ?? 0), vmHwmBytes, memoryPeaks }
     },
     kill () {
       if (!exited) child.kill('SIGKILL')
