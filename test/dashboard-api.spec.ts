@@ -123,7 +123,7 @@ describe('dashboard API (fastify inject)', () => {
   it('shows the workspace status with nodes, totals and pins, and pins and unpins by CID', async () => {
     const cookie = await login(orch.adminToken)
     const empty = (await call('GET', `/dashboard/api/workspaces/${wsA}`, { cookie })).json()
-    expect(empty.nodes.map((n: any) => n.name)).toEqual(['laptop', 'server'])
+    expect(empty.nodes.map((n: any) => n.name).sort()).toEqual(['laptop', 'server'])
     expect(empty.nodesOnline).toBe(0)
     expect(empty.storage).toEqual({ used: 0, quota: 0, free: 0 })
     expect(empty.pins).toEqual([])
@@ -138,7 +138,8 @@ describe('dashboard API (fastify inject)', () => {
     expect(status.pins[0].allocations).toEqual([])
     expect(status.nodes.map((n: any) => n.pins)).toEqual([0, 0])
 
-    const node = (await call('GET', `/dashboard/api/workspaces/${wsA}/nodes/${status.nodes[0].id}`, { cookie })).json()
+    const laptop = status.nodes.find((n: any) => n.name === 'laptop')
+    const node = (await call('GET', `/dashboard/api/workspaces/${wsA}/nodes/${laptop.id}`, { cookie })).json()
     expect(node.node.name).toBe('laptop')
     expect(node.node.online).toBe(false)
     expect(node.pins).toEqual([])

@@ -83,6 +83,8 @@ let nodeId: string | undefined
 let status: Status | undefined
 let events: EventSource | undefined
 let refreshTimer: ReturnType<typeof setTimeout> | undefined
+/** The last upload of this page, to say when its copies are in place. */
+let lastUpload: { cid: string, name: string } | undefined
 
 function parseHash (): void {
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent)
@@ -111,8 +113,10 @@ function showLogin (): void {
 
 function usageRow (label: Node | string, used: number, quota: number, extra: string, cls = ''): HTMLElement {
   const pct = percent(used, quota)
-  const bar = h('div', { class: 'bar' + (pct >= 95 ? ' full' : pct >= 80 ? ' high' : ''), role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(pct) },
-    h('span', { style: 'width:' + String(pct) + '%' }))
+  // set through the CSSOM: the page's CSP refuses inline style attributes
+  const fill = h('span')
+  fill.style.width = String(pct) + '%'
+  const bar = h('div', { class: 'bar' + (pct >= 95 ? ' full' : pct >= 80 ? ' high' : ''), role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(pct) }, fill)
   return h('div', { class: 'row ' + cls },
     h('div', {}, label),
     bar,
@@ -153,7 +157,8 @@ function renderStorage (s: Status): void {
   $('pins-empty').hidden = s.pins.length > 0
   for (const p of s.pins) {
     const states = h('td', { class: 'states' })
-    for (const a of p.allocations) states.append(stateBadge(a.state, (names.get(a.nodeId) ?? a.nodeId) + ': ' + a.state, a.error))
+    const allocations = [...p.allocations].sort((a, b) => (names.get(a.nodeId) ?? a.nodeId).localeCompare(names.get(b.nodeId) ?? b.nodeId))
+    for (const a of allocations) states.append(stateBadge(a.state, (names.get(a.nodeId) ?? a.nodeId) + ': ' + a.state, a.error))
     const download = h('a', { href: apiBase + '/workspaces/' + encodeURIComponent(s.workspace.id) + '/content/' + encodeURIComponent(p.cid) + '?download=1', class: 'download', download: p.name ?? p.cid },
       h('button', { type: 'button', class: 'secondary' }, 'Download'))
     if (!s.gateway) download.hidden = true
@@ -167,6 +172,11 @@ function renderStorage (s: Status): void {
       states,
       h('td', { class: 'buttons' }, download, unpin))
     body.append(row)
+  }
+  const uploaded = lastUpload != null ? s.pins.find(p => p.cid === lastUpload?.cid) : undefined
+  if (lastUpload != null && uploaded != null && uploaded.copies >= uploaded.replicationMin) {
+    $('upload-status').textContent = lastUpload.name + ' is stored on ' + String(uploaded.copies) + ' node' + (uploaded.copies === 1 ? '' : 's') + '.'
+    lastUpload = undefined
   }
   $('upload-button').toggleAttribute('disabled', !s.gateway)
   if (!s.gateway) $('upload-status').textContent = 'Uploads need the workspace gateway (not enabled).'
@@ -323,6 +333,7 @@ function upload (file: File, replication: number): Promise<void> {
       try { data = JSON.parse(xhr.responseText) } catch { data = undefined }
       if (xhr.status >= 200 && xhr.status < 300) {
         statusText.textContent = 'Uploaded ' + file.name + ': placing ' + String(replication) + ' copies…'
+        if (typeof data?.cid === 'string') lastUpload = { cid: data.cid, name: file.name }
         void refresh()
       } else {
         statusText.textContent = ''

@@ -1,0 +1,182 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium through playwright-core):
+ * an orchestrator, two storage nodes connected with the orchestrator client,
+ * the workspace gateway and the dashboard server, all on 127.0.0.1.
+ */
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createOrchestratorClient } from '../src/client/index.js'
+import { createDashboardServer, createWorkspaceGateway, swarmKeyFromDatabase } from '../src/dashboard/index.js'
+import { createStorageNode } from '../src/node/index.js'
+import { createOrchestrator, DATABASE_FILE_NAME } from '../src/orchestrator/index.js'
+import type { Browser, Page } from 'playwright-core'
+import type { OrchestratorClient } from '../src/client/index.js'
+import type { DashboardServer, WorkspaceGateway } from '../src/dashboard/index.js'
+import type { StorageNode } from '../src/node/index.js'
+import type { Orchestrator } from '../src/orchestrator/index.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const hasChromium = existsSync(CHROMIUM)
+if (!hasChromium) console.warn(`dashboard browser tests skipped: ${CHROMIUM} is absent (apt-get install chromium)`)
+
+const MiB = 1024 * 1024
+const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
+
+describe.skipIf(!hasChromium)('dashboard in a browser', () => {
+  let dir: string
+  let orch: Orchestrator
+  const nodes: StorageNode[] = []
+  const clients: OrchestratorClient[] = []
+  let gateway: WorkspaceGateway
+  let dashboard: DashboardServer
+  let browser: Browser
+  let page: Page
+  let key: string
+  const ws = 'ws-e2e'
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'otd-browser-'))
+    orch = createOrchestrator({ dataDir: dir, port: 0 })
+    const { url } = await orch.start()
+    orch.createWorkspace({ id: ws, name: 'Design team' })
+    for (const name of ['laptop', 'server']) {
+      const { node, token } = orch.createNode({ name })
+      orch.addMember(ws, node.id)
+      const storageNode = await createStorageNode({ storagePath: join(dir, name), quotaBytes: 8 * MiB, listenAddresses: LOOPBACK })
+      nodes.push(storageNode)
+      const client = createOrchestratorClient({ url, token, storageNode, nodeName: name })
+      clients.push(client)
+      await client.start()
+      await client.waitConnected({ signal: AbortSignal.timeout(10_000) })
+    }
+    const swarmKey = swarmKeyFromDatabase(join(dir, DATABASE_FILE_NAME))
+    key = swarmKey(ws)
+    gateway = createWorkspaceGateway({
+      storageNode: await createStorageNode({ storagePath: join(dir, 'gateway'), quotaBytes: 64 * MiB, listenAddresses: LOOPBACK }),
+      orchestrator: orch,
+      swarmKey
+    })
+    dashboard = createDashboardServer({ orchestrator: orch, gateway, port: 0 })
+    await dashboard.start()
+    const { chromium } = await import('playwright-core')
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync']
+    })
+    page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1200, height: 900 } })
+    // wait until both nodes have joined and reported storage
+    await until(() => {
+      const s = orch.workspaceStatus(ws)
+      return s.nodesOnline === 2 && s.nodes.every(n => n.storage != null && n.peerId != null)
+    }, 20_000)
+  }, 60_000)
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {})
+    await dashboard?.stop()
+    await Promise.all(clients.map(async c => { await c.stop() }))
+    await gateway?.stop()
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+    await orch?.stop()
+    await rm(dir, { recursive: true, force: true })
+  }, 30_000)
+
+  it('logs in, uploads, watches two pinned copies, downloads, unpins, and explains a quota error', async () => {
+    const seen: string[] = []
+    page.on('response', (res) => {
+      const type = res.headers()['content-type'] ?? ''
+      if (/json|javascript|html|css|event-stream/.test(type)) void res.text().then(t => seen.push(t), () => {})
+    })
+
+    await page.goto(dashboard.url)
+    await page.locator('#login-token').fill(orch.adminToken)
+    await page.locator('#login-form button[type=submit]').click()
+
+    // two nodes with their usage, and the empty state
+    await page.locator('#usage-bars .row[data-node]').nth(1).waitFor()
+    expect(await page.locator('#usage-bars .row[data-node]').count()).toBe(2)
+    await expect.poll(() => page.locator('#nodes-online').textContent()).toBe('2 / 2')
+    expect(await page.locator('#total-quota').textContent()).toBe('16 MiB')
+    expect(await page.locator('#pins-empty').isVisible()).toBe(true)
+    await page.locator('#live.on').waitFor()
+
+    // upload 1.5 MiB and watch it reach `pinned` on both nodes (live, without reload)
+    const content = randomBytes(1.5 * MiB)
+    await page.locator('#upload-file').setInputFiles({ name: 'photo.bin', mimeType: 'application/octet-stream', buffer: content })
+    await page.locator('#upload-replication').fill('2')
+    await page.locator('#upload-button').click()
+    const row = page.locator('#pins-body tr').first()
+    await row.waitFor()
+    await page.locator('#pins-body tr .state.pinned').nth(1).waitFor({ timeout: 30_000 })
+    expect(await row.locator('.copies').textContent()).toBe('2 / 2')
+    await expect.poll(() => page.locator('#upload-status').textContent()).toBe('photo.bin is stored on 2 nodes.')
+    // the gateway was only a staging area: it drops its own pin once the members hold the copies
+    await until(async () => (await gateway.storageNode.workspace(ws).pins()).length === 0, 10_000)
+    expect(gateway.workspaces().map(w => w.workspaceId)).toEqual([ws])
+    expect(gateway.bootstrapAddresses(ws).every(a => a.startsWith('/ip4/127.0.0.1/'))).toBe(true)
+    expect(await row.locator('td').first().textContent()).toBe('photo.bin')
+    expect(await row.locator('.size').textContent()).toBe('1.5 MiB')
+    await expect.poll(async () => await page.locator('#total-used').textContent(), { timeout: 10_000 }).not.toBe('0 B')
+    const usedAfterUpload = orch.workspaceStatus(ws).storage.used
+    // each bar's fill follows the node's usage (about 19 % of 8 MiB)
+    const fill = await page.locator('#usage-bars .row[data-node] .bar > span').first().evaluate(el => (el as HTMLElement).style.width)
+    expect(fill).toMatch(/^(1[5-9]|2[0-9])%$/)
+    expect(usedAfterUpload).toBeGreaterThan(3 * MiB)
+
+    await mkdir('test-results', { recursive: true })
+    await page.screenshot({ path: 'test-results/dashboard-workspace.png', fullPage: true })
+
+    // download and compare bytes
+    const [download] = await Promise.all([page.waitForEvent('download'), row.locator('a.download').click()])
+    expect(download.suggestedFilename()).toBe('photo.bin')
+    const downloaded = await readFile(await download.path())
+    expect(Buffer.compare(downloaded, content)).toBe(0)
+
+    // the node view shows the pin on that node
+    await page.locator('#usage-bars a[data-node]').first().click()
+    await page.locator('#node-tab').waitFor()
+    await page.locator('#node-pins-body tr .state.pinned').waitFor()
+    expect(await page.locator('#node-status').textContent()).toContain('online')
+    await page.screenshot({ path: 'test-results/dashboard-node.png', fullPage: true })
+    await page.locator('#tab-storage').click()
+
+    // unpin: the row goes, and once the nodes collect garbage the totals fall
+    await page.locator('#pins-body tr button.unpin').click()
+    await page.locator('#pins-empty').waitFor()
+    await until(async () => (await Promise.all(nodes.map(async n => await n.workspace(ws).pins()))).every(p => p.length === 0), 10_000)
+    // (a node's gc skips blocks that a running operation touched, so collect until they are gone)
+    await until(async () => {
+      for (const n of nodes) await n.workspace(ws).gc()
+      for (const c of clients) await c.reportStorage()
+      return orch.workspaceStatus(ws).storage.used < 64 * 1024
+    }, 15_000)
+    await expect.poll(async () => await page.locator('#total-used').textContent(), { timeout: 10_000 }).toMatch(/^\d+(\.\d+)? (B|KiB)$/)
+
+    // more than any node can hold: a readable quota error, nothing pinned
+    await page.locator('#upload-file').setInputFiles({ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(10 * MiB, 7) })
+    await page.locator('#upload-button').click()
+    await page.locator('#error').waitFor({ state: 'visible' })
+    const message = await page.locator('#error-text').textContent()
+    expect(message).toMatch(/^Not enough storage: this needs 10 MiB but only .+ is free\./)
+    expect(orch.workspaceStatus(ws).pins).toHaveLength(0)
+    await page.screenshot({ path: 'test-results/dashboard-quota-error.png', fullPage: true })
+
+    // the page never saw the swarm key
+    const all = seen.join('\n').toLowerCase()
+    expect(seen.length).toBeGreaterThan(5)
+    expect(all).not.toContain(key.toLowerCase())
+  }, 90_000)
+})
+
+async function until (check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out waiting')
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
