@@ -54,6 +54,8 @@ export interface FetchBlockOptions {
   blockTimeout: number
   /** Extra attempts after a timed-out want. */
   retries: number
+  /** Called before a retry (the workspace node reconnects its peers, see workspace-node.ts). */
+  onRetry?: () => Promise<void>
 }
 
 /** Error raised when every attempt of a block timed out. */
@@ -74,6 +76,7 @@ export async function fetchBlock (blockstore: Pick<Blockstore, 'get'>, cid: CID,
       if (attempt >= options.retries) {
         throw new BlockTimeoutError(`Block ${cid} not received after ${attempt + 1} attempts of ${options.blockTimeout} ms`)
       }
+      await options.onRetry?.().catch(() => {})
     }
   }
 }

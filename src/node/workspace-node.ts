@@ -374,7 +374,8 @@ class DefaultWorkspaceNode implements WorkspaceNode {
         const block = await fetchBlock(helia.blockstore, blockCid, {
           signal,
           blockTimeout: this.init.blockTimeout ?? 30_000,
-          retries: this.init.blockRetries ?? 3
+          retries: this.init.blockRetries ?? 3,
+          onRetry: async () => { await this.resetPeers() }
         })
         if (!present) fetched.push(blockCid)
         const node = await readLinks(blockCid, block, helia.getCodec as any)
@@ -603,7 +604,7 @@ class DefaultWorkspaceNode implements WorkspaceNode {
     try {
       const signal = options.signal ?? new AbortController().signal
       await walkDag(root, async (cid, s) => {
-        const block = await fetchBlock(helia.blockstore, cid, { signal: s, blockTimeout: this.init.blockTimeout ?? 30_000, retries: this.init.blockRetries ?? 3 })
+        const block = await fetchBlock(helia.blockstore, cid, { signal: s, blockTimeout: this.init.blockTimeout ?? 30_000, retries: this.init.blockRetries ?? 3, onRetry: async () => { await this.resetPeers() } })
         return (await readLinks(cid, block, helia.getCodec as any)).links.map(l => l.cid)
       }, { signal, concurrency: this.init.fetchConcurrency ?? 32 })
     } finally {
@@ -612,6 +613,32 @@ class DefaultWorkspaceNode implements WorkspaceNode {
   }
 
   // ---- network ----
+
+  private resetting?: Promise<void>
+  private lastReset = 0
+
+  /**
+   * Reconnects every connected peer. A bitswap peer that already sent us a
+   * block ignores a new want for it (its ledger keeps the old want as "sent"
+   * and our side never sends the cancel), so a block deleted after a failed pin
+   * or by verify could never be fetched from that peer again; a want lost in
+   * transit stalls the same way. Reconnecting drops both ledgers and bitswap
+   * resends the whole wantlist. At most once per block timeout.
+   */
+  private async resetPeers (): Promise<void> {
+    if (this.resetting != null) return this.resetting
+    if (Date.now() - this.lastReset < (this.init.blockTimeout ?? 30_000) / 2) return
+    this.lastReset = Date.now()
+    const libp2p = this.libp2p
+    this.resetting = (async () => {
+      const peers = [...new Set(libp2p.getConnections().map(c => c.remotePeer))]
+      await Promise.allSettled(peers.map(async peer => {
+        await libp2p.hangUp(peer)
+        await libp2p.dial(peer, { signal: AbortSignal.timeout(this.init.dialTimeout ?? 5000) })
+      }))
+    })().finally(() => { this.resetting = undefined })
+    return this.resetting
+  }
 
   async connect (address: string, options: AbortOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
