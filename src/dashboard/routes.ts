@@ -123,7 +123,7 @@ const replication = { type: 'integer', minimum: 1, maximum: 1000 } as const
 
 /**
  * Registers the dashboard (page + API) on `app` under `init.prefix`.
- * Returns a function that closes the live event streams (call it before `app.close()`).
+ * Returns a function that ends the live event streams and sessions (also run by `app.close()`).
  *
  * @example
  * ```ts
@@ -388,10 +388,13 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
     })
   })
 
-  return () => {
+  const close = (): void => {
     for (const s of [...streams]) s.close()
     sessions.clear()
   }
+  // open event streams would keep the server from closing
+  app.addHook('preClose', async () => { close() })
+  return close
 }
 
 /** Passes a stream through, failing with QuotaExceededError once more than `limit` bytes went by. */
