@@ -53,5 +53,7 @@ export type { IpcMainLike, IpfsIpcTarget, IpfsStatus, IpfsStats, IpcChannel } fr
 export { IPFSManager } from './runner/ipfs-manager.js'
 export type { IPFSManagerInit } from './runner/ipfs-manager.js'
 
-// Node API contract
+// Private workspace nodes and the multi-workspace storage node
+export { createStorageNode, createWorkspaceNode, DEFAULT_LISTEN_ADDRESSES, DEFAULT_MAX_CONNECTIONS, PROFILES } from './node/index.js'
+export type { StorageNodeInit, WorkspaceNodeInit, ManagedWorkspaceNode, QuotaHooks, BandwidthLimits, ImportProfile } from './node/index.js'
 export type * from './node/types.js'
