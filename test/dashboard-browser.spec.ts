@@ -99,10 +99,10 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     // two nodes with their usage, and the empty state
     await page.locator('#usage-bars .row[data-node]').nth(1).waitFor()
     expect(await page.locator('#usage-bars .row[data-node]').count()).toBe(2)
-    await expect.poll(() => page.locator('#nodes-online').textContent()).toBe('2 / 2')
+    await expect.poll(() => page.locator('#nodes-online').textContent(), { timeout: 10_000 }).toBe('2 / 2')
     expect(await page.locator('#total-quota').textContent()).toBe('16 MiB')
     expect(await page.locator('#pins-empty').isVisible()).toBe(true)
-    await page.locator('#live.on').waitFor()
+    await page.locator('#live.on').waitFor({ timeout: 10_000 })
 
     // upload 1.5 MiB and watch it reach `pinned` on both nodes (live, without reload)
     const content = randomBytes(1.5 * MiB)
@@ -113,7 +113,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     await row.waitFor()
     await page.locator('#pins-body tr .state.pinned').nth(1).waitFor({ timeout: 30_000 })
     expect(await row.locator('.copies').textContent()).toBe('2 / 2')
-    await expect.poll(() => page.locator('#upload-status').textContent()).toBe('photo.bin is stored on 2 nodes.')
+    await expect.poll(() => page.locator('#upload-status').textContent(), { timeout: 10_000 }).toBe('photo.bin is stored on 2 nodes.')
     // the gateway was only a staging area: it drops its own pin once the members hold the copies
     await until(async () => (await gateway.storageNode.workspace(ws).pins()).length === 0, 10_000)
     expect(gateway.workspaces().map(w => w.workspaceId)).toEqual([ws])
