@@ -57,3 +57,7 @@ export type { IPFSManagerInit } from './runner/ipfs-manager.js'
 export { createStorageNode, createWorkspaceNode, DEFAULT_LISTEN_ADDRESSES, DEFAULT_MAX_CONNECTIONS, PROFILES } from './node/index.js'
 export type { StorageNodeInit, WorkspaceNodeInit, ManagedWorkspaceNode, QuotaHooks, BandwidthLimits, ImportProfile } from './node/index.js'
 export type * from './node/types.js'
+
+// Dashboard storage tab and the workspace gateway
+export { createDashboardServer, buildDashboardApp, registerDashboard, createWorkspaceGateway, swarmKeyFromDatabase } from './dashboard/index.js'
+export type { DashboardInit, DashboardServerInit, DashboardServer, DashboardApp, DashboardOrchestrator, NodePinControl, MemberToken, WorkspaceGateway, WorkspaceGatewayInit, UploadOptions as GatewayUploadOptions, UploadResult as GatewayUploadResult, GatewayWorkspaceInfo, DashboardWorkspaceStatus, DashboardErrorBody } from './dashboard/index.js'
