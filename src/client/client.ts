@@ -438,6 +438,7 @@ class DefaultClient implements OrchestratorClient {
       try {
         const wn = this.#workspace(msg.workspace_id)
         if (wn == null) throw Object.assign(new Error('Workspace not joined'), { code: 'ERR_WORKSPACE_NOT_JOINED' })
+        if (msg.providers != null) await this.#dialAll(wn, msg.providers)
         const info = await wn.pin(msg.cid, {
           timeout: msg.timeout_ms ?? this.#init.pinTimeoutMs ?? 600_000,
           signal: this.#abort.signal,

@@ -76,6 +76,7 @@ class DefaultOrchestrator implements Orchestrator {
   readonly #init: OrchestratorInit
   readonly #log: OrchestratorLogger
   readonly #repinGraceMs: number
+  readonly #maxBootstrapPeers: number
   readonly #listeners = new Set<(event: OrchestratorEvent) => void>()
 
   #store: OrchestratorStore | null = null
@@ -92,6 +93,8 @@ class DefaultOrchestrator implements Orchestrator {
   readonly #members = new Map<string, Set<string>>()
   /** Ready node ids per workspace. */
   readonly #ready = new Map<string, Set<string>>()
+  /** Announced addresses of ready nodes, per workspace. */
+  readonly #peerAddrs = new Map<string, Map<string, string[]>>()
   /** Free bytes per node: last report minus what was allocated since. */
   readonly #free = new Map<string, number>()
   /** When each offline node went offline (or when this orchestrator started). */
@@ -104,6 +107,7 @@ class DefaultOrchestrator implements Orchestrator {
     this.#init = init
     this.#log = init.logger ?? silentLogger
     this.#repinGraceMs = init.repinGraceMs ?? 600_000
+    this.#maxBootstrapPeers = init.maxBootstrapPeers ?? 32
     this.adminToken = init.adminToken ?? generateToken()
     if (this.adminToken.length < 16) {
       throw new InvalidArgumentError('adminToken must be at least 16 characters')
@@ -151,7 +155,7 @@ class DefaultOrchestrator implements Orchestrator {
         socket.on('error', () => {})
         wss.handleUpgrade(req, socket, head, (ws) => { this.#onConnection(ws) })
       })
-      await app.listen({ host: this.#init.host ?? '127.0.0.1', port: this.#init.port ?? 7420 })
+      await app.listen({ host: this.#init.host ?? '127.0.0.1', port: this.#init.port ?? 7420, backlog: 2048 })
       const heartbeatMs = this.#init.heartbeatMs ?? 30_000
       this.#heartbeat = setInterval(() => { this.#beat() }, heartbeatMs)
       this.#heartbeat.unref()
@@ -202,6 +206,7 @@ class DefaultOrchestrator implements Orchestrator {
     this.#sockets.clear()
     this.#members.clear()
     this.#ready.clear()
+    this.#peerAddrs.clear()
     this.#free.clear()
     this.#offlineSince.clear()
     this.#store?.close()
@@ -251,6 +256,7 @@ class DefaultOrchestrator implements Orchestrator {
     store.setWorkspaceKey(ws.id, key, keyVersion)
     const keyFingerprint = parseSwarmKey(key).fingerprint
     this.#ready.get(ws.id)?.clear()
+    this.#peerAddrs.get(ws.id)?.clear()
     for (const nodeId of this.#members.get(ws.id) ?? []) {
       const session = this.#sessions.get(nodeId)
       if (session == null) continue
@@ -310,8 +316,8 @@ class DefaultOrchestrator implements Orchestrator {
       session.ready.delete(ws.id)
       this.#send(session, { type: 'workspace_left', workspace_id: ws.id, ...(options.purge === true ? { purge: true } : {}) })
     }
+    this.#peerAddrs.get(ws.id)?.delete(nodeId)
     this.#emit({ type: 'member:removed', workspaceId: ws.id, nodeId })
-    this.#sendBootstrapUpdates(ws.id)
     this.#schedulePlacement(ws.id)
   }
 
@@ -543,7 +549,10 @@ class DefaultOrchestrator implements Orchestrator {
   }
 
   #dropReady (nodeId: string, session: Session): void {
-    for (const ws of session.ready) this.#ready.get(ws)?.delete(nodeId)
+    for (const ws of session.ready) {
+      this.#ready.get(ws)?.delete(nodeId)
+      this.#peerAddrs.get(ws)?.delete(nodeId)
+    }
     session.ready.clear()
   }
 
@@ -555,6 +564,9 @@ class DefaultOrchestrator implements Orchestrator {
     let ready = this.#ready.get(msg.workspace_id)
     if (ready == null) this.#ready.set(msg.workspace_id, ready = new Set())
     ready.add(nodeId)
+    let addrs = this.#peerAddrs.get(msg.workspace_id)
+    if (addrs == null) this.#peerAddrs.set(msg.workspace_id, addrs = new Map())
+    addrs.set(nodeId, addresses)
     this.#emit({ type: 'peer:ready', workspaceId: msg.workspace_id, nodeId, peerId: msg.peer_id, addresses })
     this.#sendBootstrapUpdates(msg.workspace_id, nodeId)
   }
@@ -676,24 +688,22 @@ class DefaultOrchestrator implements Orchestrator {
     this.#log.info({ nodeId: session.nodeId, workspaceId: ws.id, keyVersion: ws.key_version, keyFingerprint: parseSwarmKey(ws.swarm_key).fingerprint }, 'sent workspace key')
   }
 
+  /** Addresses of up to `maxBootstrapPeers` other ready members (a random sample when there are more). */
   #onlinePeerAddresses (workspaceId: string, exceptNodeId: string): string[] {
-    const ready = this.#ready.get(workspaceId)
-    if (ready == null || ready.size === 0) return []
-    const out: string[] = []
-    for (const p of this.#db().listPeers(workspaceId)) {
-      if (p.node_id === exceptNodeId || !ready.has(p.node_id)) continue
-      out.push(...(JSON.parse(p.addresses) as string[]))
-    }
-    return out.slice(0, 10_000)
+    const peers = this.#peerAddrs.get(workspaceId)
+    if (peers == null || peers.size === 0) return []
+    const ids = sample([...peers.keys()].filter(id => id !== exceptNodeId), this.#maxBootstrapPeers)
+    return ids.flatMap(id => peers.get(id) ?? [])
   }
 
-  /** Sends every ready member (but `exceptNodeId`) the current addresses of the others. */
-  #sendBootstrapUpdates (workspaceId: string, exceptNodeId?: string): void {
-    for (const nodeId of this.#ready.get(workspaceId) ?? []) {
-      if (nodeId === exceptNodeId) continue
+  /** Tells up to `maxBootstrapPeers` other ready members about a newly ready node. */
+  #sendBootstrapUpdates (workspaceId: string, newNodeId: string): void {
+    const addresses = this.#peerAddrs.get(workspaceId)?.get(newNodeId)
+    if (addresses == null) return
+    const others = [...(this.#ready.get(workspaceId) ?? [])].filter(id => id !== newNodeId)
+    for (const nodeId of sample(others, this.#maxBootstrapPeers)) {
       const session = this.#sessions.get(nodeId)
-      if (session == null) continue
-      this.#send(session, { type: 'bootstrap_update', workspace_id: workspaceId, peers: this.#onlinePeerAddresses(workspaceId, nodeId) })
+      if (session != null) this.#send(session, { type: 'bootstrap_update', workspace_id: workspaceId, peers: addresses })
     }
   }
 
@@ -802,13 +812,24 @@ class DefaultOrchestrator implements Orchestrator {
   }
 
   #pinMessage (pin: PinRow): OrchestratorMessage {
+    // where to fetch it: addresses of up to 3 ready members that have it
+    const providers: string[] = []
+    const peers = this.#peerAddrs.get(pin.workspace_id)
+    if (peers != null && peers.size > 0) {
+      for (const a of this.#db().listAllocationsOfPin(pin.workspace_id, pin.cid)) {
+        const addrs = a.state === 'pinned' ? peers.get(a.node_id) : undefined
+        if (addrs != null) providers.push(...addrs.slice(0, 4))
+        if (providers.length >= 12) break
+      }
+    }
     return {
       type: 'pin_content',
       workspace_id: pin.workspace_id,
       cid: pin.cid,
       ...(pin.name != null ? { name: pin.name } : {}),
       ...(pin.size != null ? { size: pin.size } : {}),
-      timeout_ms: this.#init.pinTimeoutMs ?? 600_000
+      timeout_ms: this.#init.pinTimeoutMs ?? 600_000,
+      ...(providers.length > 0 ? { providers } : {})
     }
   }
 
@@ -826,6 +847,7 @@ class DefaultOrchestrator implements Orchestrator {
 
   #db (): OrchestratorStore {
     if (this.#store == null) throw new NotStartedError('Orchestrator not started')
+    this.#store.batch()
     return this.#store
   }
 
@@ -914,6 +936,16 @@ class DefaultOrchestrator implements Orchestrator {
       allocations: infos
     }
   }
+}
+
+/** Up to `n` distinct items of `items`, in random order when there are more. */
+function sample<T> (items: T[], n: number): T[] {
+  if (items.length <= n) return items
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (items.length - i))
+    const t = items[i]; items[i] = items[j]; items[j] = t
+  }
+  return items.slice(0, n)
 }
 
 /** Parses a CID string and returns its canonical string form. */

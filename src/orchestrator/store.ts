@@ -127,7 +127,16 @@ export const SCHEMA_VERSION = MIGRATIONS.length
 
 export interface OrchestratorStore {
   readonly db: DatabaseType
+  /** Runs `fn` in a transaction (a savepoint when one is open). */
   transaction<T>(fn: () => T): T
+  /**
+   * Opens a transaction that commits at the end of the current event-loop
+   * turn (setImmediate), so that the many small writes of one burst of
+   * messages cost one commit. Does nothing if one is open.
+   */
+  batch(): void
+  /** Commits the open batch now. */
+  commitBatch(): void
   close(): void
 
   insertWorkspace(row: WorkspaceRow): void
@@ -270,11 +279,27 @@ class SqliteStore implements OrchestratorStore {
   }
 
   transaction<T>(fn: () => T): T {
-    if (this.db.inTransaction) return fn()
+    // nested calls become savepoints, so each stays all-or-nothing
     return this.db.transaction(fn)()
   }
 
+  #batchOpen = false
+
+  batch (): void {
+    if (this.#batchOpen || this.db.inTransaction) return
+    this.db.exec('BEGIN')
+    this.#batchOpen = true
+    setImmediate(() => { this.commitBatch() })
+  }
+
+  commitBatch (): void {
+    if (!this.#batchOpen) return
+    this.#batchOpen = false
+    if (this.db.open && this.db.inTransaction) this.db.exec('COMMIT')
+  }
+
   close (): void {
+    this.commitBatch()
     if (this.db.open) this.db.close()
   }
 

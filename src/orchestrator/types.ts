@@ -27,6 +27,8 @@ export interface OrchestratorInit {
   adminToken?: string
   /** How long a node may be offline before its pins are placed elsewhere (ms). @default 600000 */
   repinGraceMs?: number
+  /** Most peers given to a node in `workspace_joined`, and most nodes told about a new peer in `bootstrap_update`. @default 32 */
+  maxBootstrapPeers?: number
   /** A connection that has not sent a valid `hello` within this time is closed (ms). @default 10000 */
   authTimeoutMs?: number
   /** WebSocket ping interval; a node that misses a pong is dropped (ms). @default 30000 */

@@ -157,7 +157,9 @@ export const pinContentSchema = z.object({
   cid: cidSchema,
   name: z.string().max(MAX_NAME_LENGTH).optional(),
   size: bytesSchema.optional(),
-  timeout_ms: z.number().int().min(1).optional()
+  timeout_ms: z.number().int().min(1).optional(),
+  /** Addresses of members that hold it: dial them before fetching. */
+  providers: z.array(multiaddrSchema).max(64).optional()
 }).strict()
 
 /** O→N, unpin a CID (its blocks go at the next GC). */
