@@ -35,19 +35,16 @@ export class XSalsa20Stream {
   }
 
   update (data: Uint8Array): Uint8Array {
-    const out = new Uint8Array(data.byteLength)
-    let i = 0
+    // @noble/ciphers XORs a word at a time only when input and output are 4-byte aligned
+    // (5x faster than its byte loop): copy the data into a fresh buffer at the offset of
+    // the current keystream block, so keystream blocks start on the buffer's 64-byte
+    // boundaries, and XOR in place. The first `offset` bytes are scratch.
     const offset = this.position % BLOCK
-    if (offset !== 0) {
-      const keystream = xsalsa20(this.key, this.nonce, new Uint8Array(BLOCK), undefined, Math.floor(this.position / BLOCK))
-      const n = Math.min(BLOCK - offset, data.byteLength)
-      for (; i < n; i++) out[i] = data[i] ^ keystream[offset + i]
-    }
-    if (i < data.byteLength) {
-      xsalsa20(this.key, this.nonce, data.subarray(i), out.subarray(i), (this.position + i) / BLOCK)
-    }
+    const buf = new Uint8Array(offset + data.byteLength)
+    buf.set(data, offset)
+    xsalsa20(this.key, this.nonce, buf, buf, Math.floor(this.position / BLOCK))
     this.position += data.byteLength
-    return out
+    return buf.subarray(offset)
   }
 }
 
