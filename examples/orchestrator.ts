@@ -1,0 +1,55 @@
+/**
+ * An orchestrator and two storage nodes on this machine (127.0.0.1 only):
+ * the nodes join a workspace, one adds a file, the orchestrator places it on
+ * both, and the admin API shows the workspace status.
+ *
+ *   npx tsx examples/orchestrator.ts
+ */
+import '../src/polyfill.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createOrchestratorClient } from '../src/client/index.js'
+import { createStorageNode } from '../src/node/index.js'
+import { createOrchestrator } from '../src/orchestrator/index.js'
+
+const dir = await mkdtemp(join(tmpdir(), 'orchestrator-example-'))
+const orchestrator = createOrchestrator({ dataDir: dir, port: 0, repinGraceMs: 5_000 })
+const { url, adminUrl } = await orchestrator.start()
+console.log('orchestrator', { url, adminUrl })
+orchestrator.onChange(e => { if (e.type === 'allocation') console.log('  allocation', e.nodeId, e.state) })
+
+const workspace = orchestrator.createWorkspace({ id: 'demo', name: 'Demo' })
+console.log('workspace', workspace.id, 'key fingerprint', workspace.keyFingerprint)
+
+const machines = []
+for (const name of ['left', 'right']) {
+  const { node, token } = orchestrator.createNode({ name })
+  orchestrator.addMember(workspace.id, node.id)
+  const storageNode = await createStorageNode({ storagePath: join(dir, name), quotaBytes: 64 * 2 ** 20, listenAddresses: ['/ip4/127.0.0.1/tcp/0'] })
+  const client = createOrchestratorClient({ url, token, storageNode, nodeName: name })
+  await client.start()
+  await client.waitConnected({ signal: AbortSignal.timeout(10_000) })
+  machines.push({ name, storageNode, client })
+}
+
+// wait until both nodes run the workspace
+while (orchestrator.workspaceStatus('demo').nodes.some(n => n.peerId == null)) await new Promise(resolve => setTimeout(resolve, 100))
+
+const left = machines[0].storageNode.workspace('demo')
+const { cid, size } = await left.add(new TextEncoder().encode('hello from the orchestrator example\n'), { pin: false })
+console.log('added', cid.toString(), size, 'bytes')
+orchestrator.pin('demo', { cid: cid.toString(), replicationMin: 2, replicationMax: 2, name: 'hello.txt' })
+while (orchestrator.pinStatus('demo', cid.toString()).copies < 2) await new Promise(resolve => setTimeout(resolve, 100))
+
+// the same status through the admin API
+const res = await fetch(`${adminUrl}/workspaces/demo/status`, { headers: { authorization: `Bearer ${orchestrator.adminToken}` } })
+const status = await res.json() as { nodesOnline: number, pins: Array<{ cid: string, copies: number, status: string }> }
+console.log('status', { nodesOnline: status.nodesOnline, pins: status.pins })
+
+for (const m of machines) {
+  await m.client.stop()
+  await m.storageNode.stop()
+}
+await orchestrator.stop()
+await rm(dir, { recursive: true, force: true })
