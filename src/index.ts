@@ -32,6 +32,11 @@ export { parseByteSize, formatBytes } from './storage/bytes.js'
 export { createQuotaLedger, createQuotaBlockstore, scanFsBlockstore, scanBlockstore, defaultReserveBytes } from './blockstore/index.js'
 export type { QuotaLedger, QuotaLedgerInit, QuotaUsage, QuotaBlockstore, QuotaBlockstoreInit, StatFsFn, StatFsResult, ScanResult, ScanFsOptions } from './blockstore/index.js'
 
+// Orchestrator side: protocol, orchestrator, orchestrator client
+export * from './protocol/index.js'
+export * from './orchestrator/index.js'
+export * from './client/index.js'
+
 // Node runner: local HTTP API (storage routes + Kubo RPC subset)
 export { buildApp } from './runner/http/index.js'
 export type { BuildAppInit, HttpApp } from './runner/http/index.js'
