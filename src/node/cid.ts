@@ -1,6 +1,7 @@
 /**
  * CID parsing and error translation shared by the workspace node's operations.
  */
+import { setMaxListeners } from 'node:events'
 import { CID } from 'multiformats/cid'
 import { AbortedError, ContentNotFoundError, InvalidCidError, StorageError } from '../errors.js'
 
@@ -30,6 +31,8 @@ export interface OperationSignal {
 
 export function operationSignal (signal?: AbortSignal, timeout?: number): OperationSignal {
   const controller = new AbortController()
+  // one operation signal is shared by every concurrent block read of that operation
+  setMaxListeners(Infinity, controller.signal)
   let timer: ReturnType<typeof setTimeout> | undefined
   let didTimeOut = false
   const onAbort = (): void => { controller.abort(signal?.reason) }
