@@ -4,18 +4,14 @@
  * blocks in the node's quota blockstore and its pins, peer store and peer
  * identity in its own datastore.
  */
-import { createWriteStream } from 'node:fs'
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { randomBytes } from 'node:crypto'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createHeliaLight } from 'helia'
 import { exporter } from 'ipfs-unixfs-exporter'
-import { importer } from 'ipfs-unixfs-importer'
 import {
   AbortedError, ContentNotFoundError, InvalidArgumentError, NotPinnedError, NotStartedError,
   RangeNotSatisfiableError, StorageError
@@ -23,8 +19,9 @@ import {
 import { isAbortError, operationSignal, toCid, translateError } from './cid.js'
 import { BlockTimeoutError, collect, fetchBlock, mhKey, readLinks, walkDag } from './dag.js'
 import { createGuardedBlockstore, isFullError } from './guarded-blockstore.js'
+import { createLocalFirstBlockReader, resolveFile, writeToFile } from './export/index.js'
+import { importFile, importedFileWalker, layoutFor, readFileChunks } from './import/index.js'
 import { workspaceLibp2pOptions } from './libp2p-config.js'
-import { importerOptions } from './profiles.js'
 import { openRepo } from './repo.js'
 import type { BandwidthLimits } from './bandwidth.js'
 import type { GuardedBlockstore } from './guarded-blockstore.js'
@@ -233,17 +230,17 @@ class DefaultWorkspaceNode implements WorkspaceNode {
           yield chunk
         }
       }
-      let result: { cid: CID, size: bigint } | undefined
-      for await (const entry of importer([{ content: counted() }], helia.blockstore, {
-        ...importerOptions(options),
-        signal: options.signal
-      } as any)) {
-        result = entry
-      }
-      if (result == null) throw new StorageError('Import produced no result')
+      // chunks hashed in the thread pool, bounded writes in flight; same CIDs as ipfs-unixfs-importer (import/)
+      const result = await importFile(counted(), helia.blockstore, { layout: layoutFor(options), signal: options.signal })
       const size = bytes
       if (options.pin !== false) {
-        await this.recordPin(result.cid, size, options.name, options)
+        if (await this.isPinned(result.cid, options)) {
+          await this.recordPin(result.cid, size, options.name, options)
+        } else {
+          const metadata: Record<string, string | number> = { cid: result.cid.toString(), size }
+          if (options.name != null) metadata.name = options.name
+          for await (const _ of helia.pins.add(result.cid, { signal: options.signal, metadata, walker: importedFileWalker(result.height) })) { /* walk */ }
+        }
       }
       this.init.quota?.afterWrite()
       return { cid: result.cid, size }
@@ -263,8 +260,8 @@ class DefaultWorkspaceNode implements WorkspaceNode {
       throw new InvalidArgumentError(`Cannot read ${path}: ${err.code ?? err.message}`, { cause: err })
     }
     try {
-      const stream = handle.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false })
-      return await this.add(stream, { name: options.name ?? path.split(/[\\/]/).pop(), ...options })
+      const chunks = readFileChunks(handle, layoutFor(options).chunkSize, options)
+      return await this.add(chunks, { name: options.name ?? path.split(/[\\/]/).pop(), ...options })
     } finally {
       await handle.close()
     }
@@ -297,11 +294,14 @@ class DefaultWorkspaceNode implements WorkspaceNode {
       // the timeout is an inactivity timeout: it restarts whenever data arrives
       const op = operationSignal(options.signal, options.timeout)
       try {
-        const entry = await exporter(cid, helia.blockstore, { signal: op.signal })
-        if (!isUnixfsFile(entry)) throw new InvalidArgumentError(`${cid} is not a file (${entry.type})`)
-        const size = entrySize(entry)
+        const reader = createLocalFirstBlockReader({
+          blocksPath: self.init.blocksPath,
+          fallback: async (c, o) => collect(helia.blockstore.get(c, o) as AsyncIterable<Uint8Array>)
+        })
+        const file = await resolveFile(cid, reader, { signal: op.signal })
+        const size = file.size
         if (options.offset != null && options.offset > size) throw new RangeNotSatisfiableError(`Offset ${options.offset} is beyond the end (${size} bytes)`)
-        for await (const chunk of (entry as any).content({ offset: options.offset, length: options.length, signal: op.signal })) {
+        for await (const chunk of file.content({ offset: options.offset, length: options.length, signal: op.signal })) {
           op.touch()
           yield chunk as Uint8Array
         }
@@ -324,17 +324,7 @@ class DefaultWorkspaceNode implements WorkspaceNode {
     const onProgress = options.onProgress
     const source = this.cat(cid, { signal: options.signal, timeout: options.timeout })
     try {
-      await pipeline(
-        Readable.from((async function * () {
-          for await (const chunk of source) {
-            bytes += chunk.byteLength
-            onProgress?.({ bytes })
-            yield chunk
-          }
-        })()),
-        createWriteStream(temp, { flags: 'wx' }),
-        { signal: options.signal }
-      )
+      await writeToFile(source, temp, { signal: options.signal, onProgress: (n) => { bytes = n; onProgress?.({ bytes }) } })
       await rename(temp, target)
       return target
     } catch (err) {

@@ -1,0 +1,10 @@
+/**
+ * Fast UnixFS export: files streamed in order with bounded read ahead, local
+ * blocks read straight from disk, written to files with backpressure.
+ */
+export { createLocalFirstBlockReader } from './block-reader.js'
+export type { BlockReader, LocalFirstBlockReaderInit } from './block-reader.js'
+export { resolveFile, decodeFileNode } from './file-exporter.js'
+export type { UnixfsFile, FileNode, ContentOptions, ResolveFileOptions } from './file-exporter.js'
+export { writeToFile } from './write-file.js'
+export type { WriteFileOptions } from './write-file.js'

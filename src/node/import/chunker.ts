@@ -1,0 +1,74 @@
+/**
+ * Fixed-size chunking. Same chunks as ipfs-unixfs-importer's `fixedSize`
+ * chunker: every chunk is exactly `chunkSize` bytes except the last, and an
+ * empty source gives one empty chunk.
+ */
+import type { FileHandle } from 'node:fs/promises'
+import type { AbortOptions } from '../types.js'
+
+/**
+ * Re-chunks any byte source into `chunkSize` chunks. A source piece that
+ * already holds whole chunks is sliced without copying.
+ */
+export async function * fixedSizeChunks (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, chunkSize: number): AsyncGenerator<Uint8Array> {
+  let buf: Uint8Array | undefined
+  let fill = 0
+  let emitted = false
+  for await (const piece of source) {
+    let off = 0
+    while (off < piece.byteLength) {
+      if (fill === 0 && piece.byteLength - off >= chunkSize) {
+        yield piece.subarray(off, off + chunkSize)
+        off += chunkSize
+        emitted = true
+        continue
+      }
+      buf ??= Buffer.allocUnsafe(chunkSize)
+      const n = Math.min(chunkSize - fill, piece.byteLength - off)
+      buf.set(piece.subarray(off, off + n), fill)
+      fill += n
+      off += n
+      if (fill === chunkSize) {
+        yield buf
+        buf = undefined
+        fill = 0
+        emitted = true
+      }
+    }
+  }
+  if (fill > 0 || !emitted) yield (buf ?? new Uint8Array(0)).subarray(0, fill)
+}
+
+/**
+ * Reads an open file in `chunkSize` chunks, straight into fresh buffers (no
+ * re-chunking copy), one read ahead of the consumer. Yields nothing for an
+ * empty file (`fixedSizeChunks` then adds the empty chunk).
+ */
+export async function * readFileChunks (handle: FileHandle, chunkSize: number, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+  let position = 0
+  const readOne = async (): Promise<Uint8Array> => {
+    const buf = Buffer.allocUnsafe(chunkSize)
+    let filled = 0
+    while (filled < chunkSize) {
+      const { bytesRead } = await handle.read(buf, filled, chunkSize - filled, position + filled)
+      if (bytesRead === 0) break
+      filled += bytesRead
+    }
+    position += filled
+    return filled === chunkSize ? buf : buf.subarray(0, filled)
+  }
+  let next = readOne()
+  // the read ahead is awaited (and its error surfaced) before the generator ends
+  try {
+    while (true) {
+      options.signal?.throwIfAborted()
+      const chunk = await next
+      if (chunk.byteLength === 0) return
+      next = readOne()
+      yield chunk
+      if (chunk.byteLength < chunkSize) return
+    }
+  } finally {
+    await next.catch(() => {})
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Fast UnixFS import: the same CIDs as ipfs-unixfs-importer (Kubo's for the
+ * 'kubo' profile), chunks hashed in the thread pool, bounded writes in flight.
+ */
+export { importFile } from './importer.js'
+export type { ImportFileOptions, ImportedFile } from './importer.js'
+export { fixedSizeChunks, readFileChunks } from './chunker.js'
+export { encodeLeaf, encodeParent, resolveLayout } from './layout.js'
+export type { FileLayout, NodeSummary, EncodedBlock } from './layout.js'
+export { createBalancedTree } from './balanced-tree.js'
+export type { BalancedTree } from './balanced-tree.js'
+export { importedFileWalker } from './pin-walker.js'
+export { layoutFor } from './options.js'
