@@ -22,6 +22,8 @@ type Uint8ArrayList = Parameters<AbstractMultiaddrConnection['sendData']>[0]
 const NONCE_LENGTH = 24
 const KEY_LENGTH = 32
 const BLOCK = 64
+/** Bytes per write when an upload limit applies. */
+const LIMITED_SLICE = 16384
 
 /** A seekable XSalsa20 keystream XOR (any chunking gives the same stream). */
 export class XSalsa20Stream {
@@ -65,7 +67,14 @@ class PrivateConnection extends AbstractMultiaddrConnection {
   private downTimer?: ReturnType<typeof setTimeout>
 
   constructor (init: BoxInit) {
-    super({ log: init.maConn.log.newScope('private'), remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
+    super({
+      log: init.maConn.log.newScope('private'),
+      remoteAddr: init.maConn.remoteAddr,
+      direction: init.maConn.direction,
+      // with an upload limit, hand bytes to sendData in slices: it stops after the slice that
+      // goes into debt (one large buffered write would pass the limit in one go)
+      maxMessageSize: init.limiter?.up != null ? LIMITED_SLICE : undefined
+    })
     this.maConn = init.maConn
     this.limiter = init.limiter
     this.inbound = new XSalsa20Stream(init.remoteNonce, init.psk)
