@@ -196,11 +196,13 @@ class DefaultClient implements OrchestratorClient {
     options.signal?.throwIfAborted()
     if (!this.#welcomed) return
     const stats = await this.#node.stats(options)
+    const driveFree = Math.floor(stats.driveFreeBytes)
     this.#send({
       type: 'storage_report',
       used: Math.max(0, Math.floor(stats.usedBytes)),
       quota: Math.max(0, Math.floor(stats.quotaBytes)),
       free: Math.max(0, Math.floor(Math.min(stats.freeBytes, stats.driveFreeBytes))),
+      ...(Number.isSafeInteger(driveFree) ? { drive_free: Math.max(0, driveFree) } : {}),
       workspaces: stats.workspaces.map(w => ({ workspace_id: w.workspaceId, used: Math.max(0, Math.floor(w.repoBytes)), pins: w.pins }))
     })
   }

@@ -81,79 +81,83 @@ export function buildAdminApp (orch: AdminMethods, init: AdminAppInit): FastifyI
   })
   app.setNotFoundHandler((_req, reply) => send(reply, 404, 'ERR_RECORD_NOT_FOUND', 'No such route'))
 
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (req.url === '/health') return
-    const header = req.headers.authorization ?? ''
-    const match = /^Bearer (.+)$/.exec(header)
-    if (match == null || !tokenMatches(match[1], adminHash)) {
-      return send(reply, 401, 'ERR_UNAUTHORIZED', 'Missing or invalid admin token')
-    }
-  })
+  // the admin routes and their bearer check live in their own scope, so that
+  // other routes on the same server (the dashboard, plugins) have their own rules
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      if (req.url === '/health') return
+      const header = req.headers.authorization ?? ''
+      const match = /^Bearer (.+)$/.exec(header)
+      if (match == null || !tokenMatches(match[1], adminHash)) {
+        return send(reply, 401, 'ERR_UNAUTHORIZED', 'Missing or invalid admin token')
+      }
+    })
 
-  const r = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema }
+    const r = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema }
 
-  app.get('/health', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }))
+    scope.get('/health', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }))
 
-  app.get('/workspaces', { schema: { response: r } }, async () => ({ workspaces: orch.listWorkspaces() }))
+    scope.get('/workspaces', { schema: { response: r } }, async () => ({ workspaces: orch.listWorkspaces() }))
 
-  app.post<{ Body: { id?: string, name: string } }>('/workspaces', {
-    schema: {
-      body: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 }, name: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name'], additionalProperties: false },
-      response: r
-    }
-  }, async (req, reply) => reply.code(201).send(orch.createWorkspace(req.body)))
+    scope.post<{ Body: { id?: string, name: string } }>('/workspaces', {
+      schema: {
+        body: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 }, name: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name'], additionalProperties: false },
+        response: r
+      }
+    }, async (req, reply) => reply.code(201).send(orch.createWorkspace(req.body)))
 
-  app.get<{ Params: { id: string } }>('/workspaces/:id', { schema: { params: wsParams, response: r } }, async (req) => orch.getWorkspace(req.params.id))
+    scope.get<{ Params: { id: string } }>('/workspaces/:id', { schema: { params: wsParams, response: r } }, async (req) => orch.getWorkspace(req.params.id))
 
-  app.get<{ Params: { id: string } }>('/workspaces/:id/status', { schema: { params: wsParams, response: r } }, async (req) => orch.workspaceStatus(req.params.id))
+    scope.get<{ Params: { id: string } }>('/workspaces/:id/status', { schema: { params: wsParams, response: r } }, async (req) => orch.workspaceStatus(req.params.id))
 
-  app.post<{ Params: { id: string } }>('/workspaces/:id/rotate-key', { schema: { params: wsParams, response: r } }, async (req) => orch.rotateKey(req.params.id))
+    scope.post<{ Params: { id: string } }>('/workspaces/:id/rotate-key', { schema: { params: wsParams, response: r } }, async (req) => orch.rotateKey(req.params.id))
 
-  app.put<{ Params: { id: string, nodeId: string } }>('/workspaces/:id/members/:nodeId', { schema: { params: memberParams, response: r } }, async (req, reply) => {
-    orch.addMember(req.params.id, req.params.nodeId)
-    return reply.code(204).send()
-  })
+    scope.put<{ Params: { id: string, nodeId: string } }>('/workspaces/:id/members/:nodeId', { schema: { params: memberParams, response: r } }, async (req, reply) => {
+      orch.addMember(req.params.id, req.params.nodeId)
+      return reply.code(204).send()
+    })
 
-  app.delete<{ Params: { id: string, nodeId: string }, Querystring: { purge?: boolean } }>('/workspaces/:id/members/:nodeId', {
-    schema: { params: memberParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } }, additionalProperties: false }, response: r }
-  }, async (req, reply) => {
-    orch.removeMember(req.params.id, req.params.nodeId, { purge: req.query.purge === true })
-    return reply.code(204).send()
-  })
+    scope.delete<{ Params: { id: string, nodeId: string }, Querystring: { purge?: boolean } }>('/workspaces/:id/members/:nodeId', {
+      schema: { params: memberParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } }, additionalProperties: false }, response: r }
+    }, async (req, reply) => {
+      orch.removeMember(req.params.id, req.params.nodeId, { purge: req.query.purge === true })
+      return reply.code(204).send()
+    })
 
-  app.post<{ Params: { id: string }, Body: { cid: string, replicationMin?: number, replicationMax?: number, name?: string, size?: number } }>('/workspaces/:id/pins', {
-    schema: {
-      params: wsParams,
-      body: {
-        type: 'object',
-        properties: {
-          cid: { type: 'string', minLength: 1, maxLength: 256 },
-          replicationMin: { type: 'integer', minimum: 1 },
-          replicationMax: { type: 'integer', minimum: -1 },
-          name: { type: 'string', maxLength: 1024 },
-          size: { type: 'integer', minimum: 0 }
+    scope.post<{ Params: { id: string }, Body: { cid: string, replicationMin?: number, replicationMax?: number, name?: string, size?: number } }>('/workspaces/:id/pins', {
+      schema: {
+        params: wsParams,
+        body: {
+          type: 'object',
+          properties: {
+            cid: { type: 'string', minLength: 1, maxLength: 256 },
+            replicationMin: { type: 'integer', minimum: 1 },
+            replicationMax: { type: 'integer', minimum: -1 },
+            name: { type: 'string', maxLength: 1024 },
+            size: { type: 'integer', minimum: 0 }
+          },
+          required: ['cid'],
+          additionalProperties: false
         },
-        required: ['cid'],
-        additionalProperties: false
-      },
-      response: r
-    }
-  }, async (req, reply) => reply.code(201).send(orch.pin(req.params.id, req.body)))
+        response: r
+      }
+    }, async (req, reply) => reply.code(201).send(orch.pin(req.params.id, req.body)))
 
-  app.get<{ Params: { id: string, cid: string } }>('/workspaces/:id/pins/:cid', { schema: { params: pinParams, response: r } }, async (req) => orch.pinStatus(req.params.id, req.params.cid))
+    scope.get<{ Params: { id: string, cid: string } }>('/workspaces/:id/pins/:cid', { schema: { params: pinParams, response: r } }, async (req) => orch.pinStatus(req.params.id, req.params.cid))
 
-  app.delete<{ Params: { id: string, cid: string } }>('/workspaces/:id/pins/:cid', { schema: { params: pinParams, response: r } }, async (req, reply) => {
-    orch.unpin(req.params.id, req.params.cid)
-    return reply.code(204).send()
+    scope.delete<{ Params: { id: string, cid: string } }>('/workspaces/:id/pins/:cid', { schema: { params: pinParams, response: r } }, async (req, reply) => {
+      orch.unpin(req.params.id, req.params.cid)
+      return reply.code(204).send()
+    })
+
+    scope.get('/nodes', { schema: { response: r } }, async () => ({ nodes: orch.listNodes() }))
+
+    scope.post<{ Body: { name: string } }>('/nodes', {
+      schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name'], additionalProperties: false }, response: r }
+    }, async (req, reply) => reply.code(201).send(orch.createNode(req.body)))
+
+    scope.get<{ Params: { id: string } }>('/nodes/:id', { schema: { params: wsParams, response: r } }, async (req) => orch.getNode(req.params.id))
   })
-
-  app.get('/nodes', { schema: { response: r } }, async () => ({ nodes: orch.listNodes() }))
-
-  app.post<{ Body: { name: string } }>('/nodes', {
-    schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name'], additionalProperties: false }, response: r }
-  }, async (req, reply) => reply.code(201).send(orch.createNode(req.body)))
-
-  app.get<{ Params: { id: string } }>('/nodes/:id', { schema: { params: wsParams, response: r } }, async (req) => orch.getNode(req.params.id))
 
   return app
 }

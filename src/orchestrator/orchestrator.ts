@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify'
 import { ConflictError, InvalidArgumentError, InvalidCidError, InvalidMessageError, NotFoundError, NotStartedError, UnauthorizedError } from '../errors.js'
 import { validateWorkspaceId } from '../storage/workspace-id.js'
 import { generateSwarmKey, parseSwarmKey } from '../swarm-key/index.js'
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION, encodeMessage, parseNodeMessage } from '../protocol/index.js'
+import { MAX_FRAME_BYTES, MAX_PEER_ADDRESSES, PROTOCOL_VERSION, encodeMessage, multiaddrSchema, parseNodeMessage } from '../protocol/index.js'
 import type { ContentPinnedMessage, ContentUnpinnedMessage, IpfsReadyMessage, NodeMessage, OrchestratorMessage, PinFailedMessage, PinSyncMessage, StorageReportMessage } from '../protocol/index.js'
 import { buildAdminApp } from './admin-api.js'
 import { chooseNodes, chooseSurplus, targetCopies } from './placement.js'
@@ -23,8 +23,9 @@ import type { AllocationRow, AllocationState, NodeRow, OrchestratorStore, PinRow
 import { generateToken, hashToken, tokenMatches } from './tokens.js'
 import type {
   AllocationInfo, CreatedNode, KeyRotation, NodeInfo, NodeStorage, Orchestrator, OrchestratorAddresses, OrchestratorEvent,
-  OrchestratorInit, OrchestratorLogger, PinRequest, PinStatus, WorkspaceInfo, WorkspaceStatus
+  OrchestratorGatewayInit, OrchestratorInit, OrchestratorLogger, PinRequest, PinStatus, WorkspaceInfo, WorkspaceStatus
 } from './types.js'
+import type { WorkspaceGateway } from '../dashboard/types.js'
 
 /** File name of the database inside `dataDir`. */
 export const DATABASE_FILE_NAME = 'otherthing-orchestrator.db'
@@ -43,6 +44,9 @@ export const CLOSE_CODES = {
 export const ERR_PROTOCOL_VERSION = 'ERR_PROTOCOL_VERSION'
 
 const ACTIVE: ReadonlySet<AllocationState> = new Set(['queued', 'pinning', 'pinned'])
+
+/** `bootstrap_update`s of one workspace go out at most this often: the nodes that became ready meanwhile, in one message. */
+export const BOOTSTRAP_COALESCE_MS = 100
 
 const silentLogger: OrchestratorLogger = { debug () {}, info () {}, warn () {}, error () {} }
 
@@ -102,6 +106,10 @@ class DefaultOrchestrator implements Orchestrator {
   readonly #timers = new Set<NodeJS.Timeout>()
   readonly #dirtyWorkspaces = new Set<string>()
   #placementTimer?: NodeJS.Timeout
+  /** Nodes that became ready since the last bootstrap flush, per workspace. */
+  readonly #pendingBootstrap = new Map<string, Set<string>>()
+  #bootstrapTimer?: NodeJS.Timeout
+  #gateway: WorkspaceGateway | undefined
 
   constructor (init: OrchestratorInit) {
     this.#init = init
@@ -140,8 +148,20 @@ class DefaultOrchestrator implements Orchestrator {
       // after the grace period, place the pins of nodes that never came back
       this.#later(this.#repinGraceMs + 10, () => { this.#scheduleAllWorkspaces() })
 
+      if (this.#init.gateway != null) this.#gateway = await this.#createGateway(this.#init.gateway)
+
       const app = buildAdminApp(this, { adminToken: this.adminToken, tls: this.#init.tls })
       this.#app = app
+      for (const plugin of this.#init.plugins ?? []) await plugin(app, this)
+      let dashboardPrefix: string | undefined
+      if (this.#init.dashboard != null && this.#init.dashboard !== false) {
+        const { registerDashboard } = await import('../dashboard/routes.js')
+        const options = this.#init.dashboard === true ? {} : this.#init.dashboard
+        registerDashboard(app, { secureCookie: this.#init.tls != null, ...options, orchestrator: this, gateway: this.#gateway })
+        dashboardPrefix = (options.prefix ?? '/dashboard').replace(/\/+$/, '')
+        const target = `${dashboardPrefix}/`
+        if (dashboardPrefix !== '') app.get('/', async (_req, reply) => await reply.redirect(target))
+      }
       const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES })
       this.#wss = wss
       const wsPath = this.#init.wsPath ?? '/ws'
@@ -164,10 +184,14 @@ class DefaultOrchestrator implements Orchestrator {
       if (address == null || typeof address === 'string') throw new Error('Server has no TCP address')
       const host = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address
       const secure = this.#init.tls != null
-      const addresses = {
+      const adminUrl = `${secure ? 'https' : 'http'}://${host}:${address.port}`
+      const addresses: OrchestratorAddresses = {
         url: `${secure ? 'wss' : 'ws'}://${host}:${address.port}${wsPath}`,
-        adminUrl: `${secure ? 'https' : 'http'}://${host}:${address.port}`
+        adminUrl,
+        ...(dashboardPrefix !== undefined ? { dashboardUrl: `${adminUrl}${dashboardPrefix}/` } : {})
       }
+      // the gateway is a member of every workspace from the start
+      if (this.#gateway != null) await Promise.all(store.listWorkspaces().map(async w => { await this.#joinGateway(w.id) }))
       this.#log.info({ ...addresses, database: dbPath === ':memory:' ? dbPath : 'file' }, 'orchestrator started')
       return addresses
     } catch (err) {
@@ -180,6 +204,9 @@ class DefaultOrchestrator implements Orchestrator {
     if (this.#heartbeat != null) clearInterval(this.#heartbeat)
     if (this.#placementTimer != null) clearTimeout(this.#placementTimer)
     this.#placementTimer = undefined
+    if (this.#bootstrapTimer != null) clearTimeout(this.#bootstrapTimer)
+    this.#bootstrapTimer = undefined
+    this.#pendingBootstrap.clear()
     for (const t of this.#timers) clearTimeout(t)
     this.#timers.clear()
     this.#dirtyWorkspaces.clear()
@@ -199,6 +226,11 @@ class DefaultOrchestrator implements Orchestrator {
       const app = this.#app
       this.#app = null
       await app.close()
+    }
+    if (this.#gateway != null) {
+      const gateway = this.#gateway
+      this.#gateway = undefined
+      await gateway.stop().catch((err: Error) => { this.#log.warn({ err: err.message }, 'stopping the gateway failed') })
     }
     // closing sockets marked the nodes offline in the database
     try { this.#store?.setMeta('last_alive', String(Date.now())) } catch {}
@@ -220,6 +252,24 @@ class DefaultOrchestrator implements Orchestrator {
     return () => { this.#listeners.delete(listener) }
   }
 
+  get gateway (): WorkspaceGateway | undefined {
+    return this.#gateway
+  }
+
+  swarmKeyFor (workspaceId: string): string {
+    return this.#workspaceRow(workspaceId).swarm_key
+  }
+
+  announceBootstrapPeers (workspaceId: string): void {
+    const ws = this.#workspaceRow(workspaceId)
+    const extra = this.#extraPeers(ws.id)
+    if (extra.length === 0) return
+    for (const nodeId of this.#ready.get(ws.id) ?? []) {
+      const session = this.#sessions.get(nodeId)
+      if (session != null) this.#send(session, { type: 'bootstrap_update', workspace_id: ws.id, peers: extra })
+    }
+  }
+
   createWorkspace (init: { id?: string, name: string }): WorkspaceInfo {
     const store = this.#db()
     const id = init.id ?? `ws-${randomBytes(6).toString('hex')}`
@@ -235,6 +285,7 @@ class DefaultOrchestrator implements Orchestrator {
     const row: WorkspaceRow = { id, name: init.name, swarm_key: generateSwarmKey(), key_version: 1, created_at: Date.now() }
     store.insertWorkspace(row)
     this.#members.set(id, new Set())
+    if (this.#gateway != null) void this.#joinGateway(id)
     this.#emit({ type: 'workspace:created', workspaceId: id })
     this.#log.info({ workspaceId: id, keyFingerprint: parseSwarmKey(row.swarm_key).fingerprint }, 'workspace created')
     return this.#workspaceInfo(row)
@@ -265,6 +316,8 @@ class DefaultOrchestrator implements Orchestrator {
     }
     this.#emit({ type: 'workspace:key-rotated', workspaceId: ws.id, keyVersion, keyFingerprint })
     this.#log.info({ workspaceId: ws.id, keyVersion, keyFingerprint }, 'workspace key rotated')
+    // the gateway rotates on the event above (new addresses): tell the members once it is done
+    if (this.#gateway != null) void this.#joinGateway(ws.id)
     return { workspaceId: ws.id, keyVersion, keyFingerprint }
   }
 
@@ -327,10 +380,7 @@ class DefaultOrchestrator implements Orchestrator {
     const cid = normaliseCid(request.cid)
     const min = request.replicationMin ?? 1
     const max = request.replicationMax ?? min
-    if (!Number.isInteger(min) || min < 1) throw new InvalidArgumentError('replicationMin must be an integer >= 1')
-    if (!Number.isInteger(max) || (max !== -1 && max < min)) throw new InvalidArgumentError('replicationMax must be -1 or an integer >= replicationMin')
-    if (request.size != null && (!Number.isSafeInteger(request.size) || request.size < 0)) throw new InvalidArgumentError('size must be a non-negative integer')
-    if (request.name != null && (typeof request.name !== 'string' || request.name.length > 1024)) throw new InvalidArgumentError('name must be at most 1024 characters')
+    checkPinRequest(request, min, max)
     const existing = store.getPin(ws.id, cid)
     store.transaction(() => {
       store.upsertPin({
@@ -350,6 +400,82 @@ class DefaultOrchestrator implements Orchestrator {
     })
     if (existing == null) this.#emit({ type: 'pin:added', workspaceId: ws.id, cid })
     return this.pinStatus(ws.id, cid)
+  }
+
+  pinOnNode (workspaceId: string, nodeId: string, request: PinRequest): PinStatus {
+    const store = this.#db()
+    const ws = this.#workspaceRow(workspaceId)
+    this.#nodeRow(nodeId)
+    if (!this.#isMember(ws.id, nodeId)) throw new NotFoundError(`Node ${nodeId} is not a member of ${ws.id}`)
+    const cid = normaliseCid(request.cid)
+    const existing = store.getPin(ws.id, cid)
+    const min = request.replicationMin ?? existing?.replication_min ?? 1
+    let max = request.replicationMax ?? existing?.replication_max ?? min
+    checkPinRequest(request, min, max)
+    const now = Date.now()
+    const members = this.#memberSet(ws.id)
+    store.transaction(() => {
+      const allocations = store.listAllocationsOfPin(ws.id, cid)
+      const mine = allocations.find(a => a.node_id === nodeId)
+      const placeHere = mine == null || !ACTIVE.has(mine.state)
+      if (placeHere && max !== -1) {
+        // the chosen copy must not be the surplus: make room for it
+        const others = allocations.filter(a => a.node_id !== nodeId && ACTIVE.has(a.state) && members.has(a.node_id) && this.#counts(a.node_id, now)).length
+        max = Math.max(max, others + 1)
+      }
+      store.upsertPin({
+        workspace_id: ws.id,
+        cid,
+        name: request.name ?? existing?.name ?? null,
+        size: request.size ?? null,
+        replication_min: min,
+        replication_max: max,
+        created_at: existing?.created_at ?? now
+      })
+      if (placeHere) {
+        const session = this.#sessions.get(nodeId)
+        const ready = session?.ready.has(ws.id) === true
+        // an offline (or not yet ready) node gets it from its next pin_sync
+        this.#setAllocation(ws.id, cid, nodeId, ready ? 'pinning' : 'queued', null, now)
+        const free = this.#free.get(nodeId)
+        const size = request.size ?? existing?.size
+        if (free !== undefined && size != null) this.#free.set(nodeId, Math.max(0, free - size))
+        if (ready && session != null) {
+          const pin = store.getPin(ws.id, cid)
+          if (pin != null) this.#send(session, this.#pinMessage(pin))
+        }
+      }
+      this.#placePin(ws.id, cid)
+    })
+    if (existing == null) this.#emit({ type: 'pin:added', workspaceId: ws.id, cid })
+    return this.pinStatus(ws.id, cid)
+  }
+
+  unpinOnNode (workspaceId: string, nodeId: string, cid: string): void {
+    const store = this.#db()
+    const ws = this.#workspaceRow(workspaceId)
+    const key = normaliseCid(cid)
+    const pin = store.getPin(ws.id, key)
+    if (pin == null) throw new NotFoundError(`CID ${key} is not pinned in ${ws.id}`)
+    const alloc = typeof nodeId === 'string' ? store.getAllocation(ws.id, key, nodeId) : undefined
+    if (alloc == null || alloc.state === 'unpinning') throw new NotFoundError(`Node ${String(nodeId).slice(0, 80)} has no copy of ${key}`)
+    if (alloc.state !== 'failed' && pin.replication_max === -1) {
+      throw new ConflictError(`${key} wants a copy on every member: change its replication before unpinning it from one node`)
+    }
+    const now = Date.now()
+    store.transaction(() => {
+      if (alloc.state === 'failed') {
+        this.#removeAllocation(ws.id, key, nodeId)
+        return
+      }
+      const max = Math.max(pin.replication_min, pin.replication_max - 1)
+      if (max !== pin.replication_max) store.upsertPin({ ...pin, replication_max: max })
+      this.#setAllocation(ws.id, key, nodeId, 'unpinning', null, now)
+      const session = this.#sessions.get(nodeId)
+      if (session?.ready.has(ws.id) === true) this.#send(session, { type: 'unpin_content', workspace_id: ws.id, cid: key })
+      // below replicationMin now: another member takes a copy
+      this.#placePin(ws.id, key)
+    })
   }
 
   unpin (workspaceId: string, cid: string): void {
@@ -568,7 +694,7 @@ class DefaultOrchestrator implements Orchestrator {
     if (addrs == null) this.#peerAddrs.set(msg.workspace_id, addrs = new Map())
     addrs.set(nodeId, addresses)
     this.#emit({ type: 'peer:ready', workspaceId: msg.workspace_id, nodeId, peerId: msg.peer_id, addresses })
-    this.#sendBootstrapUpdates(msg.workspace_id, nodeId)
+    this.#queueBootstrap(msg.workspace_id, nodeId)
   }
 
   #onPinSync (session: Session, nodeId: string, msg: PinSyncMessage): void {
@@ -648,15 +774,19 @@ class DefaultOrchestrator implements Orchestrator {
     const store = this.#db()
     const cid = normaliseCid(msg.cid)
     const alloc = store.getAllocation(msg.workspace_id, cid, nodeId)
-    if (alloc?.state === 'unpinning') this.#removeAllocation(msg.workspace_id, cid, nodeId)
+    if (alloc?.state !== 'unpinning') return
+    this.#removeAllocation(msg.workspace_id, cid, nodeId)
+    // the pin may still want copies (pinned again, or unpinned from this node alone): the node is a candidate again
+    if (store.getPin(msg.workspace_id, cid) != null) this.#schedulePlacement(msg.workspace_id)
   }
 
   #onStorageReport (nodeId: string, msg: StorageReportMessage): void {
     const now = Date.now()
-    this.#db().setNodeStorage(nodeId, msg.used, msg.quota, msg.free, now)
+    const driveFree = msg.drive_free ?? null
+    this.#db().setNodeStorage(nodeId, msg.used, msg.quota, msg.free, now, driveFree)
     const before = this.#free.get(nodeId)
     this.#free.set(nodeId, msg.free)
-    this.#emit({ type: 'node:storage', nodeId, storage: { used: msg.used, quota: msg.quota, free: msg.free, reportedAt: now } })
+    this.#emit({ type: 'node:storage', nodeId, storage: { used: msg.used, quota: msg.quota, free: msg.free, driveFree, reportedAt: now } })
     // more room than we thought: pins that found no node may fit now
     if (before === undefined || msg.free > before) {
       for (const ws of this.#sessions.get(nodeId)?.ready ?? []) this.#schedulePlacement(ws)
@@ -682,7 +812,7 @@ class DefaultOrchestrator implements Orchestrator {
       type: 'workspace_joined',
       workspace_id: ws.id,
       ipfs_swarm_key: ws.swarm_key,
-      bootstrap_peers: this.#onlinePeerAddresses(ws.id, session.nodeId),
+      bootstrap_peers: [...this.#extraPeers(ws.id), ...this.#onlinePeerAddresses(ws.id, session.nodeId)],
       key_version: ws.key_version
     })
     this.#log.info({ nodeId: session.nodeId, workspaceId: ws.id, keyVersion: ws.key_version, keyFingerprint: parseSwarmKey(ws.swarm_key).fingerprint }, 'sent workspace key')
@@ -696,14 +826,81 @@ class DefaultOrchestrator implements Orchestrator {
     return ids.flatMap(id => peers.get(id) ?? [])
   }
 
-  /** Tells up to `maxBootstrapPeers` other ready members about a newly ready node. */
-  #sendBootstrapUpdates (workspaceId: string, newNodeId: string): void {
-    const addresses = this.#peerAddrs.get(workspaceId)?.get(newNodeId)
-    if (addresses == null) return
-    const others = [...(this.#ready.get(workspaceId) ?? [])].filter(id => id !== newNodeId)
-    for (const nodeId of sample(others, this.#maxBootstrapPeers)) {
-      const session = this.#sessions.get(nodeId)
-      if (session != null) this.#send(session, { type: 'bootstrap_update', workspace_id: workspaceId, peers: addresses })
+  /** Always-on peers of a workspace: the gateway's addresses and `extraBootstrapPeers`, valid multiaddrs only. */
+  #extraPeers (workspaceId: string): string[] {
+    const out: string[] = []
+    try {
+      if (this.#gateway != null) out.push(...this.#gateway.bootstrapAddresses(workspaceId))
+      if (this.#init.extraBootstrapPeers != null) out.push(...this.#init.extraBootstrapPeers(workspaceId))
+    } catch (err) {
+      this.#log.warn({ workspaceId, err: (err as Error).message }, 'extra bootstrap peers failed')
+    }
+    return [...new Set(out)].filter(a => a.includes('/p2p/') && multiaddrSchema.safeParse(a).success).slice(0, MAX_PEER_ADDRESSES)
+  }
+
+  /** Queues a newly ready node for the workspace's next `bootstrap_update` (sent within {@link BOOTSTRAP_COALESCE_MS}). */
+  #queueBootstrap (workspaceId: string, nodeId: string): void {
+    let pending = this.#pendingBootstrap.get(workspaceId)
+    if (pending == null) this.#pendingBootstrap.set(workspaceId, pending = new Set())
+    pending.add(nodeId)
+    if (this.#bootstrapTimer != null) return
+    this.#bootstrapTimer = setTimeout(() => {
+      this.#bootstrapTimer = undefined
+      this.#flushBootstrap()
+    }, BOOTSTRAP_COALESCE_MS)
+  }
+
+  /**
+   * Tells up to `maxBootstrapPeers` ready members of each workspace about the
+   * nodes that became ready since the last flush (at most `maxBootstrapPeers`
+   * of them per message): one message per recipient instead of one per new node.
+   */
+  #flushBootstrap (): void {
+    const pending = [...this.#pendingBootstrap]
+    this.#pendingBootstrap.clear()
+    for (const [workspaceId, fresh] of pending) {
+      const addrs = this.#peerAddrs.get(workspaceId)
+      const ready = this.#ready.get(workspaceId)
+      if (addrs == null || ready == null) continue
+      const freshIds = [...fresh].filter(id => addrs.has(id))
+      if (freshIds.length === 0) continue
+      for (const nodeId of sample([...ready], this.#maxBootstrapPeers)) {
+        const session = this.#sessions.get(nodeId)
+        if (session == null) continue
+        const peers = sample(freshIds.filter(id => id !== nodeId), this.#maxBootstrapPeers).flatMap(id => addrs.get(id) ?? [])
+        if (peers.length > 0) this.#send(session, { type: 'bootstrap_update', workspace_id: workspaceId, peers })
+      }
+    }
+  }
+
+  async #createGateway (init: OrchestratorGatewayInit | ((orchestrator: Orchestrator) => WorkspaceGateway | Promise<WorkspaceGateway>)): Promise<WorkspaceGateway> {
+    if (typeof init === 'function') return await init(this)
+    // loaded only when asked for: an orchestrator without a gateway never loads libp2p
+    const [{ createStorageNode }, { createWorkspaceGateway }] = await Promise.all([import('../node/index.js'), import('../dashboard/gateway.js')])
+    const storageNode = await createStorageNode({
+      storagePath: init.storagePath,
+      quotaBytes: init.quotaBytes ?? 2 ** 30,
+      listenAddresses: init.listenAddresses ?? ['/ip4/127.0.0.1/tcp/0']
+    })
+    return createWorkspaceGateway({
+      storageNode,
+      orchestrator: this,
+      swarmKey: (workspaceId) => this.swarmKeyFor(workspaceId),
+      ...(init.replication != null ? { replication: init.replication } : {}),
+      ...(init.keepUploads != null ? { keepUploads: init.keepUploads } : {}),
+      ...(init.fetchTimeoutMs != null ? { fetchTimeoutMs: init.fetchTimeoutMs } : {})
+    })
+  }
+
+  /** Joins the gateway to a workspace (or waits for its running join or key rotation), then gives its addresses to the members. */
+  async #joinGateway (workspaceId: string): Promise<void> {
+    const gateway = this.#gateway
+    if (gateway == null) return
+    try {
+      await gateway.join(workspaceId)
+      if (this.#gateway === gateway && this.#store != null) this.announceBootstrapPeers(workspaceId)
+    } catch (err) {
+      this.#log.warn({ workspaceId, err: (err as Error).message }, 'gateway could not join the workspace')
     }
   }
 
@@ -769,10 +966,11 @@ class DefaultOrchestrator implements Orchestrator {
     const members = this.#memberSet(workspaceId)
     const now = Date.now()
     const target = targetCopies(pin.replication_max, members.size)
+    // nodes with any allocation, unpinning ones included: a node that is dropping its copy is not asked for it again until it is done
     const allocated = new Set<string>()
     const counted: AllocationRow[] = []
     for (const a of allocations) {
-      if (a.state !== 'unpinning') allocated.add(a.node_id)
+      allocated.add(a.node_id)
       if (ACTIVE.has(a.state) && members.has(a.node_id) && this.#counts(a.node_id, now)) counted.push(a)
     }
 
@@ -899,7 +1097,7 @@ class DefaultOrchestrator implements Orchestrator {
   #nodeInfo (row: NodeRow): NodeInfo {
     const storage: NodeStorage | null = row.storage_reported_at == null
       ? null
-      : { used: row.storage_used ?? 0, quota: row.storage_quota ?? 0, free: row.storage_free ?? 0, reportedAt: row.storage_reported_at }
+      : { used: row.storage_used ?? 0, quota: row.storage_quota ?? 0, free: row.storage_free ?? 0, driveFree: row.storage_drive_free ?? null, reportedAt: row.storage_reported_at }
     return {
       id: row.id,
       name: row.name,
@@ -936,6 +1134,13 @@ class DefaultOrchestrator implements Orchestrator {
       allocations: infos
     }
   }
+}
+
+function checkPinRequest (request: PinRequest, min: number, max: number): void {
+  if (!Number.isInteger(min) || min < 1) throw new InvalidArgumentError('replicationMin must be an integer >= 1')
+  if (!Number.isInteger(max) || (max !== -1 && max < min)) throw new InvalidArgumentError('replicationMax must be -1 or an integer >= replicationMin')
+  if (request.size != null && (!Number.isSafeInteger(request.size) || request.size < 0)) throw new InvalidArgumentError('size must be a non-negative integer')
+  if (request.name != null && (typeof request.name !== 'string' || request.name.length > 1024)) throw new InvalidArgumentError('name must be at most 1024 characters')
 }
 
 /** Up to `n` distinct items of `items`, in random order when there are more. */

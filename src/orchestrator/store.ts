@@ -28,6 +28,8 @@ export interface NodeRow {
   storage_quota: number | null
   storage_free: number | null
   storage_reported_at: number | null
+  /** Free space of the node's drive (schema 2). */
+  storage_drive_free: number | null
 }
 
 export interface PeerRow {
@@ -119,6 +121,10 @@ const MIGRATIONS: string[] = [
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
   );
+  `,
+  // 2: the node's drive free space from storage_report.drive_free
+  `
+  ALTER TABLE nodes ADD COLUMN storage_drive_free INTEGER;
   `
 ]
 
@@ -150,7 +156,7 @@ export interface OrchestratorStore {
   listNodes(): NodeRow[]
   setNodeName(id: string, name: string): void
   touchNode(id: string, at: number): void
-  setNodeStorage(id: string, used: number, quota: number, free: number, at: number): void
+  setNodeStorage(id: string, used: number, quota: number, free: number, at: number, driveFree?: number | null): void
 
   addMember(workspaceId: string, nodeId: string, at: number): boolean
   removeMember(workspaceId: string, nodeId: string): boolean
@@ -243,7 +249,7 @@ class SqliteStore implements OrchestratorStore {
       listNodes: p('SELECT * FROM nodes ORDER BY created_at, id'),
       setNodeName: p('UPDATE nodes SET name = ? WHERE id = ?'),
       touchNode: p('UPDATE nodes SET last_seen = ? WHERE id = ?'),
-      setNodeStorage: p('UPDATE nodes SET storage_used = ?, storage_quota = ?, storage_free = ?, storage_reported_at = ? WHERE id = ?'),
+      setNodeStorage: p('UPDATE nodes SET storage_used = ?, storage_quota = ?, storage_free = ?, storage_reported_at = ?, storage_drive_free = ? WHERE id = ?'),
 
       addMember: p('INSERT OR IGNORE INTO memberships (workspace_id, node_id, created_at) VALUES (?, ?, ?)'),
       removeMember: p('DELETE FROM memberships WHERE workspace_id = ? AND node_id = ?'),
@@ -314,7 +320,9 @@ class SqliteStore implements OrchestratorStore {
   listNodes (): NodeRow[] { return this.#s.listNodes.all() as NodeRow[] }
   setNodeName (id: string, name: string): void { this.#s.setNodeName.run(name, id) }
   touchNode (id: string, at: number): void { this.#s.touchNode.run(at, id) }
-  setNodeStorage (id: string, used: number, quota: number, free: number, at: number): void { this.#s.setNodeStorage.run(used, quota, free, at, id) }
+  setNodeStorage (id: string, used: number, quota: number, free: number, at: number, driveFree: number | null = null): void {
+    this.#s.setNodeStorage.run(used, quota, free, at, driveFree, id)
+  }
 
   addMember (workspaceId: string, nodeId: string, at: number): boolean { return this.#s.addMember.run(workspaceId, nodeId, at).changes > 0 }
   removeMember (workspaceId: string, nodeId: string): boolean { return this.#s.removeMember.run(workspaceId, nodeId).changes > 0 }

@@ -1,6 +1,34 @@
+import type { FastifyInstance } from 'fastify'
+import type { DashboardInit, WorkspaceGateway } from '../dashboard/types.js'
 import type { AllocationState } from './store.js'
 
 export type { AllocationState }
+
+/** Adds routes (or anything else) to the orchestrator's fastify app before it listens; may be async. */
+export type OrchestratorPlugin = (app: FastifyInstance, orchestrator: Orchestrator) => void | Promise<void>
+
+/** Dashboard options when the orchestrator serves it (`dashboard: { ... }`); the gateway is the orchestrator's own. */
+export type OrchestratorDashboardInit = Omit<DashboardInit, 'orchestrator' | 'gateway'>
+
+/**
+ * The workspace gateway the orchestrator runs (`gateway: { ... }`): an
+ * embedded storage node that joins every workspace, takes dashboard uploads,
+ * serves downloads, and is given to member nodes as an always-on bootstrap peer.
+ */
+export interface OrchestratorGatewayInit {
+  /** Where the gateway's storage node keeps its blocks (`<storagePath>/otherthing-storage`). */
+  storagePath: string
+  /** Staging room for uploads, in bytes. @default 1 GiB */
+  quotaBytes?: number
+  /** libp2p listen addresses of each workspace node. @default ['/ip4/127.0.0.1/tcp/0'] */
+  listenAddresses?: string[]
+  /** Copies wanted for an upload unless told otherwise. @default 2 */
+  replication?: number
+  /** Keep the gateway's own copy after the members hold `replicationMin` copies. @default false */
+  keepUploads?: boolean
+  /** Timeout of a download's block fetches, in ms. @default 60000 */
+  fetchTimeoutMs?: number
+}
 
 /** Anything with pino's `info/warn/error/debug(obj, msg)` shape. */
 export interface OrchestratorLogger {
@@ -37,6 +65,29 @@ export interface OrchestratorInit {
   pinTimeoutMs?: number
   /** Structured logger (pino works). Swarm keys are never logged, only fingerprints. @default silent */
   logger?: OrchestratorLogger
+  /**
+   * Always-on peers given to members of a workspace on top of the online
+   * members, in `workspace_joined` and `bootstrap_update` (full multiaddrs
+   * with `/p2p/<peer id>`). The orchestrator's own gateway is added by itself.
+   * Call `announceBootstrapPeers(workspaceId)` when the answer changes.
+   * @default none
+   */
+  extraBootstrapPeers?: (workspaceId: string) => string[]
+  /** Functions that add routes to the orchestrator's server (same port as `/ws` and the admin API), run in order before it listens. @default [] */
+  plugins?: OrchestratorPlugin[]
+  /**
+   * Serve the dashboard on the orchestrator's port under `/dashboard/` (`true`, or its options).
+   * It uses the orchestrator's gateway (below) for uploads and downloads when there is one.
+   * @default false
+   */
+  dashboard?: boolean | OrchestratorDashboardInit
+  /**
+   * Run a workspace gateway: either its options (the orchestrator creates the
+   * storage node and stops it), or a function that builds one for this
+   * orchestrator. It joins every workspace and becomes an extra bootstrap peer.
+   * @default none
+   */
+  gateway?: OrchestratorGatewayInit | ((orchestrator: Orchestrator) => WorkspaceGateway | Promise<WorkspaceGateway>)
 }
 
 export interface WorkspaceInfo {
@@ -53,6 +104,8 @@ export interface NodeStorage {
   used: number
   quota: number
   free: number
+  /** Free space on the node's drive, `null` when the node did not report it. */
+  driveFree: number | null
   reportedAt: number
 }
 
@@ -150,11 +203,15 @@ export interface OrchestratorAddresses {
   url: string
   /** Base URL of the admin API (`http://` or `https://`). */
   adminUrl: string
+  /** The dashboard page (`http://host:port/dashboard/`) when `dashboard` is on. */
+  dashboardUrl?: string
 }
 
 export interface Orchestrator {
-  /** The admin API's bearer token. */
+  /** The admin API's bearer token (also the dashboard's admin login). */
   readonly adminToken: string
+  /** The workspace gateway, when `gateway` was given (set once started). */
+  readonly gateway: WorkspaceGateway | undefined
   /** Opens the database (migrating it), builds the admin app and listens. */
   start(): Promise<OrchestratorAddresses>
   /** Closes every node connection, the server and the database. */
@@ -176,9 +233,30 @@ export interface Orchestrator {
 
   pin(workspaceId: string, request: PinRequest): PinStatus
   unpin(workspaceId: string, cid: string): void
+  /**
+   * Puts a copy on one chosen member (online or not: an offline one gets it when it comes back).
+   * Creates the pin when needed (`replicationMin` default 1); when the pin already has
+   * `replicationMax` copies elsewhere, `replicationMax` grows by one so the chosen copy stays.
+   */
+  pinOnNode(workspaceId: string, nodeId: string, request: PinRequest): PinStatus
+  /**
+   * Removes the copy on one member. `replicationMax` shrinks by one (not below `replicationMin`);
+   * if fewer than `replicationMin` copies remain, one is placed on another member.
+   * @throws {NotFoundError} no such pin or no copy on that node
+   * @throws {ConflictError} the pin wants a copy on every member (`replicationMax: -1`)
+   */
+  unpinOnNode(workspaceId: string, nodeId: string, cid: string): void
   pinStatus(workspaceId: string, cid: string): PinStatus
   workspaceStatus(workspaceId: string): WorkspaceStatus
 
   /** Subscribes to state changes; returns the unsubscribe function. */
   onChange(listener: (event: OrchestratorEvent) => void): () => void
+
+  /**
+   * The workspace's current swarm key (64 hex characters), for an in-process
+   * gateway. Library only: no route returns it. Keep it in memory, never log it.
+   */
+  swarmKeyFor(workspaceId: string): string
+  /** Sends the extra bootstrap peers (`extraBootstrapPeers`, the gateway) to the workspace's ready members now. */
+  announceBootstrapPeers(workspaceId: string): void
 }

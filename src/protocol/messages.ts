@@ -103,7 +103,10 @@ export const storageReportSchema = z.object({
   type: z.literal('storage_report'),
   used: bytesSchema,
   quota: bytesSchema,
+  /** Room left for new content: the smaller of quota left and drive free space. */
   free: bytesSchema,
+  /** Real free space on the node's drive (optional: older nodes do not send it). */
+  drive_free: bytesSchema.optional(),
   workspaces: z.array(z.object({
     workspace_id: workspaceIdSchema,
     used: bytesSchema,
