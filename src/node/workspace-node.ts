@@ -23,6 +23,8 @@ import { createLocalFirstBlockReader, resolveFile, writeToFile } from './export/
 import { importFile, importedFileWalker, layoutFor, readFileChunks } from './import/index.js'
 import { workspaceLibp2pOptions } from './libp2p-config.js'
 import { openRepo } from './repo.js'
+import { createDagTransfer } from './transfer/index.js'
+import type { DagTransfer } from './transfer/index.js'
 import type { BandwidthLimits } from './bandwidth.js'
 import type { GuardedBlockstore } from './guarded-blockstore.js'
 import type { Repo, WrapBlockstore } from './repo.js'
@@ -116,6 +118,7 @@ class DefaultWorkspaceNode implements WorkspaceNode {
   private heliaNode?: WorkspaceHelia
   private running = false
   private gcRunning?: Promise<GcResult>
+  private transfer?: DagTransfer
 
   constructor (init: WorkspaceNodeInit) {
     this.init = init
@@ -162,6 +165,16 @@ class DefaultWorkspaceNode implements WorkspaceNode {
         bandwidth: this.init.bandwidth
       })))
       await helia.start()
+      // bulk DAG transfers between workspace peers (pin), on this workspace's libp2p only
+      const transfer = createDagTransfer({
+        libp2p: helia.libp2p,
+        blockstore,
+        getCodec: helia.getCodec as any,
+        getHasher: helia.getHasher as any,
+        progressTimeout: Math.min(this.init.blockTimeout ?? 30_000, 10_000)
+      })
+      await transfer.start()
+      this.transfer = transfer
       this.repo = repo
       this.blockstore = blockstore
       this.heliaNode = helia as WorkspaceHelia
@@ -187,12 +200,14 @@ class DefaultWorkspaceNode implements WorkspaceNode {
     this.running = false
     try {
       await this.gcRunning?.catch(() => {})
+      await this.transfer?.stop().catch(() => {})
       await this.heliaNode?.stop()
     } finally {
       await this.repo?.close()
       this.heliaNode = undefined
       this.repo = undefined
       this.blockstore = undefined
+      this.transfer = undefined
     }
   }
 
@@ -359,23 +374,49 @@ class DefaultWorkspaceNode implements WorkspaceNode {
       }
       let bytes = 0
       let total: number | undefined
-      await walkDag(cid, async (blockCid, signal) => {
-        const present = await store.has(blockCid)
-        const block = await fetchBlock(helia.blockstore, blockCid, {
-          signal,
-          blockTimeout: this.init.blockTimeout ?? 30_000,
-          retries: this.init.blockRetries ?? 3,
-          onRetry: async () => { await this.resetPeers() }
-        })
-        if (!present) fetched.push(blockCid)
-        const node = await readLinks(blockCid, block, helia.getCodec as any)
+      const account = (blockCid: CID, block: Uint8Array, links: Array<{ tsize?: number }>): void => {
         if (blockCid.equals(cid)) {
-          total = block.byteLength + node.links.reduce((n, l) => n + (l.tsize ?? 0), 0)
+          total = block.byteLength + links.reduce((n, l) => n + (l.tsize ?? 0), 0)
         }
         bytes += block.byteLength
         options.onProgress?.({ bytes, total })
-        return node.links.map(l => l.cid)
-      }, { signal: op.signal, concurrency: this.init.fetchConcurrency ?? 32 })
+      }
+      // stored blocks, then whole subDAGs streamed from a peer (transfer/); what no peer sent, by bitswap
+      const missing = await (this.transfer as DagTransfer).fetch(cid, {
+        signal: op.signal,
+        onBlock: (e) => {
+          if (e.fetched) fetched.push(e.cid)
+          account(e.cid, e.bytes, e.links)
+        }
+      }).catch((err: any) => { throw err?.name === 'LocalWriteError' ? err.cause : err })
+      const concurrency = this.init.fetchConcurrency ?? 32
+      const workers = Math.min(missing.length, 8)
+      const walks = new AbortController()
+      const stopWalks = (): void => { walks.abort(op.signal.reason) }
+      op.signal.addEventListener('abort', stopWalks, { once: true })
+      let walkError: { err: unknown } | undefined
+      await Promise.allSettled(Array.from({ length: workers }, async () => {
+        for (let subRoot = missing.shift(); subRoot != null && walkError == null; subRoot = missing.shift()) {
+          await walkDag(subRoot, async (blockCid, signal) => {
+            const present = await store.has(blockCid)
+            const block = await fetchBlock(helia.blockstore, blockCid, {
+              signal,
+              blockTimeout: this.init.blockTimeout ?? 30_000,
+              retries: this.init.blockRetries ?? 3,
+              onRetry: async () => { await this.resetPeers() }
+            })
+            if (!present) fetched.push(blockCid)
+            const node = await readLinks(blockCid, block, helia.getCodec as any)
+            account(blockCid, block, node.links)
+            return node.links.map(l => l.cid)
+          }, { signal: walks.signal, concurrency: Math.max(1, Math.floor(concurrency / workers)) }).catch((err) => {
+            walkError ??= { err }
+            walks.abort(err)
+          })
+        }
+      }))
+      op.signal.removeEventListener('abort', stopWalks)
+      if (walkError != null) throw walkError.err
       const entry = await exporter(cid, helia.blockstore, { signal: op.signal, offline: true } as any)
       const size = isUnixfsFile(entry) ? entrySize(entry) : bytes
       await this.recordPin(cid, size, options.name, op)

@@ -1,0 +1,139 @@
+/**
+ * Wire format of the DAG transfer protocol. Every message is a frame: an
+ * unsigned varint length, then that many bytes. The first byte of a frame is
+ * its type.
+ *
+ * - request (client -> server, once): `0x01`, then CIDs, each `varint(len) cid`
+ * - block: `0x02 varint(len) cid data`
+ * - missing (the server does not have this block, its subDAG is not sent): `0x03 varint(len) cid`
+ * - busy (too many transfers, ask someone else): `0x04`
+ * - end (every requested subDAG was sent or reported missing): `0x05`
+ */
+import { CID } from 'multiformats/cid'
+import { InvalidMessageError } from '../../errors.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export const PROTOCOL = '/otherthing-storage/dag/1.0.0'
+
+export const FRAME_REQUEST = 0x01
+export const FRAME_BLOCK = 0x02
+export const FRAME_MISSING = 0x03
+export const FRAME_BUSY = 0x04
+export const FRAME_END = 0x05
+
+export function varintLength (n: number): number {
+  let len = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 128)
+    len++
+  }
+  return len
+}
+
+export function writeVarint (n: number, out: Uint8Array, offset: number): number {
+  while (n >= 0x80) {
+    out[offset++] = (n & 0x7f) | 0x80
+    n = Math.floor(n / 128)
+  }
+  out[offset++] = n
+  return offset
+}
+
+/** Reads a varint at `offset` of a list; `undefined` when more bytes are needed. */
+export function readVarint (buf: Uint8ArrayList | Uint8Array, offset: number): { value: number, next: number } | undefined {
+  let value = 0
+  let scale = 1
+  for (let i = offset; i < buf.byteLength; i++) {
+    const b = buf instanceof Uint8Array ? buf[i] : buf.get(i)
+    value += (b & 0x7f) * scale
+    if ((b & 0x80) === 0) return { value, next: i + 1 }
+    scale *= 128
+    if (i - offset >= 7) throw new InvalidMessageError('Frame length varint too long')
+  }
+  return undefined
+}
+
+/** The header of a frame carrying a CID (and, for blocks, followed by `dataLength` bytes). */
+function cidFrameHeader (type: number, cid: CID, dataLength: number): Uint8Array {
+  const cidBytes = cid.bytes
+  const body = 1 + varintLength(cidBytes.byteLength) + cidBytes.byteLength + dataLength
+  const header = new Uint8Array(varintLength(body) + body - dataLength)
+  let o = writeVarint(body, header, 0)
+  header[o++] = type
+  o = writeVarint(cidBytes.byteLength, header, o)
+  header.set(cidBytes, o)
+  return header
+}
+
+/** A block frame as its header and the block's bytes (sent one after the other, no copy). */
+export function encodeBlock (cid: CID, data: Uint8Array): [Uint8Array, Uint8Array] {
+  return [cidFrameHeader(FRAME_BLOCK, cid, data.byteLength), data]
+}
+
+export function encodeMissing (cid: CID): Uint8Array {
+  return cidFrameHeader(FRAME_MISSING, cid, 0)
+}
+
+export function encodeSignal (type: typeof FRAME_BUSY | typeof FRAME_END): Uint8Array {
+  return Uint8Array.of(1, type)
+}
+
+export function encodeRequest (cids: CID[]): Uint8Array {
+  let body = 1
+  for (const c of cids) body += varintLength(c.bytes.byteLength) + c.bytes.byteLength
+  const out = new Uint8Array(varintLength(body) + body)
+  let o = writeVarint(body, out, 0)
+  out[o++] = FRAME_REQUEST
+  for (const c of cids) {
+    o = writeVarint(c.bytes.byteLength, out, o)
+    out.set(c.bytes, o)
+    o += c.bytes.byteLength
+  }
+  return out
+}
+
+export type Frame =
+  | { type: typeof FRAME_REQUEST, cids: CID[] }
+  | { type: typeof FRAME_BLOCK, cid: CID, data: Uint8Array }
+  | { type: typeof FRAME_MISSING, cid: CID }
+  | { type: typeof FRAME_BUSY }
+  | { type: typeof FRAME_END }
+
+function readCid (frame: Uint8Array, offset: number): { cid: CID, next: number } {
+  const len = readVarint(frame, offset)
+  if (len == null || len.next + len.value > frame.byteLength || len.value === 0) throw new InvalidMessageError('Truncated CID in frame')
+  try {
+    return { cid: CID.decode(frame.subarray(len.next, len.next + len.value)), next: len.next + len.value }
+  } catch (err) {
+    throw new InvalidMessageError('Invalid CID in frame', { cause: err })
+  }
+}
+
+/** Decodes one frame body (without its length prefix). @throws {InvalidMessageError} */
+export function decodeFrame (frame: Uint8Array): Frame {
+  if (frame.byteLength === 0) throw new InvalidMessageError('Empty frame')
+  const type = frame[0]
+  switch (type) {
+    case FRAME_REQUEST: {
+      const cids: CID[] = []
+      let o = 1
+      while (o < frame.byteLength) {
+        const r = readCid(frame, o)
+        cids.push(r.cid)
+        o = r.next
+      }
+      return { type, cids }
+    }
+    case FRAME_BLOCK: {
+      const r = readCid(frame, 1)
+      return { type, cid: r.cid, data: frame.subarray(r.next) }
+    }
+    case FRAME_MISSING:
+      return { type, cid: readCid(frame, 1).cid }
+    case FRAME_BUSY:
+    case FRAME_END:
+      return { type }
+    default:
+      throw new InvalidMessageError(`Unknown frame type ${type}`)
+  }
+}

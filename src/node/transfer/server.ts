@@ -1,0 +1,123 @@
+/**
+ * Serving side of the DAG transfer protocol: reads the request (a list of
+ * CIDs), then streams every block of each requested subDAG in depth-first
+ * pre-order (parents before children, each block once). Only blocks stored
+ * locally are served (a block it does not have is reported missing and its
+ * subDAG skipped; it never fetches on the requester's behalf). Reads run a
+ * few blocks ahead of the socket; writes wait for the stream to drain, so
+ * memory stays flat whatever the DAG size.
+ */
+import { collect, mhKey, readLinks } from '../dag.js'
+import { createFrameReader } from './frame-reader.js'
+import { decodeFrame, encodeBlock, encodeMissing, encodeSignal, FRAME_BUSY, FRAME_END, FRAME_REQUEST } from './frames.js'
+import type { Stream } from '@libp2p/interface'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+
+export type GetCodec = (code: number) => Promise<{ decode(bytes: Uint8Array): any }>
+
+export interface DagServerInit {
+  /** Local blocks only (no network). */
+  blockstore: Pick<Blockstore, 'get'>
+  getCodec: GetCodec
+  /** Blocks read ahead of the stream. */
+  readAhead: number
+  /** Largest request frame accepted, bytes. */
+  maxRequestLength: number
+  /** Give up when the requester does not read or send for this long, ms. */
+  idleTimeout: number
+}
+
+async function readLocal (blockstore: Pick<Blockstore, 'get'>, cid: CID, signal: AbortSignal): Promise<Uint8Array | undefined> {
+  if (cid.multihash.code === 0x00) return cid.multihash.digest
+  try {
+    return await collect(blockstore.get(cid, { signal }) as AsyncIterable<Uint8Array>)
+  } catch {
+    return undefined
+  }
+}
+
+/** Sends `busy` and closes: the requester asks another peer. */
+export async function refuseTransfer (stream: Stream): Promise<void> {
+  try {
+    stream.send(encodeSignal(FRAME_BUSY))
+    await stream.close({ signal: AbortSignal.timeout(5000) })
+  } catch (err) {
+    stream.abort(err as Error)
+  }
+}
+
+/** Serves one transfer request on `stream`. Never throws (the stream is aborted on error). */
+export async function serveTransfer (stream: Stream, init: DagServerInit): Promise<void> {
+  const controller = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const touch = (): void => {
+    if (timer != null) clearTimeout(timer)
+    timer = setTimeout(() => { controller.abort(new Error('transfer requester idle')) }, init.idleTimeout)
+    timer.unref?.()
+  }
+  const signal = controller.signal
+  const onClose = (): void => { controller.abort(new Error('stream closed')) }
+  stream.addEventListener('close', onClose)
+  touch()
+  const reader = createFrameReader(stream, { maxFrameLength: init.maxRequestLength, highWaterMark: init.maxRequestLength, onActivity: touch })
+  try {
+    const body = await reader.next()
+    reader.stop()
+    if (body == null) throw new Error('no request')
+    const request = decodeFrame(body)
+    if (request.type !== FRAME_REQUEST) throw new Error('expected a request')
+
+    const stack: CID[] = []
+    const seen = new Set<string>()
+    for (let i = request.cids.length - 1; i >= 0; i--) {
+      const k = mhKey(request.cids[i])
+      if (seen.has(k)) continue
+      seen.add(k)
+      stack.push(request.cids[i])
+    }
+    const reads = new Map<string, Promise<Uint8Array | undefined>>()
+    while (stack.length > 0) {
+      signal.throwIfAborted()
+      // read ahead: the top of the stack is what goes out next
+      for (let i = stack.length - 1, n = 0; i >= 0 && n < init.readAhead; i--, n++) {
+        const k = mhKey(stack[i])
+        if (!reads.has(k)) reads.set(k, readLocal(init.blockstore, stack[i], signal))
+      }
+      const cid = stack.pop() as CID
+      const k = mhKey(cid)
+      const bytes = await (reads.get(k) as Promise<Uint8Array | undefined>)
+      reads.delete(k)
+      let send: boolean
+      if (bytes == null) {
+        send = stream.send(encodeMissing(cid))
+      } else {
+        let links: CID[] = []
+        try {
+          links = (await readLinks(cid, bytes, init.getCodec)).links.map(l => l.cid)
+        } catch {}
+        for (let i = links.length - 1; i >= 0; i--) {
+          const lk = mhKey(links[i])
+          if (seen.has(lk)) continue
+          seen.add(lk)
+          stack.push(links[i])
+        }
+        const [header, data] = encodeBlock(cid, bytes)
+        stream.send(header)
+        send = stream.send(data)
+      }
+      if (!send) {
+        await stream.onDrain({ signal })
+        touch()
+      }
+    }
+    stream.send(encodeSignal(FRAME_END))
+    await stream.close({ signal })
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+  } finally {
+    reader.stop()
+    if (timer != null) clearTimeout(timer)
+    stream.removeEventListener('close', onClose)
+  }
+}
