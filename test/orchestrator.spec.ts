@@ -383,4 +383,162 @@ describe('orchestrator', () => {
     expect((await call('DELETE', `/workspaces/team/members/${node.json.node.id as string}?purge=true`)).status).toBe(204)
     expect((await call('GET', '/nope')).status).toBe(404)
   })
+
+  it('pins on and unpins from a chosen node, keeping the other copies', async () => {
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const creds = [0, 1, 2].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c })
+    const raw = creds.map(() => connect())
+    await raw[0].join(creds[0].token, PEER(0), 3000)
+    await raw[1].join(creds[1].token, PEER(1), 2000)
+    await raw[2].join(creds[2].token, PEER(2), 1000)
+    await expect.poll(() => orch.workspaceStatus('w').nodes.filter(n => n.peerId != null).length).toBe(3)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const [n0, n1, n2] = creds.map(c => c.node.id)
+
+    // placement picks node 0 (most free); the manual pin adds node 2, and max grows so neither copy is surplus
+    orch.pin('w', { cid: CIDS[0], replicationMin: 1, name: 'a.bin' })
+    await raw[0].waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0])
+    const manual = orch.pinOnNode('w', n2, { cid: CIDS[0] })
+    expect(manual).toMatchObject({ replicationMin: 1, replicationMax: 2, name: 'a.bin' })
+    expect(await raw[2].waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0])).toMatchObject({ workspace_id: 'w', name: 'a.bin' })
+    raw[0].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 5 })
+    raw[2].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 5 })
+    await expect.poll(() => orch.pinStatus('w', CIDS[0]).copies).toBe(2)
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect([...raw[0].of('unpin_content'), ...raw[2].of('unpin_content')]).toHaveLength(0)
+    expect(raw[1].of('pin_content')).toHaveLength(0)
+    // pinning again on a node that holds it changes nothing
+    expect(orch.pinOnNode('w', n2, { cid: CIDS[0] })).toMatchObject({ replicationMax: 2, copies: 2 })
+
+    // a new CID pinned on one node only
+    expect(orch.pinOnNode('w', n1, { cid: CIDS[1], name: 'b.bin' })).toMatchObject({ replicationMin: 1, replicationMax: 1 })
+    await raw[1].waitFor(m => m.type === 'pin_content' && m.cid === CIDS[1])
+    expect(raw[0].of('pin_content').some(m => m.cid === CIDS[1])).toBe(false)
+
+    // unpin from node 0: max shrinks back to 1, node 2 keeps its copy, nobody else is asked
+    orch.unpinOnNode('w', n0, CIDS[0])
+    await raw[0].waitFor(m => m.type === 'unpin_content' && m.cid === CIDS[0])
+    expect(orch.pinStatus('w', CIDS[0])).toMatchObject({ replicationMax: 1, copies: 1 })
+    raw[0].send({ type: 'content_unpinned', workspace_id: 'w', cid: CIDS[0] })
+    await expect.poll(() => orch.pinStatus('w', CIDS[0]).allocations.map(a => a.nodeId)).toEqual([n2])
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(raw[1].of('pin_content').some(m => m.cid === CIDS[0])).toBe(false)
+
+    // unpinning the last copy from its node moves it (replicationMin 1 must hold) to another node, not back to it
+    orch.unpinOnNode('w', n2, CIDS[0])
+    await raw[2].waitFor(m => m.type === 'unpin_content' && m.cid === CIDS[0])
+    await raw[0].waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0], 5000, raw[0].messages.findIndex(m => m.type === 'unpin_content'))
+    expect(orch.pinStatus('w', CIDS[0]).allocations.find(a => a.nodeId === n2)?.state).toBe('unpinning')
+
+    // errors
+    expect(() => orch.unpinOnNode('w', n1, CIDS[0])).toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
+    expect(() => orch.unpinOnNode('w', n1, CIDS[2])).toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
+    expect(() => orch.pinOnNode('w', 'node-nope', { cid: CIDS[2] })).toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
+    expect(() => orch.pinOnNode('w', n1, { cid: 'nope' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CID' }))
+    const outsider = orch.createNode({ name: 'outsider' })
+    expect(() => orch.pinOnNode('w', outsider.node.id, { cid: CIDS[2] })).toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
+    orch.pin('w', { cid: CIDS[2], replicationMin: 1, replicationMax: -1 })
+    await expect.poll(() => orch.pinStatus('w', CIDS[2]).allocations.length).toBe(3)
+    expect(() => orch.unpinOnNode('w', n1, CIDS[2])).toThrow(expect.objectContaining({ code: 'ERR_CONFLICT' }))
+  })
+
+  it('queues a manual pin for an offline node and sends it when the node is back', async () => {
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const c = orch.createNode({ name: 'n' })
+    orch.addMember('w', c.node.id)
+    const status = orch.pinOnNode('w', c.node.id, { cid: CIDS[0], replicationMin: 1 })
+    expect(status.allocations).toMatchObject([{ nodeId: c.node.id, state: 'queued' }])
+    const a = connect()
+    await a.join(c.token, PEER(0), 100)
+    await a.waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0])
+  })
+
+  it('stores the drive free space of storage_report (null when a node does not send it)', async () => {
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const c = orch.createNode({ name: 'n' })
+    orch.addMember('w', c.node.id)
+    const a = connect()
+    await a.join(c.token, PEER(0), 100)
+    await expect.poll(() => orch.getNode(c.node.id).storage).toMatchObject({ free: 100, driveFree: null })
+    a.send({ type: 'storage_report', used: 10, quota: 100, free: 90, drive_free: 123_456_789, workspaces: [] })
+    await expect.poll(() => orch.getNode(c.node.id).storage).toMatchObject({ used: 10, free: 90, driveFree: 123_456_789 })
+    expect(orch.workspaceStatus('w').nodes[0].storage?.driveFree).toBe(123_456_789)
+  })
+
+  it('coalesces bootstrap updates and adds extra bootstrap peers (only valid /p2p/ multiaddrs)', async () => {
+    await orch.stop()
+    const gatewayAddr = `/ip4/127.0.0.1/tcp/4999/p2p/${PEER(2)}`
+    orch = createOrchestrator({
+      databasePath: ':memory:',
+      port: 0,
+      extraBootstrapPeers: (ws) => ws === 'w' ? [gatewayAddr, 'garbage', '/ip4/127.0.0.1/tcp/1'] : []
+    })
+    ;({ url } = await orch.start())
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const creds = [0, 1, 2].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c })
+    const a = connect()
+    await a.join(creds[0].token, PEER(0), 100)
+    expect(a.of('workspace_joined')[0].bootstrap_peers).toEqual([gatewayAddr])
+    await expect.poll(() => orch.workspaceStatus('w').nodes.filter(n => n.peerId != null).length).toBe(1)
+
+    // two nodes become ready in the same moment: node 0 hears of both in one bootstrap_update
+    const b = connect()
+    const c = connect()
+    await Promise.all([b.hello(creds[1].token), c.hello(creds[2].token)])
+    await Promise.all([b.waitFor(m => m.type === 'workspace_joined'), c.waitFor(m => m.type === 'workspace_joined')])
+    expect(b.of('workspace_joined')[0].bootstrap_peers[0]).toBe(gatewayAddr)
+    b.ready('w', PEER(1))
+    c.ready('w', '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo')
+    const update = await a.waitFor(m => m.type === 'bootstrap_update')
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(a.of('bootstrap_update')).toHaveLength(1)
+    expect(update.peers).toHaveLength(2)
+    expect(update.peers.join(' ')).toContain(`/p2p/${PEER(1)}`)
+    expect(update.peers.join(' ')).toContain('/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo')
+    // each of the two hears of the other, not of itself
+    const toB = await b.waitFor(m => m.type === 'bootstrap_update')
+    expect(toB.peers.join(' ')).not.toContain(`/p2p/${PEER(1)}`)
+
+    // extra peers changed: announce them to the ready members now
+    orch.announceBootstrapPeers('w')
+    const announced = await a.waitFor(m => m.type === 'bootstrap_update' && m.peers[0] === gatewayAddr)
+    expect(announced.peers).toEqual([gatewayAddr])
+  })
+
+  it('gives the swarm key in-process only (swarmKeyFor), also with a :memory: database', async () => {
+    await orch.stop()
+    orch = createOrchestrator({ databasePath: ':memory:', port: 0 })
+    ;({ url, adminUrl } = await orch.start())
+    orch.createWorkspace({ id: 'w', name: 'W' })
+    const c = orch.createNode({ name: 'n' })
+    orch.addMember('w', c.node.id)
+    const a = connect()
+    await a.join(c.token, PEER(0), 100)
+    expect(orch.swarmKeyFor('w')).toBe(a.of('workspace_joined')[0].ipfs_swarm_key)
+    expect(() => orch.swarmKeyFor('nope')).toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
+    orch.rotateKey('w')
+    expect(orch.swarmKeyFor('w')).toBe((await a.waitFor(m => m.type === 'workspace_joined' && m.key_version === 2)).ipfs_swarm_key)
+    const res = await fetch(`${adminUrl}/workspaces/w`, { headers: { authorization: `Bearer ${orch.adminToken}` } })
+    expect(await res.text()).not.toContain(orch.swarmKeyFor('w'))
+  })
+
+  it('serves plugin routes on its own port beside the admin API, which keeps its bearer check', async () => {
+    await orch.stop()
+    const seen: unknown[] = []
+    orch = createOrchestrator({
+      databasePath: ':memory:',
+      port: 0,
+      plugins: [(app, o) => {
+        seen.push(o)
+        app.get('/hello', async () => ({ hello: 'world' }))
+      }]
+    })
+    ;({ url, adminUrl } = await orch.start())
+    expect(seen).toEqual([orch])
+    const hello = await fetch(`${adminUrl}/hello`)
+    expect(hello.status).toBe(200)
+    expect(await hello.json()).toEqual({ hello: 'world' })
+    expect((await fetch(`${adminUrl}/workspaces`)).status).toBe(401)
+    expect((await fetch(`${adminUrl}/workspaces`, { headers: { authorization: `Bearer ${orch.adminToken}` } })).status).toBe(200)
+  })
 })

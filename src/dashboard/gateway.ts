@@ -10,7 +10,7 @@
  * members hold `replicationMin` copies it drops its own pin (unless
  * `keepUploads`), so its quota is only a staging area.
  */
-import { ConflictError, QuotaExceededError } from '../errors.js'
+import { ConflictError, InvalidArgumentError, QuotaExceededError } from '../errors.js'
 import type { AbortOptions, AddSource, WorkspaceNode } from '../node/types.js'
 import type { OrchestratorEvent } from '../orchestrator/types.js'
 import type { GatewayWorkspaceInfo, UploadOptions, UploadResult, WorkspaceGateway, WorkspaceGatewayInit } from './types.js'
@@ -22,8 +22,7 @@ import type { GatewayWorkspaceInfo, UploadOptions, UploadResult, WorkspaceGatewa
  * ```ts
  * const gateway = createWorkspaceGateway({
  *   storageNode: await createStorageNode({ storagePath: './gateway', quotaBytes: 10 * 2 ** 30, listenAddresses: ['/ip4/127.0.0.1/tcp/0'] }),
- *   orchestrator,
- *   swarmKey: swarmKeyFromDatabase(join(dataDir, DATABASE_FILE_NAME))
+ *   orchestrator // keys come from orchestrator.swarmKeyFor (in memory)
  * })
  * const { cid } = await gateway.upload('ws-1', fs.createReadStream('report.pdf'), { name: 'report.pdf' })
  * ```
@@ -35,6 +34,7 @@ export function createWorkspaceGateway (init: WorkspaceGatewayInit): WorkspaceGa
 class DefaultGateway implements WorkspaceGateway {
   readonly storageNode: WorkspaceGatewayInit['storageNode']
   readonly #init: WorkspaceGatewayInit
+  readonly #swarmKey: NonNullable<WorkspaceGatewayInit['swarmKey']>
   readonly #joins = new Map<string, Promise<WorkspaceNode>>()
   /** `${workspace} ${cid}` of uploads whose local pin waits for the members' copies. */
   readonly #staged = new Map<string, { workspaceId: string, cid: string, min: number }>()
@@ -44,6 +44,9 @@ class DefaultGateway implements WorkspaceGateway {
   constructor (init: WorkspaceGatewayInit) {
     this.#init = init
     this.storageNode = init.storageNode
+    const swarmKey = init.swarmKey ?? (init.orchestrator.swarmKeyFor != null ? init.orchestrator.swarmKeyFor.bind(init.orchestrator) : undefined)
+    if (swarmKey == null) throw new InvalidArgumentError('swarmKey is required when the orchestrator has no swarmKeyFor')
+    this.#swarmKey = swarmKey
     this.#unsubscribe = init.orchestrator.onChange(event => { this.#onEvent(event) })
   }
 
@@ -54,7 +57,7 @@ class DefaultGateway implements WorkspaceGateway {
     if (joining == null) {
       joining = (async () => {
         const status = this.#init.orchestrator.workspaceStatus(workspaceId)
-        const key = await this.#init.swarmKey(workspaceId)
+        const key = await this.#swarmKey(workspaceId)
         return await this.storageNode.join(workspaceId, key, { bootstrapPeers: this.#memberAddresses(status.nodes) })
       })()
       this.#joins.set(workspaceId, joining)
@@ -151,7 +154,7 @@ class DefaultGateway implements WorkspaceGateway {
         if (this.#joined(event.workspaceId) == null) return
         const workspaceId = event.workspaceId
         const rejoin = (async () => {
-          const key = await this.#init.swarmKey(workspaceId)
+          const key = await this.#swarmKey(workspaceId)
           const status = this.#init.orchestrator.workspaceStatus(workspaceId)
           return await this.storageNode.rotateKey(workspaceId, key, { bootstrapPeers: this.#memberAddresses(status.nodes) })
         })()

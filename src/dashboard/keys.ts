@@ -1,6 +1,8 @@
 /**
- * Where the gateway gets workspace keys from while the orchestrator has no
- * in-process accessor: its own SQLite file, opened read-only for each lookup.
+ * Workspace keys for a gateway that runs in another process than the
+ * orchestrator: the orchestrator's SQLite file, opened read-only for each
+ * lookup. In the same process use `orchestrator.swarmKeyFor` (the gateway's
+ * default), which also works with a `':memory:'` database.
  * The key goes straight to the storage node (memory); it is never logged.
  */
 import Database from 'better-sqlite3'

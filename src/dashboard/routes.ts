@@ -326,23 +326,21 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
         const a = p.allocations.find(a => a.nodeId === node.id)
         return a == null ? [] : [{ ...p, state: a.state, error: a.error }]
       })
-      return { node: { ...node, storage: node.storage != null ? { ...node.storage, driveFree: null } : null }, pins }
+      return { node, pins }
     })
 
     scope.post<{ Params: { ws: string, node: string }, Body: { cid: string, name?: string } }>(`${api}/workspaces/:ws/nodes/:node/pins`, {
       schema: { params: nodeParams, body: { type: 'object', properties: { cid: cidParam, name: { type: 'string', maxLength: 1024 } }, required: ['cid'], additionalProperties: false } }
     }, async (req, reply) => {
       access(req, req.params.ws)
-      if (orch.pinOnNode == null) throw new DashboardStatusError('ERR_NOT_SUPPORTED', 'This orchestrator cannot pin on one chosen node yet')
-      const node = orch.workspaceStatus(req.params.ws).nodes.find(n => n.id === req.params.node)
-      if (node == null) throw new DashboardStatusError('ERR_RECORD_NOT_FOUND', `Node ${req.params.node} is not a member of this workspace`)
+      const node = orch.getNode(req.params.node)
+      if (!node.workspaces.includes(req.params.ws)) throw new DashboardStatusError('ERR_RECORD_NOT_FOUND', `Node ${req.params.node} is not a member of this workspace`)
       if (!node.online) throw new ConflictError(`Node ${node.name} is offline: it cannot pin now`)
       return reply.code(201).send(orch.pinOnNode(req.params.ws, req.params.node, { cid: req.body.cid, name: req.body.name }))
     })
 
     scope.delete<{ Params: { ws: string, node: string, cid: string } }>(`${api}/workspaces/:ws/nodes/:node/pins/:cid`, { schema: { params: nodePinParams } }, async (req, reply) => {
       access(req, req.params.ws)
-      if (orch.unpinOnNode == null) throw new DashboardStatusError('ERR_NOT_SUPPORTED', 'This orchestrator cannot unpin on one chosen node yet')
       orch.unpinOnNode(req.params.ws, req.params.node, req.params.cid)
       return reply.code(204).send()
     })

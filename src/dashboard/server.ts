@@ -1,7 +1,7 @@
 /**
  * The dashboard on its own port: `buildDashboardApp()` (no listen, for
- * `inject()` tests) and `createDashboardServer()` (listen / stop). Used while
- * the orchestrator does not take extra routes on its own server.
+ * `inject()` tests) and `createDashboardServer()` (listen / stop). To serve it
+ * on the orchestrator's own port instead, use `createOrchestrator({ dashboard: true })`.
  */
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'

@@ -9,12 +9,9 @@ import type { SwarmKey } from '../swarm-key/index.js'
 /** The part of the orchestrator the dashboard reads and drives. */
 export type DashboardOrchestrator = Pick<Orchestrator,
 'adminToken' | 'listWorkspaces' | 'getWorkspace' | 'workspaceStatus' | 'listNodes' | 'getNode' |
-'pin' | 'unpin' | 'pinStatus' | 'onChange'> & Partial<NodePinControl>
+'pin' | 'unpin' | 'pinStatus' | 'onChange'> & NodePinControl
 
-/**
- * Manual pin/unpin on one node. Used by the node view when the orchestrator
- * has these methods; without them the node view's buttons answer 501.
- */
+/** Manual pin/unpin on one node (the orchestrator's `pinOnNode` / `unpinOnNode`), used by the node view. */
 export interface NodePinControl {
   pinOnNode(workspaceId: string, nodeId: string, request: PinRequest): PinStatus
   unpinOnNode(workspaceId: string, nodeId: string, cid: string): void
@@ -110,9 +107,12 @@ export interface WorkspaceGatewayInit {
   storageNode: StorageNode
   /** @default true */
   ownsStorageNode?: boolean
-  orchestrator: Pick<Orchestrator, 'pin' | 'pinStatus' | 'workspaceStatus' | 'onChange'>
-  /** The workspace's current swarm key (kept in memory by the node, never written). */
-  swarmKey: (workspaceId: string) => string | Uint8Array | SwarmKey | Promise<string | Uint8Array | SwarmKey>
+  orchestrator: Pick<Orchestrator, 'pin' | 'pinStatus' | 'workspaceStatus' | 'onChange'> & Partial<Pick<Orchestrator, 'swarmKeyFor'>>
+  /**
+   * The workspace's current swarm key (kept in memory by the node, never written).
+   * @default the orchestrator's `swarmKeyFor` (in-process); use `swarmKeyFromDatabase` from another process
+   */
+  swarmKey?: (workspaceId: string) => string | Uint8Array | SwarmKey | Promise<string | Uint8Array | SwarmKey>
   /** Copies wanted for an upload unless told otherwise. @default 2 */
   replication?: number
   /** Keep the gateway's own copy after the members hold `replicationMin` copies. @default false */
