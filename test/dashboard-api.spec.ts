@@ -3,9 +3,11 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { buildDashboardApp, createDashboardServer, swarmKeyFromDatabase } from '../src/dashboard/index.js'
 import { describeError, formatAgo, formatBytes, percent, shortCid } from '../src/dashboard/ui/format.js'
 import { createOrchestrator, DATABASE_FILE_NAME } from '../src/orchestrator/index.js'
+import { PROTOCOL_VERSION } from '../src/protocol/index.js'
 import type { DashboardApp } from '../src/dashboard/index.js'
 import type { Orchestrator } from '../src/orchestrator/index.js'
 
@@ -19,6 +21,9 @@ describe('dashboard API (fastify inject)', () => {
   let wsA: string
   let wsB: string
   let keys: string[]
+  let wsUrl: string
+  let laptopToken: string
+  let serverToken: string
   const bodies: string[] = []
   const memberToken = 'member-token-of-workspace-a-0123456789'
 
@@ -43,15 +48,20 @@ describe('dashboard API (fastify inject)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'otd-api-'))
     orch = createOrchestrator({ dataDir: dir, port: 0 })
-    await orch.start()
+    ;({ url: wsUrl } = await orch.start())
     wsA = orch.createWorkspace({ id: 'ws-a', name: 'Team A' }).id
     wsB = orch.createWorkspace({ id: 'ws-b', name: 'Team B' }).id
     const n1 = orch.createNode({ name: 'laptop' })
     const n2 = orch.createNode({ name: 'server' })
     orch.addMember(wsA, n1.node.id)
     orch.addMember(wsA, n2.node.id)
+    laptopToken = n1.token
+    serverToken = n2.token
+    // another connection to the file sees the orchestrator's writes once they commit (at the end of the event-loop turn)
+    await new Promise(resolve => setImmediate(resolve))
     const read = swarmKeyFromDatabase(join(dir, DATABASE_FILE_NAME))
     keys = [read(wsA), read(wsB)]
+    expect(keys).toEqual([orch.swarmKeyFor(wsA), orch.swarmKeyFor(wsB)])
     dash = buildDashboardApp({ orchestrator: orch, memberTokens: [{ token: memberToken, workspaceIds: [wsA] }], keepAliveMs: 200 })
   })
 
@@ -150,7 +160,7 @@ describe('dashboard API (fastify inject)', () => {
     expect(again.statusCode).toBe(404)
   })
 
-  it('answers readable errors: bad CID, unknown workspace, unknown node, no gateway, no per-node control', async () => {
+  it('answers readable errors: bad CID, unknown workspace, unknown node, no gateway, per-node pin on an offline node', async () => {
     const cookie = await login(orch.adminToken)
     const bad = await call('POST', `/dashboard/api/workspaces/${wsA}/pins`, { cookie, payload: { cid: 'not-a-cid' } })
     expect(bad.statusCode).toBe(400)
@@ -165,8 +175,82 @@ describe('dashboard API (fastify inject)', () => {
     expect((await call('GET', `/dashboard/api/workspaces/${wsA}/content/${CID2}`, { cookie })).statusCode).toBe(501)
     const nodeId = orch.workspaceStatus(wsA).nodes[0].id
     const manual = await call('POST', `/dashboard/api/workspaces/${wsA}/nodes/${nodeId}/pins`, { cookie, payload: { cid: CID } })
-    expect(manual.statusCode).toBe(501)
-    expect(manual.json().error.code).toBe('ERR_NOT_SUPPORTED')
+    expect(manual.statusCode).toBe(409)
+    expect(manual.json().error.code).toBe('ERR_CONFLICT')
+    const noCopy = await call('DELETE', `/dashboard/api/workspaces/${wsA}/nodes/${nodeId}/pins/${CID}`, { cookie })
+    expect(noCopy.statusCode).toBe(404)
+    expect(noCopy.json().error.code).toBe('ERR_RECORD_NOT_FOUND')
+    expect((await call('POST', `/dashboard/api/workspaces/${wsA}/nodes/node-nope/pins`, { cookie, payload: { cid: CID } })).statusCode).toBe(404)
+    expect((await call('POST', `/dashboard/api/workspaces/${wsA}/nodes/${nodeId}/pins`, { cookie, payload: { cid: 'nope' } })).json().error.code).toBe('ERR_INVALID_CID')
+  })
+
+  it('pins on and unpins from one chosen online node, and shows its drive free space', async () => {
+    const cookie = await login(orch.adminToken)
+    const nodes = orch.workspaceStatus(wsA).nodes
+    const laptop = nodes.find(n => n.name === 'laptop')!
+    const server = nodes.find(n => n.name === 'server')!
+    // hand-driven nodes: hello, storage report (with drive_free), ready in the workspace
+    const peers = ['12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK', '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN']
+    const raw = [laptopToken, serverToken].map((token, i) => {
+      const ws = new WebSocket(wsUrl)
+      const messages: any[] = []
+      ws.on('message', data => { messages.push(JSON.parse(data.toString())) })
+      const send = (m: unknown): void => { ws.send(JSON.stringify(m)) }
+      const next = async (type: string, cid?: string): Promise<any> => {
+        const find = (): any => messages.find(m => m.type === type && (cid == null || m.cid === cid))
+        await expect.poll(find, { timeout: 5000 }).toBeTruthy()
+        return find()
+      }
+      const join = async (): Promise<void> => {
+        await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+        send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token })
+        await next('welcome')
+        send({ type: 'storage_report', used: 1024, quota: 8192, free: 7168 - i, drive_free: (5 + i) * 2 ** 30, workspaces: [] })
+        await next('workspace_joined')
+        send({ type: 'ipfs_ready', workspace_id: wsA, peer_id: peers[i], addresses: [`/ip4/127.0.0.1/tcp/${4001 + i}`] })
+        send({ type: 'pin_sync', workspace_id: wsA, cids: [] })
+      }
+      return { ws, messages, send, next, join }
+    })
+    const [onLaptop, onServer] = raw
+    try {
+      await Promise.all(raw.map(async r => { await r.join() }))
+      await expect.poll(() => orch.workspaceStatus(wsA).nodes.filter(n => n.peerId != null).length).toBe(2)
+
+      const view = (await call('GET', `/dashboard/api/workspaces/${wsA}/nodes/${laptop.id}`, { cookie })).json()
+      expect(view.node).toMatchObject({ online: true, storage: { used: 1024, quota: 8192, free: 7168, driveFree: 5 * 2 ** 30 } })
+
+      // pin on the laptop only (placement would have picked it too; the server is the manual choice next)
+      const pinned = await call('POST', `/dashboard/api/workspaces/${wsA}/nodes/${laptop.id}/pins`, { cookie, payload: { cid: CID2, name: 'manual.bin' } })
+      expect(pinned.statusCode).toBe(201)
+      expect(pinned.json()).toMatchObject({ cid: CID2, name: 'manual.bin', replicationMax: 1 })
+      expect(await onLaptop.next('pin_content', CID2)).toMatchObject({ workspace_id: wsA, name: 'manual.bin' })
+      onLaptop.send({ type: 'content_pinned', workspace_id: wsA, cid: CID2, size: 11 })
+      await expect.poll(() => orch.pinStatus(wsA, CID2).copies).toBe(1)
+      expect(onServer.messages.some(m => m.type === 'pin_content')).toBe(false)
+      const withPin = (await call('GET', `/dashboard/api/workspaces/${wsA}/nodes/${laptop.id}`, { cookie })).json()
+      expect(withPin.pins).toMatchObject([{ cid: CID2, state: 'pinned', size: 11 }])
+
+      // and on the server too: a second copy, the laptop's stays
+      expect((await call('POST', `/dashboard/api/workspaces/${wsA}/nodes/${server.id}/pins`, { cookie, payload: { cid: CID2 } })).json()).toMatchObject({ replicationMax: 2 })
+      await onServer.next('pin_content', CID2)
+      onServer.send({ type: 'content_pinned', workspace_id: wsA, cid: CID2, size: 11 })
+      await expect.poll(() => orch.pinStatus(wsA, CID2).copies).toBe(2)
+
+      // unpin from the laptop: the server keeps its copy
+      const unpinned = await call('DELETE', `/dashboard/api/workspaces/${wsA}/nodes/${laptop.id}/pins/${CID2}`, { cookie })
+      expect(unpinned.statusCode).toBe(204)
+      await onLaptop.next('unpin_content', CID2)
+      onLaptop.send({ type: 'content_unpinned', workspace_id: wsA, cid: CID2 })
+      await expect.poll(() => orch.pinStatus(wsA, CID2).allocations.map(a => [a.nodeId, a.state])).toEqual([[server.id, 'pinned']])
+      expect(orch.pinStatus(wsA, CID2)).toMatchObject({ replicationMax: 1, copies: 1 })
+      expect(onServer.messages.some(m => m.type === 'unpin_content')).toBe(false)
+      expect((await call('GET', `/dashboard/api/workspaces/${wsA}/nodes/${laptop.id}`, { cookie })).json().pins).toEqual([])
+    } finally {
+      for (const r of raw) r.ws.terminate()
+      await expect.poll(() => orch.workspaceStatus(wsA).nodesOnline).toBe(0)
+      orch.unpin(wsA, CID2)
+    }
   })
 
   it('logs out: the cookie stops working', async () => {

@@ -451,6 +451,11 @@ describe('orchestrator', () => {
     const a = connect()
     await a.join(c.token, PEER(0), 100)
     await a.waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0])
+    a.send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 3 })
+    await expect.poll(() => orch.pinStatus('w', CIDS[0]).copies).toBe(1)
+    // the only member: no other node could keep replicationMin, so unpinning it there is refused
+    expect(() => orch.unpinOnNode('w', c.node.id, CIDS[0])).toThrow(expect.objectContaining({ code: 'ERR_CONFLICT' }))
+    expect(orch.pinStatus('w', CIDS[0]).allocations).toMatchObject([{ state: 'pinned' }])
   })
 
   it('stores the drive free space of storage_report (null when a node does not send it)', async () => {

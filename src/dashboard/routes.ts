@@ -11,6 +11,7 @@ import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ConflictError, ForbiddenError, InvalidArgumentError, QuotaExceededError, StorageError, UnauthorizedError } from '../errors.js'
 import { targetCopies } from '../orchestrator/placement.js'
+import { normaliseCid } from '../orchestrator/orchestrator.js'
 import { createAssets, PAGE_SECURITY_HEADERS } from './assets.js'
 import { canAccess, createSessionStore, identify, readCookie, SESSION_COOKIE, sessionCookie } from './session.js'
 import type { Identity } from './session.js'
@@ -333,6 +334,7 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
       schema: { params: nodeParams, body: { type: 'object', properties: { cid: cidParam, name: { type: 'string', maxLength: 1024 } }, required: ['cid'], additionalProperties: false } }
     }, async (req, reply) => {
       access(req, req.params.ws)
+      normaliseCid(req.body.cid) // a bad CID is a 400 before anything else
       const node = orch.getNode(req.params.node)
       if (!node.workspaces.includes(req.params.ws)) throw new DashboardStatusError('ERR_RECORD_NOT_FOUND', `Node ${req.params.node} is not a member of this workspace`)
       if (!node.online) throw new ConflictError(`Node ${node.name} is offline: it cannot pin now`)

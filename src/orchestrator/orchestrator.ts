@@ -463,6 +463,20 @@ class DefaultOrchestrator implements Orchestrator {
       throw new ConflictError(`${key} wants a copy on every member: change its replication before unpinning it from one node`)
     }
     const now = Date.now()
+    if (alloc.state !== 'failed') {
+      // dropping this copy must leave replicationMin copies, counting the ones placement can add elsewhere
+      const members = this.#memberSet(ws.id)
+      const allocations = store.listAllocationsOfPin(ws.id, key)
+      const remaining = allocations.filter(a => a.node_id !== nodeId && ACTIVE.has(a.state) && members.has(a.node_id) && this.#counts(a.node_id, now)).length
+      const need = pin.replication_min - remaining
+      if (need > 0) {
+        const allocated = new Set(allocations.map(a => a.node_id))
+        const candidates = [...(this.#ready.get(ws.id) ?? [])].filter(id => id !== nodeId && !allocated.has(id)).map(id => ({ nodeId: id, free: this.#free.get(id) }))
+        if (chooseNodes(candidates, need, pin.size).length < need) {
+          throw new ConflictError(`No other online member can take a copy of ${key} (it wants ${pin.replication_min}): unpin it from the workspace, or lower its replication`)
+        }
+      }
+    }
     store.transaction(() => {
       if (alloc.state === 'failed') {
         this.#removeAllocation(ws.id, key, nodeId)

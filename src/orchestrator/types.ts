@@ -241,9 +241,10 @@ export interface Orchestrator {
   pinOnNode(workspaceId: string, nodeId: string, request: PinRequest): PinStatus
   /**
    * Removes the copy on one member. `replicationMax` shrinks by one (not below `replicationMin`);
-   * if fewer than `replicationMin` copies remain, one is placed on another member.
+   * if fewer than `replicationMin` copies remain, one is placed on another online member.
    * @throws {NotFoundError} no such pin or no copy on that node
-   * @throws {ConflictError} the pin wants a copy on every member (`replicationMax: -1`)
+   * @throws {ConflictError} the pin wants a copy on every member (`replicationMax: -1`), or no
+   * other online member could take the copy that `replicationMin` needs
    */
   unpinOnNode(workspaceId: string, nodeId: string, cid: string): void
   pinStatus(workspaceId: string, cid: string): PinStatus
