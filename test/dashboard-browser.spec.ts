@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOrchestratorClient } from '../src/client/index.js'
-import { createDashboardServer, createWorkspaceGateway, swarmKeyFromDatabase } from '../src/dashboard/index.js'
+import { createDashboardServer, createWorkspaceGateway } from '../src/dashboard/index.js'
 import { createStorageNode } from '../src/node/index.js'
-import { createOrchestrator, DATABASE_FILE_NAME } from '../src/orchestrator/index.js'
+import { createOrchestrator } from '../src/orchestrator/index.js'
 import type { Browser, Page } from 'playwright-core'
 import type { OrchestratorClient } from '../src/client/index.js'
 import type { DashboardServer, WorkspaceGateway } from '../src/dashboard/index.js'
@@ -53,12 +53,10 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
       await client.start()
       await client.waitConnected({ signal: AbortSignal.timeout(10_000) })
     }
-    const swarmKey = swarmKeyFromDatabase(join(dir, DATABASE_FILE_NAME))
-    key = swarmKey(ws)
+    key = orch.swarmKeyFor(ws)
     gateway = createWorkspaceGateway({
       storageNode: await createStorageNode({ storagePath: join(dir, 'gateway'), quotaBytes: 64 * MiB, listenAddresses: LOOPBACK }),
-      orchestrator: orch,
-      swarmKey
+      orchestrator: orch // keys from orch.swarmKeyFor (in memory)
     })
     dashboard = createDashboardServer({ orchestrator: orch, gateway, port: 0 })
     await dashboard.start()
@@ -141,7 +139,16 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     await page.locator('#node-tab').waitFor()
     await page.locator('#node-pins-body tr .state.pinned').waitFor()
     expect(await page.locator('#node-status').textContent()).toContain('online')
+    // the node reports its drive's free space
+    await expect.poll(async () => await page.locator('#node-drive-free').textContent(), { timeout: 10_000 }).toMatch(/^\d+(\.\d+)? (KiB|MiB|GiB|TiB)$/)
     await page.screenshot({ path: 'test-results/dashboard-node.png', fullPage: true })
+    // "Unpin here" on a copy that no other node could replace (the other node holds one already): a readable refusal
+    await page.locator('#node-pins-body tr button.unpin').click()
+    await page.locator('#error').waitFor({ state: 'visible' })
+    expect(await page.locator('#error-text').textContent()).toMatch(/^No other online member can take a copy/)
+    expect(orch.pinStatus(ws, orch.workspaceStatus(ws).pins[0].cid).copies).toBe(2)
+    await page.locator('#error-close').click()
+    await page.locator('#error').waitFor({ state: 'hidden' })
     await page.locator('#tab-storage').click()
 
     // unpin: the row goes, and once the nodes collect garbage the totals fall
