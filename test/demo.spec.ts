@@ -3,8 +3,10 @@
  * node runners, upload on A, orchestrator pin on B, download from B, sha256.
  */
 import { spawn } from 'node:child_process'
+import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { runDemo } from '../src/runner/demo.js'
 
 const BIN = fileURLToPath(new URL('../bin/otherthing-storage.js', import.meta.url))
 
@@ -29,5 +31,37 @@ describe('demo', () => {
     expect(stdout).toContain('demo finished')
     // the workspace key is shown as a fingerprint only
     expect(stdout).toMatch(/swarm key fingerprint [0-9a-f]{16}/)
+    // the dashboard is served by the orchestrator, with the login explained
+    expect(stdout).toMatch(/dashboard http:\/\/127\.0\.0\.1:\d+\/dashboard\//)
+    expect(stdout).toMatch(/log in to the dashboard with the admin token \S+/)
   })
+
+  it('serves the dashboard while it runs: the printed URL loads and the printed token logs in', async () => {
+    const out = new PassThrough()
+    let text = ''
+    out.setEncoding('utf8').on('data', (d: string) => { text += d })
+    const abort = new AbortController()
+    const running = runDemo({ stdout: out, signal: abort.signal, sampleSize: 64 * 1024 })
+    running.catch(() => {})
+    let url = ''
+    try {
+      await expect.poll(() => text.includes('demo running'), { timeout: 60_000, interval: 100 }).toBe(true)
+      url = /dashboard (http:\/\/127\.0\.0\.1:\d+\/dashboard\/)/.exec(text)?.[1] ?? ''
+      const token = /log in to the dashboard with the admin token (\S+)/.exec(text)?.[1] ?? ''
+      const page = await fetch(url)
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/)
+      const login = await fetch(`${url}api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) })
+      expect(login.status).toBe(200)
+      const cookie = String(login.headers.get('set-cookie')).split(';')[0]
+      const status = await (await fetch(`${url}api/workspaces/demo`, { headers: { cookie } })).json()
+      expect(status).toMatchObject({ gateway: true, nodesOnline: 2 })
+      expect(status.pins).toHaveLength(1)
+    } finally {
+      abort.abort()
+    }
+    const result = await running
+    expect(result.dashboardUrl).toBe(url)
+    expect(text).toContain('stopping...')
+  }, 90_000)
 })

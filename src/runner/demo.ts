@@ -1,10 +1,12 @@
 /**
  * The `npm start` / `otherthing-storage demo` walk-through, with no setup:
- * an orchestrator (SQLite in a temp folder), two node runners (temp storage
- * paths, small quota), one workspace; a sample file goes up through node A's
- * HTTP API, the orchestrator pins it on node B, and it comes back down from
- * node B's API with the same SHA-256. Every step prints the URL and a curl
- * command to try. Runs until the signal aborts unless `exit` is set.
+ * an orchestrator (SQLite in a temp folder) serving the dashboard and running
+ * the workspace gateway, two node runners (temp storage paths, small quota),
+ * one workspace; a sample file goes up through node A's HTTP API, the
+ * orchestrator pins it on node B, and it comes back down from node B's API
+ * with the same SHA-256. Every step prints the URL and a curl command to try,
+ * and the dashboard URL with how to log in. Runs until the signal aborts
+ * unless `exit` is set.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -14,13 +16,13 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { StorageError, TimeoutError } from '../errors.js'
 import { formatBytes } from '../storage/bytes.js'
+import { createOrchestrator } from '../orchestrator/orchestrator.js'
+import type { Orchestrator } from '../orchestrator/types.js'
 import { silentLogger } from './logger.js'
 import { startNodeRunner } from './node-runner.js'
-import { startOrchestratorProcess } from './orchestrator-process.js'
 import { downloadToFile, uploadFile } from './transfer.js'
 import type { Logger } from './logger.js'
 import type { NodeRunner } from './node-runner.js'
-import type { OrchestratorProcess } from './orchestrator-process.js'
 
 export interface DemoInit {
   /** Stop after the checks instead of running until `signal` aborts. @default false */
@@ -43,6 +45,8 @@ export interface DemoResult {
   cid: string
   sha256: string
   bytes: number
+  /** The dashboard page (gone once the demo has stopped). */
+  dashboardUrl: string
 }
 
 async function sha256File (path: string): Promise<string> {
@@ -86,18 +90,28 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
   const title = (text: string): void => { print(); print(`[${++step}/${steps}] ${text}`) }
 
   const dir = await mkdtemp(join(tmpdir(), 'otherthing-demo-'))
-  let orch: OrchestratorProcess | undefined
+  let started: Orchestrator | undefined
   const runners: NodeRunner[] = []
   try {
-    title('Starting an orchestrator (SQLite in a temp folder)')
-    orch = await startOrchestratorProcess({ dbPath: join(dir, 'orchestrator.db'), logger: logger.child({ service: 'orchestrator' }) })
-    const admin = `-H 'Authorization: Bearer ${orch.orchestrator.adminToken}'`
+    title('Starting an orchestrator with its dashboard and workspace gateway (SQLite in a temp folder)')
+    const o = started = createOrchestrator({
+      databasePath: join(dir, 'orchestrator.db'),
+      host: '127.0.0.1',
+      port: 0,
+      logger: logger.child({ service: 'orchestrator' }),
+      dashboard: true,
+      gateway: { storagePath: join(dir, 'gateway'), quotaBytes: 256 * 2 ** 20, replication: 2 }
+    })
+    const orch = await o.start()
+    const dashboardUrl = orch.dashboardUrl ?? `${orch.adminUrl}/dashboard/`
+    const admin = `-H 'Authorization: Bearer ${o.adminToken}'`
     print(`      nodes connect to ${orch.url}`)
     print(`      admin API ${orch.adminUrl}`)
     print(`      curl ${admin} ${orch.adminUrl}/workspaces`)
+    print(`      dashboard ${dashboardUrl}`)
+    print(`      log in to the dashboard with the admin token ${o.adminToken}`)
 
     title('Creating workspace "demo" and two nodes')
-    const o = orch.orchestrator
     const ws = o.createWorkspace({ id: 'demo', name: 'Demo workspace' })
     const a = o.createNode({ name: 'node-a' })
     const b = o.createNode({ name: 'node-b' })
@@ -105,6 +119,12 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
     o.addMember(ws.id, b.node.id)
     print(`      workspace ${ws.id}, swarm key fingerprint ${ws.keyFingerprint} (the key itself stays secret)`)
     print(`      nodes: node-a ${a.node.id}, node-b ${b.node.id}`)
+    const gateway = o.gateway
+    if (gateway != null) {
+      await gateway.join(ws.id, { signal })
+      const peer = gateway.workspaces().find(w => w.workspaceId === ws.id)?.peerId ?? ''
+      print(`      the gateway (peer ${peer}) joined ${ws.id}: members dial it as an always-on bootstrap peer`)
+    }
 
     title('Starting node runners A and B (temp storage, small quota)')
     for (const [name, created] of [['a', a], ['b', b]] as const) {
@@ -130,6 +150,7 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
       return joined && ready ? true : undefined
     }, signal)
     print(`      both nodes joined ${ws.id} and found each other through the orchestrator`)
+    print(`      dashboard: ${dashboardUrl}#/${ws.id} shows both nodes and their storage`)
 
     title(`Uploading a ${formatBytes(init.sampleSize ?? 3 * 2 ** 20)} sample file through node A's HTTP API`)
     const samplePath = join(dir, 'sample.bin')
@@ -168,7 +189,7 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
     if (init.exit === true) {
       print('demo finished: the file went A -> orchestrator pin -> B and came back intact')
     } else {
-      print('demo running: try the curl commands above; press Ctrl+C to stop')
+      print(`demo running: open ${dashboardUrl} (log in with the admin token ${o.adminToken}) or try the curl commands above; press Ctrl+C to stop`)
       if (signal !== undefined && !signal.aborted) {
         await new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
       } else if (signal === undefined) {
@@ -176,10 +197,10 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
       }
       print('stopping...')
     }
-    return { cid: uploaded.cid, sha256, bytes }
+    return { cid: uploaded.cid, sha256, bytes, dashboardUrl }
   } finally {
     for (const r of runners.reverse()) await r.stop().catch((err: unknown) => { logger.warn({ err }, 'stopping a node runner failed') })
-    await orch?.stop().catch((err: unknown) => { logger.warn({ err }, 'stopping the orchestrator failed') })
+    await started?.stop().catch((err: unknown) => { logger.warn({ err }, 'stopping the orchestrator failed') })
     await rm(dir, { recursive: true, force: true, maxRetries: 3 })
   }
 }
