@@ -1,7 +1,9 @@
 /**
  * An orchestrator and two storage nodes on this machine (127.0.0.1 only):
  * the nodes join a workspace, one adds a file, the orchestrator places it on
- * both, and the admin API shows the workspace status.
+ * both, and the admin API shows the workspace status. The orchestrator also
+ * serves the dashboard on its port and runs the workspace gateway (an
+ * always-on peer the nodes bootstrap from).
  *
  *   npx tsx examples/orchestrator.ts
  */
@@ -14,9 +16,15 @@ import { createStorageNode } from '../src/node/index.js'
 import { createOrchestrator } from '../src/orchestrator/index.js'
 
 const dir = await mkdtemp(join(tmpdir(), 'orchestrator-example-'))
-const orchestrator = createOrchestrator({ dataDir: dir, port: 0, repinGraceMs: 5_000 })
-const { url, adminUrl } = await orchestrator.start()
-console.log('orchestrator', { url, adminUrl })
+const orchestrator = createOrchestrator({
+  dataDir: dir,
+  port: 0,
+  repinGraceMs: 5_000,
+  dashboard: true,
+  gateway: { storagePath: join(dir, 'gateway'), quotaBytes: 64 * 2 ** 20 }
+})
+const { url, adminUrl, dashboardUrl } = await orchestrator.start()
+console.log('orchestrator', { url, adminUrl, dashboardUrl })
 orchestrator.onChange(e => { if (e.type === 'allocation') console.log('  allocation', e.nodeId, e.state) })
 
 const workspace = orchestrator.createWorkspace({ id: 'demo', name: 'Demo' })
@@ -46,6 +54,8 @@ while (orchestrator.pinStatus('demo', cid.toString()).copies < 2) await new Prom
 const res = await fetch(`${adminUrl}/workspaces/demo/status`, { headers: { authorization: `Bearer ${orchestrator.adminToken}` } })
 const status = await res.json() as { nodesOnline: number, pins: Array<{ cid: string, copies: number, status: string }> }
 console.log('status', { nodesOnline: status.nodesOnline, pins: status.pins })
+const page = await fetch(dashboardUrl ?? '')
+console.log('dashboard page', page.status, '(log in with orchestrator.adminToken)')
 
 for (const m of machines) {
   await m.client.stop()
