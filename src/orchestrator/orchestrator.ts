@@ -382,21 +382,25 @@ class DefaultOrchestrator implements Orchestrator {
     const max = request.replicationMax ?? min
     checkPinRequest(request, min, max)
     const existing = store.getPin(ws.id, cid)
+    const row: PinRow = {
+      workspace_id: ws.id,
+      cid,
+      name: request.name ?? existing?.name ?? null,
+      size: request.size ?? null,
+      replication_min: min,
+      replication_max: max,
+      created_at: existing?.created_at ?? Date.now()
+    }
     store.transaction(() => {
-      store.upsertPin({
-        workspace_id: ws.id,
-        cid,
-        name: request.name ?? existing?.name ?? null,
-        size: request.size ?? null,
-        replication_min: min,
-        replication_max: max,
-        created_at: existing?.created_at ?? Date.now()
-      })
+      store.upsertPin(row)
       // pinning again is how an operator retries failed copies
+      const allocations: AllocationRow[] = []
       for (const a of store.listAllocationsOfPin(ws.id, cid)) {
         if (a.state === 'failed') store.deleteAllocation(ws.id, cid, a.node_id)
+        else allocations.push(a)
       }
-      this.#placePin(ws.id, cid)
+      // the row as stored (upsertPin keeps a known size), without reading it back
+      this.#placePin(ws.id, cid, { ...row, size: row.size ?? existing?.size ?? null }, allocations)
     })
     if (existing == null) this.#emit({ type: 'pin:added', workspaceId: ws.id, cid })
     return this.pinStatus(ws.id, cid)
@@ -999,7 +1003,7 @@ class DefaultOrchestrator implements Orchestrator {
         const free = this.#free.get(nodeId)
         if (free !== undefined && pin.size != null) this.#free.set(nodeId, Math.max(0, free - pin.size))
         const session = this.#sessions.get(nodeId)
-        if (session != null) this.#send(session, this.#pinMessage(pin))
+        if (session != null) this.#send(session, this.#pinMessage(pin, allocations))
       }
       if (counted.length + chosen.length < pin.replication_min) {
         this.#log.debug({ workspaceId, cid, copies: counted.length + chosen.length, min: pin.replication_min }, 'pin under-replicated')
@@ -1023,12 +1027,12 @@ class DefaultOrchestrator implements Orchestrator {
     }
   }
 
-  #pinMessage (pin: PinRow): OrchestratorMessage {
+  #pinMessage (pin: PinRow, allocations?: AllocationRow[]): OrchestratorMessage {
     // where to fetch it: addresses of up to 3 ready members that have it
     const providers: string[] = []
     const peers = this.#peerAddrs.get(pin.workspace_id)
     if (peers != null && peers.size > 0) {
-      for (const a of this.#db().listAllocationsOfPin(pin.workspace_id, pin.cid)) {
+      for (const a of allocations ?? this.#db().listAllocationsOfPin(pin.workspace_id, pin.cid)) {
         const addrs = a.state === 'pinned' ? peers.get(a.node_id) : undefined
         if (addrs != null) providers.push(...addrs.slice(0, 4))
         if (providers.length >= 12) break
