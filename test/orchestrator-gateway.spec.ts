@@ -113,4 +113,51 @@ describe('orchestrator with its gateway and dashboard', () => {
     const down = await fetch(`${addresses.adminUrl}/dashboard/api/workspaces/${WS}/content/${cid as string}`, { headers: { cookie } })
     expect(Buffer.compare(Buffer.from(await down.arrayBuffer()), content)).toBe(0)
   }, 40_000)
+
+  it('re-keys the gateway with the workspace, and the member finds it again', async () => {
+    const { keyFingerprint } = orch.rotateKey(WS)
+    const gateway = orch.gateway!
+    await expect.poll(() => gateway.workspaces().find(w => w.workspaceId === WS)?.keyFingerprint, { timeout: 15_000 }).toBe(keyFingerprint)
+    await expect.poll(() => node!.workspace(WS).keyFingerprint, { timeout: 15_000 }).toBe(keyFingerprint)
+    const gatewayPeer = gateway.workspaces().find(w => w.workspaceId === WS)!.peerId
+    await expect.poll(() => node!.workspace(WS).peers().some(p => p.peerId === gatewayPeer), { timeout: 15_000 }).toBe(true)
+  }, 40_000)
+})
+
+describe('orchestrator gateway on restart', () => {
+  it('joins the existing workspaces before start() resolves, with a gateway built by a function', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'orch-gw-restart-'))
+    const databasePath = join(root, 'orchestrator.db')
+    try {
+      const first = createOrchestrator({ databasePath, port: 0 })
+      await first.start()
+      first.createWorkspace({ id: 'one', name: 'One' })
+      first.createWorkspace({ id: 'two', name: 'Two' })
+      await first.stop()
+
+      const { createWorkspaceGateway } = await import('../src/dashboard/index.js')
+      const second = createOrchestrator({
+        databasePath,
+        port: 0,
+        gateway: async (o) => createWorkspaceGateway({
+          storageNode: await createStorageNode({ storagePath: join(root, 'gateway'), quotaBytes: 16 * MiB, listenAddresses: LOOPBACK }),
+          orchestrator: o
+        })
+      })
+      let gateway
+      try {
+        await second.start()
+        gateway = second.gateway!
+        expect(gateway.workspaces().map(w => w.workspaceId).sort()).toEqual(['one', 'two'])
+        expect(gateway.bootstrapAddresses('one').length).toBeGreaterThan(0)
+      } finally {
+        await second.stop()
+      }
+      // stop() stopped the gateway (and its storage node)
+      expect(second.gateway).toBeUndefined()
+      await expect(gateway.join('one')).rejects.toMatchObject({ code: 'ERR_CONFLICT' })
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  }, 30_000)
 })
