@@ -12,9 +12,13 @@
  * const { node, token } = orch.createNode({ name: 'laptop' })
  * orch.addMember(ws.id, node.id)
  * orch.pin(ws.id, { cid: 'bafy...', replicationMin: 2, replicationMax: 3 })
+ *
+ * // with the dashboard on the same port and an always-on workspace gateway
+ * const full = createOrchestrator({ dataDir: './state', dashboard: true, gateway: { storagePath: './gateway' } })
+ * const { dashboardUrl } = await full.start() // log in with full.adminToken
  * ```
  */
-export { createOrchestrator, normaliseCid, DATABASE_FILE_NAME, CLOSE_CODES, ERR_PROTOCOL_VERSION } from './orchestrator.js'
+export { createOrchestrator, normaliseCid, DATABASE_FILE_NAME, CLOSE_CODES, ERR_PROTOCOL_VERSION, BOOTSTRAP_COALESCE_MS } from './orchestrator.js'
 export { buildAdminApp } from './admin-api.js'
 export type { AdminAppInit } from './admin-api.js'
 export { openOrchestratorStore, SCHEMA_VERSION, ALLOCATION_STATES } from './store.js'
