@@ -24,6 +24,7 @@ describe('protocol', () => {
       { type: 'unpin_content', workspace_id: 'w', cid: CID1 },
       { type: 'content_unpinned', workspace_id: 'w', cid: CID1 },
       { type: 'storage_report', used: 1, quota: 10, free: 9, workspaces: [{ workspace_id: 'w', used: 1, pins: 1 }] },
+      { type: 'storage_report', used: 1, quota: 10, free: 9, drive_free: 5_000_000_000, workspaces: [] },
       { type: 'pin_sync', workspace_id: 'w', cids: [CID0, CID1] },
       { type: 'workspace_left', workspace_id: 'w', purge: true },
       { type: 'error', code: 'ERR_X', message: 'y' }
@@ -46,6 +47,8 @@ describe('protocol', () => {
       JSON.stringify({ type: 'content_pinned', workspace_id: 'w', cid: 'not-a-cid', size: 1 }),
       JSON.stringify({ type: 'content_pinned', workspace_id: '../etc', cid: CID1, size: 1 }),
       JSON.stringify({ type: 'content_pinned', workspace_id: 'w', cid: CID1, size: -1 }),
+      JSON.stringify({ type: 'storage_report', used: 1, quota: 10, free: 9, drive_free: -1, workspaces: [] }),
+      JSON.stringify({ type: 'storage_report', used: 1, quota: 10, free: 9, drive_free: 1.5, workspaces: [] }),
       JSON.stringify({ type: 'ipfs_ready', workspace_id: 'w', peer_id: '12D3KooW', addresses: ['/ip4/999.0.0.1/tcp/1'] }),
       JSON.stringify({ type: 'ipfs_ready', workspace_id: 'w', peer_id: '12D3KooW', addresses: ['not a multiaddr'] }),
       JSON.stringify({ type: 'workspace_joined', workspace_id: 'w', ipfs_swarm_key: 'short', bootstrap_peers: [], key_version: 1 })
