@@ -16,15 +16,16 @@ export async function * fixedSizeChunks (source: AsyncIterable<Uint8Array> | Ite
   let emitted = false
   for await (const piece of source) {
     let off = 0
-    while (off < piece.byteLength) {
-      if (fill === 0 && piece.byteLength - off >= chunkSize) {
+    const length = piece.byteLength
+    while (off < length) {
+      if (fill === 0 && length - off >= chunkSize) {
         yield piece.subarray(off, off + chunkSize)
         off += chunkSize
         emitted = true
         continue
       }
       buf ??= Buffer.allocUnsafe(chunkSize)
-      const n = Math.min(chunkSize - fill, piece.byteLength - off)
+      const n = Math.min(chunkSize - fill, length - off)
       buf.set(piece.subarray(off, off + n), fill)
       fill += n
       off += n
@@ -63,10 +64,11 @@ export async function * readFileChunks (handle: FileHandle, chunkSize: number, o
     while (true) {
       options.signal?.throwIfAborted()
       const chunk = await next
-      if (chunk.byteLength === 0) return
+      const length = chunk.byteLength
+      if (length === 0) return
       next = readOne()
       yield chunk
-      if (chunk.byteLength < chunkSize) return
+      if (length < chunkSize) return
     }
   } finally {
     await next.catch(() => {})

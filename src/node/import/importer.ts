@@ -1,14 +1,15 @@
 /**
  * Imports one file as a UnixFS DAG: chunks are read in order, encoded on the
- * main thread, hashed in the thread pool and written with bounded
+ * main thread, hashed in worker threads and written with bounded
  * concurrency; at most `concurrency` chunks are in flight at any time, so
  * memory stays flat whatever the file size. Leaves are handed to the balanced
  * tree in file order.
  */
+import { setMaxListeners } from 'node:events'
 import { InvalidArgumentError } from '../../errors.js'
 import { createBalancedTree } from './balanced-tree.js'
 import { fixedSizeChunks } from './chunker.js'
-import { blockCid } from './hash.js'
+import { blockCidSync, hashBlock } from './hash.js'
 import { encodeLeaf, resolveLayout } from './layout.js'
 import type { FileLayout, NodeSummary } from './layout.js'
 import type { AbortOptions } from '../types.js'
@@ -57,23 +58,27 @@ export async function importFile (source: AsyncIterable<Uint8Array> | Iterable<U
   const controller = new AbortController()
   const onAbort = (): void => { controller.abort(options.signal?.reason) }
   options.signal?.addEventListener('abort', onAbort, { once: true })
+  // every write in flight listens to it
+  setMaxListeners(Infinity, controller.signal)
   const putOptions = { signal: controller.signal }
 
   let blocks = 0
   let size = 0
   const tree = createBalancedTree(layout, async (block, dagSize, fileSize) => {
-    const cid = await blockCid(block)
+    const cid = blockCidSync(block)
     await blockstore.put(cid, block.bytes, putOptions)
     blocks++
     return { cid, dagSize, fileSize }
   })
 
   const leaf = async (chunk: Uint8Array): Promise<NodeSummary> => {
+    const fileSize = chunk.byteLength
     const block = encodeLeaf(chunk, layout)
-    const cid = await blockCid(block)
-    await blockstore.put(cid, block.bytes, putOptions)
+    const { cid, bytes } = await hashBlock(block)
+    await blockstore.put(cid, bytes, putOptions)
     blocks++
-    return { cid, dagSize: block.bytes.byteLength, fileSize: chunk.byteLength }
+    // block.bytes may be detached by now (transferred to a hash worker): use the bytes handed back
+    return { cid, dagSize: bytes.byteLength, fileSize }
   }
 
   const inFlight: Array<Promise<NodeSummary>> = []

@@ -1,6 +1,6 @@
 /**
  * Fast UnixFS import: the same CIDs as ipfs-unixfs-importer (Kubo's for the
- * 'kubo' profile), chunks hashed in the thread pool, bounded writes in flight.
+ * 'kubo' profile), chunks hashed in worker threads, bounded writes in flight.
  */
 export { importFile } from './importer.js'
 export type { ImportFileOptions, ImportedFile } from './importer.js'
@@ -11,3 +11,4 @@ export { createBalancedTree } from './balanced-tree.js'
 export type { BalancedTree } from './balanced-tree.js'
 export { importedFileWalker } from './pin-walker.js'
 export { layoutFor } from './options.js'
+export { hashBlock, blockCidSync } from './hash.js'

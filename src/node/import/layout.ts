@@ -28,6 +28,8 @@ export interface EncodedBlock {
   /** Multicodec of the block (dag-pb or raw). */
   code: number
   version: 0 | 1
+  /** The bytes are this module's own (freshly encoded), not the caller's: they may be handed to a worker. */
+  owned?: boolean
 }
 
 /** Resolves a layout: CIDv0 cannot address raw blocks, so raw leaves force CIDv1. */
@@ -39,7 +41,7 @@ export function resolveLayout (layout: FileLayout): FileLayout {
 export function encodeLeaf (chunk: Uint8Array, layout: FileLayout): EncodedBlock {
   if (layout.rawLeaves) return { bytes: chunk, code: raw.code, version: 1 }
   const unixfs = new UnixFS({ type: 'file', data: chunk })
-  return { bytes: dagPb.encode({ Data: unixfs.marshal(), Links: [] }), code: dagPb.code, version: layout.cidVersion }
+  return { bytes: dagPb.encode({ Data: unixfs.marshal(), Links: [] }), code: dagPb.code, version: layout.cidVersion, owned: true }
 }
 
 /** Encodes a parent of `children` (in file order). */
