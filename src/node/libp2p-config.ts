@@ -37,7 +37,11 @@ export function workspaceLibp2pOptions (init: WorkspaceLibp2pInit): CreateLibp2p
     addresses: { listen: init.listenAddresses ?? DEFAULT_LISTEN_ADDRESSES },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // a paused stream (transfer/ pauses while its writes catch up) buffers what the peer may
+    // still send, up to the receive window: keep that window (default 16 MiB) under the read
+    // buffer limit (default 4 MiB, exceeding it resets the stream). The initial window stays
+    // at the spec's 256 KiB (Kubo peers assume it).
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024, maxReadBufferLength: 8 * 1024 * 1024 } })],
     connectionProtector: privateNetwork({ psk: init.swarmKey.bytes, limiter: createLimiter(init.bandwidth) }),
     connectionManager: {
       maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
