@@ -2,12 +2,15 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
+import { PutFailedError } from 'interface-store'
 import { InvalidArgumentError, NotStartedError } from '../errors.js'
+import { createFsBlockWriter } from './fs-block-writer.js'
 import { createKeyLock } from './key-lock.js'
 import { DefaultQuotaLedger } from './ledger.js'
 import { orderedParallel } from './ordered-parallel.js'
 import { scanBlockstore, scanFsBlockstore } from './scan.js'
 import type { DiskGuard } from './disk-space.js'
+import type { FsBlockWriter } from './fs-block-writer.js'
 import type { QuotaLedger, Reservation, StoreEntry } from './ledger.js'
 import type { AbortOptions } from './types.js'
 import type { ShardingStrategy } from 'blockstore-fs/sharding'
@@ -86,6 +89,8 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   private readonly rescanOnOpen: boolean
   private readonly putManyConcurrency: number
   private readonly deleteManyConcurrency: number
+  /** writes whole blocks straight into the child's directory (child is an FsBlockstore) */
+  private readonly writer?: FsBlockWriter
   private readonly locks = createKeyLock()
   private readonly inflight = new Set<Promise<unknown>>()
   private entry?: StoreEntry
@@ -109,6 +114,9 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     this.rescanOnOpen = init.rescanOnOpen ?? false
     this.putManyConcurrency = init.putManyConcurrency ?? 50
     this.deleteManyConcurrency = init.deleteManyConcurrency ?? 50
+    if (fsChild != null && this.directory != null && path.resolve(this.directory) === fsChild.path) {
+      this.writer = createFsBlockWriter({ directory: fsChild.path, sharding: this.sharding })
+    }
   }
 
   get used (): number {
@@ -190,6 +198,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   }
 
   private async putLocked (entry: StoreEntry, cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
+    if (this.writer != null && bytes instanceof Uint8Array) return this.putDirect(entry, this.writer, cid, bytes, options)
     // a block already stored costs nothing (also makes concurrent puts of one block count once)
     if (await this.child.has(cid, options)) return cid
     options?.signal?.throwIfAborted()
@@ -214,6 +223,28 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
         await this.removePartial(cid)
       }
       throw reservation.error ?? err
+    }
+    reservation.commit()
+    return cid
+  }
+
+  /**
+   * A whole block into an FsBlockstore directory: one existence check (under the block's lock, so
+   * concurrent puts of one block count once), reserve, temp file + rename, commit.
+   */
+  private async putDirect (entry: StoreEntry, writer: FsBlockWriter, cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<CID> {
+    if (await writer.exists(cid)) return cid
+    options?.signal?.throwIfAborted()
+    await this.ensureDirty(entry)
+    await this.guard?.refresh()
+    const reservation = this.ledger.reservation(entry, this.guard)
+    reservation.add(bytes.byteLength)
+    try {
+      await writer.write(cid, bytes, options?.signal)
+    } catch (err: any) {
+      reservation.release()
+      if (options?.signal?.aborted === true) throw options.signal.reason ?? err
+      throw new PutFailedError(String(err))
     }
     reservation.commit()
     return cid
