@@ -27,7 +27,7 @@ export interface FsBlockWriterInit {
 export interface FsBlockWriter {
   /** Path of the file holding `cid`. */
   pathOf(cid: CID): string
-  /** Whether the block's file exists. */
+  /** Whether the block's file exists; rejects when that cannot be told (e.g. EMFILE, EACCES). */
   exists(cid: CID): Promise<boolean>
   /** Write the block atomically (temp file + rename). Throws the fs error; leaves no temp file behind. */
   write(cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
@@ -77,7 +77,13 @@ class DefaultFsBlockWriter implements FsBlockWriter {
 
   async exists (cid: CID): Promise<boolean> {
     const file = this.pathOf(cid)
-    return new Promise((resolve) => { fs.access(file, (err) => { resolve(err == null) }) })
+    return new Promise((resolve, reject) => {
+      fs.access(file, (err) => {
+        if (err == null) resolve(true)
+        else if (err.code === 'ENOENT' || err.code === 'ENOTDIR') resolve(false)
+        else reject(err)
+      })
+    })
   }
 
   reset (): void {

@@ -4,6 +4,7 @@ import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
 import { PutFailedError } from 'interface-store'
 import { InvalidArgumentError, NotStartedError } from '../errors.js'
+import { createAbsentHints } from './absent-hints.js'
 import { createFsBlockWriter } from './fs-block-writer.js'
 import { createKeyLock } from './key-lock.js'
 import { DefaultQuotaLedger } from './ledger.js'
@@ -92,6 +93,8 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   /** writes whole blocks straight into the child's directory (child is an FsBlockstore) */
   private readonly writer?: FsBlockWriter
   private readonly locks = createKeyLock()
+  /** blocks a recent has() found missing: the put that follows skips its own check */
+  private readonly hints = createAbsentHints()
   private readonly inflight = new Set<Promise<unknown>>()
   private entry?: StoreEntry
   private guard?: DiskGuard
@@ -144,6 +147,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
       throw err
     }
     this.entry = entry
+    this.hints.clear()
     this.dirtyDone = false
     this.dirtying = undefined
   }
@@ -188,17 +192,37 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   }
 
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {
-    return this.child.has(cid, options)
+    if (this.writer == null) return this.child.has(cid, options)
+    options?.signal?.throwIfAborted()
+    const key = mhKey(cid)
+    this.hints.begin(key)
+    let exists: boolean | undefined
+    try {
+      exists = await this.writer.exists(cid)
+    } catch {
+      // like FsBlockstore.has: an unreadable block counts as missing (but leaves no hint)
+    } finally {
+      this.hints.end(key, exists ?? true)
+    }
+    return exists ?? false
   }
 
   async put (cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
     options?.signal?.throwIfAborted()
     const entry = this.opened()
-    return this.track(this.locks.run(mhKey(cid), async () => this.putLocked(entry, cid, bytes, options)))
+    const key = mhKey(cid)
+    return this.track(this.locks.run(key, async () => {
+      try {
+        return await this.putLocked(entry, key, cid, bytes, options)
+      } finally {
+        // whatever happened, the block may be stored now: no has() result from before may be used
+        this.hints.written(key)
+      }
+    }))
   }
 
-  private async putLocked (entry: StoreEntry, cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
-    if (this.writer != null && bytes instanceof Uint8Array) return this.putDirect(entry, this.writer, cid, bytes, options)
+  private async putLocked (entry: StoreEntry, key: string, cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
+    if (this.writer != null && bytes instanceof Uint8Array) return this.putDirect(entry, this.writer, key, cid, bytes, options)
     // a block already stored costs nothing (also makes concurrent puts of one block count once)
     if (await this.child.has(cid, options)) return cid
     options?.signal?.throwIfAborted()
@@ -232,8 +256,17 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
    * A whole block into an FsBlockstore directory: one existence check (under the block's lock, so
    * concurrent puts of one block count once), reserve, temp file + rename, commit.
    */
-  private async putDirect (entry: StoreEntry, writer: FsBlockWriter, cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<CID> {
-    if (await writer.exists(cid)) return cid
+  private async putDirect (entry: StoreEntry, writer: FsBlockWriter, key: string, cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<CID> {
+    // a has() just found it missing and nothing wrote it since (Helia asks has() before every put)
+    if (!this.hints.consume(key)) {
+      let exists: boolean
+      try {
+        exists = await writer.exists(cid)
+      } catch (err) {
+        throw new PutFailedError(String(err))
+      }
+      if (exists) return cid
+    }
     options?.signal?.throwIfAborted()
     await this.ensureDirty(entry)
     await this.guard?.refresh()

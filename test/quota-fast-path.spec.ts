@@ -1,0 +1,179 @@
+/**
+ * The lean write path of QuotaBlockstore over an FsBlockstore: blocks written by the wrapper
+ * itself (cached shard directories, temp file + rename), one existence check per put (a has()
+ * that found the block missing lets the next put skip its own check), exact accounting.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { FsBlockstore } from 'blockstore-fs'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createAbsentHints } from '../src/blockstore/absent-hints.js'
+import { createQuotaBlockstore, createQuotaLedger, scanFsBlockstore } from '../src/blockstore/index.js'
+import type { QuotaBlockstore, QuotaLedger } from '../src/blockstore/index.js'
+
+interface Block { cid: CID, bytes: Uint8Array }
+
+async function block (size: number): Promise<Block> {
+  const bytes = randomBytes(size)
+  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
+}
+
+async function filesUnder (dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true })
+  return entries.filter(e => e.isFile()).map(e => e.name)
+}
+
+async function collect (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = []
+  for await (const chunk of source) parts.push(chunk)
+  return Buffer.concat(parts)
+}
+
+describe('QuotaBlockstore fast path', () => {
+  let dir: string
+  let directory: string
+  let ledger: QuotaLedger
+  let store: QuotaBlockstore
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'quota-fast-'))
+    directory = path.join(dir, 'blocks')
+    ledger = createQuotaLedger({ limitBytes: 64 * 1024 * 1024, statePath: path.join(dir, 'ledger.json'), reserveBytes: 0 })
+    store = createQuotaBlockstore({ child: new FsBlockstore(directory), ledger, name: 'ws', directory })
+    await store.open()
+  })
+
+  afterEach(async () => {
+    await store.close()
+    await ledger.close()
+    await fs.rm(dir, { recursive: true, force: true })
+  })
+
+  it('writes blocks blockstore-fs reads back, leaving no temp files', async () => {
+    const blocks = await Promise.all(Array.from({ length: 40 }, async (_, i) => block(i * 997 + 1)))
+    for await (const cid of store.putMany(blocks)) expect(cid).toBeDefined()
+    const bare = new FsBlockstore(directory)
+    for (const b of blocks) expect(Buffer.compare(await collect(bare.get(b.cid)), Buffer.from(b.bytes))).toBe(0)
+    expect((await filesUnder(directory)).filter(f => f.endsWith('.tmp'))).toEqual([])
+    const scan = await scanFsBlockstore(directory)
+    expect(store.used).toBe(scan.bytes)
+    expect(scan.blocks).toBe(blocks.length)
+  })
+
+  it('has() then put(), as Helia does, counts a new block once and a stored block not at all', async () => {
+    const b = await block(5000)
+    expect(await store.has(b.cid)).toBe(false)
+    await store.put(b.cid, b.bytes)
+    expect(store.used).toBe(5000)
+    expect(await store.has(b.cid)).toBe(true)
+    await store.put(b.cid, b.bytes)
+    // a stale "missing" answer must not let a second put count the block again
+    expect(await store.has((await block(10)).cid)).toBe(false)
+    await store.put(b.cid, b.bytes)
+    expect(store.used).toBe(5000)
+  })
+
+  it('concurrent has() and put() of the same blocks: usage equals the bytes on disk', async () => {
+    const blocks = await Promise.all(Array.from({ length: 30 }, async (_, i) => block(1000 + i)))
+    const ops: Array<Promise<unknown>> = []
+    for (let round = 0; round < 4; round++) {
+      for (const b of blocks) {
+        ops.push(store.has(b.cid))
+        ops.push(store.has(b.cid).then(async () => store.put(b.cid, b.bytes)))
+        ops.push(store.put(b.cid, b.bytes))
+      }
+    }
+    await Promise.all(ops)
+    const scan = await scanFsBlockstore(directory)
+    expect(scan.blocks).toBe(blocks.length)
+    expect(store.used).toBe(scan.bytes)
+    expect(ledger.usage().used).toBe(scan.bytes)
+  })
+
+  it('a delete between has() and put() still counts the block', async () => {
+    const b = await block(3000)
+    await store.put(b.cid, b.bytes)
+    expect(await store.has(b.cid)).toBe(true)
+    await store.delete(b.cid)
+    expect(store.used).toBe(0)
+    expect(await store.has(b.cid)).toBe(false)
+    await store.put(b.cid, b.bytes)
+    expect(store.used).toBe(3000)
+    expect((await scanFsBlockstore(directory)).bytes).toBe(3000)
+  })
+
+  it('recreates a shard directory removed behind its back', async () => {
+    const a = await block(100)
+    await store.put(a.cid, a.bytes)
+    await fs.rm(directory, { recursive: true, force: true })
+    await fs.mkdir(directory)
+    // same shard directory as `a`, which the writer believes exists
+    await store.put(a.cid, a.bytes)
+    expect(await store.has(a.cid)).toBe(true)
+  })
+
+  it('a refused write leaves nothing on disk and counts nothing', async () => {
+    ledger.setLimit(1000)
+    const big = await block(2000)
+    expect(await store.has(big.cid)).toBe(false)
+    const err: any = await store.put(big.cid, big.bytes).catch(e => e)
+    expect(err.code).toBe('ERR_QUOTA_EXCEEDED')
+    expect(await store.has(big.cid)).toBe(false)
+    expect(await filesUnder(directory)).toEqual([])
+    expect(store.used).toBe(0)
+  })
+
+  it('an aborted put writes and counts nothing', async () => {
+    const b = await block(100)
+    const controller = new AbortController()
+    controller.abort()
+    await expect(store.put(b.cid, b.bytes, { signal: controller.signal })).rejects.toThrow()
+    expect(await filesUnder(directory)).toEqual([])
+    expect(store.used).toBe(0)
+  })
+})
+
+describe('AbsentHints', () => {
+  it('hints a key found missing, once', () => {
+    const hints = createAbsentHints()
+    hints.begin('a')
+    hints.end('a', false)
+    expect(hints.consume('a')).toBe(true)
+    expect(hints.consume('a')).toBe(false)
+  })
+
+  it('gives no hint for a key found present or written while the check was in flight', () => {
+    const hints = createAbsentHints()
+    hints.begin('a')
+    hints.end('a', true)
+    expect(hints.consume('a')).toBe(false)
+
+    hints.begin('b')
+    hints.begin('b')
+    hints.written('b')
+    hints.end('b', false)
+    hints.end('b', false)
+    expect(hints.consume('b')).toBe(false)
+    // the spoiled mark ends with the last check in flight
+    hints.begin('b')
+    hints.end('b', false)
+    expect(hints.consume('b')).toBe(true)
+  })
+
+  it('a write drops the hint; the oldest hint goes first when full', () => {
+    const hints = createAbsentHints(2)
+    for (const k of ['a', 'b', 'c']) {
+      hints.begin(k)
+      hints.end(k, false)
+    }
+    expect(hints.consume('a')).toBe(false)
+    hints.written('b')
+    expect(hints.consume('b')).toBe(false)
+    expect(hints.consume('c')).toBe(true)
+  })
+})
