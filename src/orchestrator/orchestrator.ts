@@ -382,15 +382,7 @@ class DefaultOrchestrator implements Orchestrator {
     const max = request.replicationMax ?? min
     checkPinRequest(request, min, max)
     const existing = store.getPin(ws.id, cid)
-    const row: PinRow = {
-      workspace_id: ws.id,
-      cid,
-      name: request.name ?? existing?.name ?? null,
-      size: request.size ?? null,
-      replication_min: min,
-      replication_max: max,
-      created_at: existing?.created_at ?? Date.now()
-    }
+    const row = pinRow(ws.id, cid, request, existing, min, max, Date.now())
     store.transaction(() => {
       store.upsertPin(row)
       // pinning again is how an operator retries failed copies
@@ -427,15 +419,7 @@ class DefaultOrchestrator implements Orchestrator {
         const others = allocations.filter(a => a.node_id !== nodeId && ACTIVE.has(a.state) && members.has(a.node_id) && this.#counts(a.node_id, now)).length
         max = Math.max(max, others + 1)
       }
-      store.upsertPin({
-        workspace_id: ws.id,
-        cid,
-        name: request.name ?? existing?.name ?? null,
-        size: request.size ?? null,
-        replication_min: min,
-        replication_max: max,
-        created_at: existing?.created_at ?? now
-      })
+      store.upsertPin(pinRow(ws.id, cid, request, existing, min, max, now))
       if (placeHere) {
         const session = this.#sessions.get(nodeId)
         const ready = session?.ready.has(ws.id) === true
@@ -1178,5 +1162,18 @@ export function normaliseCid (cid: string): string {
     return CID.parse(cid).toString()
   } catch {
     throw new InvalidCidError(`Invalid CID ${JSON.stringify(cid.slice(0, 80))}`)
+  }
+}
+
+/** The pin row to store for a (re-)pin request: a new name or size wins, the first creation time stays. */
+function pinRow (workspaceId: string, cid: string, request: PinRequest, existing: PinRow | undefined, min: number, max: number, now: number): PinRow {
+  return {
+    workspace_id: workspaceId,
+    cid,
+    name: request.name ?? existing?.name ?? null,
+    size: request.size ?? null,
+    replication_min: min,
+    replication_max: max,
+    created_at: existing?.created_at ?? now
   }
 }
