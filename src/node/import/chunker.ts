@@ -3,6 +3,7 @@
  * chunker: every chunk is exactly `chunkSize` bytes except the last, and an
  * empty source gives one empty chunk.
  */
+import { allocChunk } from './headroom.js'
 import type { FileHandle } from 'node:fs/promises'
 import type { AbortOptions } from '../types.js'
 
@@ -42,13 +43,15 @@ export async function * fixedSizeChunks (source: AsyncIterable<Uint8Array> | Ite
 
 /**
  * Reads an open file in `chunkSize` chunks, straight into fresh buffers (no
- * re-chunking copy), one read ahead of the consumer. Yields nothing for an
+ * re-chunking copy, room for a leaf's header and trailer around each chunk),
+ * one read ahead of the consumer. Yields nothing for an
  * empty file (`fixedSizeChunks` then adds the empty chunk).
  */
 export async function * readFileChunks (handle: FileHandle, chunkSize: number, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
   let position = 0
   const readOne = async (): Promise<Uint8Array> => {
-    const buf = Buffer.allocUnsafe(chunkSize)
+    // spare bytes around the chunk let a dag-pb leaf be encoded in place
+    const buf = allocChunk(chunkSize)
     let filled = 0
     while (filled < chunkSize) {
       const { bytesRead } = await handle.read(buf, filled, chunkSize - filled, position + filled)

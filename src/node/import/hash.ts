@@ -84,22 +84,25 @@ class HashPool {
    * SHA-256 of `bytes`. Resolves with the digest and the bytes to use from now
    * on (the same memory, handed back by the worker when it was transferred).
    */
-  async digest (bytes: Uint8Array, owned: boolean): Promise<{ digest: Uint8Array, bytes: Uint8Array }> {
+  async digest (bytes: Uint8Array, owned: boolean, ownsBuffer = false): Promise<{ digest: Uint8Array, bytes: Uint8Array }> {
     const slot = bytes.byteLength >= WORKER_MIN_BYTES ? this.pick() : undefined
     if (slot == null) return { digest: createHash('sha256').update(bytes).digest(), bytes }
-    // transfer our own buffer when the view covers all of it (and get it back); otherwise transfer a copy of the view
-    const whole = owned && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer)
+    // transfer our own buffer when the view covers all of it, or when the whole buffer is this
+    // block's (and get it back); otherwise transfer a copy of the view
+    const whole = !(bytes.buffer instanceof SharedArrayBuffer) &&
+      ((owned && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) || ownsBuffer)
     const sent = whole ? bytes : new Uint8Array(bytes) // a copy (Buffer#slice would share the memory)
     const id = this.nextId++
     const length = bytes.byteLength
+    const offset = sent.byteOffset
     return new Promise((resolve, reject) => {
       this.pending.set(id, {
-        resolve: (digest, buffer) => { resolve({ digest, bytes: whole && buffer != null ? new Uint8Array(buffer, 0, length) : bytes }) },
+        resolve: (digest, buffer) => { resolve({ digest, bytes: whole && buffer != null ? new Uint8Array(buffer, offset, length) : bytes }) },
         reject
       })
       if (slot.busy++ === 0) slot.worker.ref()
       try {
-        slot.worker.postMessage({ id, buffer: sent.buffer, offset: 0, length, returnBuffer: whole }, [sent.buffer as ArrayBuffer])
+        slot.worker.postMessage({ id, buffer: sent.buffer, offset, length, returnBuffer: whole }, [sent.buffer as ArrayBuffer])
       } catch (err) {
         if (--slot.busy === 0) slot.worker.unref()
         this.pending.delete(id)
@@ -127,7 +130,7 @@ function toCid (block: EncodedBlock, digest: Uint8Array): CID {
  * write (the same memory; use these, the input view may have been detached).
  */
 export async function hashBlock (block: EncodedBlock): Promise<{ cid: CID, bytes: Uint8Array }> {
-  const { digest, bytes } = await hashPool().digest(block.bytes, block.owned === true)
+  const { digest, bytes } = await hashPool().digest(block.bytes, block.owned === true, block.ownsBuffer === true)
   return { cid: toCid(block, digest), bytes }
 }
 
