@@ -11,6 +11,7 @@ import { InvalidMessageError } from '../../errors.js'
 import { mhKey, readLinks } from '../dag.js'
 import { createFrameReader } from './frame-reader.js'
 import { decodeFrame, encodeRequest, FRAME_BLOCK, FRAME_BUSY, FRAME_END, FRAME_MISSING } from './frames.js'
+import { openReceiveWindow } from './window.js'
 import type { GetCodec } from './server.js'
 import type { Stream } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
@@ -101,6 +102,7 @@ export async function receiveTransfer (stream: Stream, request: CID[], expected:
   }
   try {
     stream.send(encodeRequest(request))
+    openReceiveWindow(stream)
     while (true) {
       if (writeError != null) break
       const body = await reader.next()
