@@ -1,49 +1,13 @@
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { FsBlockstore } from 'blockstore-fs'
 import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createQuotaBlockstore, createQuotaLedger, scanFsBlockstore } from '../src/blockstore/index.js'
 import type { QuotaBlockstore, QuotaLedger, QuotaLedgerInit } from '../src/blockstore/index.js'
-
-interface Block { cid: CID, bytes: Uint8Array }
-
-async function block (size: number): Promise<Block> {
-  const bytes = randomBytes(size)
-  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
-}
-
-async function blocks (count: number, size: number): Promise<Block[]> {
-  return Promise.all(Array.from({ length: count }, async () => block(size)))
-}
-
-/** Yield `bytes` in chunks, with a macrotask between chunks so parallel writers interleave. */
-async function * chunked (bytes: Uint8Array, chunkSize: number, pulled?: { count: number }): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < bytes.byteLength; i += chunkSize) {
-    await new Promise(resolve => setImmediate(resolve))
-    if (pulled != null) pulled.count++
-    yield bytes.subarray(i, i + chunkSize)
-  }
-}
-
-async function rejection (p: Promise<unknown>): Promise<any> {
-  try {
-    await p
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
-}
-
-async function filesUnder (dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true })
-  return entries.filter(e => e.isFile()).map(e => e.name)
-}
+import { randomBlock as block, randomBlocks as blocks, chunked, filesUnder, rejection } from './helpers/blocks.js'
 
 describe('QuotaBlockstore', () => {
   let dir: string
@@ -81,9 +45,9 @@ describe('QuotaBlockstore', () => {
     await store.put(a.cid, a.bytes)
     expect(store.used).toBe(1000)
     await store.put(a.cid, a.bytes)
-    await store.put(a.cid, chunked(a.bytes, 100))
+    await store.put(a.cid, chunked(a.bytes, 100, { interleave: true }))
     expect(store.used).toBe(1000)
-    await store.put(b.cid, chunked(b.bytes, 300))
+    await store.put(b.cid, chunked(b.bytes, 300, { interleave: true }))
     expect(store.used).toBe(2000)
     expect(ledger.used).toBe(2000)
     await store.delete(a.cid)
@@ -138,7 +102,7 @@ describe('QuotaBlockstore', () => {
     const store = await makeStore()
     const big = await block(8000)
     const pulled = { count: 0 }
-    const err = await rejection(store.put(big.cid, chunked(big.bytes, 1000, pulled)))
+    const err = await rejection(store.put(big.cid, chunked(big.bytes, 1000, { interleave: true, pulled })))
     expect(err.code).toBe('ERR_QUOTA_EXCEEDED')
     expect(err).toMatchObject({ used: 0, limit: 3000, requested: 4000 })
     expect(pulled.count).toBe(4)
@@ -148,7 +112,7 @@ describe('QuotaBlockstore', () => {
     expect(await filesUnder(path.join(dir, 'ws-a'))).toEqual([])
     // the reservation was released: a block that fits still goes in
     const small = await block(3000)
-    await store.put(small.cid, chunked(small.bytes, 1000))
+    await store.put(small.cid, chunked(small.bytes, 1000, { interleave: true }))
     expect(store.used).toBe(3000)
   })
 
@@ -184,7 +148,7 @@ describe('QuotaBlockstore', () => {
     const store = await makeStore()
     const data = await blocks(30, 700)
     const put: CID[] = []
-    for await (const cid of store.putMany(data.map(d => ({ cid: d.cid, bytes: chunked(d.bytes, 256) })))) put.push(cid)
+    for await (const cid of store.putMany(data.map(d => ({ cid: d.cid, bytes: chunked(d.bytes, 256, { interleave: true }) })))) put.push(cid)
     expect(put).toEqual(data.map(d => d.cid))
     expect(store.used).toBe(30 * 700)
     const deleted: CID[] = []
@@ -214,7 +178,7 @@ describe('QuotaBlockstore', () => {
     const results = await Promise.allSettled(data.map(async (d, i) => {
       const store = i % 2 === 0 ? a : b
       // half stream in chunks (size unknown upfront), half are whole buffers
-      return store.put(d.cid, i % 4 < 2 ? chunked(d.bytes, 128) : d.bytes)
+      return store.put(d.cid, i % 4 < 2 ? chunked(d.bytes, 128, { interleave: true }) : d.bytes)
     }))
     const ok = results.filter(r => r.status === 'fulfilled')
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -237,7 +201,7 @@ describe('QuotaBlockstore', () => {
     const b = await block(4000)
     await Promise.all([
       ...Array.from({ length: 20 }, async () => store.put(a.cid, a.bytes)),
-      ...Array.from({ length: 20 }, async () => store.put(b.cid, chunked(b.bytes, 512)))
+      ...Array.from({ length: 20 }, async () => store.put(b.cid, chunked(b.bytes, 512, { interleave: true })))
     ])
     expect(store.used).toBe(8000)
     expect((await scanFsBlockstore(path.join(dir, 'ws-a'))).bytes).toBe(8000)
@@ -247,7 +211,7 @@ describe('QuotaBlockstore', () => {
     const store = await makeStore()
     const data = await blocks(20, 1000)
     for (const d of data) await store.put(d.cid, d.bytes)
-    await Promise.all(data.flatMap(d => [store.delete(d.cid), store.put(d.cid, chunked(d.bytes, 300)), store.delete(d.cid)]))
+    await Promise.all(data.flatMap(d => [store.delete(d.cid), store.put(d.cid, chunked(d.bytes, 300, { interleave: true })), store.delete(d.cid)]))
     expect(store.used).toBe((await scanFsBlockstore(path.join(dir, 'ws-a'))).bytes)
   })
 
@@ -284,7 +248,7 @@ describe('QuotaBlockstore', () => {
     const store = createQuotaBlockstore({ child, ledger, name: 'mem' })
     await store.open()
     const [a, b] = await blocks(2, 1234)
-    await store.put(a.cid, chunked(a.bytes, 100))
+    await store.put(a.cid, chunked(a.bytes, 100, { interleave: true }))
     await store.put(b.cid, b.bytes)
     expect(store.used).toBe(2468)
     await store.delete(a.cid)

@@ -3,30 +3,15 @@
  * itself (cached shard directories, temp file + rename), one existence check per put (a has()
  * that found the block missing lets the next put skip its own check), exact accounting.
  */
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAbsentHints } from '../src/blockstore/absent-hints.js'
 import { createQuotaBlockstore, createQuotaLedger, scanFsBlockstore } from '../src/blockstore/index.js'
 import type { QuotaBlockstore, QuotaLedger } from '../src/blockstore/index.js'
-
-interface Block { cid: CID, bytes: Uint8Array }
-
-async function block (size: number): Promise<Block> {
-  const bytes = randomBytes(size)
-  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
-}
-
-async function filesUnder (dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true })
-  return entries.filter(e => e.isFile()).map(e => e.name)
-}
+import { randomBlock as block, filesUnder } from './helpers/blocks.js'
 
 async function collect (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = []

@@ -1,37 +1,16 @@
 import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { FsBlockstore } from 'blockstore-fs'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createQuotaBlockstore, createQuotaLedger, defaultReserveBytes } from '../src/blockstore/index.js'
 import type { QuotaBlockstore, QuotaLedger, QuotaLedgerInit, StatFsResult } from '../src/blockstore/index.js'
+import { randomBlock as block, chunked, rejection } from './helpers/blocks.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
-
-async function block (size: number): Promise<{ cid: CID, bytes: Uint8Array }> {
-  const bytes = randomBytes(size)
-  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
-}
-
-async function * chunked (bytes: Uint8Array, chunkSize: number): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < bytes.byteLength; i += chunkSize) yield bytes.subarray(i, i + chunkSize)
-}
-
-async function rejection (p: Promise<unknown>): Promise<any> {
-  try {
-    await p
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
-}
 
 describe('disk reserve', () => {
   it('defaults to 1% of the drive or 512 MiB, whichever is smaller', () => {

@@ -1,27 +1,15 @@
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FsBlockstore } from 'blockstore-fs'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createQuotaBlockstore, createQuotaLedger } from '../src/blockstore/index.js'
 import type { QuotaBlockstore, QuotaLedger } from '../src/blockstore/index.js'
+import { randomBlock as block, chunked } from './helpers/blocks.js'
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))
-
-async function block (size: number): Promise<{ cid: CID, bytes: Uint8Array }> {
-  const bytes = randomBytes(size)
-  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
-}
-
-async function * chunked (bytes: Uint8Array, chunkSize: number): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < bytes.byteLength; i += chunkSize) yield bytes.subarray(i, i + chunkSize)
-}
 
 /** An independent scan of a blockstore-fs directory: sizes of the *.data files, and any leftover temp files. */
 async function scanDisk (dir: string): Promise<{ bytes: number, blocks: number, tmp: number }> {
