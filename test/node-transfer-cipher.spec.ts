@@ -33,3 +33,18 @@ describe('pnet keystream', () => {
     again.destroy()
   })
 })
+
+describe('pnet keystream in place', () => {
+  it('updateOwned gives the same bytes as update', () => {
+    const key = randomBytes(32)
+    const nonce = randomBytes(24)
+    const a = createKeyStream(nonce, key)
+    const b = new XSalsa20Stream(nonce, key)
+    for (const n of [5, 65536, 70_000, 64, 1]) {
+      const data = randomBytes(n)
+      const expected = Buffer.from(b.update(data))
+      expect(Buffer.from(a.updateOwned(Buffer.from(data))).equals(expected)).toBe(true)
+    }
+    a.destroy()
+  })
+})

@@ -34,6 +34,8 @@ const LIMITED_SLICE = 16384
 export interface KeyStream {
   /** XORs `data` with the next bytes of the keystream, into a new buffer. */
   update(data: Uint8Array): Uint8Array
+  /** Same as `update`, but may write into `data` (which the caller owns) instead of a new buffer. */
+  updateOwned(data: Uint8Array): Uint8Array
   /** Frees what the stream holds (its key is wiped). */
   destroy(): void
 }
@@ -77,9 +79,17 @@ class WasmXSalsa20Stream implements KeyStream {
   }
 
   update (data: Uint8Array): Uint8Array {
+    return this.xorInto(data, new Uint8Array(data.byteLength))
+  }
+
+  updateOwned (data: Uint8Array): Uint8Array {
+    // the module copies each piece into its own memory and back: in place is safe
+    return this.xorInto(data, data)
+  }
+
+  private xorInto (data: Uint8Array, out: Uint8Array): Uint8Array {
     const xor = this.xor
     if (xor == null) throw new Error('XSalsa20 stream destroyed')
-    const out = new Uint8Array(data.byteLength)
     for (let o = 0; o < data.byteLength; o += WASM_PIECE) {
       const end = Math.min(o + WASM_PIECE, data.byteLength)
       xor.update(data.subarray(o, end), out.subarray(o, end))
@@ -123,6 +133,10 @@ export class XSalsa20Stream implements KeyStream {
     return buf.subarray(offset)
   }
 
+  updateOwned (data: Uint8Array): Uint8Array {
+    return this.update(data)
+  }
+
   destroy (): void {}
 }
 
@@ -158,13 +172,14 @@ class PrivateConnection extends AbstractMultiaddrConnection {
     this.maConn.addEventListener('message', (evt) => {
       const data = evt.data
       let bytes = 0
+      // socket reads are fresh buffers nobody else holds: decrypt them in place
       if (data instanceof Uint8Array) {
         bytes = data.byteLength
-        this.onData(this.inbound.update(data))
+        this.onData(this.inbound.updateOwned(data))
       } else {
         for (const buf of data) {
           bytes += buf.byteLength
-          this.onData(this.inbound.update(buf))
+          this.onData(this.inbound.updateOwned(buf))
         }
       }
       const wait = this.limiter?.down?.take(bytes) ?? 0
@@ -205,7 +220,11 @@ class PrivateConnection extends AbstractMultiaddrConnection {
   }
 
   sendData (data: Uint8ArrayList): { sentBytes: number, canSendMore: boolean } {
-    let canSendMore = this.maConn.send(this.outbound.update(data.subarray()))
+    // several chunks are concatenated into a new buffer, which is ours to encrypt in place;
+    // a single chunk is the caller's and is copied
+    const plain = data.subarray()
+    const owned = !(data as unknown as { bufs: Uint8Array[] }).bufs.includes(plain)
+    let canSendMore = this.maConn.send(owned ? this.outbound.updateOwned(plain) : this.outbound.update(plain))
     const wait = this.limiter?.up?.take(data.byteLength) ?? 0
     if (wait > 0) {
       canSendMore = false
