@@ -98,6 +98,7 @@ class DefaultDagTransfer implements DagTransfer {
           blockstore: this.init.blockstore,
           getCodec: this.init.getCodec,
           readAhead: this.init.readAhead ?? 8,
+          maxQueued: 1024 * 1024,
           maxRequestLength: 1024 * 1024,
           idleTimeout: Math.max(30_000, 3 * (this.init.progressTimeout ?? 10_000))
         })

@@ -26,6 +26,29 @@ export interface DagServerInit {
   maxRequestLength: number
   /** Give up when the requester does not read or send for this long, ms. */
   idleTimeout: number
+  /** Bytes queued in the stream's write buffer above which sending waits. */
+  maxQueued: number
+}
+
+/** Resolves when the stream drains or goes idle (or after a few ms, to look again). */
+async function queueShrinks (stream: Stream, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      clearTimeout(timer)
+      stream.removeEventListener('drain', done)
+      stream.removeEventListener('idle', done)
+      stream.removeEventListener('close', done)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, 5)
+    stream.addEventListener('drain', done)
+    stream.addEventListener('idle', done)
+    stream.addEventListener('close', done)
+    signal.addEventListener('abort', done)
+  })
+  signal.throwIfAborted()
 }
 
 async function readLocal (blockstore: Pick<Blockstore, 'get'>, cid: CID, signal: AbortSignal): Promise<Uint8Array | undefined> {
@@ -108,6 +131,12 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
       }
       if (!send) {
         await stream.onDrain({ signal })
+        touch()
+      }
+      // send() can report room while the muxer holds far more than its window (seen: 100+ MiB
+      // queued in yamux's write buffer with a zero send window): bound what is queued ourselves
+      while (stream.writeBufferLength > init.maxQueued) {
+        await queueShrinks(stream, signal)
         touch()
       }
     }
