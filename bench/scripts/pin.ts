@@ -79,7 +79,7 @@ export async function pinBench (ctx: BenchContext): Promise<Row[]> {
   })
   const pin = compare({
     script: 'pin',
-    name: 'pin from a workspace peer (pnet+noise+yamux, bitswap)',
+    name: 'pin from a workspace peer (pnet+noise+yamux, DAG transfer protocol)',
     bytes: options.size,
     ms: t.ms,
     peakRssBytes: Math.max(t.providerRssBytes, t.fetcherRssBytes),
