@@ -63,3 +63,10 @@ export async function writeSmallFiles (dir: string, count: number, size: number)
   }
   return files
 }
+
+/** Writes the script's random input file (`--size` bytes) into its temp dir and returns its path. */
+export async function writeInputFile (ctx: { options: { size: number }, dir: string, log: (msg: string) => void }, script: string): Promise<string> {
+  const file = path.join(ctx.dir, 'input.bin')
+  ctx.log(`${script}: writing ${ctx.options.size} random bytes`)
+  return writeRandomFile(file, ctx.options.size)
+}

@@ -5,7 +5,7 @@
 import path from 'node:path'
 import { sha256sum } from '../lib/baselines.js'
 import { best, type BenchContext } from '../lib/context.js'
-import { writeRandomFile, removeDir } from '../lib/files.js'
+import { writeInputFile, removeDir } from '../lib/files.js'
 import { addInChild, benchWorkspace, type Profile } from '../lib/node-ops.js'
 import { compare, type Row } from '../lib/report.js'
 
@@ -13,9 +13,7 @@ export const ADD_TARGET = 1.0
 
 export async function addBench (ctx: BenchContext): Promise<Row[]> {
   const { options, dir, log } = ctx
-  const file = path.join(dir, 'input.bin')
-  log(`add: writing ${options.size} random bytes`)
-  await writeRandomFile(file, options.size)
+  const file = await writeInputFile(ctx, 'add')
   const ws = benchWorkspace()
 
   const shaTimes: number[] = []

@@ -6,7 +6,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { cp } from '../lib/baselines.js'
 import { best, type BenchContext } from '../lib/context.js'
-import { writeRandomFile } from '../lib/files.js'
+import { writeInputFile } from '../lib/files.js'
 import { addInChild, benchWorkspace, readInChild } from '../lib/node-ops.js'
 import { compare, type Row } from '../lib/report.js'
 
@@ -14,9 +14,7 @@ export const GET_TARGET = 0.5
 
 export async function getBench (ctx: BenchContext): Promise<Row[]> {
   const { options, dir, log } = ctx
-  const file = path.join(dir, 'input.bin')
-  log(`get: writing ${options.size} random bytes`)
-  await writeRandomFile(file, options.size)
+  const file = await writeInputFile(ctx, 'get')
   const ws = benchWorkspace()
   const repo = path.join(dir, 'repo')
   log('get: adding the file (kubo profile)')

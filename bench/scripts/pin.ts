@@ -9,7 +9,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { measureCiphers, rawTcpPipe } from '../lib/baselines.js'
 import { median, type BenchContext } from '../lib/context.js'
-import { writeRandomFile } from '../lib/files.js'
+import { writeInputFile } from '../lib/files.js'
 import { addInChild, benchWorkspace, transferInChildren } from '../lib/node-ops.js'
 import { compare, MiB, type Row } from '../lib/report.js'
 
@@ -36,9 +36,7 @@ export function stallRow (script: string, transfers: Array<{ ms?: number, error?
 
 export async function pinBench (ctx: BenchContext): Promise<Row[]> {
   const { options, dir, log } = ctx
-  const file = path.join(dir, 'input.bin')
-  log(`pin: writing ${options.size} random bytes`)
-  await writeRandomFile(file, options.size)
+  const file = await writeInputFile(ctx, 'pin')
   const ws = benchWorkspace()
 
   log('pin: raw TCP pipe between two processes')
