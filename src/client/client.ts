@@ -11,8 +11,11 @@ import { MAX_FRAME_BYTES, MAX_PEER_ADDRESSES, PROTOCOL_VERSION, encodeMessage, m
 import type {
   BootstrapUpdateMessage, NodeMessage, OrchestratorMessage, PinContentMessage, UnpinContentMessage, WorkspaceJoinedMessage, WorkspaceLeftMessage
 } from '../protocol/index.js'
-import type { AbortOptions, StorageNode, WorkspaceNode } from '../node/types.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { StorageNode, WorkspaceNode } from '../node/types.js'
 import { backoffDelay } from './backoff.js'
+import { createKeyLock } from '../util/key-lock.js'
+import { throwIfAborted } from '../util/abort.js'
 
 /** Anything with pino's `info/warn/error/debug(obj, msg)` shape. */
 export interface ClientLogger {
@@ -111,8 +114,8 @@ class DefaultClient implements OrchestratorClient {
   #reportTimer?: NodeJS.Timeout
   #reportDebounce?: NodeJS.Timeout
   #abort = new AbortController()
-  /** Per workspace: the tail of its join/rotate/leave chain. */
-  readonly #lifecycle = new Map<string, Promise<void>>()
+  /** Per workspace: its join/rotate/leave work, one at a time. */
+  readonly #lifecycle = createKeyLock()
   /** Key version last applied per workspace (memory only). */
   readonly #keyVersions = new Map<string, number>()
   readonly #inFlight = new Map<string, Promise<void>>()
@@ -171,7 +174,7 @@ class DefaultClient implements OrchestratorClient {
   }
 
   async waitConnected (options: AbortOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     if (this.#welcomed) return
     if (!this.#running) throw new NotStartedError('Orchestrator client not started')
     await new Promise<void>((resolve, reject) => {
@@ -193,7 +196,7 @@ class DefaultClient implements OrchestratorClient {
   }
 
   async reportStorage (options: AbortOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     if (!this.#welcomed) return
     const stats = await this.#node.stats(options)
     const driveFree = Math.floor(stats.driveFreeBytes)
@@ -319,17 +322,16 @@ class DefaultClient implements OrchestratorClient {
     }
   }
 
-  /** Runs `fn` after the workspace's earlier join/rotate/leave work. */
+  /** Runs `fn` after the workspace's earlier join/rotate/leave work (`fn` logs its own failures). */
   #chain (workspaceId: string, fn: () => Promise<void>): void {
-    const prev = this.#lifecycle.get(workspaceId) ?? Promise.resolve()
-    const next = prev.then(fn).catch(() => {})
-    this.#lifecycle.set(workspaceId, next)
-    this.#track(next)
-    void next.then(() => { if (this.#lifecycle.get(workspaceId) === next) this.#lifecycle.delete(workspaceId) })
+    this.#track(this.#lifecycle.run(workspaceId, fn).catch(err => {
+      this.#log.warn({ workspaceId, err: (err as Error).message }, 'workspace lifecycle step failed')
+    }))
   }
 
+  /** Resolves once the workspace's queued join/rotate/leave work is done. */
   async #afterLifecycle (workspaceId: string): Promise<void> {
-    await (this.#lifecycle.get(workspaceId) ?? Promise.resolve())
+    await this.#lifecycle.run(workspaceId, async () => {})
   }
 
   #workspace (workspaceId: string): WorkspaceNode | undefined {

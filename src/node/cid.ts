@@ -2,20 +2,10 @@
  * CID parsing and error translation shared by the workspace node's operations.
  */
 import { setMaxListeners } from 'node:events'
-import { CID } from 'multiformats/cid'
-import { AbortedError, ContentNotFoundError, InvalidCidError, StorageError } from '../errors.js'
+import { AbortedError, ContentNotFoundError, StorageError } from '../errors.js'
 
 /** Accepts a CID or its string form. @throws {InvalidCidError} */
-export function toCid (cid: CID | string): CID {
-  const asCid = CID.asCID(cid)
-  if (asCid != null) return asCid
-  if (typeof cid !== 'string') throw new InvalidCidError('Expected a CID or a CID string')
-  try {
-    return CID.parse(cid.trim())
-  } catch (err: any) {
-    throw new InvalidCidError(`Invalid CID: ${JSON.stringify(cid.slice(0, 100))}`, { cause: err })
-  }
-}
+export { parseCid as toCid } from '../util/cid.js'
 
 /**
  * A signal that aborts when the caller's signal aborts or when `timeout` ms pass.

@@ -28,6 +28,7 @@ import { formatSwarmKey, generateSwarmKey } from '../swarm-key/index.js'
 import { createLogger } from './logger.js'
 import type { LevelWithSilent } from 'pino'
 import type { TransferCommandOptions } from './transfer-commands.js'
+import { isAbortError } from '../util/abort.js'
 
 /** Streams and signal a CLI run uses; defaults are the process's own. */
 export interface CliIo {
@@ -371,7 +372,7 @@ export async function runCli (argv: string[], io: CliIo = {}): Promise<number> {
       write(stderr, `error: ${oneLine(err.message)}\n`)
       return EXIT_USAGE
     }
-    if (io.signal?.aborted === true && (err?.name === 'AbortError' || err?.code === 'ERR_ABORTED')) {
+    if (io.signal?.aborted === true && isAbortError(err)) {
       write(stderr, 'error: interrupted\n')
       return 130
     }

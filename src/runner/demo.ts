@@ -23,6 +23,7 @@ import { startNodeRunner } from './node-runner.js'
 import { downloadToFile, uploadFile } from './transfer.js'
 import type { Logger } from './logger.js'
 import type { NodeRunner } from './node-runner.js'
+import { throwIfAborted } from '../util/abort.js'
 
 export interface DemoInit {
   /** Stop after the checks instead of running until `signal` aborts. @default false */
@@ -59,7 +60,7 @@ async function sha256File (path: string): Promise<string> {
 async function waitFor<T> (what: string, timeout: number, check: () => T | undefined | Promise<T | undefined>, signal?: AbortSignal): Promise<T> {
   const deadline = Date.now() + timeout
   for (;;) {
-    signal?.throwIfAborted()
+    throwIfAborted(signal)
     const value = await check()
     if (value !== undefined) return value
     if (Date.now() > deadline) throw new TimeoutError(`Timed out waiting for ${what}`)

@@ -13,8 +13,8 @@
  * error name is the part to match on there.
  */
 import { isAbsolute } from 'node:path'
-import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, InvalidCidError } from '../errors.js'
+import { normaliseCid } from '../util/cid.js'
 
 /** The channels registered by {@link registerIpcHandlers}. */
 export const IPC_CHANNELS = [
@@ -65,16 +65,10 @@ export interface IpfsIpcTarget {
   stats(): Promise<IpfsStats>
 }
 
-/** @throws {InvalidCidError} */
+/** The canonical string of a CID argument. @throws {InvalidCidError} */
 export function validateCidArg (value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '' || value.length > 512) {
-    throw new InvalidCidError('Expected a CID string')
-  }
-  try {
-    return CID.parse(value.trim()).toString()
-  } catch (err) {
-    throw new InvalidCidError(`Invalid CID: ${JSON.stringify(value.slice(0, 100))}`, { cause: err })
-  }
+  if (typeof value !== 'string') throw new InvalidCidError('Expected a CID string')
+  return normaliseCid(value)
 }
 
 /** @throws {InvalidArgumentError} unless `value` is an absolute path without NUL bytes */

@@ -19,7 +19,8 @@ import { validateCidArg } from './ipc.js'
 import { silentLogger } from './logger.js'
 import type { IpfsIpcTarget, IpfsStats, IpfsStatus } from './ipc.js'
 import type { Logger } from './logger.js'
-import type { AbortOptions, StorageNode, WorkspaceNode } from '../node/types.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { StorageNode, WorkspaceNode } from '../node/types.js'
 import type { SwarmKey } from '../swarm-key/index.js'
 
 export interface IPFSManagerInit {

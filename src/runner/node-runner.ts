@@ -13,7 +13,6 @@
  * aborts them, disconnects from the orchestrator and stops the nodes.
  * Swarm keys are never logged nor written: the log has their fingerprints.
  */
-import { randomBytes } from 'node:crypto'
 import { resolveStorageRoot } from '../storage/app-data.js'
 import { parseByteSize } from '../storage/bytes.js'
 import { createStorageLayout } from '../storage/layout.js'
@@ -23,6 +22,7 @@ import { createOrchestratorClient } from '../client/index.js'
 import { createStorageNode } from '../node/index.js'
 import { removeApiFile, writeApiFile } from './api-file.js'
 import { buildApp } from './http/index.js'
+import { generateToken } from '../util/tokens.js'
 import { silentLogger } from './logger.js'
 import type { Logger } from './logger.js'
 import type { NodeConfig } from '../storage/node-config.js'
@@ -31,6 +31,7 @@ import type { StorageNodeInit } from '../node/index.js'
 import type { ClientEvent, OrchestratorClient, OrchestratorClientInit } from '../client/index.js'
 import type { BuildAppInit } from './http/index.js'
 import type { SwarmKey } from '../swarm-key/index.js'
+import { throwIfAborted } from '../util/abort.js'
 
 /** A workspace to join without an orchestrator. */
 export interface StandaloneWorkspace {
@@ -135,7 +136,7 @@ function logClientEvent (logger: Logger, event: ClientEvent): void {
  */
 export async function startNodeRunner (init: NodeRunnerInit = {}): Promise<NodeRunner> {
   const logger = init.logger ?? silentLogger()
-  init.signal?.throwIfAborted()
+  throwIfAborted(init.signal)
   // `init.signal` aborts the start only: what is started gets a signal that is released once start is done
   const starting = new AbortController()
   const signal = starting.signal
@@ -173,7 +174,7 @@ async function start (init: NodeRunnerInit, logger: Logger, signal: AbortSignal)
     ...(init.apiPort !== undefined && init.apiPort !== 0 ? { apiPort: init.apiPort } : {})
   }
   if (apiAuth && config.apiToken === undefined) {
-    config.apiToken = randomBytes(32).toString('base64url')
+    config.apiToken = generateToken({ prefix: '' })
     logger.info({ configPath: layout.configPath }, 'generated the HTTP API bearer token')
   }
   await writeNodeConfig(layout.configPath, config, { signal })
@@ -194,7 +195,7 @@ async function start (init: NodeRunnerInit, logger: Logger, signal: AbortSignal)
       listenAddresses: init.listen ?? DEFAULT_RUNNER_LISTEN
     })
     cleanups.push(async () => { await storageNode.stop() })
-    signal?.throwIfAborted()
+    throwIfAborted(signal)
 
     for (const w of workspaces) {
       const node = await storageNode.join(w.id, w.key, { bootstrapPeers: w.bootstrapPeers, signal })

@@ -15,6 +15,7 @@ import { Transform } from 'node:stream'
 import type { IncomingMessage } from 'node:http'
 import * as errors from '../errors.js'
 import type { ByteProgress } from '../node/types.js'
+import { throwIfAborted } from '../util/abort.js'
 
 export interface ApiTarget {
   /** Base URL of the node API, e.g. `http://127.0.0.1:5080`. */
@@ -129,7 +130,7 @@ function counter (onBytes: (n: number) => void): Transform {
  * ```
  */
 export async function uploadFile (target: ApiTarget, filePath: string, options: UploadOptions = {}): Promise<UploadResult> {
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal)
   const size = (await stat(filePath)).size
   const url = new URL(STORAGE_ROUTES.upload, target.api)
   if (target.workspace !== undefined) url.searchParams.set('workspace', target.workspace)
@@ -153,7 +154,7 @@ export async function uploadFile (target: ApiTarget, filePath: string, options: 
  * `total` is the Content-Length when the node sends one.
  */
 export async function openDownload (target: ApiTarget, cid: string, options: TransferOptions = {}): Promise<{ stream: IncomingMessage, total?: number }> {
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal)
   const url = new URL(STORAGE_ROUTES.content(cid), target.api)
   if (target.workspace !== undefined) url.searchParams.set('workspace', target.workspace)
   const res = await send(url, { method: 'GET', headers: headers(target), signal: options.signal })

@@ -9,6 +9,7 @@ import { posix, win32 } from 'node:path'
 import { InvalidStoragePathError } from '../errors.js'
 import { validateStoragePath } from './validate.js'
 import type { StoragePathFailureCode } from './validate.js'
+import { throwIfAborted } from '../util/abort.js'
 
 /** Name of the app's folder inside the platform app-data folder. */
 export const APP_DIR_NAME = 'otherthing'
@@ -90,7 +91,7 @@ export interface ResolvedStorageRoot {
  */
 export async function resolveStorageRoot (init: ResolveStorageRootInit = {}): Promise<ResolvedStorageRoot> {
   const { selectedPath, minFreeBytes = 0, signal } = init
-  signal?.throwIfAborted()
+  throwIfAborted(signal)
 
   let reason = 'no storage path was selected'
   let code: StoragePathFailureCode | undefined

@@ -24,6 +24,7 @@
  */
 import { readFile, readdir, stat, statfs } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
+import { throwIfAborted } from '../util/abort.js'
 
 /** One mounted file system a storage path could live on. */
 export interface DriveInfo {
@@ -184,7 +185,7 @@ async function measure (path: string): Promise<{ totalBytes: number, freeBytes: 
  * ```
  */
 export async function listDrives (options: ListDrivesOptions = {}): Promise<DriveInfo[]> {
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal)
   const platform = options.platform ?? process.platform
   const candidates = platform === 'win32'
     ? windowsCandidates()
@@ -206,7 +207,7 @@ export async function listDrives (options: ListDrivesOptions = {}): Promise<Driv
       return undefined // unreadable, absent drive letter, stale network mount...
     }
   }))
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal)
 
   const seen = new Set<bigint>()
   const drives: DriveInfo[] = []
@@ -232,7 +233,7 @@ export async function listDrives (options: ListDrivesOptions = {}): Promise<Driv
  * ```
  */
 export async function getFreeSpace (path: string, options: { signal?: AbortSignal } = {}): Promise<FreeSpace> {
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal)
   let current = resolve(path)
   for (;;) {
     try {

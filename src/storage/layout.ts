@@ -21,6 +21,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { validateWorkspaceId, isValidWorkspaceId } from './workspace-id.js'
+import { throwIfAborted } from '../util/abort.js'
 
 /** Name of the directory created inside the user's chosen storage path. */
 export const STORAGE_DIR_NAME = 'otherthing-storage'
@@ -95,14 +96,14 @@ class DefaultStorageLayout implements StorageLayout {
   }
 
   async ensure (options: { signal?: AbortSignal } = {}): Promise<void> {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     await mkdir(this.workspacesDir, { recursive: true })
   }
 
   async ensureWorkspace (id: string, options: { signal?: AbortSignal } = {}): Promise<{ repo: WorkspaceRepoPaths, dirs: WorkspaceDirs }> {
     const repo = this.workspaceRepo(id)
     const dirs = this.workspaceDirs(id)
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     for (const dir of [repo.blocks, repo.datastore, dirs.cache, dirs.working]) {
       await mkdir(dir, { recursive: true })
     }
@@ -110,7 +111,7 @@ class DefaultStorageLayout implements StorageLayout {
   }
 
   async listWorkspaceRepos (options: { signal?: AbortSignal } = {}): Promise<string[]> {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     let entries
     try {
       entries = await readdir(this.workspacesDir, { withFileTypes: true })
@@ -127,7 +128,7 @@ class DefaultStorageLayout implements StorageLayout {
   async removeWorkspace (id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const repo = this.workspaceRepo(id)
     const dirs = this.workspaceDirs(id)
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     await rm(repo.root, { recursive: true, force: true, maxRetries: 3 })
     await rm(dirs.root, { recursive: true, force: true, maxRetries: 3 })
   }

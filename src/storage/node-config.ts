@@ -18,6 +18,7 @@ import { z } from 'zod'
 import { InvalidConfigError } from '../errors.js'
 import { defaultAppDataDir } from './app-data.js'
 import { isValidWorkspaceId } from './workspace-id.js'
+import { throwIfAborted } from '../util/abort.js'
 
 /** Current (and only) version of the file format. */
 export const NODE_CONFIG_VERSION = 1
@@ -129,7 +130,7 @@ function jsonErrorWhere (err: unknown, text: string): string {
  * ```
  */
 export async function readNodeConfig (path: string, options: { signal?: AbortSignal } = {}): Promise<NodeConfig | undefined> {
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal)
   let text: string
   try {
     text = await readFile(path, { encoding: 'utf8', signal: options.signal })
@@ -159,7 +160,7 @@ export async function readNodeConfig (path: string, options: { signal?: AbortSig
  * ```
  */
 export async function writeNodeConfig (path: string, config: NodeConfig, options: { signal?: AbortSignal } = {}): Promise<void> {
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal)
   const valid = validateNodeConfig(config, 'node config')
   const dir = dirname(path)
   await mkdir(dir, { recursive: true })
@@ -172,7 +173,7 @@ export async function writeNodeConfig (path: string, config: NodeConfig, options
     } finally {
       await handle.close()
     }
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     await rename(tmp, path)
   } catch (err) {
     await unlink(tmp).catch(() => {})

@@ -14,6 +14,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { InvalidStoragePathError } from '../errors.js'
 import { formatBytes } from './bytes.js'
 import { getFreeSpace } from './drives.js'
+import { throwIfAborted } from '../util/abort.js'
 
 /** Why a storage path was refused. */
 export type StoragePathFailureCode = 'not-absolute' | 'not-directory' | 'not-writable' | 'insufficient-space' | 'cannot-create'
@@ -91,7 +92,7 @@ async function probeWrite (dir: string): Promise<void> {
  */
 export async function validateStoragePath (path: string, options: ValidateStoragePathOptions = {}): Promise<StoragePathCheck> {
   const { signal, minFreeBytes = 0, create = true } = options
-  signal?.throwIfAborted()
+  throwIfAborted(signal)
 
   if (typeof path !== 'string' || path.length === 0 || path.includes('\0') || !isAbsolute(path)) {
     return fail(String(path), 'not-absolute', `Storage path ${JSON.stringify(String(path))} must be an absolute path`)
@@ -118,7 +119,7 @@ export async function validateStoragePath (path: string, options: ValidateStorag
         return fail(abs, 'cannot-create', `Storage path ${abs} cannot be created (${errText(mkErr)})`)
       }
     }
-    signal?.throwIfAborted()
+    throwIfAborted(signal)
 
     // 2. a real write reaches the disk
     try {
@@ -129,7 +130,7 @@ export async function validateStoragePath (path: string, options: ValidateStorag
       }
       return fail(abs, 'not-writable', `Storage path ${abs} is not writable (${errText(err)})`)
     }
-    signal?.throwIfAborted()
+    throwIfAborted(signal)
 
     // 3. enough space
     const space = await getFreeSpace(abs)

@@ -9,9 +9,10 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'f
 import type { IncomingMessage } from 'node:http'
 import { ForbiddenError, InvalidConfigError, StorageError, UnauthorizedError } from '../../errors.js'
 import type { StorageNode } from '../../node/types.js'
-import { describeError, errorBody } from './errors.js'
+import { describeError, errorBody } from '../../util/http-errors.js'
+import { bearerToken, tokensEqual } from '../../util/tokens.js'
 import { kuboRoutes } from './kubo-routes.js'
-import { bearerToken, generateApiToken, isAllowedHost, isAllowedOrigin, tokensEqual } from './security.js'
+import { generateApiToken, isAllowedHost, isAllowedOrigin } from './security.js'
 import { storageRoutes } from './storage-routes.js'
 
 export interface BuildAppInit {

@@ -6,22 +6,22 @@
 import { setMaxListeners } from 'node:events'
 import { extname } from 'node:path'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { CID } from 'multiformats/cid'
-import { base36 } from 'multiformats/bases/base36'
+import type { CID } from 'multiformats/cid'
+import { parseCid as parseAnyCid } from '../../util/cid.js'
 import { AbortedError, InvalidArgumentError, InvalidCidError, RangeNotSatisfiableError, WorkspaceNotJoinedError } from '../../errors.js'
 import type { StorageNode, WorkspaceNode } from '../../node/types.js'
 import { withStatus } from './errors.js'
 
-/** Parses a CID string (base58btc `Qm…`, base32 `b…`, base36 `k…`), also accepted as `/ipfs/<cid>`. @throws {InvalidCidError} */
+/**
+ * Parses a CID string (see `util/cid.ts` for the bases), also accepted as
+ * `/ipfs/<cid>`.
+ * @throws {InvalidCidError}
+ */
 export function parseCid (value: string): CID {
   let s = value.trim()
   if (s.startsWith('/ipfs/')) s = s.slice('/ipfs/'.length)
   if (s.includes('/')) throw new InvalidCidError('Paths inside a DAG are not supported; give a CID')
-  try {
-    return s.startsWith('k') ? CID.parse(s, base36) : CID.parse(s)
-  } catch (err) {
-    throw new InvalidCidError(`Invalid CID: ${JSON.stringify(s.slice(0, 100))}`, { cause: err })
-  }
+  return parseAnyCid(s)
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * Request guards of the local HTTP API: the Host and Origin checks that stop
  * DNS-rebinding and cross-site requests (as Kubo's API does), and the
- * constant-time bearer token check.
+ * API token (the constant-time comparison and bearer parsing are the shared
+ * ones of `src/util/tokens.ts`).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { bearerToken, generateToken, tokensEqual } from '../../util/tokens.js'
 
 const LOCAL_HOSTNAMES = new Set(['127.0.0.1', 'localhost', '::1'])
 
@@ -59,21 +60,9 @@ export function isAllowedOrigin (origin: string, allowedHosts: readonly string[]
   return isAllowedHost(url.host, allowedHosts)
 }
 
-/** A random API token (32 bytes, base64url). */
+/** A random API token (32 bytes, base64url, no prefix). */
 export function generateApiToken (): string {
-  return randomBytes(32).toString('base64url')
+  return generateToken({ prefix: '' })
 }
 
-/** Compares two tokens in constant time (over their SHA-256 digests, so lengths do not leak either). */
-export function tokensEqual (given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest()
-  const b = createHash('sha256').update(expected).digest()
-  return timingSafeEqual(a, b) && given.length === expected.length
-}
-
-/** The token of an `Authorization: Bearer <token>` header, if any. */
-export function bearerToken (authorization: string | undefined): string | undefined {
-  if (authorization == null) return undefined
-  const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization)
-  return m?.[1]
-}
+export { tokensEqual, bearerToken }

@@ -5,6 +5,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import { HttpError } from './errors.js'
+import { throwIfAborted } from '../../util/abort.js'
 
 export interface CountingSourceOptions {
   /** Refuse the upload with 413 once more than this many bytes have arrived. @default Infinity */
@@ -19,7 +20,7 @@ export async function * countingSource (source: AsyncIterable<Uint8Array | strin
   const maxBytes = options.maxBytes ?? Infinity
   let bytes = 0
   for await (const chunk of source) {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     bytes += buf.byteLength
     if (bytes > maxBytes) {

@@ -1,0 +1,10 @@
+/**
+ * Shared primitives: one home each for CID parsing, tokens, the per-key lock,
+ * abort errors, the error-to-HTTP map and byte formatting.
+ */
+export * from './abort.js'
+export * from './cid.js'
+export * from './format-bytes.js'
+export * from './http-errors.js'
+export * from './key-lock.js'
+export * from './tokens.js'
