@@ -1,22 +1,24 @@
-import fs from 'node:fs/promises'
 import path from 'node:path'
+import { logger } from '@libp2p/logger'
 import { FsBlockstore } from 'blockstore-fs'
-import { NextToLast } from 'blockstore-fs/sharding'
 import { PutFailedError } from 'interface-store'
 import { InvalidArgumentError, NotStartedError } from '../errors.js'
 import { createAbsentHints } from './absent-hints.js'
-import { createFsBlockWriter } from './fs-block-writer.js'
+import { createBlockLayout } from './block-layout.js'
 import { createKeyLock } from './key-lock.js'
+import { mhKey } from './mh-key.js'
 import { DefaultQuotaLedger } from './ledger.js'
 import { orderedParallel } from './ordered-parallel.js'
-import { scanBlockstore, scanFsBlockstore } from './scan.js'
+import { scanBlockstore } from './scan.js'
+import type { BlockLayout } from './block-layout.js'
 import type { DiskGuard } from './disk-space.js'
-import type { FsBlockWriter } from './fs-block-writer.js'
 import type { QuotaLedger, Reservation, StoreEntry } from './ledger.js'
 import type { AbortOptions } from './types.js'
 import type { ShardingStrategy } from 'blockstore-fs/sharding'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
+
+const log = logger('otherthing:blockstore:quota')
 
 export interface QuotaBlockstoreInit {
   /** The blockstore that really stores the blocks (blockstore-fs in production). */
@@ -29,15 +31,20 @@ export interface QuotaBlockstoreInit {
    * The blockstore-fs directory: used for the free-space check, for fast rescans (stat, don't
    * read), to size blocks before deleting them and to remove partial files of refused writes.
    *
-   * @default child.path when child is an FsBlockstore, otherwise none
+   * @default layout.directory, or child.path when child is an FsBlockstore, otherwise none
    */
   directory?: string
   /**
-   * How blocks are laid out under `directory`.
+   * How blocks are laid out under `directory` (give the same one the FsBlockstore child uses).
    *
-   * @default child.shardingStrategy when child is an FsBlockstore, otherwise blockstore-fs's NextToLast
+   * @default blockstore-fs's NextToLast (FsBlockstore's default)
    */
   shardingStrategy?: ShardingStrategy
+  /**
+   * The layout of the child's directory (see block-layout.ts); built from `directory` and
+   * `shardingStrategy` when not given.
+   */
+  layout?: BlockLayout
   /**
    * Rescan the store when it opens even if the ledger says its usage is exact.
    *
@@ -58,6 +65,11 @@ export interface QuotaBlockstoreInit {
   deleteManyConcurrency?: number
 }
 
+export interface QuotaPutOptions extends AbortOptions {
+  /** Called when this put stored the block (it was not stored before; counted in the ledger). */
+  onStored?: () => void
+}
+
 /** A Blockstore that refuses writes above the ledger's quota or below the drive's reserve. */
 export interface QuotaBlockstore extends Blockstore {
   /** The store's id in the ledger. */
@@ -66,7 +78,9 @@ export interface QuotaBlockstore extends Blockstore {
   readonly used: number
   has(cid: CID, options?: AbortOptions): Promise<boolean>
   /** Throws QuotaExceededError or DiskReserveError (and writes nothing) when the block does not fit. */
-  put(cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID>
+  put(cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: QuotaPutOptions): Promise<CID>
+  /** Always true: `put` calls `options.onStored` when it stored a block that was not there. */
+  readonly reportsStored: true
   putMany(source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID>
   delete(cid: CID, options?: AbortOptions): Promise<void>
   deleteMany(source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID>
@@ -76,22 +90,18 @@ export interface QuotaBlockstore extends Blockstore {
   close(): Promise<void>
 }
 
-function mhKey (cid: CID): string {
-  const mh = cid.multihash.bytes
-  return Buffer.from(mh.buffer, mh.byteOffset, mh.byteLength).toString('base64')
-}
-
 class DefaultQuotaBlockstore implements QuotaBlockstore {
   readonly name: string
+  readonly reportsStored = true
   private readonly child: Blockstore
   private readonly ledger: DefaultQuotaLedger
-  private readonly directory?: string
-  private readonly sharding: ShardingStrategy
+  /** the child's directory layout (sizes, scans, partial files); the direct writer when it is the FsBlockstore's own */
+  private readonly layout?: BlockLayout
   private readonly rescanOnOpen: boolean
   private readonly putManyConcurrency: number
   private readonly deleteManyConcurrency: number
   /** writes whole blocks straight into the child's directory (child is an FsBlockstore) */
-  private readonly writer?: FsBlockWriter
+  private readonly writer?: BlockLayout
   private readonly locks = createKeyLock()
   /** blocks a recent has() found missing: the put that follows skips its own check */
   private readonly hints = createAbsentHints()
@@ -112,13 +122,13 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     this.name = init.name
     this.child = init.child
     this.ledger = init.ledger
-    this.directory = init.directory ?? fsChild?.path
-    this.sharding = init.shardingStrategy ?? (fsChild as unknown as { shardingStrategy?: ShardingStrategy } | undefined)?.shardingStrategy ?? new NextToLast()
+    const directory = init.directory ?? init.layout?.directory ?? fsChild?.path
+    this.layout = init.layout ?? (directory != null ? createBlockLayout({ directory, sharding: init.shardingStrategy }) : undefined)
     this.rescanOnOpen = init.rescanOnOpen ?? false
     this.putManyConcurrency = init.putManyConcurrency ?? 50
     this.deleteManyConcurrency = init.deleteManyConcurrency ?? 50
-    if (fsChild != null && this.directory != null && path.resolve(this.directory) === fsChild.path) {
-      this.writer = createFsBlockWriter({ directory: fsChild.path, sharding: this.sharding })
+    if (fsChild != null && this.layout != null && this.layout.directory === path.resolve(fsChild.path)) {
+      this.writer = this.layout
     }
   }
 
@@ -133,12 +143,12 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     await this.ledger.open()
     const entry = this.ledger.attach(this.name)
     try {
-      if (this.directory != null) {
-        this.guard = await this.ledger.diskGuard(this.directory)
+      if (this.layout != null) {
+        this.guard = await this.ledger.diskGuard(this.layout.directory)
       }
       if (!entry.clean || this.rescanOnOpen) {
-        const scan = this.directory != null
-          ? await scanFsBlockstore(this.directory, { extension: this.sharding.extension, removeTempFiles: true, signal: options.signal })
+        const scan = this.layout != null
+          ? await this.layout.scan({ removeTempFiles: true, signal: options.signal })
           : await scanBlockstore(this.child, options)
         await this.ledger.setStoreUsage(entry, scan.bytes)
       }
@@ -199,15 +209,16 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     let exists: boolean | undefined
     try {
       exists = await this.writer.exists(cid)
-    } catch {
+    } catch (err) {
       // like FsBlockstore.has: an unreadable block counts as missing (but leaves no hint)
+      log('has %c: cannot tell, counted as missing: %e', cid, err)
     } finally {
       this.hints.end(key, exists ?? true)
     }
     return exists ?? false
   }
 
-  async put (cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
+  async put (cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: QuotaPutOptions): Promise<CID> {
     options?.signal?.throwIfAborted()
     const entry = this.opened()
     const key = mhKey(cid)
@@ -221,7 +232,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     }))
   }
 
-  private async putLocked (entry: StoreEntry, key: string, cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
+  private async putLocked (entry: StoreEntry, key: string, cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: QuotaPutOptions): Promise<CID> {
     if (this.writer != null && bytes instanceof Uint8Array) return this.putDirect(entry, this.writer, key, cid, bytes, options)
     // a block already stored costs nothing (also makes concurrent puts of one block count once)
     if (await this.child.has(cid, options)) return cid
@@ -242,6 +253,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
       if (reservation.error == null && await this.hasQuietly(cid)) {
         // the block made it to disk despite the error (e.g. an abort that lost the race)
         reservation.commit()
+        options?.onStored?.()
       } else {
         reservation.release()
         await this.removePartial(cid)
@@ -249,6 +261,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
       throw reservation.error ?? err
     }
     reservation.commit()
+    options?.onStored?.()
     return cid
   }
 
@@ -256,7 +269,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
    * A whole block into an FsBlockstore directory: one existence check (under the block's lock, so
    * concurrent puts of one block count once), reserve, temp file + rename, commit.
    */
-  private async putDirect (entry: StoreEntry, writer: FsBlockWriter, key: string, cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<CID> {
+  private async putDirect (entry: StoreEntry, writer: BlockLayout, key: string, cid: CID, bytes: Uint8Array, options?: QuotaPutOptions): Promise<CID> {
     // a has() just found it missing and nothing wrote it since (Helia asks has() before every put)
     if (!this.hints.consume(key)) {
       let exists: boolean
@@ -280,6 +293,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
       throw new PutFailedError(String(err))
     }
     reservation.commit()
+    options?.onStored?.()
     return cid
   }
 
@@ -295,29 +309,20 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   private async hasQuietly (cid: CID): Promise<boolean> {
     try {
       return await this.child.has(cid)
-    } catch {
+    } catch (err) {
+      log('has %c after a failed write: %e', cid, err)
       return false
     }
   }
 
   /** Remove what a refused or failed streaming write left behind (blockstore-fs writes `.<file>.tmp` then renames). */
   private async removePartial (cid: CID): Promise<void> {
-    if (this.directory == null) return
-    const { dir, file } = this.sharding.encode(cid)
-    await fs.rm(path.join(this.directory, dir, `.${file}.tmp`), { force: true }).catch(() => {})
+    await this.layout?.removePartial(cid)
   }
 
   /** Size of a stored block, or undefined if it is not stored. */
   private async sizeOf (cid: CID, options?: AbortOptions): Promise<number | undefined> {
-    if (this.directory != null) {
-      const { dir, file } = this.sharding.encode(cid)
-      try {
-        return (await fs.stat(path.join(this.directory, dir, file))).size
-      } catch (err: any) {
-        if (err.code === 'ENOENT') return undefined
-        throw err
-      }
-    }
+    if (this.layout != null) return this.layout.sizeOf(cid)
     let size = 0
     try {
       for await (const chunk of this.child.get(cid, options)) size += chunk.byteLength

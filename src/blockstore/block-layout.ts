@@ -1,0 +1,280 @@
+/**
+ * The one owner of the on-disk block layout: blockstore-fs's directory of `<shard>/<key>.data`
+ * files. Everything that touches block files goes through here: the path of a block, reading
+ * and sizing it, writing it, listing and summing the store, and the temp files of interrupted
+ * writes. The FsBlockstore the repo opens is built here too (`createFsBlockstore()`), with the
+ * same sharding, so its files and ours are the same files.
+ *
+ * Writes do less work per block than `FsBlockstore.put`:
+ * - shard directories already created are remembered (no `mkdir` per block; if one was
+ *   removed behind our back the write recreates it and retries once);
+ * - one temp file per write (`.<file>.<unique>.tmp`, removed by the rescan after a crash)
+ *   then `rename` over the final name: a reader never sees a partial block, and renaming over
+ *   an identical block that already exists is harmless;
+ * - no existence checks: the caller decides whether to write (QuotaBlockstore checks once,
+ *   under its per-block lock);
+ * - callback `fs` calls (no FileHandle objects), no fsync (blockstore-fs does not fsync either).
+ */
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { logger } from '@libp2p/logger'
+import { FsBlockstore } from 'blockstore-fs'
+import { NextToLast } from 'blockstore-fs/sharding'
+import type { AbortOptions } from '@libp2p/interface'
+import type { ShardingStrategy } from 'blockstore-fs/sharding'
+import type { CID } from 'multiformats/cid'
+
+const log = logger('otherthing:blockstore:layout')
+
+export interface BlockLayoutInit {
+  /** The blockstore-fs directory. */
+  directory: string
+  /** @default blockstore-fs's NextToLast (FsBlockstore's default) */
+  sharding?: ShardingStrategy
+}
+
+export interface ScanResult {
+  /** Sum of the sizes of the block files. */
+  bytes: number
+  /** Number of blocks. */
+  blocks: number
+  /** Leftover temporary files of interrupted writes that were removed. */
+  removedTempFiles: number
+}
+
+export interface ScanFsOptions extends AbortOptions {
+  /** Extension of block files. @default '.data' */
+  extension?: string
+  /** Remove `.<name>.tmp` files left by interrupted writes (only safe when no one is writing). @default false */
+  removeTempFiles?: boolean
+  /** Parallel `stat` calls. @default 64 */
+  concurrency?: number
+}
+
+export interface BlockLayout {
+  readonly directory: string
+  readonly sharding: ShardingStrategy
+  /** Path of the file holding `cid`. */
+  pathOf(cid: CID): string
+  /** Whether the block's file exists; rejects when that cannot be told (e.g. EMFILE, EACCES). */
+  exists(cid: CID): Promise<boolean>
+  /** The block's bytes, or undefined when it is not stored. */
+  read(cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined>
+  /** Size of the stored block, or undefined when it is not stored. */
+  sizeOf(cid: CID): Promise<number | undefined>
+  /** Write the block atomically (temp file + rename). Throws the fs error; leaves no temp file behind. */
+  write(cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
+  /** Remove what an interrupted `FsBlockstore.put` of `cid` left (`.<file>.tmp`). */
+  removePartial(cid: CID): Promise<void>
+  /** Sum and count the block files (`stat`, never read). */
+  scan(options?: Omit<ScanFsOptions, 'extension'>): Promise<ScanResult>
+  /** Count the block files (`readdir` only, no `stat`). */
+  count(options?: AbortOptions): Promise<number>
+  /** Forget the shard directories known to exist (e.g. after the store was wiped). */
+  reset(): void
+  /** A blockstore-fs over this directory with this sharding. */
+  createFsBlockstore(): FsBlockstore
+}
+
+let tempCounter = 0
+
+function call<T> (fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    fn((err, value) => { if (err != null) reject(err); else resolve(value) })
+  })
+}
+
+async function writeAll (fd: number, bytes: Uint8Array): Promise<void> {
+  let offset = 0
+  while (offset < bytes.byteLength) {
+    const n = await call<number>(cb => { fs.write(fd, bytes, offset, bytes.byteLength - offset, null, cb) })
+    offset += n
+  }
+}
+
+async function writeTemp (file: string, bytes: Uint8Array): Promise<void> {
+  const fd = await call<number>(cb => { fs.open(file, 'w', 0o666, cb) })
+  try {
+    await writeAll(fd, bytes)
+  } finally {
+    await call<void>(cb => { fs.close(fd, (err) => { cb(err, undefined) }) })
+  }
+}
+
+function isMissing (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  return code === 'ENOENT' || code === 'ENOTDIR'
+}
+
+class DefaultBlockLayout implements BlockLayout {
+  readonly directory: string
+  readonly sharding: ShardingStrategy
+  private readonly dirs = new Set<string>()
+
+  constructor (init: BlockLayoutInit) {
+    this.directory = path.resolve(init.directory)
+    this.sharding = init.sharding ?? new NextToLast()
+  }
+
+  pathOf (cid: CID): string {
+    const { dir, file } = this.sharding.encode(cid)
+    return path.join(this.directory, dir, file)
+  }
+
+  async exists (cid: CID): Promise<boolean> {
+    const file = this.pathOf(cid)
+    return new Promise((resolve, reject) => {
+      fs.access(file, (err) => {
+        if (err == null) resolve(true)
+        else if (isMissing(err)) resolve(false)
+        else reject(err)
+      })
+    })
+  }
+
+  async read (cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> {
+    try {
+      return await fsp.readFile(this.pathOf(cid), { signal: options?.signal })
+    } catch (err) {
+      if (isMissing(err)) return undefined
+      throw err
+    }
+  }
+
+  async sizeOf (cid: CID): Promise<number | undefined> {
+    try {
+      return (await fsp.stat(this.pathOf(cid))).size
+    } catch (err) {
+      if (isMissing(err)) return undefined
+      throw err
+    }
+  }
+
+  reset (): void {
+    this.dirs.clear()
+  }
+
+  async write (cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted()
+    const { dir, file } = this.sharding.encode(cid)
+    const shard = path.join(this.directory, dir)
+    const target = path.join(shard, file)
+    const temp = path.join(shard, `.${file}.${process.pid}-${++tempCounter}.tmp`)
+    if (!this.dirs.has(shard)) {
+      await call<string | undefined>(cb => { fs.mkdir(shard, { recursive: true }, cb) })
+      this.dirs.add(shard)
+    }
+    try {
+      try {
+        await writeTemp(temp, bytes)
+      } catch (err: any) {
+        if (err.code !== 'ENOENT') throw err
+        // the shard directory went away (store wiped): create it again and retry once
+        this.dirs.delete(shard)
+        await call<string | undefined>(cb => { fs.mkdir(shard, { recursive: true }, cb) })
+        this.dirs.add(shard)
+        await writeTemp(temp, bytes)
+      }
+      signal?.throwIfAborted()
+      await call<void>(cb => { fs.rename(temp, target, (err) => { cb(err, undefined) }) })
+    } catch (err) {
+      await call<void>(cb => { fs.rm(temp, { force: true }, (e) => { cb(e, undefined) }) }).catch((rmErr) => {
+        log.error('could not remove temp file %s (the next rescan does): %e', temp, rmErr)
+      })
+      throw err
+    }
+  }
+
+  async removePartial (cid: CID): Promise<void> {
+    const { dir, file } = this.sharding.encode(cid)
+    const temp = path.join(this.directory, dir, `.${file}.tmp`)
+    await fsp.rm(temp, { force: true }).catch((err) => {
+      log.error('could not remove partial block %s (the next rescan does): %e', temp, err)
+    })
+  }
+
+  async scan (options: Omit<ScanFsOptions, 'extension'> = {}): Promise<ScanResult> {
+    return scanFsBlockstore(this.directory, { ...options, extension: this.sharding.extension })
+  }
+
+  async count (options: AbortOptions = {}): Promise<number> {
+    let n = 0
+    const dirs = [this.directory]
+    while (dirs.length > 0) {
+      options.signal?.throwIfAborted()
+      const d = dirs.pop() as string
+      let entries
+      try {
+        entries = await fsp.readdir(d, { withFileTypes: true })
+      } catch (err) {
+        if (isMissing(err)) continue
+        throw err
+      }
+      for (const e of entries) {
+        if (e.isDirectory()) dirs.push(path.join(d, e.name))
+        else if (e.name.endsWith(this.sharding.extension) && !e.name.startsWith('.')) n++
+      }
+    }
+    return n
+  }
+
+  createFsBlockstore (): FsBlockstore {
+    return new FsBlockstore(this.directory, { shardingStrategy: this.sharding })
+  }
+}
+
+export function createBlockLayout (init: BlockLayoutInit): BlockLayout {
+  return new DefaultBlockLayout(init)
+}
+
+/**
+ * Sum the sizes of the block files under a blockstore-fs directory by `stat`ing them (never
+ * reading them). Handles any sharding depth.
+ */
+export async function scanFsBlockstore (directory: string, options: ScanFsOptions = {}): Promise<ScanResult> {
+  const extension = options.extension ?? '.data'
+  const concurrency = options.concurrency ?? 64
+  const result: ScanResult = { bytes: 0, blocks: 0, removedTempFiles: 0 }
+  const dirs = [directory]
+  let batch: Array<Promise<void>> = []
+
+  const flush = async (): Promise<void> => {
+    await Promise.all(batch)
+    batch = []
+  }
+
+  while (dirs.length > 0) {
+    options.signal?.throwIfAborted()
+    const dir = dirs.pop() as string
+    let entries
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true })
+    } catch (err: any) {
+      if (err.code === 'ENOENT') continue
+      throw err
+    }
+    for (const entry of entries) {
+      const file = path.join(dir, entry.name)
+      if (entry.isDirectory()) {
+        dirs.push(file)
+      } else if (entry.name.startsWith('.') && entry.name.endsWith('.tmp')) {
+        if (options.removeTempFiles === true) {
+          batch.push(fsp.rm(file, { force: true }).then(() => { result.removedTempFiles++ }))
+        }
+      } else if (entry.name.endsWith(extension)) {
+        batch.push(fsp.stat(file).then(st => {
+          result.bytes += st.size
+          result.blocks++
+        }, (err: any) => {
+          if (err.code !== 'ENOENT') throw err
+        }))
+      }
+      if (batch.length >= concurrency) {
+        await flush()
+      }
+    }
+  }
+  await flush()
+  return result
+}
