@@ -3,6 +3,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { AbortedError, ContentNotFoundError, StorageError } from '../errors.js'
+import { isAbortError, toAbortedError } from './abort.js'
 
 /** Accepts a CID or its string form. @throws {InvalidCidError} */
 export { parseCid as toCid } from '../util/cid.js'
@@ -51,10 +52,7 @@ export function operationSignal (signal?: AbortSignal, timeout?: number): Operat
   }
 }
 
-/** Whether `err` looks like an abort (DOMException AbortError, libp2p/helia AbortError...). */
-export function isAbortError (err: any): boolean {
-  return err?.name === 'AbortError' || err?.code === 'ABORT_ERR' || err?.code === 'ERR_ABORTED' || err?.name === 'TimeoutError'
-}
+export { isAbortError }
 
 /**
  * Turns errors from Helia/libp2p into our named errors: our own errors pass
@@ -65,10 +63,8 @@ export function translateError (err: any, op?: { timedOut: () => boolean }, call
   if (op?.timedOut() === true && !(err instanceof StorageError && !(err instanceof AbortedError) && !(err instanceof ContentNotFoundError))) {
     return err instanceof ContentNotFoundError ? err : new ContentNotFoundError('Content not found within the timeout', { cause: err })
   }
-  if (err instanceof StorageError) return err
-  if (callerSignal?.aborted === true || isAbortError(err)) {
-    return new AbortedError('Operation aborted', { cause: err })
-  }
+  if (err instanceof StorageError && !(err instanceof AbortedError)) return err
+  if (callerSignal?.aborted === true || isAbortError(err)) return toAbortedError(err)
   if (err?.name === 'NotFoundError' || err?.name === 'BlockNotFoundWhileOfflineError' || err?.code === 'ERR_NOT_FOUND') {
     return new ContentNotFoundError('Content not found', { cause: err })
   }

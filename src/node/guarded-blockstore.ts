@@ -1,18 +1,32 @@
 /**
- * The blockstore Helia sees for one workspace. It sits on top of the
- * workspace's QuotaBlockstore and:
+ * The blockstore Helia sees for one workspace. It sits on top of the workspace's
+ * QuotaBlockstore and:
  *
- * - remembers every block touched (has/get/put) while an add, pin or cat is
- *   running, so a concurrent garbage collection never deletes blocks an
- *   operation in flight is about to pin;
- * - when a write is refused for lack of quota (or drive reserve), asks the
- *   storage node to garbage-collect and retries that write once. Our gc does
- *   not take Helia's blockstore lock, so calling it from inside a put is safe.
+ * - runs every add, pin, cat, stat, CAR import... in a *write session* (`beginWrite()`): the
+ *   session records every block touched inside it (has/get/put, attributed through
+ *   AsyncLocalStorage, so Helia's and bitswap's calls made on the operation's behalf count too)
+ *   and every block it newly wrote. A concurrent gc never deletes a block a live session
+ *   touched. When the operation fails, `rollback()` deletes the blocks it wrote that no pin
+ *   holds and no other live operation touched, so usage is back to the byte where it was;
+ * - when a write is refused for lack of quota (or drive reserve), asks the storage node to
+ *   garbage-collect and retries that write once. Our gc does not take Helia's blockstore lock,
+ *   so calling it from inside a put is safe.
+ *
+ * Why rollback cannot delete a block from under a concurrent operation B: the check "did
+ * another live session touch it" and marking the block as being deleted happen in one
+ * synchronous step; any later access by B to that block waits until the delete is done, and
+ * then finds it missing (and writes or fetches it again). A block B touched earlier is kept.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { logger } from '@libp2p/logger'
+import { mhKey } from '../blockstore/mh-key.js'
 import { DiskReserveError, QuotaExceededError } from '../errors.js'
 import type { RepoBlockstore } from './repo.js'
+import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
+
+const log = logger('otherthing:node:blockstore')
 
 type Bytes = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 
@@ -20,62 +34,218 @@ export interface GuardedBlockstoreInit {
   child: RepoBlockstore
   /** Frees space (runs gc); resolves `true` when a retry may now succeed. */
   onFull?: () => Promise<boolean>
+  /** Whether a pin holds the block (rollback keeps those). @default never */
+  isPinned?: (cid: CID) => Promise<boolean>
+}
+
+export interface RollbackResult {
+  /** Blocks deleted. */
+  removed: number
+  /** Blocks written by the session that were kept (pinned or used by another operation). */
+  kept: number
+}
+
+/**
+ * One operation's view of the blockstore: what it touched (kept by gc while it runs) and what
+ * it newly wrote (removed by `rollback()`). End it with exactly one of `commit()` or `rollback()`.
+ */
+export interface WriteSession {
+  /** Runs `fn` with this session current: every block access inside is attributed to it. */
+  run<T>(fn: () => Promise<T>): Promise<T>
+  /** Records a block this session newly stored through a path that bypasses `run` (e.g. a transfer callback). */
+  recordWritten(cid: CID): void
+  /** Blocks this session newly stored so far. */
+  readonly written: number
+  /** The operation succeeded: keep everything, stop protecting its blocks. */
+  commit(): void
+  /** The operation failed: wait for its writes in flight, delete its unpinned new blocks, end. */
+  rollback(): Promise<RollbackResult>
 }
 
 export interface GuardedBlockstore extends Blockstore {
-  readonly child: RepoBlockstore
-  /** Mark the start of an operation whose blocks must survive gc. Returns the end function. */
-  beginOperation(): () => void
+  /** Bytes stored by this workspace (undefined without a quota store). */
+  readonly used: number | undefined
+  beginWrite(): WriteSession
   /** Whether gc must keep this block (touched by an operation in flight). */
   isProtected(cid: CID): boolean
 }
 
-export function isFullError (err: any): boolean {
+/** Put options our QuotaBlockstore understands: told when the put stored a new block. */
+interface ReportingPutOptions extends AbortOptions { onStored?: () => void }
+
+export function isFullError (err: unknown): boolean {
+  const name = (err as { name?: string } | null)?.name
   return err instanceof QuotaExceededError || err instanceof DiskReserveError ||
-    err?.name === QuotaExceededError.name || err?.name === DiskReserveError.name
+    name === QuotaExceededError.name || name === DiskReserveError.name
 }
 
-function key (cid: CID): string {
-  return Buffer.from(cid.multihash.bytes).toString('base64')
+class Session implements WriteSession {
+  readonly touched = new Set<string>()
+  readonly newBlocks = new Map<string, CID>()
+  readonly inflight = new Set<Promise<unknown>>()
+  live = true
+  private readonly store: DefaultGuardedBlockstore
+
+  constructor (store: DefaultGuardedBlockstore) {
+    this.store = store
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.store.als.run(this, fn)
+  }
+
+  recordWritten (cid: CID): void {
+    if (!this.live) return
+    const key = mhKey(cid)
+    this.store.touchBy(this, key)
+    this.newBlocks.set(key, cid)
+  }
+
+  get written (): number {
+    return this.newBlocks.size
+  }
+
+  commit (): void {
+    this.store.end(this)
+  }
+
+  async rollback (): Promise<RollbackResult> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
+    try {
+      return await this.store.rollback(this)
+    } finally {
+      this.store.end(this)
+    }
+  }
 }
 
 class DefaultGuardedBlockstore implements GuardedBlockstore {
   readonly child: RepoBlockstore
+  readonly als = new AsyncLocalStorage<Session>()
   private readonly onFull?: () => Promise<boolean>
-  private operations = 0
-  private touched = new Set<string>()
+  private readonly isPinned: (cid: CID) => Promise<boolean>
+  private readonly reportsStored: boolean
+  private readonly sessions = new Set<Session>()
+  /** key -> number of live sessions that touched it */
+  private readonly touchCounts = new Map<string, number>()
+  /** blocks touched outside any session while sessions were live */
+  private anonymous = new Set<string>()
+  /** blocks a rollback is deleting: accesses wait for it */
+  private readonly deleting = new Map<string, Promise<void>>()
 
   constructor (init: GuardedBlockstoreInit) {
     this.child = init.child
     this.onFull = init.onFull
+    this.isPinned = init.isPinned ?? (async () => false)
+    this.reportsStored = (init.child as { reportsStored?: boolean }).reportsStored === true
   }
 
-  beginOperation (): () => void {
-    this.operations++
-    let ended = false
-    return () => {
-      if (ended) return
-      ended = true
-      this.operations--
-      if (this.operations === 0) this.touched = new Set()
+  get used (): number | undefined {
+    return this.child.used
+  }
+
+  beginWrite (): WriteSession {
+    const session = new Session(this)
+    this.sessions.add(session)
+    return session
+  }
+
+  end (session: Session): void {
+    if (!session.live) return
+    session.live = false
+    this.sessions.delete(session)
+    for (const key of session.touched) {
+      const n = (this.touchCounts.get(key) ?? 1) - 1
+      if (n <= 0) this.touchCounts.delete(key)
+      else this.touchCounts.set(key, n)
     }
+    if (this.sessions.size === 0) this.anonymous = new Set()
+  }
+
+  touchBy (session: Session, key: string): void {
+    if (session.touched.has(key)) return
+    session.touched.add(key)
+    this.touchCounts.set(key, (this.touchCounts.get(key) ?? 0) + 1)
   }
 
   isProtected (cid: CID): boolean {
-    return this.touched.has(key(cid))
+    const key = mhKey(cid)
+    return this.touchCounts.has(key) || this.anonymous.has(key) || this.deleting.has(key)
   }
 
-  private touch (cid: CID): void {
-    if (this.operations > 0) this.touched.add(key(cid))
+  /** Attributes an access to the current session (or to "someone" while sessions are live). */
+  private touch (cid: CID): { key: string, session?: Session } {
+    const key = mhKey(cid)
+    const session = this.als.getStore()
+    if (session?.live === true) this.touchBy(session, key)
+    else if (this.sessions.size > 0) this.anonymous.add(key)
+    return { key, session: session?.live === true ? session : undefined }
   }
 
-  async has (cid: CID, options?: any): Promise<boolean> {
-    this.touch(cid)
+  async rollback (session: Session): Promise<RollbackResult> {
+    const result: RollbackResult = { removed: 0, kept: 0 }
+    for (const [key, cid] of session.newBlocks) {
+      // one synchronous step: nobody else touched it, and from now on accesses wait for the delete
+      const others = (this.touchCounts.get(key) ?? 0) - (session.touched.has(key) ? 1 : 0)
+      if (others > 0 || this.anonymous.has(key) || this.deleting.has(key)) {
+        result.kept++
+        continue
+      }
+      let done = (): void => {}
+      this.deleting.set(key, new Promise<void>(resolve => { done = resolve }))
+      try {
+        if (await this.isPinned(cid)) {
+          result.kept++
+          continue
+        }
+        await this.child.delete(cid)
+        result.removed++
+      } catch (err) {
+        // left for gc: it is unpinned, so the next gc frees it
+        log.error('rollback could not delete block %c: %e', cid, err)
+        result.kept++
+      } finally {
+        this.deleting.delete(key)
+        done()
+      }
+    }
+    return result
+  }
+
+  async has (cid: CID, options?: AbortOptions): Promise<boolean> {
+    const { key } = this.touch(cid)
+    await this.deleting.get(key)
     return this.child.has(cid, options)
   }
 
-  async put (cid: CID, bytes: Bytes, options?: any): Promise<CID> {
-    this.touch(cid)
+  async put (cid: CID, bytes: Bytes, options?: AbortOptions): Promise<CID> {
+    const { key, session } = this.touch(cid)
+    if (session == null) return this.putRetrying(cid, bytes, options)
+    const p = this.putInSession(session, key, cid, bytes, options)
+    session.inflight.add(p)
+    try {
+      return await p
+    } finally {
+      session.inflight.delete(p)
+    }
+  }
+
+  private async putInSession (session: Session, key: string, cid: CID, bytes: Bytes, options?: AbortOptions): Promise<CID> {
+    await this.deleting.get(key)
+    let stored = false
+    const onStored = (): void => { stored = true }
+    if (this.reportsStored) {
+      const reporting: ReportingPutOptions = { ...options, onStored }
+      await this.putRetrying(cid, bytes, reporting)
+    } else {
+      stored = !await this.child.has(cid, options)
+      await this.putRetrying(cid, bytes, options)
+    }
+    if (stored) session.newBlocks.set(key, cid)
+    return cid
+  }
+
+  private async putRetrying (cid: CID, bytes: Bytes, options?: AbortOptions): Promise<CID> {
     try {
       return await this.child.put(cid, bytes, options)
     } catch (err) {
@@ -86,32 +256,33 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
     }
   }
 
-  async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: any): AsyncGenerator<CID> {
+  async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID> {
     for await (const { cid, bytes } of source) {
       yield await this.put(cid, bytes, options)
     }
   }
 
-  get (cid: CID, options?: any): Generator<Uint8Array> | AsyncGenerator<Uint8Array> {
-    this.touch(cid)
-    return this.child.get(cid, options)
+  async * get (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
+    const { key } = this.touch(cid)
+    await this.deleting.get(key)
+    yield * this.child.get(cid, options)
   }
 
-  async * getMany (source: Iterable<CID> | AsyncIterable<CID>, options?: any): AsyncGenerator<Pair> {
+  async * getMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<Pair> {
     for await (const cid of source) {
       yield { cid, bytes: this.get(cid, options) }
     }
   }
 
-  getAll (options?: any): Generator<Pair> | AsyncGenerator<Pair> {
+  getAll (options?: AbortOptions): Generator<Pair> | AsyncGenerator<Pair> {
     return this.child.getAll(options)
   }
 
-  async delete (cid: CID, options?: any): Promise<void> {
+  async delete (cid: CID, options?: AbortOptions): Promise<void> {
     await this.child.delete(cid, options)
   }
 
-  deleteMany (source: Iterable<CID> | AsyncIterable<CID>, options?: any): AsyncGenerator<CID> | Generator<CID> {
+  deleteMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID> | Generator<CID> {
     return this.child.deleteMany(source, options)
   }
 }

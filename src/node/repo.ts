@@ -1,11 +1,18 @@
 /**
- * A workspace's IPFS repo on disk: blockstore-fs (behind the node's quota
- * wrapper, when one is given) and datastore-level, both under
- * `<root>/ipfs/workspaces/<id>/`.
+ * A workspace's IPFS repo on disk: its block files (blockstore-fs, behind the node's quota
+ * wrapper when there is one) and its datastore (datastore-level), both under
+ * `<root>/ipfs/workspaces/<id>/`. The storage node builds the stores (`createRepo` with its
+ * QuotaBlockstore); a standalone workspace node uses the bare FsBlockstore.
  */
-import { FsBlockstore } from 'blockstore-fs'
+import { logger } from '@libp2p/logger'
 import { LevelDatastore } from 'datastore-level'
+import { createBlockLayout } from '../blockstore/block-layout.js'
+import type { BlockLayout } from '../blockstore/block-layout.js'
 import type { Blockstore } from 'interface-blockstore'
+import type { Datastore } from 'interface-datastore'
+import type { FsBlockstore } from 'blockstore-fs'
+
+const log = logger('otherthing:node:repo')
 
 /** A blockstore the repo opens and closes, and that may count its bytes. */
 export interface RepoBlockstore extends Blockstore {
@@ -15,43 +22,61 @@ export interface RepoBlockstore extends Blockstore {
   readonly used?: number
 }
 
-/** Wraps the raw blockstore-fs, e.g. in the node's QuotaBlockstore. */
-export type WrapBlockstore = (child: FsBlockstore, name: string, directory: string) => RepoBlockstore
+export interface RepoDatastore extends Datastore {
+  open(): Promise<void>
+  close(): Promise<void>
+}
+
+/** The stores of one workspace, not yet opened. */
+export interface RepoStores {
+  blockstore: RepoBlockstore
+  datastore: RepoDatastore
+  /** The layout of the block files under `blockstore`. */
+  layout: BlockLayout
+}
+
+export interface Repo extends RepoStores {
+  close(): Promise<void>
+}
+
+/** Opens a workspace's repo from the stores its owner built. */
+export type OpenRepo = () => Promise<Repo>
 
 export interface RepoInit {
-  /** Name of the store (the workspace id). */
-  name: string
   /** `<repo>/blocks` */
   blocksPath: string
   /** `<repo>/datastore` */
   datastorePath: string
-  /** @default no wrapper: the bare FsBlockstore (no quota) */
-  wrapBlockstore?: WrapBlockstore
+  /** Wraps the raw blockstore-fs (the storage node puts its QuotaBlockstore here). @default the bare FsBlockstore */
+  wrapBlockstore?: (child: FsBlockstore, layout: BlockLayout) => RepoBlockstore
 }
 
-export interface Repo {
-  blockstore: RepoBlockstore
-  datastore: LevelDatastore
-  close(): Promise<void>
+/** Builds the stores of a repo under `blocksPath` / `datastorePath` (not opened). */
+export function createRepoStores (init: RepoInit): RepoStores {
+  const layout = createBlockLayout({ directory: init.blocksPath })
+  const fs = layout.createFsBlockstore()
+  return {
+    layout,
+    blockstore: init.wrapBlockstore?.(fs, layout) ?? fs,
+    datastore: new LevelDatastore(init.datastorePath)
+  }
 }
 
-export async function openRepo (init: RepoInit): Promise<Repo> {
-  const fs = new FsBlockstore(init.blocksPath)
-  const blockstore: RepoBlockstore = init.wrapBlockstore?.(fs, init.name, init.blocksPath) ?? fs
-  const datastore = new LevelDatastore(init.datastorePath)
+/** Opens the stores (datastore first); `close()` closes both, logging what fails. */
+export async function openRepo (stores: RepoStores): Promise<Repo> {
+  const { blockstore, datastore } = stores
   await datastore.open()
   try {
     await blockstore.open()
   } catch (err) {
-    await datastore.close().catch(() => {})
+    await datastore.close().catch((closeErr) => { log.error('closing the datastore after a failed open: %e', closeErr) })
     throw err
   }
   return {
-    blockstore,
-    datastore,
+    ...stores,
     async close () {
-      await blockstore.close().catch(() => {})
-      await datastore.close().catch(() => {})
+      await blockstore.close().catch((err) => { log.error('closing the blockstore: %e', err) })
+      await datastore.close().catch((err) => { log.error('closing the datastore: %e', err) })
     }
   }
 }

@@ -9,6 +9,7 @@ import { createStorageLayout } from '../storage/layout.js'
 import { getFreeSpace } from '../storage/drives.js'
 import { validateWorkspaceId } from '../storage/workspace-id.js'
 import { parseSwarmKey, SwarmKey } from '../swarm-key/index.js'
+import { createRepoStores, openRepo } from './repo.js'
 import { createWorkspaceNode } from './workspace-node.js'
 import type { BandwidthLimits } from './bandwidth.js'
 import type { AbortOptions, GcResult, JoinOptions, LeaveOptions, StorageNode, StorageNodeStats, WorkspaceNode } from './types.js'
@@ -133,7 +134,12 @@ class DefaultStorageNode implements StorageNode {
       blockRetries: this.init.blockRetries,
       fetchConcurrency: this.init.fetchConcurrency,
       dialTimeout: this.init.dialTimeout,
-      wrapBlockstore: (child, name, directory) => createQuotaBlockstore({ child, ledger: this.ledger, name, directory }),
+      // the storage node builds the stores it hands in: each workspace's blocks count against the one ledger
+      openRepo: async () => openRepo(createRepoStores({
+        blocksPath: repo.blocks,
+        datastorePath: repo.datastore,
+        wrapBlockstore: (child, layout) => createQuotaBlockstore({ child, ledger: this.ledger, name: workspaceId, layout })
+      })),
       quota: this.hooks()
     })
     await node.start()

@@ -3,12 +3,11 @@
  * node. The orchestrator client, the node runner's HTTP API and the IPC
  * handlers are written against these interfaces only.
  */
-import type { CID } from 'multiformats/cid'
 import type { SwarmKey } from '../swarm-key/index.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 
-export interface AbortOptions {
-  signal?: AbortSignal
-}
+export type { AbortOptions }
 
 /** Progress of a long operation, in bytes. `total` is set when known. */
 export interface ByteProgress {

@@ -17,7 +17,8 @@ import type { Stream } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
-export type GetHasher = (code: number) => Promise<{ digest(bytes: Uint8Array): Promise<{ digest: Uint8Array }> | { digest: Uint8Array } }>
+/** Helia's `getHasher` (a loader that may answer synchronously) or a narrower one. */
+export type GetHasher = (code: number) => Promise<{ digest(bytes: Uint8Array): Promise<{ digest: Uint8Array }> | { digest: Uint8Array } }> | { digest(bytes: Uint8Array): Promise<{ digest: Uint8Array }> | { digest: Uint8Array } }
 
 /** A block of the DAG now stored locally. */
 export interface BlockEvent {

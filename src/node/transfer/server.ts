@@ -14,7 +14,8 @@ import type { Stream } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
-export type GetCodec = (code: number) => Promise<{ decode(bytes: Uint8Array): any }>
+import type { GetCodec } from '../dag.js'
+export type { GetCodec }
 
 export interface DagServerInit {
   /** Local blocks only (no network). */

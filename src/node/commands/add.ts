@@ -1,0 +1,69 @@
+/**
+ * `add`: imports a stream as a UnixFS file (the same CIDs as ipfs-unixfs-importer; Kubo's for
+ * the 'kubo' profile) and pins it. All or nothing: a refused write, an abort or a source that
+ * errors mid-way leaves nothing pinned and nothing counted (write session rollback).
+ */
+import { InvalidArgumentError } from '../../errors.js'
+import { throwIfAborted } from '../abort.js'
+import { translateError } from '../cid.js'
+import { importFile, layoutFor } from '../import/index.js'
+import { pinDag } from '../pins/pin-dag.js'
+import { inWriteSession } from './session.js'
+import type { WorkspaceComponents } from '../components.js'
+import type { AddOptions, AddResult, AddSource } from '../types.js'
+
+export type AddComponents = Pick<WorkspaceComponents, 'blockstore' | 'store' | 'pins' | 'getCodec' | 'quota' | 'log'>
+
+async function * toChunks (source: AddSource): AsyncGenerator<Uint8Array> {
+  if (source instanceof Uint8Array) {
+    yield source
+    return
+  }
+  for await (const chunk of source as AsyncIterable<Uint8Array | string>) {
+    if (typeof chunk === 'string') yield Buffer.from(chunk)
+    else yield chunk
+  }
+}
+
+export function assertPositiveInt (value: number | undefined, name: string): void {
+  if (value != null && (!Number.isSafeInteger(value) || value <= 0)) {
+    throw new InvalidArgumentError(`${name} must be a positive integer`)
+  }
+}
+
+export function validateAddOptions (options: AddOptions): void {
+  assertPositiveInt(options.chunkSize, 'chunkSize')
+  assertPositiveInt(options.maxChildrenPerNode, 'maxChildrenPerNode')
+  if (options.profile != null && options.profile !== 'kubo' && options.profile !== 'cidv1') {
+    throw new InvalidArgumentError(`Unknown profile ${String(options.profile)}`)
+  }
+}
+
+export async function add (components: AddComponents, source: AddSource, options: AddOptions = {}): Promise<AddResult> {
+  throwIfAborted(options.signal)
+  validateAddOptions(options)
+  try {
+    const result = await inWriteSession(components, async () => {
+      let bytes = 0
+      const counted = async function * (): AsyncGenerator<Uint8Array> {
+        for await (const chunk of toChunks(source)) {
+          throwIfAborted(options.signal)
+          bytes += chunk.byteLength
+          options.onProgress?.({ bytes })
+          yield chunk
+        }
+      }
+      // chunks hashed in the thread pool, bounded writes in flight (import/)
+      const file = await importFile(counted(), components.blockstore, { layout: layoutFor(options), signal: options.signal })
+      if (options.pin !== false) {
+        // the importer knows the tree's height: the leaves are recorded without being read back
+        await pinDag(components, file.cid, { size: bytes, name: options.name, signal: options.signal, descend: (_, depth) => depth < file.height })
+      }
+      return { cid: file.cid, size: bytes }
+    })
+    components.quota?.afterWrite()
+    return result
+  } catch (err) {
+    throw translateError(err, undefined, options.signal)
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * The workspace's pin records, in the datastore under Helia's own keys (`/pin/<cid>` per pin,
+ * `/pinned-block/<multihash>` per block with the pins that hold it), so repos written by
+ * `helia.pins` read the same. We keep our own implementation because Helia's:
+ *
+ * - counts a block once per *link* on `rm` (a file whose chunks repeat yields the same leaf
+ *   hundreds of times): the block's count goes negative and it is never freed. Here every
+ *   walk visits each unique block once (`walkLocalDag`), and `rm` only decrements a record that
+ *   names the pin.
+ * - updates a block record without a lock (two pins sharing a block at once lose an update);
+ *   here one per-block lock serialises the read-modify-write.
+ * - leaves block records behind when a pin fails or the process dies between the block records
+ *   and the pin record. Here a failed `add` undoes its records before it rethrows, and a
+ *   `/pin-pending/<cid>` marker written first lets `repair()` (run at start) undo what a crash
+ *   left: block records naming a pin that has no pin record.
+ */
+import { logger } from '@libp2p/logger'
+import * as cborg from 'cborg'
+import { Key } from 'interface-datastore'
+import { base36 } from 'multiformats/bases/base36'
+import { CID } from 'multiformats/cid'
+import { createKeyLock } from '../../blockstore/key-lock.js'
+import { crashPoint } from '../crash-points.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+const log = logger('otherthing:node:pins')
+
+const PIN_PREFIX = '/pin/'
+const BLOCK_PREFIX = '/pinned-block/'
+const PENDING_PREFIX = '/pin-pending/'
+
+export type PinMetadata = Record<string, string | number | boolean>
+
+export interface PinRecord {
+  cid: CID
+  depth: number
+  metadata: PinMetadata
+}
+
+interface StoredPin { depth: number, metadata: PinMetadata }
+interface StoredBlock { pinCount: number, pinnedBy: Uint8Array[] }
+
+/** Visits each unique block of the pinned DAG once, awaiting `record` for each. */
+export type PinWalk = (record: (block: CID) => Promise<void>) => Promise<void>
+
+export interface RepairResult {
+  /** Pins whose add or rm a crash interrupted. */
+  interrupted: number
+  /** Block records fixed or deleted. */
+  records: number
+}
+
+export interface PinStore {
+  /** Pins `cid`: a record for each block `walk` yields, then the pin record. All or nothing. */
+  add(cid: CID, walk: PinWalk, options?: AbortOptions & { metadata?: PinMetadata }): Promise<void>
+  /** Unpins `cid`: the pin record, then its name in each block record `walk` yields. */
+  rm(cid: CID, walk: PinWalk, options?: AbortOptions): Promise<void>
+  /** The pin record of a root, or undefined. */
+  get(cid: CID, options?: AbortOptions): Promise<PinRecord | undefined>
+  setMetadata(cid: CID, metadata: PinMetadata, options?: AbortOptions): Promise<void>
+  ls(options?: AbortOptions): AsyncGenerator<PinRecord>
+  /** Whether any pin holds this block. */
+  isPinned(block: CID, options?: AbortOptions): Promise<boolean>
+  /** Undo what a crash in the middle of `add` or `rm` left behind. */
+  repair(options?: AbortOptions): Promise<RepairResult>
+}
+
+function rootKey (prefix: string, cid: CID): Key {
+  return new Key(`${prefix}${(cid.version === 0 ? cid.toV1() : cid).toString(base36)}`)
+}
+
+function blockKey (cid: CID): Key {
+  return new Key(`${BLOCK_PREFIX}${base36.encode(cid.multihash.bytes)}`)
+}
+
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0
+}
+
+function isNotFound (err: unknown): boolean {
+  return (err as { name?: string } | null)?.name === 'NotFoundError'
+}
+
+class DefaultPinStore implements PinStore {
+  private readonly datastore: Datastore
+  private readonly locks = createKeyLock()
+
+  constructor (datastore: Datastore) {
+    this.datastore = datastore
+  }
+
+  private async readBlock (key: Key, options?: AbortOptions): Promise<StoredBlock | undefined> {
+    try {
+      return cborg.decode(await this.datastore.get(key, options)) as StoredBlock
+    } catch (err) {
+      if (isNotFound(err)) return undefined
+      throw err
+    }
+  }
+
+  /** Read-modify-write of one block record under its lock; `change` returns false to leave it. */
+  private async updateBlock (key: Key, change: (record: StoredBlock) => boolean, options?: AbortOptions): Promise<boolean> {
+    return this.locks.run(key.toString(), async () => {
+      const record = await this.readBlock(key, options) ?? { pinCount: 0, pinnedBy: [] }
+      if (!change(record)) return false
+      if (record.pinCount <= 0) await this.datastore.delete(key)
+      else await this.datastore.put(key, cborg.encode(record))
+      return true
+    })
+  }
+
+  private async addName (key: Key, pin: Uint8Array, options?: AbortOptions): Promise<boolean> {
+    return this.updateBlock(key, (record) => {
+      if (record.pinnedBy.some(c => sameBytes(c, pin))) return false
+      record.pinCount++
+      record.pinnedBy.push(pin)
+      return true
+    }, options)
+  }
+
+  private async removeName (key: Key, pin: Uint8Array): Promise<boolean> {
+    return this.updateBlock(key, (record) => {
+      const kept = record.pinnedBy.filter(c => !sameBytes(c, pin))
+      if (kept.length === record.pinnedBy.length) {
+        // a record written by Helia's rm lost names: count it down only if it counts more pins than it names
+        if (record.pinCount <= record.pinnedBy.length) return false
+      }
+      record.pinnedBy = kept
+      record.pinCount--
+      return true
+    })
+  }
+
+  async add (cid: CID, walk: PinWalk, options: AbortOptions & { metadata?: PinMetadata } = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    const pending = rootKey(PENDING_PREFIX, cid)
+    await this.datastore.put(pending, cborg.encode({ op: 'add' }))
+    const recorded: Key[] = []
+    try {
+      await walk(async (block) => {
+        options.signal?.throwIfAborted()
+        const key = blockKey(block)
+        if (await this.addName(key, cid.bytes, options)) recorded.push(key)
+      })
+      crashPoint('pin-records')
+      options.signal?.throwIfAborted()
+      const pin: StoredPin = { depth: Infinity, metadata: options.metadata ?? {} }
+      await this.datastore.put(rootKey(PIN_PREFIX, cid), cborg.encode(pin))
+    } catch (err) {
+      // nothing of a failed pin stays: remove its name from the records it wrote (no signal: it may be aborted)
+      for (const key of recorded) {
+        try {
+          await this.removeName(key, cid.bytes)
+        } catch (undoErr) {
+          log.error('could not undo block record %s of failed pin %c: %e (repair() at next start fixes it)', key, cid, undoErr)
+          throw err
+        }
+      }
+      await this.datastore.delete(pending)
+      throw err
+    }
+    await this.datastore.delete(pending)
+  }
+
+  async rm (cid: CID, walk: PinWalk, options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    const pending = rootKey(PENDING_PREFIX, cid)
+    await this.datastore.put(pending, cborg.encode({ op: 'rm' }))
+    await this.datastore.delete(rootKey(PIN_PREFIX, cid))
+    crashPoint('unpin-records')
+    // from here the pin is gone: finish even if aborted (repair() would otherwise have to)
+    await walk(async (block) => {
+      await this.removeName(blockKey(block), cid.bytes)
+    })
+    await this.datastore.delete(pending)
+  }
+
+  async get (cid: CID, options?: AbortOptions): Promise<PinRecord | undefined> {
+    try {
+      const pin = cborg.decode(await this.datastore.get(rootKey(PIN_PREFIX, cid), options)) as StoredPin
+      return { cid, depth: pin.depth, metadata: pin.metadata ?? {} }
+    } catch (err) {
+      if (isNotFound(err)) return undefined
+      throw err
+    }
+  }
+
+  async setMetadata (cid: CID, metadata: PinMetadata, options?: AbortOptions): Promise<void> {
+    const key = rootKey(PIN_PREFIX, cid)
+    const pin = cborg.decode(await this.datastore.get(key, options)) as StoredPin
+    pin.metadata = metadata
+    await this.datastore.put(key, cborg.encode(pin), options)
+  }
+
+  async * ls (options?: AbortOptions): AsyncGenerator<PinRecord> {
+    for await (const { key, value } of this.datastore.query({ prefix: PIN_PREFIX }, options)) {
+      const pin = cborg.decode(value) as StoredPin
+      yield { cid: CID.parse(key.toString().substring(PIN_PREFIX.length), base36), depth: pin.depth, metadata: pin.metadata ?? {} }
+    }
+  }
+
+  async isPinned (block: CID, options?: AbortOptions): Promise<boolean> {
+    return this.datastore.has(blockKey(block), options)
+  }
+
+  async repair (options?: AbortOptions): Promise<RepairResult> {
+    const result: RepairResult = { interrupted: 0, records: 0 }
+    const markers: Array<{ key: Key, cid: CID }> = []
+    for await (const { key } of this.datastore.query({ prefix: PENDING_PREFIX }, options)) {
+      markers.push({ key, cid: CID.parse(key.toString().substring(PENDING_PREFIX.length), base36) })
+    }
+    for (const { key, cid } of markers) {
+      options?.signal?.throwIfAborted()
+      if (await this.get(cid, options) != null) {
+        // the add finished, or the rm never started: the records are whole
+        await this.datastore.delete(key)
+        continue
+      }
+      result.interrupted++
+      log('repairing the block records of interrupted pin %c', cid)
+      // the marker's key is the CIDv1; the records name the pin as it was given (a Kubo-profile pin is CIDv0)
+      const names = [cid.bytes]
+      if (cid.code === 0x70 && cid.multihash.code === 0x12) names.push(cid.toV0().bytes)
+      for await (const { key: bkey, value } of this.datastore.query({ prefix: BLOCK_PREFIX }, options)) {
+        const record = cborg.decode(value) as StoredBlock
+        const name = names.find(n => record.pinnedBy.some(c => sameBytes(c, n)))
+        if (name == null) continue
+        if (await this.removeName(bkey, name)) result.records++
+      }
+      await this.datastore.delete(key)
+    }
+    return result
+  }
+}
+
+export function createPinStore (datastore: Datastore): PinStore {
+  return new DefaultPinStore(datastore)
+}
