@@ -14,6 +14,9 @@
  * await node.stop()
  * ```
  */
+// Helia 7 / libp2p 3 call Promise.withResolvers (Node 22+): loaded first, also for this subpath alone
+import '../polyfill.js'
+
 export { createStorageNode } from './storage-node.js'
 export type { StorageNodeInit } from './storage-node.js'
 export { createWorkspaceNode } from './workspace-node.js'

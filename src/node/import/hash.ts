@@ -46,7 +46,8 @@ class HashPool {
     if (this.failed) return undefined
     if (this.workers.length < this.size) {
       try {
-        const worker = new Worker(WORKER_SOURCE, { eval: true })
+        // no inherited execArgv: a parent run with `--input-type=module` would make the CommonJS source ESM
+        const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] })
         const slot = { worker, busy: 0 }
         worker.on('message', (m: { id: number, digest: Uint8Array, buffer?: ArrayBuffer }) => {
           if (--slot.busy === 0) worker.unref()
