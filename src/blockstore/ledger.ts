@@ -1,8 +1,11 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { logger } from '@libp2p/logger'
 import { ConflictError, InvalidArgumentError, NotStartedError, QuotaExceededError } from '../errors.js'
 import { createDiskGuard } from './disk-space.js'
 import type { DiskGuard, StatFsFn } from './disk-space.js'
+
+const log = logger('otherthing:blockstore:ledger')
 
 export interface QuotaLedgerInit {
   /** The quota in bytes, shared by every store of the node (the user's storage slider). `Infinity` for none. */
@@ -299,7 +302,8 @@ export class DefaultQuotaLedger implements QuotaLedger {
       }
       await fs.rename(tmp, statePath)
     })
-    this.writing = next.catch(() => {})
+    // the caller awaits `next` and gets its error; the chain only orders the writes
+    this.writing = next.catch((err) => { log.trace('ledger write failed (reported to its caller): %e', err) })
     await next
   }
 }
@@ -309,7 +313,8 @@ function parseState (text: string): PersistedState | undefined {
   let value: any
   try {
     value = JSON.parse(text)
-  } catch {
+  } catch (err) {
+    log.error('quota ledger state unreadable, every store is rescanned: %e', err)
     return undefined
   }
   if (value?.version !== 1 || typeof value.stores !== 'object' || value.stores == null) return undefined

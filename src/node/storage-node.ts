@@ -3,6 +3,7 @@
  * all under one storage root and one hard quota (a QuotaLedger shared by the
  * workspaces' QuotaBlockstores).
  */
+import { logger } from '@libp2p/logger'
 import { createQuotaBlockstore, createQuotaLedger } from '../blockstore/index.js'
 import { InvalidArgumentError, NotStartedError, WorkspaceNotJoinedError } from '../errors.js'
 import { createStorageLayout } from '../storage/layout.js'
@@ -47,6 +48,8 @@ export interface StorageNodeInit {
   dialTimeout?: number
 }
 
+const log = logger('otherthing:node:storage')
+
 function toSwarmKey (key: string | Uint8Array | SwarmKey): SwarmKey {
   return key instanceof SwarmKey ? key : parseSwarmKey(key)
 }
@@ -89,11 +92,12 @@ class DefaultStorageNode implements StorageNode {
 
   private serial<T>(workspaceId: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.queues.get(workspaceId) ?? Promise.resolve()
-    const next = prev.catch(() => {}).then(fn)
+    // the previous job's error belongs to its own caller (who got it): here it only orders the queue
+    const next = prev.catch((err) => { log.trace('previous job of %s failed: %e', workspaceId, err) }).then(fn)
     this.queues.set(workspaceId, next)
     void next.finally(() => {
       if (this.queues.get(workspaceId) === next) this.queues.delete(workspaceId)
-    }).catch(() => {})
+    }).catch((err) => { log.trace('job of %s failed (its caller has the error): %e', workspaceId, err) })
     return next
   }
 
@@ -223,6 +227,7 @@ class DefaultStorageNode implements StorageNode {
           total.freedBytes += r.freedBytes
         } catch (err) {
           if (options.signal?.aborted === true) throw err
+          log.error('gc of workspace %s failed: %e', node.workspaceId, err)
         }
       }
       return total
@@ -241,7 +246,7 @@ class DefaultStorageNode implements StorageNode {
     if (this.ledger.used < watermark * this.ledger.limit) return
     this.watermarkGcPending = true
     setImmediate(() => {
-      this.gcAll().catch(() => {}).finally(() => { this.watermarkGcPending = false })
+      this.gcAll().catch((err) => { log.error('watermark gc failed: %e', err) }).finally(() => { this.watermarkGcPending = false })
     })
   }
 
@@ -268,7 +273,7 @@ class DefaultStorageNode implements StorageNode {
     if (this.stopped) return
     this.stopped = true
     await Promise.allSettled([...this.queues.values()])
-    await this.gcAllRunning?.catch(() => {})
+    await this.gcAllRunning?.catch((err) => { log('gc ended with %e at stop', err) })
     const nodes = [...this.nodes.values()]
     this.nodes.clear()
     await Promise.allSettled(nodes.map(async n => n.stop()))

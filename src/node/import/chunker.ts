@@ -3,9 +3,12 @@
  * chunker: every chunk is exactly `chunkSize` bytes except the last, and an
  * empty source gives one empty chunk.
  */
+import { logger } from '@libp2p/logger'
 import { allocChunk } from './headroom.js'
 import type { FileHandle } from 'node:fs/promises'
 import type { AbortOptions } from '../types.js'
+
+const log = logger('otherthing:node:import')
 
 /**
  * Re-chunks any byte source into `chunkSize` chunks. A source piece that
@@ -74,6 +77,7 @@ export async function * readFileChunks (handle: FileHandle, chunkSize: number, o
       if (length < chunkSize) return
     }
   } finally {
-    await next.catch(() => {})
+    // a read started ahead and not consumed: its error has no reader left (the consumer stopped)
+    await next.catch((err) => { log('read ahead after the consumer stopped failed: %e', err) })
   }
 }

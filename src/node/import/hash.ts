@@ -9,9 +9,12 @@
 import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
+import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import type { EncodedBlock } from './layout.js'
+
+const log = logger('otherthing:node:import:hash')
 
 const SHA2_256 = 0x12
 /** Below this, posting to a worker costs more than hashing. */
@@ -61,7 +64,8 @@ class HashPool {
         worker.unref()
         this.workers.push(slot)
         return slot
-      } catch {
+      } catch (err) {
+        log.error('cannot start a hash worker, hashing on the main thread: %e', err)
         this.failed = true
         return this.workers[0]
       }
