@@ -5,6 +5,7 @@
  */
 import { logger } from '@libp2p/logger'
 import { createQuotaBlockstore, createQuotaLedger } from '../blockstore/index.js'
+import { createKeyLock } from '../util/key-lock.js'
 import { InvalidArgumentError, NotStartedError, WorkspaceNotJoinedError } from '../errors.js'
 import { createStorageLayout } from '../storage/layout.js'
 import { getFreeSpace } from '../storage/drives.js'
@@ -61,7 +62,8 @@ class DefaultStorageNode implements StorageNode {
   private readonly ledger: QuotaLedger
   private readonly nodes = new Map<string, ManagedWorkspaceNode>()
   /** per-workspace queue: join/leave/rotate of one workspace run one at a time */
-  private readonly queues = new Map<string, Promise<unknown>>()
+  private readonly workspaceLock = createKeyLock()
+  private readonly jobs = new Set<Promise<unknown>>()
   private stopped = false
   private gcAllRunning?: Promise<GcResult>
   private watermarkGcPending = false
@@ -90,15 +92,14 @@ class DefaultStorageNode implements StorageNode {
     await this.ledger.open()
   }
 
-  private serial<T>(workspaceId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(workspaceId) ?? Promise.resolve()
-    // the previous job's error belongs to its own caller (who got it): here it only orders the queue
-    const next = prev.catch((err) => { log.trace('previous job of %s failed: %e', workspaceId, err) }).then(fn)
-    this.queues.set(workspaceId, next)
-    void next.finally(() => {
-      if (this.queues.get(workspaceId) === next) this.queues.delete(workspaceId)
-    }).catch((err) => { log.trace('job of %s failed (its caller has the error): %e', workspaceId, err) })
-    return next
+  private async serial<T>(workspaceId: string, fn: () => Promise<T>): Promise<T> {
+    const job = this.workspaceLock.run(workspaceId, fn)
+    this.jobs.add(job)
+    try {
+      return await job
+    } finally {
+      this.jobs.delete(job)
+    }
   }
 
   private assertRunning (): void {
@@ -272,7 +273,7 @@ class DefaultStorageNode implements StorageNode {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    await Promise.allSettled([...this.queues.values()])
+    await Promise.allSettled([...this.jobs])
     await this.gcAllRunning?.catch((err) => { log('gc ended with %e at stop', err) })
     const nodes = [...this.nodes.values()]
     this.nodes.clear()
