@@ -10,10 +10,11 @@
  * because it may hold API and orchestrator tokens. Error messages never
  * include field values.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { mkdir, open, readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { basename, dirname, isAbsolute, join } from 'node:path'
+import { dirname, isAbsolute } from 'node:path'
+import { logger } from '@libp2p/logger'
+import writeFileAtomic from 'write-file-atomic'
 import { z } from 'zod'
 import { InvalidConfigError } from '../errors.js'
 import { defaultAppDataDir } from './app-data.js'
@@ -22,6 +23,8 @@ import { throwIfAborted } from '../util/abort.js'
 
 /** Current (and only) version of the file format. */
 export const NODE_CONFIG_VERSION = 1
+
+const log = logger('otherthing-storage:node-config')
 
 /** Default node-wide quota: 10 GiB. */
 export const DEFAULT_QUOTA_BYTES = 10 * 2 ** 30
@@ -65,7 +68,7 @@ export const nodeConfigSchema = z.strictObject({
   apiPort: z.number().int().min(0).max(65535),
   apiToken: nonEmpty.optional(),
   orchestratorUrl: nonEmpty.refine(u => {
-    try { return ['ws:', 'wss:', 'http:', 'https:'].includes(new URL(u).protocol) } catch { return false }
+    return URL.canParse(u) && ['ws:', 'wss:', 'http:', 'https:'].includes(new URL(u).protocol)
   }, 'must be a ws://, wss://, http:// or https:// URL').optional(),
   orchestratorToken: nonEmpty.optional(),
   workspaces: z.array(z.string().refine(isValidWorkspaceId, 'is not a valid workspace id'))
@@ -164,26 +167,19 @@ export async function writeNodeConfig (path: string, config: NodeConfig, options
   const valid = validateNodeConfig(config, 'node config')
   const dir = dirname(path)
   await mkdir(dir, { recursive: true })
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
-  const handle = await open(tmp, 'wx', 0o600)
-  try {
-    try {
-      await handle.writeFile(`${JSON.stringify(valid, null, 2)}\n`, 'utf8')
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    throwIfAborted(options.signal)
-    await rename(tmp, path)
-  } catch (err) {
-    await unlink(tmp).catch(() => {})
-    throw err
-  }
-  // Make the rename itself durable (not possible on Windows: ignore)
+  // write-file-atomic: temp file beside `path`, fsync, rename; the temp file is removed on failure and on exit
+  await writeFileAtomic(path, `${JSON.stringify(valid, null, 2)}\n`, { mode: 0o600, encoding: 'utf8' })
+  await syncDirectory(dir)
+}
+
+/** Makes a rename in `dir` durable. Not possible on every platform (Windows): logged, not thrown. */
+async function syncDirectory (dir: string): Promise<void> {
   try {
     const dirHandle = await open(dir, 'r')
     try { await dirHandle.sync() } finally { await dirHandle.close() }
-  } catch {}
+  } catch (err) {
+    log('could not fsync directory %s: %e', dir, err)
+  }
 }
 
 /**

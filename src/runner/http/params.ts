@@ -4,8 +4,10 @@
  * to the client's connection.
  */
 import { setMaxListeners } from 'node:events'
-import { extname } from 'node:path'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { create as makeContentDisposition } from 'content-disposition'
+import { contentType as mimeContentType, lookup as lookupMime } from 'mime-types'
+import rangeParser from 'range-parser'
 import type { CID } from 'multiformats/cid'
 import { parseCid as parseAnyCid } from '../../util/cid.js'
 import { AbortedError, InvalidArgumentError, InvalidCidError, RangeNotSatisfiableError, WorkspaceNotJoinedError } from '../../errors.js'
@@ -68,28 +70,27 @@ export interface ByteRange {
 }
 
 /**
- * Parses a `Range` header against a content size (RFC 9110, single range).
- * Returns undefined when the header is absent, malformed or asks for several
+ * Parses a `Range` header against a content size (RFC 9110, single range),
+ * with `range-parser` (the parser of Express's `send`). Returns undefined
+ * when the header is absent, malformed, of another unit or asks for several
  * ranges (the whole content is then served).
  * @throws {RangeNotSatisfiableError} when the single range cannot be satisfied
  */
 export function parseRange (header: string | undefined, size: number): ByteRange | undefined {
   if (header == null) return undefined
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header)
-  if (m == null) return undefined // malformed or multi-range: ignore
-  const [, first, last] = m
-  if (first === '' && last === '') return undefined
-  if (first === '') {
-    const suffix = Number(last)
-    if (suffix === 0 || size === 0) throw new RangeNotSatisfiableError()
-    return { start: Math.max(0, size - suffix), end: size - 1 }
+  const result = rangeParser(size, header, { combine: true })
+  if (result === -2) return undefined // malformed
+  if (result === -1) {
+    // two places where range-parser 1.x departs from RFC 9110 (section 14.1): a suffix longer than the
+    // content means the whole content, and `last < first` makes the header invalid (ignored), not unsatisfiable
+    const single = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header)
+    if (single != null && single[1] === '' && Number(single[2]) > size && size > 0) return { start: 0, end: size - 1 }
+    if (single != null && single[1] !== '' && single[2] !== '' && Number(single[2]) < Number(single[1])) return undefined
+    throw new RangeNotSatisfiableError()
   }
-  const start = Number(first)
-  let end = last === '' ? size - 1 : Number(last)
+  if (result.type.trim().toLowerCase() !== 'bytes' || result.length !== 1) return undefined
+  const { start, end } = result[0]
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return undefined
-  if (last !== '' && end < start) return undefined
-  if (start >= size) throw new RangeNotSatisfiableError()
-  if (end >= size) end = size - 1
   return { start, end }
 }
 
@@ -124,40 +125,15 @@ export function parseDuration (value: string): number {
   return Math.round(total)
 }
 
-const MIME_BY_EXT: Record<string, string> = {
-  '.txt': 'text/plain; charset=utf-8',
-  '.md': 'text/markdown; charset=utf-8',
-  '.csv': 'text/csv; charset=utf-8',
-  '.json': 'application/json',
-  '.html': 'text/html; charset=utf-8',
-  '.htm': 'text/html; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.xml': 'application/xml',
-  '.pdf': 'application/pdf',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.svg': 'image/svg+xml',
-  '.mp3': 'audio/mpeg',
-  '.wav': 'audio/wav',
-  '.mp4': 'video/mp4',
-  '.webm': 'video/webm',
-  '.zip': 'application/zip',
-  '.gz': 'application/gzip',
-  '.tar': 'application/x-tar'
-}
-
-/** Content-Type for a file name by extension; application/octet-stream when unknown or absent. */
+/** Content-Type for a file name by extension (`mime-types`, with a charset for text); application/octet-stream when unknown or absent. */
 export function contentTypeFor (filename: string | undefined): string {
   if (filename == null) return 'application/octet-stream'
-  return MIME_BY_EXT[extname(filename).toLowerCase()] ?? 'application/octet-stream'
+  const type = lookupMime(filename)
+  if (type === false) return 'application/octet-stream'
+  return mimeContentType(type) || type
 }
 
-/** A `Content-Disposition: attachment` header value with an ASCII fallback and an RFC 5987 UTF-8 name. */
+/** A `Content-Disposition: attachment` header value (`content-disposition`: an ASCII fallback and an RFC 5987 UTF-8 name when needed). */
 export function contentDisposition (filename: string): string {
-  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_')
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`
+  return makeContentDisposition(filename, { type: 'attachment' })
 }
