@@ -145,7 +145,9 @@ class DefaultClient implements OrchestratorClient {
     this.#attempt = 0
     const interval = this.#init.storageReportIntervalMs ?? 60_000
     if (interval > 0) {
-      this.#reportTimer = setInterval(() => { void this.reportStorage().catch(() => {}) }, interval)
+      this.#reportTimer = setInterval(() => {
+        void this.reportStorage().catch(err => { this.#log.debug({ err: (err as Error).message }, 'periodic storage report failed') })
+      }, interval)
       this.#reportTimer.unref()
     }
     this.#connect()
@@ -166,7 +168,12 @@ class DefaultClient implements OrchestratorClient {
         if (ws.readyState === WebSocket.CLOSED) { resolve(); return }
         const t = setTimeout(() => { ws.terminate(); resolve() }, 1000)
         ws.once('close', () => { clearTimeout(t); resolve() })
-        try { ws.close(1000, 'client stopping') } catch { ws.terminate() }
+        try {
+          ws.close(1000, 'client stopping')
+        } catch (err) {
+          this.#log.debug({ err: (err as Error).message }, 'closing the connection failed; terminating it')
+          ws.terminate()
+        }
       })
     }
     await Promise.allSettled([...this.#pending])
@@ -280,13 +287,18 @@ class DefaultClient implements OrchestratorClient {
 
   #emit (event: ClientEvent): void {
     for (const l of this.#listeners) {
-      try { l(event) } catch {}
+      try {
+        l(event)
+      } catch (err) {
+        this.#log.warn({ event: event.type, err: (err as Error).message }, 'a client event listener threw')
+      }
     }
   }
 
   #track<T>(p: Promise<T>): void {
     this.#pending.add(p)
-    void p.catch(() => {}).finally(() => this.#pending.delete(p))
+    void p.catch(err => { this.#log.debug({ err: (err as Error).message }, 'background task failed') })
+      .finally(() => this.#pending.delete(p))
   }
 
   #onMessage (msg: OrchestratorMessage, ws: WebSocket): void {
@@ -337,7 +349,10 @@ class DefaultClient implements OrchestratorClient {
   #workspace (workspaceId: string): WorkspaceNode | undefined {
     try {
       return this.#node.workspace(workspaceId)
-    } catch {
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_WORKSPACE_NOT_JOINED') {
+        this.#log.warn({ workspaceId, err: (err as Error).message }, 'cannot look up the workspace')
+      }
       return undefined
     }
   }

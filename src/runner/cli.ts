@@ -73,12 +73,8 @@ function parsePort (value: string): number {
 
 function parseUrl (protocols: string[]) {
   return (value: string): string => {
-    let url: URL
-    try {
-      url = new URL(value)
-    } catch {
-      throw new CommanderInvalidArgument('expected a URL.')
-    }
+    if (!URL.canParse(value)) throw new CommanderInvalidArgument('expected a URL.')
+    const url = new URL(value)
     if (!protocols.includes(url.protocol)) {
       throw new CommanderInvalidArgument(`expected a ${protocols.map(p => p.replace(':', '')).join(' or ')} URL.`)
     }
@@ -415,7 +411,9 @@ function isEntryPoint (): boolean {
   if (entry === undefined) return false
   try {
     return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))
-  } catch {
+  } catch (err) {
+    // argv[1] is not a file we can resolve (a REPL, `node -e`): this module was imported, not run
+    if (process.env.DEBUG_CLI !== undefined) process.stderr.write(`cli: not the entry point: ${String(err)}\n`)
     return false
   }
 }

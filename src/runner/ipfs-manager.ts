@@ -133,7 +133,7 @@ export class IPFSManager implements IpfsIpcTarget {
     try {
       this.#workspace = await node.join(this.#workspaceId, this.#key, { bootstrapPeers: this.#bootstrapPeers })
     } catch (err) {
-      await node.stop().catch(() => {})
+      await node.stop().catch((stopErr: unknown) => { this.#logger.warn({ err: stopErr }, 'stopping the node after a failed join failed') })
       throw err
     }
     this.#node = node
@@ -142,7 +142,8 @@ export class IPFSManager implements IpfsIpcTarget {
 
   /** Stops the node (idempotent). The swarm key stays in memory for the next start. */
   async stop (): Promise<void> {
-    await this.#starting?.catch(() => {})
+    // a failed start was already reported to its caller; stop only waits for it to settle
+    await this.#starting?.catch((err: unknown) => { this.#logger.debug({ err }, 'start failed before stop') })
     const node = this.#node
     this.#node = null
     this.#workspace = null
@@ -189,11 +190,10 @@ export class IPFSManager implements IpfsIpcTarget {
    */
   async add (filePath: string, options?: AbortOptions): Promise<string> {
     const ws = this.workspace
-    let isFile = false
-    try {
-      isFile = (await stat(filePath)).isFile()
-    } catch {}
-    if (!isFile) throw new InvalidArgumentError(`Not a readable file: ${filePath}`)
+    const st = await stat(filePath).catch((err: unknown) => {
+      throw new InvalidArgumentError(`Not a readable file: ${filePath}`, { cause: err })
+    })
+    if (!st.isFile()) throw new InvalidArgumentError(`Not a readable file: ${filePath}`)
     const { cid } = await ws.addFile(filePath, options)
     return cid.toString()
   }

@@ -57,23 +57,40 @@ export const STORAGE_ROUTES = {
 function apiError (status: number, body: string): Error {
   let code: string | undefined
   let message = `HTTP ${status}`
-  try {
-    const parsed = JSON.parse(body)
+  const parsed = parseJson(body)
+  if (parsed !== undefined) {
     code = parsed?.error?.code ?? parsed?.code ?? parsed?.Code
     message = parsed?.error?.message ?? parsed?.message ?? parsed?.Message ?? message
-  } catch {
-    if (body.trim() !== '') message = body.trim().slice(0, 200)
+  } else if (body.trim() !== '') {
+    message = body.trim().slice(0, 200) // not JSON (a proxy's page...): its text is the message
   }
+  const Cls = typeof code === 'string' ? errorClassByCode().get(code) : undefined
+  if (Cls != null) return new Cls(message)
+  return new errors.StorageError(`${message} (HTTP ${status}${code !== undefined ? `, ${code}` : ''})`)
+}
+
+function parseJson (text: string): any {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined // the caller handles a body that is not JSON
+  }
+}
+
+type MessageOnlyError = new (message?: string) => errors.StorageError
+let byCode: Map<string, MessageOnlyError> | undefined
+
+/** Our error classes whose constructor takes a message only, by `code` (quota errors need numbers: they stay StorageErrors). */
+function errorClassByCode (): Map<string, MessageOnlyError> {
+  if (byCode != null) return byCode
+  byCode = new Map()
   for (const Cls of Object.values(errors)) {
     if (typeof Cls !== 'function' || !(Cls.prototype instanceof errors.StorageError)) continue
     if (Cls === errors.QuotaExceededError || Cls === errors.DiskReserveError) continue
-    try {
-      const probe = new (Cls as new (m?: string) => errors.StorageError)(message)
-      if (probe.code === code) return probe
-    } catch {}
+    const probe = new (Cls as MessageOnlyError)()
+    byCode.set(probe.code, Cls as MessageOnlyError)
   }
-  const err = new errors.StorageError(`${message} (HTTP ${status}${code !== undefined ? `, ${code}` : ''})`)
-  return err
+  return byCode
 }
 
 function send (url: URL, init: { method: string, headers: Record<string, string | number>, signal?: AbortSignal }, body?: NodeJS.ReadableStream): Promise<IncomingMessage> {

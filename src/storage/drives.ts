@@ -25,6 +25,9 @@
 import { readFile, readdir, stat, statfs } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { throwIfAborted } from '../util/abort.js'
+import { logger } from '@libp2p/logger'
+
+const log = logger('otherthing-storage:drives')
 
 /** One mounted file system a storage path could live on. */
 export interface DriveInfo {
@@ -156,7 +159,11 @@ function windowsCandidates (): Candidate[] {
 async function macCandidates (): Promise<Candidate[]> {
   const out: Candidate[] = [{ mountPoint: '/', device: '', filesystem: '', readOnly: false }]
   let names: string[] = []
-  try { names = await readdir('/Volumes') } catch {}
+  try {
+    names = await readdir('/Volumes')
+  } catch (err) {
+    log('cannot list /Volumes: %e', err)
+  }
   for (const name of names.sort()) {
     if (name.startsWith('.')) continue
     out.push({ mountPoint: join('/Volumes', name), device: '', filesystem: '', readOnly: false })
@@ -203,7 +210,8 @@ export async function listDrives (options: ListDrivesOptions = {}): Promise<Driv
     try {
       const [st, space] = await Promise.all([stat(c.mountPoint, { bigint: true }), measure(c.mountPoint)])
       return { c, dev: st.dev, space }
-    } catch {
+    } catch (err) {
+      log('skipping %s: %e', c.mountPoint, err)
       return undefined // unreadable, absent drive letter, stale network mount...
     }
   }))

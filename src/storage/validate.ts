@@ -15,6 +15,9 @@ import { InvalidStoragePathError } from '../errors.js'
 import { formatBytes } from './bytes.js'
 import { getFreeSpace } from './drives.js'
 import { throwIfAborted } from '../util/abort.js'
+import { logger } from '@libp2p/logger'
+
+const log = logger('otherthing-storage:validate')
 
 /** Why a storage path was refused. */
 export type StoragePathFailureCode = 'not-absolute' | 'not-directory' | 'not-writable' | 'insufficient-space' | 'cannot-create'
@@ -77,7 +80,7 @@ async function probeWrite (dir: string): Promise<void> {
     await handle.sync()
   } finally {
     await handle.close()
-    await unlink(probe).catch(() => {})
+    await unlink(probe).catch((err: unknown) => { log('cannot remove the write probe %s: %e', probe, err) })
   }
 }
 
@@ -142,7 +145,7 @@ export async function validateStoragePath (path: string, options: ValidateStorag
     return { ok: true, path: abs, availableBytes: space.availableBytes, totalBytes: space.totalBytes }
   } finally {
     if (!ok && firstCreated !== undefined) {
-      await rm(firstCreated, { recursive: true, force: true }).catch(() => {})
+      await rm(firstCreated, { recursive: true, force: true }).catch((err: unknown) => { log('cannot remove %s created by the check: %e', firstCreated, err) })
     }
   }
 }

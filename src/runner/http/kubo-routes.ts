@@ -5,7 +5,7 @@
  */
 import { PassThrough } from 'node:stream'
 import { arch, platform } from 'node:process'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyMultipart from '@fastify/multipart'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -157,7 +157,13 @@ export async function kuboRoutes (app: FastifyInstance, opts: KuboRoutesOptions)
         if (part.type === 'field') continue
         if (part.mimetype === 'application/x-directory') throw new InvalidArgumentError('adding directories is not supported')
         let name = ''
-        try { name = decodeURIComponent(part.filename ?? '') } catch { name = part.filename ?? '' }
+        try {
+          name = decodeURIComponent(part.filename ?? '')
+        } catch (err) {
+          // Kubo clients percent-encode names; a raw name with a stray `%` is taken as is
+          request.log.debug({ err }, 'file name is not percent-encoded, using it as is')
+          name = part.filename ?? ''
+        }
         let reported = 0
         const onBytes = out == null
           ? undefined
@@ -308,7 +314,7 @@ export async function kuboRoutes (app: FastifyInstance, opts: KuboRoutesOptions)
     }
     return {
       ID: workspace.peerId,
-      PublicKey: publicKeyOf(workspace.peerId),
+      PublicKey: publicKeyOf(workspace.peerId, request.log),
       Addresses: workspace.multiaddrs(),
       AgentVersion: `otherthing-storage/kubo-rpc-subset ${opts.kuboVersion}`,
       Protocols: []
@@ -345,11 +351,12 @@ function notFoundOnTimeout (err: unknown): never {
 }
 
 /** Kubo's `PublicKey`: base64 of the protobuf-encoded key, recoverable from Ed25519 peer ids. */
-function publicKeyOf (peerId: string): string {
+function publicKeyOf (peerId: string, log: FastifyBaseLogger): string {
   try {
     const key = peerIdFromString(peerId).publicKey
     return key == null ? '' : Buffer.from(publicKeyToProtobuf(key)).toString('base64')
-  } catch {
+  } catch (err) {
+    log.warn({ err, peerId }, 'cannot encode the public key of this peer id')
     return ''
   }
 }

@@ -50,12 +50,8 @@ export function isAllowedHost (host: string | undefined, allowedHosts: readonly 
  */
 export function isAllowedOrigin (origin: string, allowedHosts: readonly string[] = [], allowedOrigins: readonly string[] = []): boolean {
   if (allowedOrigins.includes(origin)) return true
-  let url: URL
-  try {
-    url = new URL(origin)
-  } catch {
-    return false
-  }
+  if (!URL.canParse(origin)) return false
+  const url = new URL(origin)
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return false
   return isAllowedHost(url.host, allowedHosts)
 }
