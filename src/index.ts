@@ -49,8 +49,8 @@ export { createLogger, REDACTED_FIELDS } from './runner/logger.js'
 export type { CreateLoggerInit, Logger } from './runner/logger.js'
 export { runDemo } from './runner/demo.js'
 export type { DemoInit, DemoResult } from './runner/demo.js'
-export { uploadFile, downloadToFile, openDownload } from './runner/transfer.js'
-export type { ApiTarget, UploadOptions, UploadResult, TransferOptions } from './runner/transfer.js'
+export { uploadFile, downloadToFile, openDownload } from './runner/api-client.js'
+export type { ApiTarget, UploadOptions, UploadResult, TransferOptions } from './runner/api-client.js'
 
 // Electron integration
 export { registerIpcHandlers, IPC_CHANNELS, validateCidArg, validatePathArg } from './runner/ipc.js'

@@ -9,8 +9,8 @@ import { createStorageLayout } from '../storage/layout.js'
 import { readNodeConfig } from '../storage/node-config.js'
 import { InvalidArgumentError } from '../errors.js'
 import { createByteProgressBar } from './progress.js'
-import { downloadToFile, uploadFile } from './transfer.js'
-import type { ApiTarget } from './transfer.js'
+import { downloadToFile, uploadFile } from './api-client.js'
+import type { ApiTarget } from './api-client.js'
 
 export interface TransferCommandOptions {
   api?: string

@@ -1,5 +1,5 @@
 /**
- * Streaming HTTP client for a node's `/storage` API, used by the CLI's `add`
+ * The node API client: a streaming HTTP client for a node's `/storage` API, used by the CLI's `add`
  * and `get` and by the demo: uploads stream from a file (never read whole),
  * downloads stream to a temp file renamed into place, both with byte
  * progress.
