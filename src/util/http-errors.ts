@@ -120,6 +120,10 @@ export function describeError (err: unknown): HttpErrorInfo {
   // DOMException / libp2p style timeouts and aborts
   if (isTimeoutError(err)) return { statusCode: 504, code: 'ERR_TIMEOUT', message: 'Timed out' }
   if (isAbortError(err)) return { statusCode: 499, code: 'ERR_ABORTED', message: 'Aborted' }
+  // Helia's errors for a valid CID whose hash or codec this node has no implementation for
+  if (e?.name === 'UnknownHashAlgorithmError' || e?.name === 'UnknownCodecError') {
+    return { statusCode: 501, code: 'ERR_NOT_SUPPORTED', message: String(e.message ?? 'Not supported').split('. ')[0] }
+  }
   // fastify validation errors and other fastify / multipart client errors
   if (Array.isArray(e?.validation)) {
     return { statusCode: 400, code: 'ERR_INVALID_ARGUMENT', message: String(e.message ?? 'Invalid request') }

@@ -5,12 +5,14 @@
  * subset under `/api/v0`, behind a bearer token and Host/Origin checks.
  */
 import Fastify from 'fastify'
-import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { IncomingMessage } from 'node:http'
 import { ForbiddenError, InvalidConfigError, StorageError, UnauthorizedError } from '../../errors.js'
 import type { StorageNode } from '../../node/types.js'
-import { describeError, errorBody } from '../../util/http-errors.js'
+import { describeError, errorBody, HttpError } from '../../util/http-errors.js'
+import { createRouteTable } from './route-table.js'
 import { bearerToken, tokensEqual } from '../../util/tokens.js'
+import { kuboError } from './errors.js'
 import { kuboRoutes } from './kubo-routes.js'
 import { generateApiToken, isAllowedHost, isAllowedOrigin } from './security.js'
 import { storageRoutes } from './storage-routes.js'
@@ -80,6 +82,26 @@ function stripQueryToken (req: RawWithToken): string {
   return url.slice(0, q) + (rest !== '' ? `?${rest}` : '')
 }
 
+/** Longest path parameter (a CID) the router accepts; longer ones are answered 414 ERR_URI_TOO_LONG. */
+export const MAX_PARAM_LENGTH = 1024
+
+const KUBO_PREFIX = '/api/v0'
+
+/** Every error of the `/storage` API and of the router: `{ error: { code, message } }`, with the status of `util/http-errors.ts`. */
+function sendError (err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const info = describeError(err)
+  if (info.statusCode >= 500 && !(err instanceof StorageError)) request.log.error({ err }, 'request failed')
+  if (info.statusCode === 401) reply.header('www-authenticate', 'Bearer')
+  reply.header('content-type', 'application/json; charset=utf-8').removeHeader('content-length')
+  if (request.url.startsWith(`${KUBO_PREFIX}/`)) {
+    // the Kubo RPC's own routes have their handler; this is for errors the router raises on its paths
+    const { statusCode, body } = kuboError(info)
+    void reply.code(statusCode).header('x-error-code', info.code).send(body)
+    return
+  }
+  void reply.code(info.statusCode).send(errorBody(info))
+}
+
 function isLoggerInstance (logger: unknown): logger is FastifyBaseLogger {
   return typeof logger === 'object' && logger != null && typeof (logger as any).child === 'function' && typeof (logger as any).info === 'function'
 }
@@ -99,6 +121,10 @@ export function buildApp (init: BuildAppInit): HttpApp {
 
   const serverOptions: FastifyServerOptions = {
     bodyLimit: init.jsonBodyLimit ?? 64 * 1024,
+    // a path parameter holds a CID: room for every valid one (a sha2-512 CIDv1 is 110 characters), 414 above
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // errors the router raises before any route or hook runs (bad percent-encoding, a parameter too long)
+    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) },
     rewriteUrl: (req) => stripQueryToken(req as RawWithToken),
     return503OnClosing: true
   }
@@ -130,17 +156,20 @@ export function buildApp (init: BuildAppInit): HttpApp {
     if (!tokensEqual(given, apiToken)) throw new UnauthorizedError('Wrong API token')
   })
 
-  app.setErrorHandler((err, request, reply) => {
-    const info = describeError(err)
-    if (info.statusCode >= 500 && !(err instanceof StorageError)) request.log.error({ err }, 'request failed')
-    if (info.statusCode === 401) reply.header('www-authenticate', 'Bearer')
-    reply.code(info.statusCode).header('content-type', 'application/json; charset=utf-8').removeHeader('content-length')
-    void reply.send(errorBody(info))
-  })
+  app.setErrorHandler((err, request, reply) => { sendError(err, request, reply) })
+  const routes = createRouteTable()
+  app.addHook('onRoute', (route) => { routes.add(route.method, route.url ?? route.path) })
   app.setNotFoundHandler({
     preHandler: async () => {}
   }, (request, reply) => {
-    void reply.code(404).send(errorBody({ statusCode: 404, code: 'ERR_ROUTE_NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` }))
+    const path = request.url.split('?')[0]
+    const allowed = routes.methodsOf(path)
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '))
+      sendError(new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}`), request, reply)
+      return
+    }
+    sendError(new HttpError(404, 'ERR_ROUTE_NOT_FOUND', `No route ${request.method} ${path}`), request, reply)
   })
 
   app.options('/*', {
@@ -163,7 +192,7 @@ export function buildApp (init: BuildAppInit): HttpApp {
 
   const routeOptions = { storageNode: init.storageNode, defaultWorkspace: init.defaultWorkspace, maxUploadBytes, defaultTimeout, maxTimeout }
   void app.register(storageRoutes, routeOptions)
-  void app.register(kuboRoutes, { ...routeOptions, prefix: '/api/v0', kuboVersion: init.kuboVersion ?? '0.38.0' })
+  void app.register(kuboRoutes, { ...routeOptions, prefix: KUBO_PREFIX, kuboVersion: init.kuboVersion ?? '0.38.0' })
 
   return app as HttpApp
 }

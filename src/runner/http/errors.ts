@@ -22,15 +22,16 @@ export interface KuboErrorBody {
 
 /**
  * Kubo answers client errors (bad arguments) with 400 / Code 1 and every other
- * failure with 500 / Code 0. Authentication, Host/Origin, method and route
- * errors keep their own HTTP status.
+ * failure with 500 / Code 0. Authentication, Host/Origin, method, route and
+ * workspace-selection errors keep their own HTTP status.
  */
 export function kuboError (info: HttpErrorInfo): { statusCode: number, body: KuboErrorBody } {
   const s = info.statusCode
-  if (s === 400 || s === 413 || s === 415 || s === 406 || s === 416) {
+  if (s === 400 || s === 413 || s === 414 || s === 415 || s === 406 || s === 416) {
     return { statusCode: 400, body: { Message: info.message, Code: KUBO_ERR_CLIENT, Type: 'error' } }
   }
-  if (s === 401 || s === 403 || s === 405 || info.code === 'ERR_ROUTE_NOT_FOUND') {
+  // a workspace that is not joined is a 404 here as on the /storage API (Kubo has no workspaces to copy)
+  if (s === 401 || s === 403 || s === 405 || info.code === 'ERR_ROUTE_NOT_FOUND' || info.code === 'ERR_WORKSPACE_NOT_JOINED') {
     return { statusCode: s, body: { Message: info.message, Code: KUBO_ERR_NORMAL, Type: 'error' } }
   }
   return { statusCode: 500, body: { Message: info.message, Code: KUBO_ERR_NORMAL, Type: 'error' } }
