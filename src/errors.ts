@@ -199,3 +199,34 @@ export class ConflictError extends StorageError {
   override readonly code = 'ERR_CONFLICT'
   constructor (message = 'Conflict', options?: ErrorOptions) { super(message, options) }
 }
+
+/** Another process (or another runner in this process) holds the storage path. Nothing was opened. */
+export class StoragePathLockedError extends StorageError {
+  static override name = 'StoragePathLockedError'
+  override name = StoragePathLockedError.name
+  override readonly code = 'ERR_STORAGE_LOCKED'
+  /** The lock file. */
+  readonly lockPath: string
+  /** Process id of the holder, when the lock file says. */
+  readonly pid?: number
+  /** Host name of the holder, when the lock file says. */
+  readonly hostname?: string
+  /** When the holder took the lock (ISO 8601), when the lock file says. */
+  readonly startedAt?: string
+
+  constructor (lockPath: string, holder: { pid?: number, hostname?: string, startedAt?: string } = {}, message?: string) {
+    super(message ?? `Storage path is in use by ${holder.pid != null ? `process ${holder.pid}` : 'another process'}${holder.hostname != null ? ` on ${holder.hostname}` : ''}${holder.startedAt != null ? ` (since ${holder.startedAt})` : ''}; lock file ${lockPath}`)
+    this.lockPath = lockPath
+    this.pid = holder.pid
+    this.hostname = holder.hostname
+    this.startedAt = holder.startedAt
+  }
+}
+
+/** A connection would send secrets (swarm keys, tokens) in clear text to another machine. Nothing was sent. */
+export class InsecureConnectionError extends StorageError {
+  static override name = 'InsecureConnectionError'
+  override name = InsecureConnectionError.name
+  override readonly code = 'ERR_INSECURE_CONNECTION'
+  constructor (message = 'Refusing an unencrypted connection to another host', options?: ErrorOptions) { super(message, options) }
+}

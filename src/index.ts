@@ -27,6 +27,8 @@ export type { ResolveStorageRootInit, ResolvedStorageRoot } from './storage/app-
 export { readNodeConfig, writeNodeConfig, defaultNodeConfig, validateNodeConfig, nodeConfigSchema, NODE_CONFIG_VERSION, DEFAULT_QUOTA_BYTES, DEFAULT_API_HOST, DEFAULT_API_PORT } from './storage/node-config.js'
 export type { NodeConfig } from './storage/node-config.js'
 export { parseByteSize, formatBytes } from './storage/bytes.js'
+export { acquireStorageLock, LOCK_FILE_NAME } from './storage/lock.js'
+export type { StorageLock, LockHolder } from './storage/lock.js'
 
 // Hard quota
 export { createQuotaLedger, createQuotaBlockstore, scanFsBlockstore, scanBlockstore, defaultReserveBytes } from './blockstore/index.js'

@@ -16,6 +16,9 @@
 import { resolveStorageRoot } from '../storage/app-data.js'
 import { parseByteSize } from '../storage/bytes.js'
 import { createStorageLayout } from '../storage/layout.js'
+import type { StorageLayout } from '../storage/layout.js'
+import { acquireStorageLock } from '../storage/lock.js'
+import type { StorageLock } from '../storage/lock.js'
 import { defaultNodeConfig, readNodeConfig, writeNodeConfig } from '../storage/node-config.js'
 import { parseSwarmKey } from '../swarm-key/index.js'
 import { createOrchestratorClient } from '../client/index.js'
@@ -160,7 +163,26 @@ async function start (init: NodeRunnerInit, logger: Logger, signal: AbortSignal)
   }
   const layout = createStorageLayout(root.storagePath)
   await layout.ensure({ signal })
+  // one runner per storage path: a second one is refused here, naming the holder
+  const lock = await acquireStorageLock(layout.root, { signal })
+  logger.debug({ lockPath: lock.path }, 'storage path locked')
+  try {
+    return await startLocked(init, logger, signal, { layout, lock, quotaBytes, workspaces })
+  } catch (err) {
+    await lock.release()
+    throw err
+  }
+}
 
+interface Prepared {
+  layout: StorageLayout
+  lock: StorageLock
+  quotaBytes: number | undefined
+  workspaces: Array<StandaloneWorkspace & { key: SwarmKey }>
+}
+
+async function startLocked (init: NodeRunnerInit, logger: Logger, signal: AbortSignal, prepared: Prepared): Promise<NodeRunner> {
+  const { layout, lock, quotaBytes, workspaces } = prepared
   const existing = await readNodeConfig(layout.configPath, { signal })
   let config: NodeConfig = existing ?? defaultNodeConfig({ storagePath: layout.storagePath })
   const apiAuth = init.apiAuth ?? true
@@ -180,7 +202,8 @@ async function start (init: NodeRunnerInit, logger: Logger, signal: AbortSignal)
   await writeNodeConfig(layout.configPath, config, { signal })
   logger.info({ storagePath: layout.storagePath, quotaBytes: config.quotaBytes, created: existing === undefined }, 'node config loaded')
 
-  const cleanups: Array<() => Promise<unknown>> = []
+  // cleanups run in reverse: the lock is released last, once everything on the path is closed
+  const cleanups: Array<() => Promise<unknown>> = [async () => { await lock.release() }]
   const runCleanups = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) {
       try { await fn() } catch (err) { logger.warn({ err }, 'error while stopping') }
