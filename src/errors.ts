@@ -230,3 +230,19 @@ export class InsecureConnectionError extends StorageError {
   override readonly code = 'ERR_INSECURE_CONNECTION'
   constructor (message = 'Refusing an unencrypted connection to another host', options?: ErrorOptions) { super(message, options) }
 }
+
+/** The orchestrator refused this node for good (wrong or revoked node token, unsupported protocol version). */
+export class OrchestratorRefusedError extends StorageError {
+  static override name = 'OrchestratorRefusedError'
+  override name = OrchestratorRefusedError.name
+  override readonly code = 'ERR_ORCHESTRATOR_REFUSED'
+  /** The orchestrator's reason: `ERR_UNAUTHORIZED` (token) or `ERR_PROTOCOL_VERSION`. */
+  readonly reason: string
+
+  constructor (reason: string, message?: string, options?: ErrorOptions) {
+    super(message ?? (reason === 'ERR_UNAUTHORIZED'
+      ? 'The orchestrator refused this node\'s token (wrong or revoked)'
+      : `The orchestrator refused this node (${reason})`), options)
+    this.reason = reason
+  }
+}

@@ -12,74 +12,14 @@ import type {
   BootstrapUpdateMessage, NodeMessage, OrchestratorMessage, PinContentMessage, UnpinContentMessage, WorkspaceJoinedMessage, WorkspaceLeftMessage
 } from '../protocol/index.js'
 import type { AbortOptions } from '@libp2p/interface'
+import type { ClientEvent, ClientLogger, OrchestratorClient, OrchestratorClientInit } from './types.js'
+import { assertSecureUrl, displayUrl } from './url.js'
 import type { StorageNode, WorkspaceNode } from '../node/types.js'
+
+export type { ClientEvent, ClientLogger, OrchestratorClient, OrchestratorClientInit } from './types.js'
 import { backoffDelay } from './backoff.js'
 import { createKeyLock } from '../util/key-lock.js'
 import { throwIfAborted } from '../util/abort.js'
-
-/** Anything with pino's `info/warn/error/debug(obj, msg)` shape. */
-export interface ClientLogger {
-  debug(obj: object, msg?: string): void
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
-}
-
-export interface OrchestratorClientInit {
-  /** The orchestrator's WebSocket URL (`ws://...` or `wss://...`). */
-  url: string
-  /** This node's token (from the orchestrator's `createNode`). */
-  token: string
-  /** The storage node to drive. The client never stops it. */
-  storageNode: StorageNode
-  /** A name sent in `hello`. */
-  nodeName?: string
-  /** First reconnect delay (ms); doubles up to `reconnectMaxMs`, with jitter. @default 500 */
-  reconnectInitialMs?: number
-  /** @default 30000 */
-  reconnectMaxMs?: number
-  /** Interval of periodic `storage_report`s (ms); 0 turns them off (reports still follow every change). @default 60000 */
-  storageReportIntervalMs?: number
-  /** Pins run at once. @default 4 */
-  pinConcurrency?: number
-  /** Pin timeout when `pin_content` has none (ms). @default 600000 */
-  pinTimeoutMs?: number
-  /** Which of the workspace node's multiaddrs to announce. @default all of them */
-  filterAddresses?: (addresses: string[]) => string[]
-  /** Extra `ws` client options for `wss://` (e.g. `ca` for a private CA). */
-  tls?: { ca?: string | Buffer, rejectUnauthorized?: boolean }
-  /** @default silent */
-  logger?: ClientLogger
-}
-
-export type ClientEvent =
-  | { type: 'connected', nodeId: string }
-  | { type: 'disconnected', code: number }
-  | { type: 'joined', workspaceId: string, keyVersion: number, keyFingerprint: string }
-  | { type: 'left', workspaceId: string }
-  | { type: 'pinned', workspaceId: string, cid: string, size: number }
-  | { type: 'pin-failed', workspaceId: string, cid: string, error: { code: string, message: string } }
-  | { type: 'unpinned', workspaceId: string, cid: string }
-  /** The orchestrator refused this node for good (bad token, protocol version); the client stopped reconnecting. */
-  | { type: 'fatal', error: { code: string, message: string } }
-  | { type: 'error', error: { code: string, message: string } }
-
-export interface OrchestratorClient {
-  /** Starts connecting (and reconnecting) in the background. */
-  start(): Promise<void>
-  /** Closes the connection and cancels running pins. The storage node keeps running. */
-  stop(): Promise<void>
-  /** Whether the orchestrator has accepted this node on the current connection. */
-  readonly connected: boolean
-  /** This node's id, once welcomed. */
-  readonly nodeId: string | undefined
-  /** Resolves once connected and welcomed. @throws {AbortedError} on abort or stop */
-  waitConnected(options?: AbortOptions): Promise<void>
-  /** Subscribes to client events; returns the unsubscribe function. */
-  onEvent(listener: (event: ClientEvent) => void): () => void
-  /** Sends a `storage_report` now (if connected). */
-  reportStorage(options?: AbortOptions): Promise<void>
-}
 
 const FATAL_CODES = new Set(['ERR_UNAUTHORIZED', 'ERR_PROTOCOL_VERSION'])
 const FATAL_CLOSE = new Set([4001, 4002])
@@ -87,6 +27,9 @@ const silentLogger: ClientLogger = { debug () {}, info () {}, warn () {}, error 
 
 /**
  * Creates a client that connects a storage node to an orchestrator.
+ *
+ * @throws {InsecureConnectionError} for plain `ws://` to a host that is not loopback, unless `allowInsecure: true`
+ * @throws {InvalidConfigError} for a URL that is not ws(s):// or http(s)://
  *
  * @example
  * ```ts
@@ -97,6 +40,7 @@ const silentLogger: ClientLogger = { debug () {}, info () {}, warn () {}, error 
  * ```
  */
 export function createOrchestratorClient (init: OrchestratorClientInit): OrchestratorClient {
+  assertSecureUrl(init.url, init.allowInsecure === true)
   return new DefaultClient(init)
 }
 
@@ -110,6 +54,10 @@ class DefaultClient implements OrchestratorClient {
   #welcomed = false
   #running = false
   #attempt = 0
+  /** Connection attempts that failed since the last welcome, and when that was last warned about. */
+  #failures = 0
+  #lastUnreachableWarn = -Infinity
+  #lastError: string | undefined
   #reconnectTimer?: NodeJS.Timeout
   #reportTimer?: NodeJS.Timeout
   #reportDebounce?: NodeJS.Timeout
@@ -244,7 +192,10 @@ class DefaultClient implements OrchestratorClient {
       }
       this.#onMessage(msg, ws)
     })
-    ws.on('error', (err) => { this.#log.debug({ err: err.message }, 'orchestrator connection error') })
+    ws.on('error', (err) => {
+      this.#lastError = err.message
+      this.#log.debug({ err: err.message }, 'orchestrator connection error')
+    })
     ws.on('close', (code) => {
       if (this.#ws !== ws) return
       this.#ws = null
@@ -258,8 +209,24 @@ class DefaultClient implements OrchestratorClient {
         this.#fatal({ code: code === 4001 ? 'ERR_UNAUTHORIZED' : 'ERR_PROTOCOL_VERSION', message: `Closed by the orchestrator (${code})` })
         return
       }
+      if (!wasWelcomed) this.#unreachable(code)
       this.#scheduleReconnect()
     })
+  }
+
+  /** A failed attempt: warned at once, then at most once per `unreachableWarnIntervalMs` (debug in between). */
+  #unreachable (code: number): void {
+    if (!this.#running) return
+    this.#failures++
+    const now = Date.now()
+    const fields = { url: displayUrl(this.#init.url), attempts: this.#failures, code, err: this.#lastError }
+    this.#lastError = undefined
+    if (now - this.#lastUnreachableWarn >= (this.#init.unreachableWarnIntervalMs ?? 60_000)) {
+      this.#lastUnreachableWarn = now
+      this.#log.warn(fields, 'cannot reach the orchestrator; retrying')
+    } else {
+      this.#log.debug(fields, 'cannot reach the orchestrator; retrying')
+    }
   }
 
   #scheduleReconnect (): void {
@@ -272,7 +239,7 @@ class DefaultClient implements OrchestratorClient {
 
   #fatal (error: { code: string, message: string }): void {
     if (!this.#running) return
-    this.#log.error(error, 'orchestrator refused this node; not reconnecting')
+    this.#log.error({ ...error, url: displayUrl(this.#init.url) }, 'the orchestrator refused this node; not reconnecting')
     this.#running = false
     clearInterval(this.#reportTimer)
     this.#emit({ type: 'fatal', error })
@@ -306,6 +273,9 @@ class DefaultClient implements OrchestratorClient {
       case 'welcome':
         this.#welcomed = true
         this.#attempt = 0
+        if (this.#failures > 0) this.#log.info({ url: displayUrl(this.#init.url), attempts: this.#failures }, 'reached the orchestrator again')
+        this.#failures = 0
+        this.#lastUnreachableWarn = -Infinity
         this.#nodeId = msg.node_id
         this.#log.info({ nodeId: msg.node_id }, 'connected to orchestrator')
         this.#emit({ type: 'connected', nodeId: msg.node_id })

@@ -13,5 +13,6 @@
  * ```
  */
 export { createOrchestratorClient } from './client.js'
-export type { OrchestratorClient, OrchestratorClientInit, ClientEvent, ClientLogger } from './client.js'
+export type { OrchestratorClient, OrchestratorClientInit, ClientEvent, ClientLogger } from './types.js'
+export { isLoopbackHost } from './url.js'
 export { backoffDelay } from './backoff.js'

@@ -177,6 +177,7 @@ export function buildCli (io: CliIo = {}): Command {
     .option('-q, --quota <size>', 'storage quota, e.g. 50GB or 512MiB', parseQuota)
     .option('-o, --orchestrator <url>', 'orchestrator WebSocket URL (ws:// or wss://)', parseUrl(['ws:', 'wss:', 'http:', 'https:']))
     .option('-t, --token <token>', 'node token for the orchestrator (or env OTHERTHING_NODE_TOKEN)')
+    .option('--allow-insecure', 'allow plain ws:// to an orchestrator on another host (keys travel unencrypted)')
     .option('--api-host <host>', 'address the HTTP API listens on', '127.0.0.1')
     .option('-p, --api-port <port>', 'HTTP API port (0: any free port)', parsePort)
     .option('--no-api-auth', 'serve the HTTP API without a bearer token (only on a trusted machine)')
@@ -255,6 +256,7 @@ export interface NodeCommandOptions {
   quota?: number
   orchestrator?: string
   token?: string
+  allowInsecure?: boolean
   apiHost: string
   apiPort?: number
   apiAuth: boolean
@@ -313,13 +315,16 @@ async function runNodeCommand (opts: NodeCommandOptions, io: ResolvedIo): Promis
     workspaces,
     listen: opts.listen,
     logger,
-    signal: io.signal
+    signal: io.signal,
+    ...(opts.allowInsecure === true ? { client: { allowInsecure: true } } : {})
   })
   write(io.stdout, `node API: ${runner.url} (bearer token in ${runner.configPath})\nstorage: ${runner.storageNode.root}\npress Ctrl+C to stop\n`)
-  await waitForAbort(io.signal)
+  // runs until Ctrl+C, or until the orchestrator refuses the node's token (then exit 1: a supervisor sees it)
+  const refused = await Promise.race([waitForAbort(io.signal).then(() => undefined), runner.refused])
   write(io.stdout, 'stopping...\n')
   await runner.stop()
   write(io.stdout, 'stopped\n')
+  if (refused !== undefined) throw refused
 }
 
 async function runOrchestratorCommand (opts: OrchestratorCommandOptions, io: ResolvedIo): Promise<void> {

@@ -22,6 +22,8 @@ import type { StorageLock } from '../storage/lock.js'
 import { defaultNodeConfig, readNodeConfig, writeNodeConfig } from '../storage/node-config.js'
 import { parseSwarmKey } from '../swarm-key/index.js'
 import { createOrchestratorClient } from '../client/index.js'
+import { displayUrl } from '../client/url.js'
+import { OrchestratorRefusedError } from '../errors.js'
 import { createStorageNode } from '../node/index.js'
 import { removeApiFile, writeApiFile } from './api-file.js'
 import { buildApp } from './http/index.js'
@@ -102,6 +104,13 @@ export interface NodeRunner {
   /** The orchestrator client, when an orchestrator URL and token are configured. */
   readonly client: OrchestratorClient | undefined
   readonly logger: Logger
+  /**
+   * Resolves (never rejects) with an {@link OrchestratorRefusedError} when the
+   * orchestrator refuses this node for good (wrong token...): the client has
+   * stopped, the node still runs. Never settles otherwise. The CLI's `node`
+   * command exits 1 on it.
+   */
+  readonly refused: Promise<OrchestratorRefusedError>
   /** Graceful stop; safe to call more than once. */
   stop(): Promise<void>
 }
@@ -119,7 +128,7 @@ function logClientEvent (logger: Logger, event: ClientEvent): void {
     case 'pinned': logger.info({ workspaceId: event.workspaceId, cid: event.cid, size: event.size }, 'pinned'); break
     case 'pin-failed': logger.warn({ workspaceId: event.workspaceId, cid: event.cid, error: event.error }, 'pin failed'); break
     case 'unpinned': logger.info({ workspaceId: event.workspaceId, cid: event.cid }, 'unpinned'); break
-    case 'fatal': logger.error({ error: event.error }, 'the orchestrator refused this node'); break
+    case 'fatal': break // logged once where `refused` resolves
     case 'error': logger.warn({ error: event.error }, 'orchestrator client error'); break
   }
 }
@@ -226,6 +235,8 @@ async function startLocked (init: NodeRunnerInit, logger: Logger, signal: AbortS
     }
 
     let client: OrchestratorClient | undefined
+    let onRefused: (err: OrchestratorRefusedError) => void = () => {}
+    const refused = new Promise<OrchestratorRefusedError>(resolve => { onRefused = resolve })
     if (config.orchestratorUrl !== undefined && config.orchestratorToken !== undefined) {
       const c = createOrchestratorClient({
         ...init.client,
@@ -235,7 +246,14 @@ async function startLocked (init: NodeRunnerInit, logger: Logger, signal: AbortS
         nodeName: config.nodeName,
         logger: logger.child({ component: 'client' })
       })
-      c.onEvent(event => { logClientEvent(logger, event) })
+      const url = config.orchestratorUrl
+      c.onEvent(event => {
+        logClientEvent(logger, event)
+        if (event.type !== 'fatal') return
+        const err = new OrchestratorRefusedError(event.error.code)
+        logger.error({ url: displayUrl(url), reason: event.error.code }, `${err.message}: not reconnecting; fix the node token and restart`)
+        onRefused(err)
+      })
       await c.start()
       cleanups.push(async () => { await c.stop() })
       client = c
@@ -278,6 +296,7 @@ async function startLocked (init: NodeRunnerInit, logger: Logger, signal: AbortS
       configPath: layout.configPath,
       client,
       logger,
+      refused,
       async stop () {
         stopping ??= (async () => {
           logger.info('stopping node runner')
