@@ -9,17 +9,19 @@ import { AbortedError, NotStartedError } from '../errors.js'
 import { parseSwarmKey } from '../swarm-key/index.js'
 import { MAX_FRAME_BYTES, MAX_PEER_ADDRESSES, PROTOCOL_VERSION, encodeMessage, multiaddrSchema, parseOrchestratorMessage } from '../protocol/index.js'
 import type {
-  BootstrapUpdateMessage, NodeMessage, OrchestratorMessage, PinContentMessage, UnpinContentMessage, WorkspaceJoinedMessage, WorkspaceLeftMessage
+  BootstrapUpdateMessage, NodeMessage, OrchestratorMessage, WorkspaceJoinedMessage, WorkspaceLeftMessage
 } from '../protocol/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { ClientEvent, ClientLogger, OrchestratorClient, OrchestratorClientInit } from './types.js'
 import { assertSecureUrl, displayUrl } from './url.js'
+import { createPinHandler, dialAll } from './pins.js'
+import type { PinHandler } from './pins.js'
 import type { StorageNode, WorkspaceNode } from '../node/types.js'
-
-export type { ClientEvent, ClientLogger, OrchestratorClient, OrchestratorClientInit } from './types.js'
 import { backoffDelay } from './backoff.js'
 import { createKeyLock } from '../util/key-lock.js'
 import { throwIfAborted } from '../util/abort.js'
+
+export type { ClientEvent, ClientLogger, OrchestratorClient, OrchestratorClientInit } from './types.js'
 
 const FATAL_CODES = new Set(['ERR_UNAUTHORIZED', 'ERR_PROTOCOL_VERSION'])
 const FATAL_CLOSE = new Set([4001, 4002])
@@ -66,16 +68,22 @@ class DefaultClient implements OrchestratorClient {
   readonly #lifecycle = createKeyLock()
   /** Key version last applied per workspace (memory only). */
   readonly #keyVersions = new Map<string, number>()
-  readonly #inFlight = new Map<string, Promise<void>>()
   readonly #pending = new Set<Promise<unknown>>()
-  #slots: number
-  readonly #slotWaiters: Array<() => void> = []
+  readonly #pins: PinHandler
 
   constructor (init: OrchestratorClientInit) {
     this.#init = init
     this.#node = init.storageNode
     this.#log = init.logger ?? silentLogger
-    this.#slots = init.pinConcurrency ?? 4
+    this.#pins = createPinHandler({
+      workspace: (id) => this.#workspace(id),
+      signal: () => this.#abort.signal,
+      send: (m) => { this.#send(m) },
+      emit: (e) => { this.#emit(e) },
+      changed: () => { this.#scheduleReport() },
+      log: this.#log,
+      pinTimeoutMs: init.pinTimeoutMs ?? 600_000
+    }, init.pinConcurrency ?? 4)
   }
 
   get connected (): boolean { return this.#welcomed }
@@ -296,10 +304,10 @@ class DefaultClient implements OrchestratorClient {
         this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await this.#onBootstrap(msg) }))
         return
       case 'pin_content':
-        this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await this.#onPin(msg) }))
+        this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await this.#pins.pin(msg) }))
         return
       case 'unpin_content':
-        this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await this.#onUnpin(msg) }))
+        this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await this.#pins.unpin(msg) }))
         return
     }
   }
@@ -341,7 +349,7 @@ class DefaultClient implements OrchestratorClient {
       } else if (wn.keyFingerprint !== key.fingerprint) {
         wn = await this.#node.rotateKey(id, key, options)
       } else {
-        await this.#dialAll(wn, msg.bootstrap_peers)
+        await dialAll(wn, msg.bootstrap_peers, this.#abort.signal, this.#log)
       }
       this.#keyVersions.set(id, msg.key_version)
       this.#log.info({ workspaceId: id, keyVersion: msg.key_version, keyFingerprint: key.fingerprint }, 'workspace joined')
@@ -381,92 +389,7 @@ class DefaultClient implements OrchestratorClient {
 
   async #onBootstrap (msg: BootstrapUpdateMessage): Promise<void> {
     const wn = this.#workspace(msg.workspace_id)
-    if (wn != null) await this.#dialAll(wn, msg.peers)
-  }
-
-  /** Dials every peer not connected yet, one address at a time until one works. */
-  async #dialAll (wn: WorkspaceNode, addresses: string[]): Promise<void> {
-    const connected = new Set(wn.peers().map(p => p.peerId))
-    const byPeer = new Map<string, string[]>()
-    for (const a of addresses) {
-      const peer = a.split('/p2p/')[1]?.split('/')[0]
-      if (peer == null || peer === wn.peerId || connected.has(peer)) continue
-      const list = byPeer.get(peer)
-      if (list == null) byPeer.set(peer, [a])
-      else list.push(a)
-    }
-    await Promise.all([...byPeer.values()].map(async (addrs) => {
-      for (const a of addrs) {
-        try {
-          await wn.connect(a, { signal: this.#abort.signal })
-          return
-        } catch (err) {
-          this.#log.debug({ workspaceId: wn.workspaceId, address: a, err: (err as Error).message }, 'dial failed')
-        }
-      }
-    }))
-  }
-
-  async #acquire (): Promise<void> {
-    if (this.#slots > 0) { this.#slots--; return }
-    await new Promise<void>(resolve => this.#slotWaiters.push(resolve))
-  }
-
-  #release (): void {
-    const next = this.#slotWaiters.shift()
-    if (next != null) next()
-    else this.#slots++
-  }
-
-  async #onPin (msg: PinContentMessage): Promise<void> {
-    const key = `${msg.workspace_id}\0${msg.cid}`
-    const running = this.#inFlight.get(key)
-    if (running != null) { await running; return }
-    const task = (async () => {
-      await this.#acquire()
-      try {
-        const wn = this.#workspace(msg.workspace_id)
-        if (wn == null) throw Object.assign(new Error('Workspace not joined'), { code: 'ERR_WORKSPACE_NOT_JOINED' })
-        if (msg.providers != null) await this.#dialAll(wn, msg.providers)
-        const info = await wn.pin(msg.cid, {
-          timeout: msg.timeout_ms ?? this.#init.pinTimeoutMs ?? 600_000,
-          signal: this.#abort.signal,
-          ...(msg.name != null ? { name: msg.name } : {})
-        })
-        this.#send({ type: 'content_pinned', workspace_id: msg.workspace_id, cid: msg.cid, size: Math.max(0, Math.floor(info.size)) })
-        this.#emit({ type: 'pinned', workspaceId: msg.workspace_id, cid: msg.cid, size: info.size })
-      } catch (err) {
-        if (this.#abort.signal.aborted) return // stopping: the orchestrator re-sends after reconnect
-        const e = err as Error & { code?: string }
-        const error = { code: e.code ?? 'ERR_PIN_FAILED', message: e.message.slice(0, 1000) }
-        this.#log.warn({ workspaceId: msg.workspace_id, cid: msg.cid, code: error.code }, 'pin failed')
-        this.#send({ type: 'pin_failed', workspace_id: msg.workspace_id, cid: msg.cid, error })
-        this.#emit({ type: 'pin-failed', workspaceId: msg.workspace_id, cid: msg.cid, error })
-      } finally {
-        this.#release()
-        this.#scheduleReport()
-      }
-    })()
-    this.#inFlight.set(key, task)
-    try { await task } finally { this.#inFlight.delete(key) }
-  }
-
-  async #onUnpin (msg: UnpinContentMessage): Promise<void> {
-    const wn = this.#workspace(msg.workspace_id)
-    try {
-      if (wn != null && await wn.isPinned(msg.cid, { signal: this.#abort.signal })) {
-        await wn.unpin(msg.cid, { signal: this.#abort.signal })
-      }
-    } catch (err) {
-      const e = err as Error & { code?: string }
-      if (e.code !== 'ERR_NOT_PINNED') {
-        this.#log.warn({ workspaceId: msg.workspace_id, cid: msg.cid, err: e.message }, 'unpin failed')
-        return
-      }
-    }
-    this.#send({ type: 'content_unpinned', workspace_id: msg.workspace_id, cid: msg.cid })
-    this.#emit({ type: 'unpinned', workspaceId: msg.workspace_id, cid: msg.cid })
-    this.#scheduleReport()
+    if (wn != null) await dialAll(wn, msg.peers, this.#abort.signal, this.#log)
   }
 
   /** A storage report shortly after a change (several changes give one report). */
