@@ -137,6 +137,14 @@ describe('registerIpcHandlers + IPFSManager', () => {
     expect((await ipc.invoke('ipfs-status')).running).toBe(true)
   })
 
+  it('a second manager on the same storage path is refused, naming the holder', async () => {
+    const twin = new IPFSManager(join(dir, 'a'), { workspaceId: 'ws-ipc', quota: '64MiB', listen: ['/ip4/127.0.0.1/tcp/0'] })
+    await twin.setSwarmKey(key, 'ws-ipc')
+    await expect(twin.start()).rejects.toMatchObject({ name: 'StoragePathLockedError', code: 'ERR_STORAGE_LOCKED', pid: process.pid })
+    await twin.stop()
+    expect((await ipc.invoke('ipfs-status')).running).toBe(true)
+  })
+
   it('no file under the storage path holds the swarm key', async () => {
     const files = (await readdir(join(dir, 'a'), { recursive: true, withFileTypes: true })).filter(e => e.isFile())
     expect(files.length).toBeGreaterThan(0)

@@ -13,6 +13,8 @@ import { isAbsolute } from 'node:path'
 import { InvalidArgumentError, InvalidSwarmKeyError, NotStartedError } from '../errors.js'
 import { parseByteSize } from '../storage/bytes.js'
 import { createStorageLayout } from '../storage/layout.js'
+import { acquireStorageLock } from '../storage/lock.js'
+import type { StorageLock } from '../storage/lock.js'
 import { validateWorkspaceId } from '../storage/workspace-id.js'
 import { parseSwarmKey } from '../swarm-key/index.js'
 import { validateCidArg } from './ipc.js'
@@ -63,6 +65,7 @@ export class IPFSManager implements IpfsIpcTarget {
   #workspace: WorkspaceNode | null = null
   #initialized = false
   #starting: Promise<void> | null = null
+  #lock: StorageLock | null = null
 
   constructor (storagePath: string, init: IPFSManagerInit = {}) {
     if (typeof storagePath !== 'string' || !isAbsolute(storagePath)) {
@@ -113,6 +116,7 @@ export class IPFSManager implements IpfsIpcTarget {
    * Starts the storage node and joins the workspace (idempotent).
    *
    * @throws {InvalidSwarmKeyError} when no swarm key was set
+   * @throws {StoragePathLockedError} when another process (or manager) runs on the storage path
    */
   async start (): Promise<void> {
     if (this.#node !== null) return
@@ -123,6 +127,19 @@ export class IPFSManager implements IpfsIpcTarget {
   async #start (): Promise<void> {
     if (this.#key === null) throw new InvalidSwarmKeyError('No swarm key set: call setSwarmKey() before start()')
     if (!this.#initialized) await this.init()
+    // one process per storage path (a second app instance gets StoragePathLockedError naming the first)
+    const lock = await acquireStorageLock(createStorageLayout(this.storagePath).root)
+    try {
+      await this.#startLocked()
+    } catch (err) {
+      await lock.release()
+      throw err
+    }
+    this.#lock = lock
+  }
+
+  async #startLocked (): Promise<void> {
+    if (this.#key === null) throw new InvalidSwarmKeyError('No swarm key set: call setSwarmKey() before start()')
     const { createStorageNode } = await import('../node/index.js')
     const node: StorageNode = await (createStorageNode as any)({
       storagePath: this.storagePath,
@@ -147,7 +164,13 @@ export class IPFSManager implements IpfsIpcTarget {
     const node = this.#node
     this.#node = null
     this.#workspace = null
-    if (node !== null) await node.stop()
+    const lock = this.#lock
+    this.#lock = null
+    try {
+      if (node !== null) await node.stop()
+    } finally {
+      await lock?.release()
+    }
   }
 
   get running (): boolean {
