@@ -93,7 +93,7 @@ class DefaultOrchestrator implements Orchestrator {
           try { l(event) } catch (err) { this.#log.warn({ err: (err as Error).message }, 'change listener threw') }
         }
       })
-      const app = buildAdminApp(this, { adminToken: this.adminToken, tls: init.tls })
+      const app = buildAdminApp(this, { adminToken: this.adminToken, tls: init.tls, logger: this.#log })
       this.#app = app
       for (const plugin of init.plugins ?? []) await plugin(app, this)
       const wsPath = init.wsPath ?? '/ws'
