@@ -98,6 +98,7 @@ const replication = { type: 'integer', minimum: 1, maximum: 1000 } as const
 export function registerDashboard (app: FastifyInstance, init: DashboardInit): () => void {
   const prefix = (init.prefix ?? '/dashboard').replace(/\/+$/, '')
   const orch: DashboardOrchestrator = init.orchestrator
+  const log = init.logger ?? { debug () {}, info () {}, warn () {}, error () {} }
   const gateway = init.gateway
   const members = init.memberTokens ?? []
   const ttlMs = init.sessionTtlMs ?? 12 * 3600 * 1000
@@ -138,6 +139,7 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
   void app.register(async (scope) => {
     scope.setErrorHandler((err, _req, reply) => {
       const { status, body } = toErrorReply(err)
+      if (status >= 500) log.error({ err: (err as Error).message }, 'dashboard request failed')
       return reply.code(status).send(body)
     })
 
@@ -268,7 +270,10 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
         const pin = orch.pinStatus(req.params.ws, req.params.cid)
         name = pin.name
         size = pin.size
-      } catch {}
+      } catch (err) {
+        // content that is not (or no longer) pinned here is still served: it has no name or size then
+        log.debug({ workspaceId: req.params.ws, cid: req.params.cid, err: (err as Error).message }, 'download of an unpinned CID')
+      }
       const abort = new AbortController()
       req.raw.once('close', () => { abort.abort() })
       const iterator = gw.cat(req.params.ws, req.params.cid, { signal: abort.signal })[Symbol.asyncIterator]()
@@ -339,7 +344,11 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
       const write = (event: OrchestratorEvent): void => {
         const target = eventWorkspace(event)
         if (target === ws && (event.type === 'member:added' || event.type === 'member:removed')) {
-          try { memberIds = new Set(orch.getWorkspace(ws).members) } catch {}
+          try {
+            memberIds = new Set(orch.getWorkspace(ws).members)
+          } catch (err) {
+            log.debug({ workspaceId: ws, err: (err as Error).message }, 'event stream could not refresh the members')
+          }
         }
         const relevant = target != null ? target === ws : ('nodeId' in event && memberIds.has(event.nodeId))
         if (!relevant) return

@@ -2,7 +2,7 @@
  * Types of the dashboard: what it needs from the orchestrator and its options
  * (the workspace gateway's contract is in `../gateway/types.ts`).
  */
-import type { Orchestrator, PinRequest, PinStatus } from '../orchestrator/types.js'
+import type { Orchestrator, OrchestratorLogger, PinRequest, PinStatus } from '../orchestrator/types.js'
 import type { WorkspaceGateway } from '../gateway/types.js'
 
 export type { WorkspaceGateway, WorkspaceGatewayInit, UploadOptions, UploadResult, GatewayWorkspaceInfo } from '../gateway/types.js'
@@ -42,6 +42,8 @@ export interface DashboardInit {
   defaultReplication?: number
   /** SSE keep-alive comment interval in ms. @default 15000 */
   keepAliveMs?: number
+  /** Where unexpected errors are logged. @default silent */
+  logger?: OrchestratorLogger
 }
 
 export interface DashboardServerInit extends DashboardInit {

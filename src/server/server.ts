@@ -65,7 +65,7 @@ class DefaultOrchestratorServer implements OrchestratorServer {
     if (init.dashboard == null || init.dashboard === false) return
     const { registerDashboard } = await import('../dashboard/routes.js')
     const options = init.dashboard === true ? {} : init.dashboard
-    registerDashboard(app, { secureCookie: init.tls != null, ...options, orchestrator: this, gateway: this.#gateway })
+    registerDashboard(app, { secureCookie: init.tls != null, logger: this.#log, ...options, orchestrator: this, gateway: this.#gateway })
     const prefix = (options.prefix ?? '/dashboard').replace(/\/+$/, '')
     this.#dashboardPrefix = prefix
     const target = `${prefix}/`
