@@ -13,7 +13,8 @@ import { ConflictError, ForbiddenError, InvalidArgumentError, QuotaExceededError
 import { errorBody, normalisePath, toErrorReply } from '../orchestrator/http-errors.js'
 import type { ErrorBody } from '../orchestrator/http-errors.js'
 import { targetCopies } from '../orchestrator/placement.js'
-import { normaliseCid } from '../orchestrator/cid.js'
+import { normaliseCid } from '../util/cid.js'
+import { bearerToken } from '../util/tokens.js'
 import { createAssets, PAGE_SECURITY_HEADERS } from './assets.js'
 import { canAccess, createSessionStore, identify, readCookie, SESSION_COOKIE, sessionCookie } from './session.js'
 import type { Identity } from './session.js'
@@ -113,8 +114,8 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
   const api = prefix + '/api'
 
   function authenticate (req: FastifyRequest): Identity | undefined {
-    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')
-    if (bearer != null) return identify(bearer[1], orch.adminToken, members)
+    const bearer = bearerToken(req.headers.authorization)
+    if (bearer != null) return identify(bearer, orch.adminToken, members)
     return sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE))
   }
 

@@ -6,7 +6,7 @@
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { toErrorReply } from './http-errors.js'
-import { tokenMatches, hashToken } from './tokens.js'
+import { bearerToken, hashToken, tokenMatches } from '../util/tokens.js'
 import type { Orchestrator } from './types.js'
 
 export interface AdminAppInit {
@@ -74,9 +74,8 @@ export function buildAdminApp (orch: AdminMethods, init: AdminAppInit): FastifyI
   void app.register(async (scope) => {
     scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (req.url === '/health') return
-      const header = req.headers.authorization ?? ''
-      const match = /^Bearer (.+)$/.exec(header)
-      if (match == null || !tokenMatches(match[1], adminHash)) {
+      const token = bearerToken(req.headers.authorization)
+      if (token == null || !tokenMatches(token, adminHash)) {
         return send(reply, 401, 'ERR_UNAUTHORIZED', 'Missing or invalid admin token')
       }
     })

@@ -4,7 +4,7 @@
  * commit before its answers go out.
  */
 import type { ContentPinnedMessage, ContentUnpinnedMessage, IpfsReadyMessage, PinFailedMessage, PinSyncMessage, StorageReportMessage } from '../protocol/index.js'
-import { normaliseCid } from './cid.js'
+import { normaliseCid } from '../util/cid.js'
 import { planPinSync } from './planner.js'
 import type { OrchestratorParts } from './commands/parts.js'
 import type { NodeSession } from './state.js'

@@ -16,7 +16,7 @@ import type { OrchestratorCore } from './core.js'
 import { openOrchestratorStore } from './store/sqlite.js'
 import { parseKeyEncryptionKey, resolveKeyEncryptionKey } from './store/key-encryption.js'
 import type { OrchestratorStore } from './store/types.js'
-import { generateToken } from './tokens.js'
+import { generateToken } from '../util/tokens.js'
 import { attachWsTransport } from './ws-transport.js'
 import type { WsTransport } from './ws-transport.js'
 import type {
@@ -27,7 +27,7 @@ import { silentLogger } from './core.js'
 
 export { CLOSE_CODES, ERR_PROTOCOL_VERSION } from './session-hub.js'
 export { BOOTSTRAP_COALESCE_MS } from './bootstrap.js'
-export { normaliseCid } from './cid.js'
+export { normaliseCid } from '../util/cid.js'
 
 /** File name of the database inside `dataDir`. */
 export const DATABASE_FILE_NAME = 'otherthing-orchestrator.db'

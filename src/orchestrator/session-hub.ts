@@ -15,7 +15,7 @@ import type { OrchestratorParts } from './commands/parts.js'
 import { onContentPinned, onContentUnpinned, onIpfsReady, onPinFailed, onPinSync, onStorageReport } from './handlers.js'
 import type { TimerHandle } from './clock.js'
 import type { NodeConnection, NodeSession } from './state.js'
-import { hashToken, tokenMatches } from './tokens.js'
+import { hashToken, tokenMatches } from '../util/tokens.js'
 
 /** WebSocket close codes the orchestrator uses. */
 export const CLOSE_CODES = {

@@ -9,7 +9,7 @@ import type { OrchestratorContext } from './context.js'
 import { countedCopies } from './planner.js'
 import type { AllocationRow, NodeRow, PinRow, WorkspaceRow } from './store/types.js'
 import type { AllocationInfo, NodeInfo, NodeStorage, PinStatus, WorkspaceInfo, WorkspaceStatus } from './types.js'
-import { normaliseCid } from './cid.js'
+import { normaliseCid } from '../util/cid.js'
 
 export function workspaceInfo (ctx: OrchestratorContext, row: WorkspaceRow): WorkspaceInfo {
   return {

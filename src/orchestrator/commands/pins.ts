@@ -4,7 +4,7 @@
  * planner (`planner.ts`).
  */
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../errors.js'
-import { normaliseCid } from '../cid.js'
+import { normaliseCid } from '../../util/cid.js'
 import { chooseNodes } from '../placement.js'
 import { ACTIVE_STATES, countedAllocations } from '../planner.js'
 import { pinStatus } from '../views.js'
