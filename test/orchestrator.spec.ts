@@ -416,7 +416,9 @@ describe('orchestrator', () => {
     raw[0].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 5 })
     raw[2].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 5 })
     await expect.poll(() => orch.pinStatus('w', CIDS[0]).copies).toBe(2)
-    await new Promise(resolve => setTimeout(resolve, 100))
+    // whatever content_pinned caused was sent before the barriers' answers
+    await raw[0].barrier()
+    await raw[2].barrier()
     expect([...raw[0].of('unpin_content'), ...raw[2].of('unpin_content')]).toHaveLength(0)
     expect(raw[1].of('pin_content')).toHaveLength(0)
     // pinning again on a node that holds it changes nothing
