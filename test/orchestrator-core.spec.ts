@@ -201,6 +201,28 @@ describe('orchestrator core (manual clock, in-memory connections)', () => {
     expect(core.pinStatus('w', CIDS[1]).allocations).toMatchObject([{ nodeId: ids[0], state: 'pinned' }])
   })
 
+  it('pins on a chosen node (max grows so the copy stays), unpins from one only while min still holds', () => {
+    const a = join(0, 300)
+    const b = join(1, 200)
+    core.pin('w', { cid: CIDS[0], replicationMin: 1 })
+    expect(a.conn.of('pin_content')).toHaveLength(1)
+    send(a.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 1 })
+    expect(core.pinOnNode('w', ids[1], { cid: CIDS[0] })).toMatchObject({ replicationMax: 2 })
+    expect(b.conn.of('pin_content')).toHaveLength(1)
+    // an offline member gets a queued allocation, sent on its pin_sync
+    expect(core.pinOnNode('w', ids[2], { cid: CIDS[0] }).allocations.find(x => x.nodeId === ids[2])?.state).toBe('queued')
+    core.unpinOnNode('w', ids[0], CIDS[0])
+    expect(a.conn.of('unpin_content')).toHaveLength(1)
+    expect(core.pinStatus('w', CIDS[0]).replicationMax).toBe(2)
+    // min 2 with one ready copy left: nobody else online can take it
+    core.pin('w', { cid: CIDS[1], replicationMin: 1 })
+    const holder = [a, b].find(x => x.conn.of('pin_content').some(m => m.cid === CIDS[1]))
+    expect(holder).toBeDefined()
+    const holderId = holder === a ? ids[0] : ids[1]
+    core.hub.closed((holder === a ? b : a).session)
+    expect(() => core.unpinOnNode('w', holderId, CIDS[1])).toThrow(expect.objectContaining({ code: 'ERR_CONFLICT' }))
+  })
+
   it('commits a batch before any answer is sent, and a failing frame rolls back alone', () => {
     const a = join(0, 300)
     core.pin('w', { cid: CIDS[0] })
