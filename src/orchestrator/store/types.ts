@@ -2,8 +2,15 @@
  * The orchestrator's persistent state, engine-neutral: the row types and the
  * {@link OrchestratorStore} interface. SQLite (`sqlite.ts`) is the embedded
  * implementation; another engine (PostgreSQL, issue #14) implements the same
- * interface. Every method is synchronous; swarm keys go in and come out in
- * plain text (an implementation may encrypt them at rest).
+ * interface. Swarm keys go in and come out in plain text (an implementation
+ * may encrypt them at rest).
+ *
+ * Every method is synchronous, as better-sqlite3 is. A PostgreSQL store is
+ * asynchronous: it needs this interface with `Promise` results, and the
+ * orchestrator's writers awaiting them. All database access goes through this
+ * interface and `OrchestratorContext.tx()` (commands, handlers, views,
+ * replication), so that change stays in those files; the contract suite
+ * (`test/orchestrator-store.spec.ts`) is written to run on either.
  */
 
 import type { KeyEncryptionKey } from './key-encryption.js'
