@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createOrchestratorClient } from '../src/client/index.js'
 import { createStorageNode } from '../src/node/index.js'
-import { createOrchestrator } from '../src/orchestrator/index.js'
+import { createOrchestratorServer } from '../src/server/index.js'
 
 const dir = await mkdtemp(join(tmpdir(), 'orchestrator-example-'))
-const orchestrator = createOrchestrator({
+const orchestrator = createOrchestratorServer({
   dataDir: dir,
   port: 0,
   repinGraceMs: 5_000,

@@ -246,3 +246,14 @@ export class OrchestratorRefusedError extends StorageError {
     this.reason = reason
   }
 }
+
+/**
+ * The orchestrator's database holds encrypted swarm keys and no key-encryption
+ * key was given, or the given one does not open them (or is malformed).
+ */
+export class KeyEncryptionKeyError extends StorageError {
+  static override name = 'KeyEncryptionKeyError'
+  override name = KeyEncryptionKeyError.name
+  override readonly code = 'ERR_KEY_ENCRYPTION_KEY'
+  constructor (message = 'Missing or wrong key-encryption key', options?: ErrorOptions) { super(message, options) }
+}

@@ -37,6 +37,7 @@ export type { QuotaLedger, QuotaLedgerInit, QuotaUsage, QuotaBlockstore, QuotaBl
 // Orchestrator side: protocol, orchestrator, orchestrator client
 export * from './protocol/index.js'
 export * from './orchestrator/index.js'
+export * from './server/index.js'
 export * from './client/index.js'
 
 // Node runner: local HTTP API (storage routes + Kubo RPC subset)

@@ -57,8 +57,7 @@ describe('dashboard API (fastify inject)', () => {
     orch.addMember(wsA, n2.node.id)
     laptopToken = n1.token
     serverToken = n2.token
-    // another connection to the file sees the orchestrator's writes once they commit (at the end of the event-loop turn)
-    await new Promise(resolve => setImmediate(resolve))
+    // another connection to the file sees the orchestrator's writes at once: every method commits before it returns
     const read = swarmKeyFromDatabase(join(dir, DATABASE_FILE_NAME))
     keys = [read(wsA), read(wsB)]
     expect(keys).toEqual([orch.swarmKeyFor(wsA), orch.swarmKeyFor(wsB)])
@@ -272,19 +271,23 @@ describe('dashboard API (fastify inject)', () => {
       const cookie = String(login2.headers.get('set-cookie')).split(';')[0]
       expect(cookieOther).not.toBe(cookie)
       const received: string[] = []
+      let subscribed: () => void = () => {}
+      const streaming = new Promise<void>(resolve => { subscribed = resolve })
       const done = new Promise<void>((resolve, reject) => {
         const req = request(new URL(`/dashboard/api/events?workspace=${wsA}`, url), { headers: { cookie } }, (r) => {
           expect(r.headers['content-type']).toMatch(/^text\/event-stream/)
           r.setEncoding('utf8')
           r.on('data', (chunk: string) => {
             received.push(chunk)
+            // subscribed, and a keep-alive went by
+            if (received.join('').includes(': keep-alive')) subscribed()
             if (received.join('').includes('"pin:added"')) { req.destroy(); resolve() }
           })
         })
         req.on('error', (err) => { if (!received.join('').includes('pin:added')) reject(err) })
         req.end()
       })
-      await new Promise(resolve => setTimeout(resolve, 150))
+      await streaming
       orch.pin(wsB, { cid: CID2 })
       orch.pin(wsA, { cid: CID2 })
       await done

@@ -1,5 +1,5 @@
 /**
- * The orchestrator with its own gateway and dashboard (`createOrchestrator({
+ * The orchestrator with its own gateway and dashboard (`createOrchestratorServer({
  * dashboard: true, gateway })`), a ':memory:' database, and a real storage
  * node connected through the orchestrator client, all on 127.0.0.1.
  */
@@ -14,7 +14,9 @@ import type { OrchestratorClient } from '../src/client/index.js'
 import { createStorageNode } from '../src/node/index.js'
 import type { StorageNode } from '../src/node/index.js'
 import { createOrchestrator } from '../src/orchestrator/index.js'
-import type { Orchestrator, OrchestratorAddresses } from '../src/orchestrator/index.js'
+import type { OrchestratorAddresses } from '../src/orchestrator/index.js'
+import { createOrchestratorServer } from '../src/server/index.js'
+import type { OrchestratorServer } from '../src/server/index.js'
 import { PROTOCOL_VERSION } from '../src/protocol/index.js'
 
 const MiB = 2 ** 20
@@ -23,14 +25,14 @@ const WS = 'team'
 
 describe('orchestrator with its gateway and dashboard', () => {
   let root: string
-  let orch: Orchestrator
+  let orch: OrchestratorServer
   let addresses: OrchestratorAddresses
   let node: StorageNode | undefined
   let client: OrchestratorClient | undefined
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'orch-gw-'))
-    orch = createOrchestrator({
+    orch = createOrchestratorServer({
       databasePath: ':memory:',
       port: 0,
       dashboard: true,
@@ -136,7 +138,7 @@ describe('orchestrator gateway on restart', () => {
       await first.stop()
 
       const { createWorkspaceGateway } = await import('../src/dashboard/index.js')
-      const second = createOrchestrator({
+      const second = createOrchestratorServer({
         databasePath,
         port: 0,
         gateway: async (o) => createWorkspaceGateway({

@@ -53,6 +53,16 @@ class RawNode {
 
   of (type: string): Msg[] { return this.messages.filter(m => m.type === type) }
 
+  /**
+   * Waits until the orchestrator has handled everything this node sent so far
+   * (and sent what that caused): a second hello is answered in order, after the rest.
+   */
+  async barrier (): Promise<void> {
+    const from = this.messages.length
+    this.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token: 'ot_barrier' })
+    await this.waitFor(m => m.type === 'error' && m.in_reply_to === 'hello', 5000, from)
+  }
+
   async hello (token: string): Promise<Msg> {
     await this.opened
     this.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token })
@@ -191,7 +201,8 @@ describe('orchestrator', () => {
     expect(o.of('error').every(e => e.code === 'ERR_FORBIDDEN')).toBe(true)
     orch.pin('alpha', { cid: CIDS[0], replicationMin: 1, replicationMax: -1 })
     await m.waitFor(x => x.type === 'pin_content')
-    await new Promise(resolve => setTimeout(resolve, 100))
+    // pin() sent its messages before returning: anything for o came before the barrier's answer
+    await o.barrier()
     expect(o.messages.some(x => x.type === 'workspace_joined' || x.type === 'pin_content' || x.type === 'bootstrap_update')).toBe(false)
     expect(JSON.stringify(o.messages)).not.toContain(m.of('workspace_joined')[0].ipfs_swarm_key)
   })
@@ -224,7 +235,7 @@ describe('orchestrator', () => {
     await raw[1].join(creds[1].token, PEER(1), 3000)
     await raw[2].join(creds[2].token, PEER(2), 2000)
     await expect.poll(() => orch.workspaceStatus('w').nodesOnline).toBe(3)
-    await new Promise(resolve => setTimeout(resolve, 50))
+    for (const r of raw) await r.barrier()
 
     orch.pin('w', { cid: CIDS[0], replicationMin: 2, replicationMax: 2, name: 'a.bin' })
     const p1 = await raw[1].waitFor(m => m.type === 'pin_content')
@@ -264,7 +275,8 @@ describe('orchestrator', () => {
     const b = connect()
     await a.join(creds[0].token, PEER(0), 5000)
     await b.join(creds[1].token, PEER(1), 1000)
-    await new Promise(resolve => setTimeout(resolve, 50))
+    await a.barrier()
+    await b.barrier()
     orch.pin('w', { cid: CIDS[0], replicationMin: 1 })
     await a.waitFor(m => m.type === 'pin_content')
     a.send({ type: 'pin_failed', workspace_id: 'w', cid: CIDS[0], error: { code: 'ERR_QUOTA_EXCEEDED', message: 'full' } })
@@ -289,7 +301,7 @@ describe('orchestrator', () => {
     orch.addMember('w', c0.node.id)
     const a = connect()
     await a.join(c0.token, PEER(0), 10)
-    await new Promise(resolve => setTimeout(resolve, 50))
+    await a.barrier()
     orch.pin('w', { cid: CIDS[1], replicationMin: 1, replicationMax: -1 })
     await a.waitFor(m => m.type === 'pin_content')
     orch.addMember('w', c1.node.id)
@@ -392,7 +404,7 @@ describe('orchestrator', () => {
     await raw[1].join(creds[1].token, PEER(1), 2000)
     await raw[2].join(creds[2].token, PEER(2), 1000)
     await expect.poll(() => orch.workspaceStatus('w').nodes.filter(n => n.peerId != null).length).toBe(3)
-    await new Promise(resolve => setTimeout(resolve, 50))
+    for (const r of raw) await r.barrier()
     const [n0, n1, n2] = creds.map(c => c.node.id)
 
     // placement picks node 0 (most free); the manual pin adds node 2, and max grows so neither copy is surplus
@@ -404,7 +416,9 @@ describe('orchestrator', () => {
     raw[0].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 5 })
     raw[2].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 5 })
     await expect.poll(() => orch.pinStatus('w', CIDS[0]).copies).toBe(2)
-    await new Promise(resolve => setTimeout(resolve, 100))
+    // whatever content_pinned caused was sent before the barriers' answers
+    await raw[0].barrier()
+    await raw[2].barrier()
     expect([...raw[0].of('unpin_content'), ...raw[2].of('unpin_content')]).toHaveLength(0)
     expect(raw[1].of('pin_content')).toHaveLength(0)
     // pinning again on a node that holds it changes nothing

@@ -3,17 +3,10 @@
  * plain `ws://` connection is refused unless it stays on this machine or the
  * caller opts in with `allowInsecure`.
  */
-import { isIP } from 'node:net'
+import { isLoopbackHost } from '../util/host.js'
 import { InsecureConnectionError, InvalidConfigError } from '../errors.js'
 
-/** Whether `hostname` (from a URL: IPv6 in brackets) names this machine. */
-export function isLoopbackHost (hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '')
-  if (h === 'localhost' || h.endsWith('.localhost')) return true
-  if (isIP(h) === 4) return h.startsWith('127.')
-  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./.test(h)
-  return false
-}
+export { isLoopbackHost }
 
 /**
  * @throws {InvalidConfigError} for a URL that is not ws(s):// or http(s)://

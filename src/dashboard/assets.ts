@@ -61,6 +61,7 @@ export function createAssets (prefix: string): Assets {
       let loading = modules.get(name)
       if (loading == null) {
         loading = loadModule(name as UiModule).then(body => asset(body, 'text/javascript; charset=utf-8'))
+        // a failed load is retried on the next request (the error reaches that request's caller)
         loading.catch(() => modules.delete(name))
         modules.set(name, loading)
       }

@@ -14,6 +14,6 @@ export { registerDashboard, dashboardStatus, toErrorReply } from './routes.js'
 export type { DashboardErrorBody, DashboardWorkspaceStatus } from './routes.js'
 export { buildDashboardApp, createDashboardServer } from './server.js'
 export type { DashboardApp } from './server.js'
-export { createWorkspaceGateway } from './gateway.js'
-export { swarmKeyFromDatabase } from './keys.js'
+// the gateway lives in ../gateway/ now; re-exported here for existing imports
+export { createWorkspaceGateway, swarmKeyFromDatabase } from '../gateway/index.js'
 export type * from './types.js'

@@ -10,62 +10,25 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ConflictError, ForbiddenError, InvalidArgumentError, QuotaExceededError, StorageError, UnauthorizedError } from '../errors.js'
+import { errorBody, normalisePath, toErrorReply } from '../orchestrator/http-errors.js'
+import type { ErrorBody } from '../orchestrator/http-errors.js'
 import { targetCopies } from '../orchestrator/placement.js'
-import { normaliseCid } from '../orchestrator/orchestrator.js'
+import { normaliseCid } from '../util/cid.js'
+import { bearerToken } from '../util/tokens.js'
 import { createAssets, PAGE_SECURITY_HEADERS } from './assets.js'
 import { canAccess, createSessionStore, identify, readCookie, SESSION_COOKIE, sessionCookie } from './session.js'
 import type { Identity } from './session.js'
 import type { DashboardInit, DashboardOrchestrator } from './types.js'
 import type { OrchestratorEvent, WorkspaceStatus } from '../orchestrator/types.js'
 
-const STATUS_BY_CODE: Record<string, number> = {
-  ERR_UNAUTHORIZED: 401,
-  ERR_FORBIDDEN: 403,
-  ERR_RECORD_NOT_FOUND: 404,
-  ERR_NOT_FOUND: 404,
-  ERR_WORKSPACE_NOT_JOINED: 404,
-  ERR_NOT_PINNED: 404,
-  ERR_CONFLICT: 409,
-  ERR_QUOTA_EXCEEDED: 507,
-  ERR_DISK_RESERVE: 507,
-  ERR_TIMEOUT: 504,
-  ERR_ABORTED: 499,
-  ERR_NOT_STARTED: 503,
-  ERR_GATEWAY_DISABLED: 501,
-  ERR_NOT_SUPPORTED: 501
-}
-
 /** The body of every error answer. */
-export interface DashboardErrorBody {
-  error: { code: string, message: string, used?: number, limit?: number, requested?: number }
-}
-
-function errorBody (code: string, message: string, extra: Record<string, number> = {}): DashboardErrorBody {
-  return { error: { code, message, ...extra } }
-}
+export type DashboardErrorBody = ErrorBody
 
 function send (reply: FastifyReply, status: number, code: string, message: string, extra?: Record<string, number>): FastifyReply {
   return reply.code(status).send(errorBody(code, message, extra))
 }
 
-/** Maps any thrown error to a status and a body (StorageError codes are kept, anything else is 500 ERR_INTERNAL). */
-export function toErrorReply (err: any): { status: number, body: DashboardErrorBody } {
-  if (err?.validation != null) return { status: 400, body: errorBody('ERR_INVALID_ARGUMENT', String(err.message)) }
-  if (err instanceof QuotaExceededError) {
-    return { status: 507, body: errorBody(err.code, err.message, { used: err.used, limit: err.limit, requested: err.requested }) }
-  }
-  if (err instanceof StorageError) {
-    const status = STATUS_BY_CODE[err.code] ?? (err.code.startsWith('ERR_INVALID') ? 400 : 500)
-    return { status, body: errorBody(err.code, err.message) }
-  }
-  if (typeof err?.code === 'string' && STATUS_BY_CODE[err.code] != null) {
-    return { status: STATUS_BY_CODE[err.code], body: errorBody(err.code, String(err.message)) }
-  }
-  if (typeof err?.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-    return { status: err.statusCode, body: errorBody(err.statusCode === 413 ? 'ERR_TOO_LARGE' : 'ERR_INVALID_ARGUMENT', String(err.message)) }
-  }
-  return { status: 500, body: errorBody('ERR_INTERNAL', 'Internal error') }
-}
+export { toErrorReply }
 
 class DashboardStatusError extends StorageError {
   override readonly code: string
@@ -136,6 +99,7 @@ const replication = { type: 'integer', minimum: 1, maximum: 1000 } as const
 export function registerDashboard (app: FastifyInstance, init: DashboardInit): () => void {
   const prefix = (init.prefix ?? '/dashboard').replace(/\/+$/, '')
   const orch: DashboardOrchestrator = init.orchestrator
+  const log = init.logger ?? { debug () {}, info () {}, warn () {}, error () {} }
   const gateway = init.gateway
   const members = init.memberTokens ?? []
   const ttlMs = init.sessionTtlMs ?? 12 * 3600 * 1000
@@ -150,8 +114,8 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
   const api = prefix + '/api'
 
   function authenticate (req: FastifyRequest): Identity | undefined {
-    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')
-    if (bearer != null) return identify(bearer[1], orch.adminToken, members)
+    const bearer = bearerToken(req.headers.authorization)
+    if (bearer != null) return identify(bearer, orch.adminToken, members)
     return sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE))
   }
 
@@ -176,15 +140,26 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
   void app.register(async (scope) => {
     scope.setErrorHandler((err, _req, reply) => {
       const { status, body } = toErrorReply(err)
+      if (status >= 500) log.error({ err: (err as Error).message }, 'dashboard request failed')
       return reply.code(status).send(body)
     })
 
     // uploads arrive as a raw stream, handed to the gateway chunk by chunk
     scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => { done(null, payload) })
 
+    // authorise on the matched route AND on the decoded, normalised path: an
+    // encoded path (/dashboard/%61pi/session) matches the same route as the plain one
+    const apiPath = api.toLowerCase()
+    const open = new Set([api + '/login', api + '/logout'])
+    const openPaths = new Set([...open].map(p => p.toLowerCase()))
     scope.addHook('onRequest', async (req, reply) => {
-      const path = req.url.split('?')[0]
-      if (!path.startsWith(api + '/') || path === api + '/login' || path === api + '/logout') return
+      const path = normalisePath(req.url)
+      if (path === undefined) return send(reply, 400, 'ERR_INVALID_ARGUMENT', 'Malformed path')
+      const route = req.routeOptions?.url
+      if (route != null && open.has(route)) return
+      const byRoute = route != null && route.startsWith(api + '/')
+      const byPath = path.startsWith(apiPath + '/') && !openPaths.has(path)
+      if (!byRoute && !byPath) return
       const who = authenticate(req)
       if (who == null) return send(reply, 401, 'ERR_UNAUTHORIZED', 'Log in first')
       req.dashboardIdentity = who
@@ -220,7 +195,8 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
     })
 
     scope.get(`${api}/session`, async (req) => {
-      const who = req.dashboardIdentity as Identity
+      const who = req.dashboardIdentity
+      if (who == null) throw new UnauthorizedError('Log in first')
       const workspaces = orch.listWorkspaces().filter(w => canAccess(who, w.id)).map(w => ({ id: w.id, name: w.name }))
       return { role: who.role, workspaces }
     })
@@ -295,7 +271,10 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
         const pin = orch.pinStatus(req.params.ws, req.params.cid)
         name = pin.name
         size = pin.size
-      } catch {}
+      } catch (err) {
+        // content that is not (or no longer) pinned here is still served: it has no name or size then
+        log.debug({ workspaceId: req.params.ws, cid: req.params.cid, err: (err as Error).message }, 'download of an unpinned CID')
+      }
       const abort = new AbortController()
       req.raw.once('close', () => { abort.abort() })
       const iterator = gw.cat(req.params.ws, req.params.cid, { signal: abort.signal })[Symbol.asyncIterator]()
@@ -366,7 +345,11 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
       const write = (event: OrchestratorEvent): void => {
         const target = eventWorkspace(event)
         if (target === ws && (event.type === 'member:added' || event.type === 'member:removed')) {
-          try { memberIds = new Set(orch.getWorkspace(ws).members) } catch {}
+          try {
+            memberIds = new Set(orch.getWorkspace(ws).members)
+          } catch (err) {
+            log.debug({ workspaceId: ws, err: (err as Error).message }, 'event stream could not refresh the members')
+          }
         }
         const relevant = target != null ? target === ws : ('nodeId' in event && memberIds.has(event.nodeId))
         if (!relevant) return

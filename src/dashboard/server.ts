@@ -6,6 +6,7 @@
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import { registerDashboard } from './routes.js'
+import { errorBody, toErrorReply } from '../orchestrator/http-errors.js'
 import type { DashboardInit, DashboardServer, DashboardServerInit } from './types.js'
 
 export interface DashboardApp {
@@ -26,6 +27,11 @@ export interface DashboardApp {
 export function buildDashboardApp (init: DashboardInit): DashboardApp {
   const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } } }) as unknown as FastifyInstance
   const closeStreams = registerDashboard(app, init)
+  app.setErrorHandler((err, _req, reply) => {
+    const { status, body } = toErrorReply(err)
+    return reply.code(status).send(body)
+  })
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody('ERR_ROUTE_NOT_FOUND', 'No such route')))
   const prefix = (init.prefix ?? '/dashboard').replace(/\/+$/, '')
   if (prefix !== '') app.get('/', async (_req, reply) => reply.redirect(`${prefix}/`))
   return {

@@ -2,7 +2,8 @@
  * Dashboard logins: who a token is (admin or member of some workspaces), and
  * in-memory sessions behind an HttpOnly, SameSite=Strict cookie.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { hashToken, tokenMatches } from '../util/tokens.js'
 import type { MemberToken } from './types.js'
 
 export const SESSION_COOKIE = 'otd_session'
@@ -17,22 +18,13 @@ interface Session extends Identity {
   expiresAt: number
 }
 
-function digest (value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest()
-}
-
-function same (a: Buffer, b: Buffer): boolean {
-  return a.byteLength === b.byteLength && timingSafeEqual(a, b)
-}
-
 /** Checks a login token against the admin token and the member tokens (constant time per comparison). */
 export function identify (token: string, adminToken: string, members: MemberToken[]): Identity | undefined {
   if (token === '') return undefined
-  const candidate = digest(token)
-  if (same(candidate, digest(adminToken))) return { role: 'admin', workspaces: '*' }
+  if (tokenMatches(token, hashToken(adminToken))) return { role: 'admin', workspaces: '*' }
   const workspaces = new Set<string>()
   for (const m of members) {
-    if (same(candidate, digest(m.token))) m.workspaceIds.forEach(id => workspaces.add(id))
+    if (tokenMatches(token, hashToken(m.token))) m.workspaceIds.forEach(id => workspaces.add(id))
   }
   return workspaces.size > 0 ? { role: 'member', workspaces: [...workspaces] } : undefined
 }

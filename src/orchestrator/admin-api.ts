@@ -5,8 +5,8 @@
  */
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { StorageError } from '../errors.js'
-import { tokenMatches, hashToken } from './tokens.js'
+import { toErrorReply } from './http-errors.js'
+import { bearerToken, hashToken, tokenMatches } from '../util/tokens.js'
 import type { Orchestrator } from './types.js'
 
 export interface AdminAppInit {
@@ -15,18 +15,12 @@ export interface AdminAppInit {
   tls?: { cert: string | Buffer, key: string | Buffer }
   /** Largest accepted JSON body. @default 1048576 */
   bodyLimit?: number
+  /** Where unexpected (500) errors are logged. @default none */
+  logger?: { error(obj: object, msg?: string): void }
 }
 
 type AdminMethods = Pick<Orchestrator, 'createWorkspace' | 'listWorkspaces' | 'getWorkspace' | 'rotateKey' | 'createNode' | 'listNodes' | 'getNode' |
 'addMember' | 'removeMember' | 'pin' | 'unpin' | 'pinStatus' | 'workspaceStatus'>
-
-const STATUS_BY_CODE: Record<string, number> = {
-  ERR_UNAUTHORIZED: 401,
-  ERR_FORBIDDEN: 403,
-  ERR_RECORD_NOT_FOUND: 404,
-  ERR_CONFLICT: 409,
-  ERR_NOT_STARTED: 503
-}
 
 const errorSchema = {
   type: 'object',
@@ -68,27 +62,20 @@ export function buildAdminApp (orch: AdminMethods, init: AdminAppInit): FastifyI
   const app = Fastify(options) as unknown as FastifyInstance
   const adminHash = hashToken(init.adminToken)
 
-  app.setErrorHandler((err: Error & { validation?: unknown, statusCode?: number, code?: string }, _req, reply) => {
-    if (err.validation != null) return send(reply, 400, 'ERR_INVALID_ARGUMENT', err.message)
-    if (err instanceof StorageError) {
-      const status = STATUS_BY_CODE[err.code] ?? (err.code.startsWith('ERR_INVALID') ? 400 : 500)
-      return send(reply, status, err.code, err.message)
-    }
-    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      return send(reply, err.statusCode, 'ERR_INVALID_ARGUMENT', err.message)
-    }
-    return send(reply, 500, 'ERR_INTERNAL', 'Internal error')
+  app.setErrorHandler((err, _req, reply) => {
+    const { status, body } = toErrorReply(err)
+    if (status >= 500) init.logger?.error({ err: (err as Error).message }, 'admin request failed')
+    return reply.code(status).send(body)
   })
-  app.setNotFoundHandler((_req, reply) => send(reply, 404, 'ERR_RECORD_NOT_FOUND', 'No such route'))
+  app.setNotFoundHandler((_req, reply) => send(reply, 404, 'ERR_ROUTE_NOT_FOUND', 'No such route'))
 
   // the admin routes and their bearer check live in their own scope, so that
   // other routes on the same server (the dashboard, plugins) have their own rules
   void app.register(async (scope) => {
     scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (req.url === '/health') return
-      const header = req.headers.authorization ?? ''
-      const match = /^Bearer (.+)$/.exec(header)
-      if (match == null || !tokenMatches(match[1], adminHash)) {
+      const token = bearerToken(req.headers.authorization)
+      if (token == null || !tokenMatches(token, adminHash)) {
         return send(reply, 401, 'ERR_UNAUTHORIZED', 'Missing or invalid admin token')
       }
     })

@@ -13,16 +13,25 @@
  * orch.addMember(ws.id, node.id)
  * orch.pin(ws.id, { cid: 'bafy...', replicationMin: 2, replicationMax: 3 })
  *
- * // with the dashboard on the same port and an always-on workspace gateway
- * const full = createOrchestrator({ dataDir: './state', dashboard: true, gateway: { storagePath: './gateway' } })
- * const { dashboardUrl } = await full.start() // log in with full.adminToken
+ * // with the dashboard on the same port and an always-on workspace gateway: see createOrchestratorServer (src/server/)
  * ```
  */
 export { createOrchestrator, normaliseCid, DATABASE_FILE_NAME, CLOSE_CODES, ERR_PROTOCOL_VERSION, BOOTSTRAP_COALESCE_MS } from './orchestrator.js'
+export { createOrchestratorCore } from './core.js'
+export type { OrchestratorCore, OrchestratorCoreInit } from './core.js'
+export { createManualTime, systemClock, systemScheduler } from './clock.js'
+export type { Clock, Scheduler, TimerHandle, ManualTime } from './clock.js'
+export type { NodeConnection } from './state.js'
+export type { Frame, HubSession } from './session-hub.js'
 export { buildAdminApp } from './admin-api.js'
 export type { AdminAppInit } from './admin-api.js'
-export { openOrchestratorStore, SCHEMA_VERSION, ALLOCATION_STATES } from './store.js'
-export type { OrchestratorStore, OrchestratorStoreInit } from './store.js'
+export {
+  openOrchestratorStore, SCHEMA_VERSION, ALLOCATION_STATES, parseKeyEncryptionKey, resolveKeyEncryptionKey,
+  rotateKeyEncryptionKey, KEK_ENV, KEK_FILE_ENV
+} from './store/index.js'
+export type { OrchestratorStore, OrchestratorStoreInit, KeyEncryptionKey, KeyEncryptionKeySource, RotateKeyEncryptionKeyInit, WorkspaceRow, NodeRow, PinRow, AllocationRow, PeerRow } from './store/index.js'
 export { chooseNodes, chooseSurplus, targetCopies } from './placement.js'
 export type { PlacementCandidate } from './placement.js'
+export { planPin, planPinSync, countsAsCopy, countedCopies, ACTIVE_STATES } from './planner.js'
+export type { PlacementSnapshot, PinPlan, PinPlanInput, PinSyncAction } from './planner.js'
 export type * from './types.js'

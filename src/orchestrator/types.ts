@@ -1,34 +1,11 @@
 import type { FastifyInstance } from 'fastify'
-import type { DashboardInit, WorkspaceGateway } from '../dashboard/types.js'
-import type { AllocationState } from './store.js'
+import type { Clock, Scheduler } from './clock.js'
+import type { AllocationState } from './store/types.js'
 
 export type { AllocationState }
 
 /** Adds routes (or anything else) to the orchestrator's fastify app before it listens; may be async. */
 export type OrchestratorPlugin = (app: FastifyInstance, orchestrator: Orchestrator) => void | Promise<void>
-
-/** Dashboard options when the orchestrator serves it (`dashboard: { ... }`); the gateway is the orchestrator's own. */
-export type OrchestratorDashboardInit = Omit<DashboardInit, 'orchestrator' | 'gateway'>
-
-/**
- * The workspace gateway the orchestrator runs (`gateway: { ... }`): an
- * embedded storage node that joins every workspace, takes dashboard uploads,
- * serves downloads, and is given to member nodes as an always-on bootstrap peer.
- */
-export interface OrchestratorGatewayInit {
-  /** Where the gateway's storage node keeps its blocks (`<storagePath>/otherthing-storage`). */
-  storagePath: string
-  /** Staging room for uploads, in bytes. @default 1 GiB */
-  quotaBytes?: number
-  /** libp2p listen addresses of each workspace node. @default ['/ip4/127.0.0.1/tcp/0'] */
-  listenAddresses?: string[]
-  /** Copies wanted for an upload unless told otherwise. @default 2 */
-  replication?: number
-  /** Keep the gateway's own copy after the members hold `replicationMin` copies. @default false */
-  keepUploads?: boolean
-  /** Timeout of a download's block fetches, in ms. @default 60000 */
-  fetchTimeoutMs?: number
-}
 
 /** Anything with pino's `info/warn/error/debug(obj, msg)` shape. */
 export interface OrchestratorLogger {
@@ -68,7 +45,7 @@ export interface OrchestratorInit {
   /**
    * Always-on peers given to members of a workspace on top of the online
    * members, in `workspace_joined` and `bootstrap_update` (full multiaddrs
-   * with `/p2p/<peer id>`). The orchestrator's own gateway is added by itself.
+   * with `/p2p/<peer id>`). `createOrchestratorServer` adds its gateway here.
    * Call `announceBootstrapPeers(workspaceId)` when the answer changes.
    * @default none
    */
@@ -76,18 +53,19 @@ export interface OrchestratorInit {
   /** Functions that add routes to the orchestrator's server (same port as `/ws` and the admin API), run in order before it listens. @default [] */
   plugins?: OrchestratorPlugin[]
   /**
-   * Serve the dashboard on the orchestrator's port under `/dashboard/` (`true`, or its options).
-   * It uses the orchestrator's gateway (below) for uploads and downloads when there is one.
-   * @default false
+   * Key-encryption key of the swarm keys at rest (AES-256-GCM): 64 hex
+   * characters, base64 of 32 bytes, or the bytes. Without it (and without
+   * `keyEncryptionKeyFile`) the env variables `OTHERTHING_KEK` and
+   * `OTHERTHING_KEK_FILE` are read. Required when the database holds
+   * encrypted keys. @default none: keys in plain text in a mode-0600 file
    */
-  dashboard?: boolean | OrchestratorDashboardInit
-  /**
-   * Run a workspace gateway: either its options (the orchestrator creates the
-   * storage node and stops it), or a function that builds one for this
-   * orchestrator. It joins every workspace and becomes an extra bootstrap peer.
-   * @default none
-   */
-  gateway?: OrchestratorGatewayInit | ((orchestrator: Orchestrator) => WorkspaceGateway | Promise<WorkspaceGateway>)
+  keyEncryptionKey?: string | Uint8Array
+  /** A file holding the key-encryption key (as above, or 32 raw bytes). */
+  keyEncryptionKeyFile?: string
+  /** Where the time comes from (tests pass a manual clock). @default Date.now */
+  clock?: Clock
+  /** Where timers are set (tests pass a manual scheduler). @default setTimeout, unref'd */
+  scheduler?: Scheduler
 }
 
 export interface WorkspaceInfo {
@@ -152,7 +130,10 @@ export interface PinStatus {
   replicationMin: number
   replicationMax: number
   createdAt: number
-  /** Copies confirmed pinned (`state === 'pinned'`). */
+  /**
+   * Copies confirmed pinned (`state === 'pinned'`) on members that are online
+   * or offline for less than `repinGraceMs`; a copy on a node gone longer does not count.
+   */
   copies: number
   status: PinHealth
   allocations: AllocationInfo[]
@@ -210,8 +191,6 @@ export interface OrchestratorAddresses {
 export interface Orchestrator {
   /** The admin API's bearer token (also the dashboard's admin login). */
   readonly adminToken: string
-  /** The workspace gateway, when `gateway` was given (set once started). */
-  readonly gateway: WorkspaceGateway | undefined
   /** Opens the database (migrating it), builds the admin app and listens. */
   start(): Promise<OrchestratorAddresses>
   /** Closes every node connection, the server and the database. */
@@ -258,6 +237,12 @@ export interface Orchestrator {
    * gateway. Library only: no route returns it. Keep it in memory, never log it.
    */
   swarmKeyFor(workspaceId: string): string
+  /**
+   * Re-encrypts every swarm key under a new key-encryption key (`null`: stores
+   * them in plain text) in one transaction; returns how many keys. Give the new
+   * KEK to the next start. See also `rotateKeyEncryptionKey()` for a stopped orchestrator.
+   */
+  rotateKeyEncryptionKey(next: string | Uint8Array | null): number
   /** Sends the extra bootstrap peers (`extraBootstrapPeers`, the gateway) to the workspace's ready members now. */
   announceBootstrapPeers(workspaceId: string): void
 }

@@ -16,8 +16,8 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { StorageError, TimeoutError } from '../errors.js'
 import { formatBytes } from '../storage/bytes.js'
-import { createOrchestrator } from '../orchestrator/orchestrator.js'
-import type { Orchestrator } from '../orchestrator/types.js'
+import { createOrchestratorServer } from '../server/index.js'
+import type { OrchestratorServer } from '../server/index.js'
 import { silentLogger } from './logger.js'
 import { startNodeRunner } from './node-runner.js'
 import { downloadToFile, uploadFile } from './api-client.js'
@@ -91,11 +91,11 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
   const title = (text: string): void => { print(); print(`[${++step}/${steps}] ${text}`) }
 
   const dir = await mkdtemp(join(tmpdir(), 'otherthing-demo-'))
-  let started: Orchestrator | undefined
+  let started: OrchestratorServer | undefined
   const runners: NodeRunner[] = []
   try {
     title('Starting an orchestrator with its dashboard and workspace gateway (SQLite in a temp folder)')
-    const o = started = createOrchestrator({
+    const o = started = createOrchestratorServer({
       databasePath: join(dir, 'orchestrator.db'),
       host: '127.0.0.1',
       port: 0,

@@ -2,8 +2,7 @@
  * The CLI's `orchestrator` command: starts an orchestrator with its SQLite
  * database in the app-data folder (or `--db`), logging through pino.
  */
-import { mkdir } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { createOrchestrator } from '../orchestrator/orchestrator.js'
 import { defaultAppDataDir } from '../storage/app-data.js'
 import { silentLogger } from './logger.js'
@@ -19,6 +18,11 @@ export interface OrchestratorProcessInit {
   dbPath?: string
   /** @default a random token, printed once at start */
   adminToken?: string
+  /**
+   * File holding the key-encryption key of the swarm keys at rest.
+   * @default `OTHERTHING_KEK_FILE`, else `OTHERTHING_KEK`, else none (keys in plain text, file mode 0600)
+   */
+  keyEncryptionKeyFile?: string
   logger?: Logger
 }
 
@@ -36,12 +40,13 @@ export interface OrchestratorProcess {
 export async function startOrchestratorProcess (init: OrchestratorProcessInit = {}): Promise<OrchestratorProcess> {
   const logger = init.logger ?? silentLogger()
   const databasePath = init.dbPath ?? join(defaultAppDataDir(), 'otherthing-orchestrator.db')
-  await mkdir(dirname(databasePath), { recursive: true })
+  // the orchestrator creates the folder (mode 0700) and the file (mode 0600)
   const orchestrator = createOrchestrator({
     host: init.host ?? '127.0.0.1',
     port: init.port ?? 0,
     databasePath,
     ...(init.adminToken !== undefined ? { adminToken: init.adminToken } : {}),
+    ...(init.keyEncryptionKeyFile !== undefined ? { keyEncryptionKeyFile: init.keyEncryptionKeyFile } : {}),
     logger
   })
   const { url, adminUrl } = await orchestrator.start()

@@ -5,6 +5,7 @@
 export * from './abort.js'
 export * from './cid.js'
 export * from './format-bytes.js'
+export * from './host.js'
 export * from './http-errors.js'
 export * from './key-lock.js'
 export * from './tokens.js'

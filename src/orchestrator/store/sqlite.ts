@@ -1,199 +1,36 @@
 /**
- * The orchestrator's state in SQLite (better-sqlite3): schema, ordered
- * migrations (tracked in `PRAGMA user_version`) and prepared statements.
- * Every method is synchronous; callers group writes with {@link OrchestratorStore.transaction}.
+ * The orchestrator's state in SQLite (better-sqlite3): the embedded
+ * {@link OrchestratorStore}. The file and its -wal/-shm are created mode 0600
+ * (they hold swarm keys); with a key-encryption key the keys are stored
+ * AES-256-GCM encrypted (`key-encryption.ts`). Every method commits its own
+ * write when it returns; callers group writes with `transaction()`.
  */
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import type { Database as DatabaseType, Statement } from 'better-sqlite3'
-
-export type AllocationState = 'queued' | 'pinning' | 'pinned' | 'failed' | 'unpinning'
-
-export const ALLOCATION_STATES: readonly AllocationState[] = ['queued', 'pinning', 'pinned', 'failed', 'unpinning']
-
-export interface WorkspaceRow {
-  id: string
-  name: string
-  swarm_key: string
-  key_version: number
-  created_at: number
-}
-
-export interface NodeRow {
-  id: string
-  name: string
-  token_hash: Buffer
-  created_at: number
-  last_seen: number | null
-  storage_used: number | null
-  storage_quota: number | null
-  storage_free: number | null
-  storage_reported_at: number | null
-  /** Free space of the node's drive (schema 2). */
-  storage_drive_free: number | null
-}
-
-export interface PeerRow {
-  workspace_id: string
-  node_id: string
-  peer_id: string
-  addresses: string
-  updated_at: number
-}
-
-export interface PinRow {
-  workspace_id: string
-  cid: string
-  name: string | null
-  size: number | null
-  replication_min: number
-  replication_max: number
-  created_at: number
-}
-
-export interface AllocationRow {
-  workspace_id: string
-  cid: string
-  node_id: string
-  state: AllocationState
-  error: string | null
-  updated_at: number
-}
-
-/** Ordered migrations; index i takes the schema from version i to i + 1. Never edit a shipped one, append. */
-const MIGRATIONS: string[] = [
-  `
-  CREATE TABLE workspaces (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    swarm_key TEXT NOT NULL,
-    key_version INTEGER NOT NULL,
-    created_at INTEGER NOT NULL
-  );
-  CREATE TABLE nodes (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    token_hash BLOB NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL,
-    last_seen INTEGER,
-    storage_used INTEGER,
-    storage_quota INTEGER,
-    storage_free INTEGER,
-    storage_reported_at INTEGER
-  );
-  CREATE TABLE memberships (
-    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
-    node_id TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (workspace_id, node_id)
-  );
-  CREATE INDEX memberships_node ON memberships(node_id);
-  CREATE TABLE peers (
-    workspace_id TEXT NOT NULL,
-    node_id TEXT NOT NULL,
-    peer_id TEXT NOT NULL,
-    addresses TEXT NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (workspace_id, node_id),
-    FOREIGN KEY (workspace_id, node_id) REFERENCES memberships(workspace_id, node_id) ON DELETE CASCADE
-  );
-  CREATE TABLE pins (
-    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
-    cid TEXT NOT NULL,
-    name TEXT,
-    size INTEGER,
-    replication_min INTEGER NOT NULL,
-    replication_max INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (workspace_id, cid)
-  );
-  -- no foreign key to pins: an 'unpinning' allocation outlives its pin until the node confirms
-  CREATE TABLE pin_allocations (
-    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
-    cid TEXT NOT NULL,
-    node_id TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
-    state TEXT NOT NULL CHECK (state IN ('queued', 'pinning', 'pinned', 'failed', 'unpinning')),
-    error TEXT,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (workspace_id, cid, node_id)
-  );
-  CREATE INDEX pin_allocations_node ON pin_allocations(node_id, workspace_id);
-  CREATE TABLE meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-  );
-  `,
-  // 2: the node's drive free space from storage_report.drive_free
-  `
-  ALTER TABLE nodes ADD COLUMN storage_drive_free INTEGER;
-  `
-]
-
-/** The schema version this code writes. */
-export const SCHEMA_VERSION = MIGRATIONS.length
-
-export interface OrchestratorStore {
-  readonly db: DatabaseType
-  /** Runs `fn` in a transaction (a savepoint when one is open). */
-  transaction<T>(fn: () => T): T
-  /**
-   * Opens a transaction that commits at the end of the current event-loop
-   * turn (setImmediate), so that the many small writes of one burst of
-   * messages cost one commit. Does nothing if one is open.
-   */
-  batch(): void
-  /** Commits the open batch now. */
-  commitBatch(): void
-  close(): void
-
-  insertWorkspace(row: WorkspaceRow): void
-  getWorkspace(id: string): WorkspaceRow | undefined
-  listWorkspaces(): WorkspaceRow[]
-  setWorkspaceKey(id: string, swarmKey: string, keyVersion: number): void
-
-  insertNode(row: Pick<NodeRow, 'id' | 'name' | 'token_hash' | 'created_at'>): void
-  getNode(id: string): NodeRow | undefined
-  getNodeByTokenHash(hash: Buffer): NodeRow | undefined
-  listNodes(): NodeRow[]
-  setNodeName(id: string, name: string): void
-  touchNode(id: string, at: number): void
-  setNodeStorage(id: string, used: number, quota: number, free: number, at: number, driveFree?: number | null): void
-
-  addMember(workspaceId: string, nodeId: string, at: number): boolean
-  removeMember(workspaceId: string, nodeId: string): boolean
-  isMember(workspaceId: string, nodeId: string): boolean
-  listMemberIds(workspaceId: string): string[]
-  listWorkspaceIdsOfNode(nodeId: string): string[]
-
-  upsertPeer(workspaceId: string, nodeId: string, peerId: string, addresses: string[], at: number): void
-  getPeer(workspaceId: string, nodeId: string): PeerRow | undefined
-  listPeers(workspaceId: string): PeerRow[]
-
-  upsertPin(row: PinRow): void
-  getPin(workspaceId: string, cid: string): PinRow | undefined
-  deletePin(workspaceId: string, cid: string): boolean
-  listPins(workspaceId: string): PinRow[]
-  listAllPins(): PinRow[]
-
-  setAllocation(workspaceId: string, cid: string, nodeId: string, state: AllocationState, error: string | null, at: number): void
-  getAllocation(workspaceId: string, cid: string, nodeId: string): AllocationRow | undefined
-  deleteAllocation(workspaceId: string, cid: string, nodeId: string): boolean
-  listAllocationsOfPin(workspaceId: string, cid: string): AllocationRow[]
-  listAllocationsOfNode(nodeId: string, workspaceId: string): AllocationRow[]
-  listAllocationsOfWorkspace(workspaceId: string): AllocationRow[]
-  deleteAllocationsOfNode(nodeId: string, workspaceId: string): void
-
-  getMeta(key: string): string | undefined
-  setMeta(key: string, value: string): void
-}
+import { KeyEncryptionKeyError } from '../../errors.js'
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
+import { decryptSwarmKey, encryptedKeyId, encryptSwarmKey, isEncryptedKey } from './key-encryption.js'
+import type { KeyEncryptionKey } from './key-encryption.js'
+import type { AllocationRow, AllocationState, NodeRow, OrchestratorStore, PeerRow, PinRow, WorkspaceRow } from './types.js'
 
 export interface OrchestratorStoreInit {
   /** A file path, or `':memory:'`. */
   path: string
+  /**
+   * Encrypts the swarm keys at rest (see `resolveKeyEncryptionKey`). Plain
+   * keys found on open are encrypted then. Required to open a database whose
+   * keys are encrypted. @default none (keys in plain text, file mode 0600)
+   */
+  keyEncryptionKey?: KeyEncryptionKey
 }
+
+const FILE_MODE = 0o600
 
 /**
  * Opens (creating if needed) the database and migrates it to {@link SCHEMA_VERSION}.
  *
+ * @throws {KeyEncryptionKeyError} the keys are encrypted and no KEK, or another one, was given
  * @example
  * ```ts
  * const store = openOrchestratorStore({ path: ':memory:' })
@@ -201,16 +38,26 @@ export interface OrchestratorStoreInit {
  * ```
  */
 export function openOrchestratorStore (init: OrchestratorStoreInit): OrchestratorStore {
+  const onDisk = init.path !== ':memory:' && init.path !== ''
+  // create the file ourselves so that it is never readable by others, not even for a moment
+  if (onDisk && !existsSync(init.path)) closeSync(openSync(init.path, 'a', FILE_MODE))
   const db = new Database(init.path)
   try {
-    if (init.path !== ':memory:') {
+    if (onDisk) {
       db.pragma('journal_mode = WAL')
+      for (const suffix of ['', '-wal', '-shm']) {
+        if (existsSync(init.path + suffix)) chmodSync(init.path + suffix, FILE_MODE)
+      }
     }
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
+    // a replaced plain key must not survive in a free page
+    if (init.keyEncryptionKey != null) db.pragma('secure_delete = ON')
     migrate(db)
-    return new SqliteStore(db)
+    const store = new SqliteStore(db, init.keyEncryptionKey)
+    store.checkKeys()
+    return store
   } catch (err) {
     db.close()
     throw err
@@ -233,9 +80,11 @@ function migrate (db: DatabaseType): void {
 class SqliteStore implements OrchestratorStore {
   readonly db: DatabaseType
   readonly #s: Record<string, Statement>
+  #kek: KeyEncryptionKey | undefined
 
-  constructor (db: DatabaseType) {
+  constructor (db: DatabaseType, kek?: KeyEncryptionKey) {
     this.db = db
+    this.#kek = kek
     const p = (sql: string): Statement => db.prepare(sql)
     this.#s = {
       insertWorkspace: p('INSERT INTO workspaces (id, name, swarm_key, key_version, created_at) VALUES (@id, @name, @swarm_key, @key_version, @created_at)'),
@@ -289,30 +138,55 @@ class SqliteStore implements OrchestratorStore {
     return this.db.transaction(fn)()
   }
 
-  #batchOpen = false
-
-  batch (): void {
-    if (this.#batchOpen || this.db.inTransaction) return
-    this.db.exec('BEGIN')
-    this.#batchOpen = true
-    setImmediate(() => { this.commitBatch() })
-  }
-
-  commitBatch (): void {
-    if (!this.#batchOpen) return
-    this.#batchOpen = false
-    if (this.db.open && this.db.inTransaction) this.db.exec('COMMIT')
-  }
-
   close (): void {
-    this.commitBatch()
     if (this.db.open) this.db.close()
   }
 
-  insertWorkspace (row: WorkspaceRow): void { this.#s.insertWorkspace.run(row) }
-  getWorkspace (id: string): WorkspaceRow | undefined { return this.#s.getWorkspace.get(id) as WorkspaceRow | undefined }
-  listWorkspaces (): WorkspaceRow[] { return this.#s.listWorkspaces.all() as WorkspaceRow[] }
-  setWorkspaceKey (id: string, swarmKey: string, keyVersion: number): void { this.#s.setWorkspaceKey.run(swarmKey, keyVersion, id) }
+  get encryptsKeys (): boolean { return this.#kek != null }
+
+  /** Throws when a stored key cannot be read with the KEK given; encrypts plain keys when a KEK is given. */
+  checkKeys (): void {
+    const rows = this.#s.listWorkspaces.all() as WorkspaceRow[]
+    const encrypted = rows.filter(r => isEncryptedKey(r.swarm_key))
+    if (encrypted.length > 0) {
+      if (this.#kek == null) throw new KeyEncryptionKeyError('The database holds encrypted swarm keys: give the key-encryption key (OTHERTHING_KEK, OTHERTHING_KEK_FILE or keyEncryptionKey)')
+      const other = encrypted.find(r => encryptedKeyId(r.swarm_key) !== this.#kek?.id)
+      if (other != null) decryptSwarmKey(this.#kek, other.id, other.swarm_key) // throws the typed error
+    }
+    if (this.#kek != null && encrypted.length < rows.length) this.rotateKeyEncryptionKey(this.#kek)
+  }
+
+  rotateKeyEncryptionKey (next: KeyEncryptionKey | null): number {
+    const kek = next ?? undefined
+    const count = this.transaction(() => {
+      let n = 0
+      for (const row of this.#s.listWorkspaces.all() as WorkspaceRow[]) {
+        const plain = decryptSwarmKey(this.#kek, row.id, row.swarm_key)
+        this.#s.setWorkspaceKey.run(kek == null ? plain : encryptSwarmKey(kek, row.id, plain), row.key_version, row.id)
+        n++
+      }
+      return n
+    })
+    this.#kek = kek
+    if (kek != null) this.db.pragma('secure_delete = ON')
+    // old values may sit in the WAL until a checkpoint: move them into the (securely overwritten) file now
+    if (this.db.name !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)')
+    return count
+  }
+
+  #seal (id: string, swarmKey: string): string {
+    return this.#kek == null ? swarmKey : encryptSwarmKey(this.#kek, id, swarmKey)
+  }
+
+  #open (row: WorkspaceRow | undefined): WorkspaceRow | undefined {
+    if (row == null || !isEncryptedKey(row.swarm_key)) return row
+    return { ...row, swarm_key: decryptSwarmKey(this.#kek, row.id, row.swarm_key) }
+  }
+
+  insertWorkspace (row: WorkspaceRow): void { this.#s.insertWorkspace.run({ ...row, swarm_key: this.#seal(row.id, row.swarm_key) }) }
+  getWorkspace (id: string): WorkspaceRow | undefined { return this.#open(this.#s.getWorkspace.get(id) as WorkspaceRow | undefined) }
+  listWorkspaces (): WorkspaceRow[] { return (this.#s.listWorkspaces.all() as WorkspaceRow[]).map(r => this.#open(r) as WorkspaceRow) }
+  setWorkspaceKey (id: string, swarmKey: string, keyVersion: number): void { this.#s.setWorkspaceKey.run(this.#seal(id, swarmKey), keyVersion, id) }
 
   insertNode (row: Pick<NodeRow, 'id' | 'name' | 'token_hash' | 'created_at'>): void { this.#s.insertNode.run(row) }
   getNode (id: string): NodeRow | undefined { return this.#s.getNode.get(id) as NodeRow | undefined }

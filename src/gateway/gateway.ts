@@ -12,7 +12,7 @@
  */
 import { ConflictError, InvalidArgumentError, QuotaExceededError } from '../errors.js'
 import type { AbortOptions, AddSource, WorkspaceNode } from '../node/types.js'
-import type { OrchestratorEvent } from '../orchestrator/types.js'
+import type { OrchestratorEvent, OrchestratorLogger } from '../orchestrator/types.js'
 import type { GatewayWorkspaceInfo, UploadOptions, UploadResult, WorkspaceGateway, WorkspaceGatewayInit } from './types.js'
 
 /**
@@ -39,10 +39,12 @@ class DefaultGateway implements WorkspaceGateway {
   /** `${workspace} ${cid}` of uploads whose local pin waits for the members' copies. */
   readonly #staged = new Map<string, { workspaceId: string, cid: string, min: number }>()
   readonly #unsubscribe: () => void
+  readonly #log: OrchestratorLogger
   #stopped = false
 
   constructor (init: WorkspaceGatewayInit) {
     this.#init = init
+    this.#log = init.logger ?? { debug () {}, info () {}, warn () {}, error () {} }
     this.storageNode = init.storageNode
     const swarmKey = init.swarmKey ?? (init.orchestrator.swarmKeyFor != null ? init.orchestrator.swarmKeyFor.bind(init.orchestrator) : undefined)
     if (swarmKey == null) throw new InvalidArgumentError('swarmKey is required when the orchestrator has no swarmKeyFor')
@@ -61,7 +63,10 @@ class DefaultGateway implements WorkspaceGateway {
         return await this.storageNode.join(workspaceId, key, { bootstrapPeers: this.#memberAddresses(status.nodes) })
       })()
       this.#joins.set(workspaceId, joining)
-      joining.catch(() => { this.#joins.delete(workspaceId) })
+      joining.catch((err: Error) => {
+        this.#log.warn({ workspaceId, err: err.message }, 'gateway join failed')
+        this.#joins.delete(workspaceId)
+      })
     }
     return await joining
   }
@@ -77,7 +82,7 @@ class DefaultGateway implements WorkspaceGateway {
     try {
       if (options.size == null) this.#checkRoom(workspaceId, added.size, min)
     } catch (err) {
-      await node.unpin(cid).catch(() => {})
+      await node.unpin(cid).catch((e: Error) => { this.#log.warn({ workspaceId, cid, err: e.message }, 'dropping a refused upload failed') })
       throw err
     }
     if (this.#init.keepUploads !== true) this.#staged.set(`${workspaceId} ${cid}`, { workspaceId, cid, min })
@@ -99,11 +104,7 @@ class DefaultGateway implements WorkspaceGateway {
   }
 
   bootstrapAddresses (workspaceId: string): string[] {
-    try {
-      return this.storageNode.workspace(workspaceId).multiaddrs()
-    } catch {
-      return []
-    }
+    return this.#joined(workspaceId)?.multiaddrs() ?? []
   }
 
   async stop (): Promise<void> {
@@ -134,11 +135,8 @@ class DefaultGateway implements WorkspaceGateway {
   }
 
   #joined (workspaceId: string): WorkspaceNode | undefined {
-    try {
-      return this.storageNode.workspace(workspaceId)
-    } catch {
-      return undefined
-    }
+    // not joined (yet) is a normal answer here, not an error
+    return this.storageNode.workspaces().find(n => n.workspaceId === workspaceId)
   }
 
   #onEvent (event: OrchestratorEvent): void {
@@ -147,7 +145,9 @@ class DefaultGateway implements WorkspaceGateway {
       case 'peer:ready': {
         const node = this.#joined(event.workspaceId)
         if (node == null) return
-        for (const address of event.addresses) node.connect(address).catch(() => {})
+        for (const address of event.addresses) {
+          node.connect(address).catch((err: Error) => { this.#log.debug({ workspaceId: event.workspaceId, address, err: err.message }, 'gateway could not dial a member') })
+        }
         return
       }
       case 'workspace:key-rotated': {
@@ -159,7 +159,10 @@ class DefaultGateway implements WorkspaceGateway {
           return await this.storageNode.rotateKey(workspaceId, key, { bootstrapPeers: this.#memberAddresses(status.nodes) })
         })()
         this.#joins.set(workspaceId, rejoin)
-        rejoin.catch(() => { this.#joins.delete(workspaceId) })
+        rejoin.catch((err: Error) => {
+          this.#log.warn({ workspaceId, err: err.message }, 'gateway key rotation failed')
+          this.#joins.delete(workspaceId)
+        })
         return
       }
       case 'allocation':
@@ -179,11 +182,12 @@ class DefaultGateway implements WorkspaceGateway {
       try {
         const status = this.#init.orchestrator.pinStatus(workspaceId, cid)
         if (status.copies < staged.min) return
-      } catch {
+      } catch (err) {
         // the pin is gone: release
+        this.#log.debug({ workspaceId, cid, err: (err as Error).message }, 'staged upload has no pin any more')
       }
     }
     this.#staged.delete(key)
-    await this.#joined(workspaceId)?.unpin(cid).catch(() => {})
+    await this.#joined(workspaceId)?.unpin(cid).catch((err: Error) => { this.#log.warn({ workspaceId, cid, err: err.message }, 'dropping the gateway copy failed') })
   }
 }

@@ -1,0 +1,200 @@
+/**
+ * Node sessions: authentication (`hello` with a node token), one session per
+ * node (a newer connection replaces the older), routing of each message to
+ * its handler, and what happens when a node goes away.
+ *
+ * Batching is explicit: {@link SessionHub.receive} takes a batch of frames
+ * (the WebSocket adapter hands in what arrived in one event-loop turn) and
+ * runs them in ONE transaction, each frame in its own savepoint so that one
+ * failing frame rolls back alone. The batch commits before any answer is sent.
+ */
+import { InvalidMessageError, UnauthorizedError } from '../errors.js'
+import { PROTOCOL_VERSION, parseNodeMessage } from '../protocol/index.js'
+import type { NodeMessage } from '../protocol/index.js'
+import type { OrchestratorParts } from './commands/parts.js'
+import { onContentPinned, onContentUnpinned, onIpfsReady, onPinFailed, onPinSync, onStorageReport } from './handlers.js'
+import type { TimerHandle } from './clock.js'
+import type { NodeConnection, NodeSession } from './state.js'
+import { hashToken, tokenMatches } from '../util/tokens.js'
+
+/** WebSocket close codes the orchestrator uses. */
+export const CLOSE_CODES = {
+  goingAway: 1001,
+  invalidMessage: 4000,
+  unauthorized: 4001,
+  protocolVersion: 4002,
+  replaced: 4003,
+  authTimeout: 4008
+} as const
+
+/** Error `code` sent when `hello.protocol_version` is not supported. */
+export const ERR_PROTOCOL_VERSION = 'ERR_PROTOCOL_VERSION'
+
+/** One received frame: the raw text (or bytes) and whether it came as a binary frame. */
+export interface Frame {
+  session: HubSession
+  data: string | Buffer
+  isBinary?: boolean
+}
+
+/** A session as the hub keeps it (the auth timer is its own business). */
+export interface HubSession extends NodeSession {
+  authTimer?: TimerHandle
+}
+
+export class SessionHub {
+  readonly #parts: OrchestratorParts
+  /** Every open connection, authenticated or not. */
+  readonly sockets = new Set<HubSession>()
+
+  constructor (parts: OrchestratorParts) {
+    this.#parts = parts
+  }
+
+  /** A new connection: it has `authTimeoutMs` to send a valid `hello`. */
+  accept (connection: NodeConnection): HubSession {
+    const { ctx } = this.#parts
+    const session: HubSession = { connection, nodeId: null, ready: new Set() }
+    this.sockets.add(session)
+    session.authTimer = ctx.later(ctx.settings.authTimeoutMs, () => {
+      if (session.nodeId == null) this.#refuse(session, 'ERR_TIMEOUT', 'No hello received in time', CLOSE_CODES.authTimeout)
+    })
+    return session
+  }
+
+  /** Handles a batch of frames in one transaction (see the file header). */
+  receive (frames: Frame[]): void {
+    const { ctx } = this.#parts
+    if (ctx.closed || frames.length === 0) return
+    try {
+      ctx.tx(() => {
+        for (const frame of frames) {
+          try {
+            ctx.tx(() => { this.#onFrame(frame) })
+          } catch (err) {
+            ctx.log.error({ nodeId: frame.session.nodeId, err: (err as Error).message }, 'message handler failed')
+            ctx.send(frame.session, { type: 'error', code: 'ERR_INTERNAL', message: 'Internal error' })
+          }
+        }
+      })
+    } catch (err) {
+      ctx.log.error({ frames: frames.length, err: (err as Error).message }, 'message batch failed')
+    }
+  }
+
+  /** The connection closed: the node is offline; its pins move after the grace period. */
+  closed (session: HubSession): void {
+    const { ctx, replication } = this.#parts
+    ctx.cancel(session.authTimer)
+    this.sockets.delete(session)
+    const nodeId = session.nodeId
+    if (nodeId == null || ctx.state.sessions.get(nodeId) !== session) return
+    ctx.state.sessions.delete(nodeId)
+    ctx.state.dropReady(nodeId, session)
+    const now = ctx.clock.now()
+    ctx.state.offlineSince.set(nodeId, now)
+    ctx.log.info({ nodeId }, 'node disconnected')
+    if (ctx.closed) return
+    ctx.tx(() => {
+      ctx.store.touchNode(nodeId, now)
+      ctx.emit({ type: 'node:offline', nodeId })
+    })
+    replication.afterGrace(nodeId, ctx.store.listWorkspaceIdsOfNode(nodeId))
+  }
+
+  #onFrame ({ session, data, isBinary }: Frame): void {
+    const { ctx } = this.#parts
+    let msg: NodeMessage
+    try {
+      if (isBinary === true) throw new InvalidMessageError('Binary frames are not accepted')
+      msg = parseNodeMessage(data)
+    } catch (err) {
+      const e = err as InvalidMessageError
+      if (session.nodeId == null) this.#refuse(session, e.code ?? 'ERR_INVALID_MESSAGE', e.message, CLOSE_CODES.invalidMessage)
+      else ctx.send(session, { type: 'error', code: e.code ?? 'ERR_INVALID_MESSAGE', message: e.message })
+      return
+    }
+    if (session.nodeId == null) {
+      if (msg.type !== 'hello') {
+        this.#refuse(session, new UnauthorizedError().code, 'The first message must be hello', CLOSE_CODES.unauthorized)
+        return
+      }
+      this.#onHello(session, msg)
+      return
+    }
+    const nodeId = session.nodeId
+    switch (msg.type) {
+      case 'hello':
+        ctx.send(session, { type: 'error', code: 'ERR_INVALID_MESSAGE', message: 'Already authenticated', in_reply_to: 'hello' })
+        return
+      case 'error':
+        ctx.log.warn({ nodeId, code: msg.code, message: msg.message }, 'node reported an error')
+        return
+      case 'storage_report':
+        onStorageReport(this.#parts, nodeId, msg)
+        return
+    }
+    if (!ctx.state.isMember(msg.workspace_id, nodeId)) {
+      ctx.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
+      return
+    }
+    switch (msg.type) {
+      case 'ipfs_ready': onIpfsReady(this.#parts, session, nodeId, msg); break
+      case 'pin_sync': onPinSync(this.#parts, session, nodeId, msg); break
+      case 'content_pinned': onContentPinned(this.#parts, session, nodeId, msg); break
+      case 'pin_failed': onPinFailed(this.#parts, nodeId, msg); break
+      case 'content_unpinned': onContentUnpinned(this.#parts, nodeId, msg); break
+    }
+  }
+
+  #onHello (session: HubSession, msg: { protocol_version: number, token: string, node_name?: string }): void {
+    const { ctx, bootstrap } = this.#parts
+    if (msg.protocol_version !== PROTOCOL_VERSION) {
+      this.#refuse(session, ERR_PROTOCOL_VERSION, `Protocol version ${PROTOCOL_VERSION} required`, CLOSE_CODES.protocolVersion)
+      return
+    }
+    const node = ctx.store.getNodeByTokenHash(hashToken(msg.token))
+    if (node == null || !tokenMatches(msg.token, node.token_hash)) {
+      this.#refuse(session, new UnauthorizedError().code, 'Invalid token', CLOSE_CODES.unauthorized)
+      return
+    }
+    ctx.cancel(session.authTimer)
+    const previous = ctx.state.sessions.get(node.id)
+    if (previous != null) {
+      previous.nodeId = null // its close must not mark the node offline
+      ctx.state.dropReady(node.id, previous)
+      this.#close(previous, CLOSE_CODES.replaced, 'replaced by a newer connection')
+    }
+    session.nodeId = node.id
+    ctx.state.sessions.set(node.id, session)
+    ctx.state.offlineSince.delete(node.id)
+    ctx.store.touchNode(node.id, ctx.clock.now())
+    ctx.send(session, { type: 'welcome', node_id: node.id, protocol_version: PROTOCOL_VERSION })
+    ctx.log.info({ nodeId: node.id }, 'node connected')
+    ctx.emit({ type: 'node:online', nodeId: node.id })
+    for (const wsId of ctx.store.listWorkspaceIdsOfNode(node.id)) bootstrap.sendJoined(session, wsId)
+  }
+
+  #refuse (session: HubSession, code: string, message: string, closeCode: number): void {
+    const { ctx } = this.#parts
+    ctx.send(session, { type: 'error', code, message })
+    // after the error frame (both wait for the open transaction to commit)
+    ctx.afterCommit(() => { this.#close(session, closeCode, message) })
+  }
+
+  #close (session: HubSession, code: number, reason: string): void {
+    try {
+      session.connection.close(code, reason.slice(0, 100))
+    } catch (err) {
+      this.#parts.ctx.log.debug({ nodeId: session.nodeId, err: (err as Error).message }, 'closing a connection failed')
+    }
+  }
+
+  /** Closes every connection with "going away". */
+  closeAll (): void {
+    for (const s of this.sockets) {
+      this.#parts.ctx.cancel(s.authTimer)
+      this.#close(s, CLOSE_CODES.goingAway, 'orchestrator stopping')
+    }
+  }
+}

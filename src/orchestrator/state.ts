@@ -1,0 +1,107 @@
+/**
+ * The orchestrator's live state: what is not in the database because it only
+ * holds while this process runs (sessions, readiness, announced addresses,
+ * free space since the last report, when nodes went offline). The store is
+ * the source of truth for everything else; `members` mirrors its memberships.
+ */
+import type { PlacementSnapshot } from './planner.js'
+
+/** A node's connection as the orchestrator sees it (a WebSocket in production, anything in tests). */
+export interface NodeConnection {
+  send(data: string, callback?: (err?: Error) => void): void
+  close(code: number, reason: string): void
+  isOpen(): boolean
+}
+
+export interface NodeSession {
+  readonly connection: NodeConnection
+  /** Set once `hello` is accepted. */
+  nodeId: string | null
+  /** Workspaces whose node has sent `ipfs_ready` for the current key. */
+  readonly ready: Set<string>
+}
+
+export class LiveState {
+  /** Authenticated sessions by node id. */
+  readonly sessions = new Map<string, NodeSession>()
+  /** Member node ids per workspace (mirror of the memberships table). */
+  readonly members = new Map<string, Set<string>>()
+  /** Ready node ids per workspace. */
+  readonly ready = new Map<string, Set<string>>()
+  /** Announced addresses of ready nodes, per workspace. */
+  readonly peerAddrs = new Map<string, Map<string, string[]>>()
+  /** Free bytes per node: last report minus what was allocated since. */
+  readonly free = new Map<string, number>()
+  /** When each offline node went offline (or when this orchestrator started). */
+  readonly offlineSince = new Map<string, number>()
+  readonly startedAt: number
+  readonly repinGraceMs: number
+
+  constructor (startedAt: number, repinGraceMs: number) {
+    this.startedAt = startedAt
+    this.repinGraceMs = repinGraceMs
+  }
+
+  isOnline (nodeId: string): boolean {
+    return this.sessions.has(nodeId)
+  }
+
+  isMember (workspaceId: string, nodeId: string): boolean {
+    return this.members.get(workspaceId)?.has(nodeId) === true
+  }
+
+  /** Marks a node ready in a workspace with its addresses. */
+  setReady (session: NodeSession, workspaceId: string, nodeId: string, addresses: string[]): void {
+    session.ready.add(workspaceId)
+    let ready = this.ready.get(workspaceId)
+    if (ready == null) this.ready.set(workspaceId, ready = new Set())
+    ready.add(nodeId)
+    let addrs = this.peerAddrs.get(workspaceId)
+    if (addrs == null) this.peerAddrs.set(workspaceId, addrs = new Map())
+    addrs.set(nodeId, addresses)
+  }
+
+  /** Forgets a node's readiness in one workspace. */
+  dropReadyIn (workspaceId: string, nodeId: string): void {
+    this.ready.get(workspaceId)?.delete(nodeId)
+    this.peerAddrs.get(workspaceId)?.delete(nodeId)
+    this.sessions.get(nodeId)?.ready.delete(workspaceId)
+  }
+
+  /** Forgets a session's readiness everywhere. */
+  dropReady (nodeId: string, session: NodeSession): void {
+    for (const ws of session.ready) {
+      this.ready.get(ws)?.delete(nodeId)
+      this.peerAddrs.get(ws)?.delete(nodeId)
+    }
+    session.ready.clear()
+  }
+
+  /** Takes `bytes` off a node's known free space (an allocation was made). */
+  reserve (nodeId: string, bytes: number | null | undefined): void {
+    const free = this.free.get(nodeId)
+    if (free !== undefined && bytes != null) this.free.set(nodeId, Math.max(0, free - bytes))
+  }
+
+  /** The planner's view of one workspace (views over the live maps, nothing copied). */
+  snapshot (members: ReadonlySet<string>, workspaceId: string): PlacementSnapshot {
+    return {
+      members,
+      ready: this.ready.get(workspaceId) ?? [],
+      isOnline: (nodeId) => this.sessions.has(nodeId),
+      offlineSince: this.offlineSince,
+      startedAt: this.startedAt,
+      repinGraceMs: this.repinGraceMs,
+      free: this.free
+    }
+  }
+
+  clear (): void {
+    this.sessions.clear()
+    this.members.clear()
+    this.ready.clear()
+    this.peerAddrs.clear()
+    this.free.clear()
+    this.offlineSince.clear()
+  }
+}

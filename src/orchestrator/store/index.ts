@@ -1,0 +1,10 @@
+/** The orchestrator's store: the engine-neutral interface and the SQLite implementation. */
+export { openOrchestratorStore } from './sqlite.js'
+export type { OrchestratorStoreInit } from './sqlite.js'
+export { SCHEMA_VERSION } from './migrations.js'
+export { ALLOCATION_STATES } from './types.js'
+export type * from './types.js'
+export { parseKeyEncryptionKey, resolveKeyEncryptionKey, encryptSwarmKey, decryptSwarmKey, isEncryptedKey, KEK_ENV, KEK_FILE_ENV } from './key-encryption.js'
+export type { KeyEncryptionKey, KeyEncryptionKeySource } from './key-encryption.js'
+export { rotateKeyEncryptionKey } from './rotate.js'
+export type { RotateKeyEncryptionKeyInit } from './rotate.js'

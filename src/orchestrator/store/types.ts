@@ -1,0 +1,124 @@
+/**
+ * The orchestrator's persistent state, engine-neutral: the row types and the
+ * {@link OrchestratorStore} interface. SQLite (`sqlite.ts`) is the embedded
+ * implementation; another engine (PostgreSQL, issue #14) implements the same
+ * interface. Swarm keys go in and come out in plain text (an implementation
+ * may encrypt them at rest).
+ *
+ * Every method is synchronous, as better-sqlite3 is. A PostgreSQL store is
+ * asynchronous: it needs this interface with `Promise` results, and the
+ * orchestrator's writers awaiting them. All database access goes through this
+ * interface and `OrchestratorContext.tx()` (commands, handlers, views,
+ * replication), so that change stays in those files; the contract suite
+ * (`test/orchestrator-store.spec.ts`) is written to run on either.
+ */
+
+import type { KeyEncryptionKey } from './key-encryption.js'
+
+export type AllocationState = 'queued' | 'pinning' | 'pinned' | 'failed' | 'unpinning'
+
+export const ALLOCATION_STATES: readonly AllocationState[] = ['queued', 'pinning', 'pinned', 'failed', 'unpinning']
+
+export interface WorkspaceRow {
+  id: string
+  name: string
+  swarm_key: string
+  key_version: number
+  created_at: number
+}
+
+export interface NodeRow {
+  id: string
+  name: string
+  token_hash: Buffer
+  created_at: number
+  last_seen: number | null
+  storage_used: number | null
+  storage_quota: number | null
+  storage_free: number | null
+  storage_reported_at: number | null
+  /** Free space of the node's drive (schema 2). */
+  storage_drive_free: number | null
+}
+
+export interface PeerRow {
+  workspace_id: string
+  node_id: string
+  peer_id: string
+  addresses: string
+  updated_at: number
+}
+
+export interface PinRow {
+  workspace_id: string
+  cid: string
+  name: string | null
+  size: number | null
+  replication_min: number
+  replication_max: number
+  created_at: number
+}
+
+export interface AllocationRow {
+  workspace_id: string
+  cid: string
+  node_id: string
+  state: AllocationState
+  error: string | null
+  updated_at: number
+}
+
+export interface OrchestratorStore {
+  /** Runs `fn` in a transaction (a savepoint when one is open): committed when it returns, rolled back when it throws. */
+  transaction<T>(fn: () => T): T
+  /** Whether swarm keys are written encrypted (a key-encryption key was given). */
+  readonly encryptsKeys: boolean
+  /**
+   * Re-encrypts every swarm key under `next` (`null`: stores them in plain text
+   * again) in one transaction; returns how many keys were rewritten.
+   * @throws {KeyEncryptionKeyError} a stored key does not open with the current KEK
+   */
+  rotateKeyEncryptionKey(next: KeyEncryptionKey | null): number
+  close(): void
+
+  insertWorkspace(row: WorkspaceRow): void
+  getWorkspace(id: string): WorkspaceRow | undefined
+  listWorkspaces(): WorkspaceRow[]
+  setWorkspaceKey(id: string, swarmKey: string, keyVersion: number): void
+
+  insertNode(row: Pick<NodeRow, 'id' | 'name' | 'token_hash' | 'created_at'>): void
+  getNode(id: string): NodeRow | undefined
+  getNodeByTokenHash(hash: Buffer): NodeRow | undefined
+  listNodes(): NodeRow[]
+  setNodeName(id: string, name: string): void
+  touchNode(id: string, at: number): void
+  setNodeStorage(id: string, used: number, quota: number, free: number, at: number, driveFree?: number | null): void
+
+  addMember(workspaceId: string, nodeId: string, at: number): boolean
+  removeMember(workspaceId: string, nodeId: string): boolean
+  isMember(workspaceId: string, nodeId: string): boolean
+  listMemberIds(workspaceId: string): string[]
+  listWorkspaceIdsOfNode(nodeId: string): string[]
+
+  upsertPeer(workspaceId: string, nodeId: string, peerId: string, addresses: string[], at: number): void
+  getPeer(workspaceId: string, nodeId: string): PeerRow | undefined
+  listPeers(workspaceId: string): PeerRow[]
+
+  upsertPin(row: PinRow): void
+  getPin(workspaceId: string, cid: string): PinRow | undefined
+  deletePin(workspaceId: string, cid: string): boolean
+  listPins(workspaceId: string): PinRow[]
+  listAllPins(): PinRow[]
+
+  setAllocation(workspaceId: string, cid: string, nodeId: string, state: AllocationState, error: string | null, at: number): void
+  getAllocation(workspaceId: string, cid: string, nodeId: string): AllocationRow | undefined
+  deleteAllocation(workspaceId: string, cid: string, nodeId: string): boolean
+  listAllocationsOfPin(workspaceId: string, cid: string): AllocationRow[]
+  listAllocationsOfNode(nodeId: string, workspaceId: string): AllocationRow[]
+  listAllocationsOfWorkspace(workspaceId: string): AllocationRow[]
+  deleteAllocationsOfNode(nodeId: string, workspaceId: string): void
+
+  getMeta(key: string): string | undefined
+  setMeta(key: string, value: string): void
+}
+
