@@ -104,6 +104,22 @@ describe('repeated chunks are freed', () => {
     }
   })
 
+  it('unpin of a DAG with a block missing on disk still frees every record and byte', async () => {
+    const node = await makeNode()
+    const ws = await node.join('repeat-missing', generateSwarmKey())
+    const data = Buffer.concat([new Uint8Array(MiB), randomBytes(3 * MiB)])
+    const { cid } = await ws.add(data, { profile: 'cidv1' })
+    // a leaf lost from disk (cidv1: 1 MiB raw leaves)
+    const leaf = CID.createV1(raw.code, await sha256.digest(data.subarray(2 * MiB, 3 * MiB)))
+    await unlink(createBlockLayout({ directory: join(node.root, 'ipfs', 'workspaces', 'repeat-missing', 'blocks') }).pathOf(leaf))
+    await ws.unpin(cid)
+    expect(await ws.pins()).toEqual([])
+    await ws.gc()
+    const left = await usage(node, ws)
+    expect(left.disk).toBe(0)
+    expect(left.blocks).toBe(0)
+  })
+
   it('two pins sharing repeated blocks: unpinning one keeps the other whole', async () => {
     const node = await makeNode()
     const ws = await node.join('repeat-two', generateSwarmKey())
