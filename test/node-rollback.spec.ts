@@ -5,10 +5,14 @@
  * operation uses; every abort is an AbortedError whatever its timing.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, describe, expect, it } from 'vitest'
+import { createBlockLayout } from '../src/blockstore/block-layout.js'
 import { scanFsBlockstore } from '../src/blockstore/index.js'
 import { createStorageNode } from '../src/node/index.js'
 import { generateSwarmKey } from '../src/swarm-key/index.js'
@@ -98,6 +102,22 @@ describe('repeated chunks are freed', () => {
       await wb.gc()
       expect(await usage(node, wb)).toEqual({ ledger: 0, disk: 0, blocks: 0 })
     }
+  })
+
+  it('unpin of a DAG with a block missing on disk still frees every record and byte', async () => {
+    const node = await makeNode()
+    const ws = await node.join('repeat-missing', generateSwarmKey())
+    const data = Buffer.concat([new Uint8Array(MiB), randomBytes(3 * MiB)])
+    const { cid } = await ws.add(data, { profile: 'cidv1' })
+    // a leaf lost from disk (cidv1: 1 MiB raw leaves)
+    const leaf = CID.createV1(raw.code, await sha256.digest(data.subarray(2 * MiB, 3 * MiB)))
+    await unlink(createBlockLayout({ directory: join(node.root, 'ipfs', 'workspaces', 'repeat-missing', 'blocks') }).pathOf(leaf))
+    await ws.unpin(cid)
+    expect(await ws.pins()).toEqual([])
+    await ws.gc()
+    const left = await usage(node, ws)
+    expect(left.disk).toBe(0)
+    expect(left.blocks).toBe(0)
   })
 
   it('two pins sharing repeated blocks: unpinning one keeps the other whole', async () => {
@@ -215,6 +235,37 @@ describe('a failed write leaves nothing counted', () => {
     await ws.unpin(cid)
     await ws.gc()
     expect(await usage(node, ws)).toEqual(before)
+  })
+})
+
+describe('a failed pin and a concurrent add sharing blocks', () => {
+  it('the pin rolls back what only it fetched; the add keeps every block it uses', async () => {
+    const key = generateSwarmKey()
+    const provider = await makeNode()
+    const wp = await provider.join('pin-add', key)
+    const shared = randomBytes(2 * MiB)
+    const unique = randomBytes(2 * MiB)
+    const f = await wp.add(Buffer.concat([shared, unique]), { profile: 'cidv1' })
+    // the provider loses the last leaf (cidv1: 1 MiB raw leaves), so no peer can complete the pin
+    const last = unique.subarray(unique.byteLength - MiB)
+    const leaf = CID.createV1(raw.code, await sha256.digest(last))
+    await unlink(createBlockLayout({ directory: join(provider.root, 'ipfs', 'workspaces', 'pin-add', 'blocks') }).pathOf(leaf))
+
+    const node = await makeNode()
+    const ws = await node.join('pin-add', key, { bootstrapPeers: wp.multiaddrs() })
+    const pinning = ws.pin(f.cid, { timeout: 8000 }).then(() => undefined, (e: unknown) => e)
+    const gData = Buffer.concat([shared, randomBytes(MiB)])
+    const g = await ws.add(gData, { profile: 'cidv1' })
+    const err = await pinning
+    expect(err).toHaveProperty('code', 'ERR_NOT_FOUND')
+    expect(await ws.isPinned(f.cid)).toBe(false)
+    expect(Buffer.compare(await read(ws, g.cid), gData)).toBe(0)
+    const st = await ws.stat(g.cid, { offline: true })
+    expect(st.local).toBe(true)
+    // what only the pin fetched is gone already (no gc): the store holds exactly G's blocks
+    const now = await usage(node, ws)
+    expect(now.disk).toBe(st.dagSize)
+    expect(now.ledger).toBe(st.dagSize)
   })
 })
 

@@ -107,12 +107,13 @@ describe('disk reserve', () => {
 
     it('asks the drive again once the cached answer is stale', async () => {
       drive.bavail = 0
-      await setup({ reserveBytes: 0, statfsCacheMs: 20 })
+      let clock = 0
+      await setup({ reserveBytes: 0, statfsCacheMs: 20, now: () => clock })
       const s = await store()
       const b = await block(KiB)
       expect((await rejection(s.put(b.cid, b.bytes))).code).toBe('ERR_DISK_RESERVE')
       drive.bavail = MiB / 4096 // someone freed space on the drive
-      await new Promise(resolve => setTimeout(resolve, 40))
+      clock += 40 // the cached answer is now stale
       await s.put(b.cid, b.bytes)
       expect(statfsCalls).toBe(2)
     })

@@ -27,6 +27,8 @@ export interface DiskGuardInit {
   statfs?: StatFsFn
   /** How long a statfs result is trusted, in ms. @default 1000 */
   cacheMs?: number
+  /** The clock `cacheMs` is measured on, ms. @default performance.now */
+  now?: () => number
 }
 
 /**
@@ -57,6 +59,7 @@ class DefaultDiskGuard implements DiskGuard {
   private readonly reserveBytes: number | ((totalBytes: number) => number)
   private readonly statfs: StatFsFn
   private readonly cacheMs: number
+  private readonly now: () => number
   private free = Infinity
   private total = 0
   private reserveValue = 0
@@ -72,10 +75,11 @@ class DefaultDiskGuard implements DiskGuard {
     this.reserveBytes = init.reserveBytes ?? defaultReserveBytes
     this.statfs = init.statfs ?? defaultStatfs
     this.cacheMs = init.cacheMs ?? 1000
+    this.now = init.now ?? (() => performance.now())
   }
 
   async refresh (): Promise<void> {
-    if (performance.now() - this.checkedAt < this.cacheMs) {
+    if (this.now() - this.checkedAt < this.cacheMs) {
       return
     }
     this.refreshing ??= this.doRefresh().finally(() => { this.refreshing = undefined })
@@ -84,7 +88,7 @@ class DefaultDiskGuard implements DiskGuard {
 
   private async doRefresh (): Promise<void> {
     const writtenBefore = this.written
-    const startedAt = performance.now()
+    const startedAt = this.now()
     const st = await this.statfs(this.path)
     this.total = Number(st.blocks) * Number(st.bsize)
     this.free = Number(st.bavail) * Number(st.bsize)

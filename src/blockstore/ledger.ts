@@ -33,6 +33,8 @@ export interface QuotaLedgerInit {
    * @default 1000
    */
   statfsCacheMs?: number
+  /** The clock of the statfs cache, ms (tests inject one). @default performance.now */
+  now?: () => number
 }
 
 export interface QuotaUsage {
@@ -130,6 +132,7 @@ export class DefaultQuotaLedger implements QuotaLedger {
   private readonly reserveBytes?: number | ((totalBytes: number) => number)
   private readonly statfs?: StatFsFn
   private readonly statfsCacheMs?: number
+  private readonly now?: () => number
   private readonly entries = new Map<string, StoreEntry>()
   private readonly guards = new Map<string, DiskGuard>()
   private committed = 0
@@ -145,6 +148,7 @@ export class DefaultQuotaLedger implements QuotaLedger {
     this.reserveBytes = init.reserveBytes
     this.statfs = init.statfs
     this.statfsCacheMs = init.statfsCacheMs
+    this.now = init.now
   }
 
   get used (): number { return this.committed }
@@ -246,7 +250,7 @@ export class DefaultQuotaLedger implements QuotaLedger {
     const key = String(dev)
     let guard = this.guards.get(key)
     if (guard == null) {
-      guard = createDiskGuard({ path: directory, reserveBytes: this.reserveBytes, statfs: this.statfs, cacheMs: this.statfsCacheMs })
+      guard = createDiskGuard({ path: directory, reserveBytes: this.reserveBytes, statfs: this.statfs, cacheMs: this.statfsCacheMs, now: this.now })
       this.guards.set(key, guard)
     }
     return guard

@@ -11,6 +11,7 @@ import type { BlockLayout } from '../blockstore/block-layout.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 import type { FsBlockstore } from 'blockstore-fs'
+import type { ShardingStrategy } from 'blockstore-fs/sharding'
 
 const log = logger('otherthing:node:repo')
 
@@ -47,13 +48,15 @@ export interface RepoInit {
   blocksPath: string
   /** `<repo>/datastore` */
   datastorePath: string
+  /** How block files are named under `blocksPath`. @default blockstore-fs's NextToLast */
+  sharding?: ShardingStrategy
   /** Wraps the raw blockstore-fs (the storage node puts its QuotaBlockstore here). @default the bare FsBlockstore */
   wrapBlockstore?: (child: FsBlockstore, layout: BlockLayout) => RepoBlockstore
 }
 
 /** Builds the stores of a repo under `blocksPath` / `datastorePath` (not opened). */
 export function createRepoStores (init: RepoInit): RepoStores {
-  const layout = createBlockLayout({ directory: init.blocksPath })
+  const layout = createBlockLayout({ directory: init.blocksPath, sharding: init.sharding })
   const fs = layout.createFsBlockstore()
   return {
     layout,

@@ -75,8 +75,8 @@ class HashPool {
     return best
   }
 
-  private fail (slot: { worker: Worker }, err: Error): void {
-    const i = this.workers.indexOf(slot as any)
+  private fail (slot: { worker: Worker, busy: number }, err: Error): void {
+    const i = this.workers.indexOf(slot)
     if (i >= 0) this.workers.splice(i, 1)
     // the lost worker's jobs are not told apart from the others': fail every pending job
     for (const [id, p] of this.pending) {
@@ -127,7 +127,7 @@ function hashPool (): HashPool {
 
 function toCid (block: EncodedBlock, digest: Uint8Array): CID {
   const mh = Digest.create(SHA2_256, digest)
-  return block.version === 0 ? CID.createV0(mh as any) : CID.createV1(block.code, mh)
+  return block.version === 0 ? CID.createV0(mh) : CID.createV1(block.code, mh)
 }
 
 /**

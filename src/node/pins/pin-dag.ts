@@ -3,7 +3,7 @@
  * unique block (`walkLocalDag`), so a block that repeats in the DAG is counted once per pin.
  * Used by add, pin and unpin (and by the folder and CAR imports of issue #12).
  */
-import { walkLocalDag } from '../dag.js'
+import { mhKey, walkLocalDag } from '../dag.js'
 import type { WorkspaceComponents } from '../components.js'
 import type { PinMetadata, PinWalk } from './pin-store.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -22,6 +22,27 @@ export interface PinDagOptions extends AbortOptions {
    * @default always (raw blocks are never read)
    */
   descend?: (cid: CID, depth: number) => boolean
+  /**
+   * Every block of the DAG, when the caller knows them (a folder or CAR import): recorded
+   * without reading any block back. Duplicates and the root may be included.
+   * @default read from the DAG
+   */
+  blocks?: Iterable<CID>
+}
+
+/** The walk over a known set of blocks: the root, then each other block once. */
+export function knownBlocksWalk (root: CID, blocks: Iterable<CID>, options: AbortOptions = {}): PinWalk {
+  return async (record) => {
+    const seen = new Set<string>([mhKey(root)])
+    await record(root)
+    for (const cid of blocks) {
+      options.signal?.throwIfAborted()
+      const k = mhKey(cid)
+      if (seen.has(k)) continue
+      seen.add(k)
+      await record(cid)
+    }
+  }
 }
 
 /** The walk over the unique local blocks of `root` that the pin store records. */
@@ -42,5 +63,6 @@ export async function pinDag (components: PinDagComponents, cid: CID, options: P
   }
   const metadata: PinMetadata = { cid: cid.toString(), size: options.size }
   if (options.name != null) metadata.name = options.name
-  await components.pins.add(cid, localDagWalk(components, cid, options), { signal: options.signal, metadata })
+  const walk = options.blocks != null ? knownBlocksWalk(cid, options.blocks, options) : localDagWalk(components, cid, options)
+  await components.pins.add(cid, walk, { signal: options.signal, metadata })
 }

@@ -170,9 +170,15 @@ class DefaultPinStore implements PinStore {
     await this.datastore.delete(rootKey(PIN_PREFIX, cid))
     crashPoint('unpin-records')
     // from here the pin is gone: finish even if aborted (repair() would otherwise have to)
-    await walk(async (block) => {
-      await this.removeName(blockKey(block), cid.bytes)
-    })
+    try {
+      await walk(async (block) => {
+        await this.removeName(blockKey(block), cid.bytes)
+      })
+    } catch (err) {
+      // a block of the DAG is missing or unreadable (e.g. removed by verify): its subDAG cannot be walked
+      log('unpin %c could not walk the DAG (%e): removing its name from every block record', cid, err)
+      await this.removeNameEverywhere(cid)
+    }
     await this.datastore.delete(pending)
   }
 
@@ -204,6 +210,21 @@ class DefaultPinStore implements PinStore {
     return this.datastore.has(blockKey(block), options)
   }
 
+  /** Removes `cid` from every block record that names it (a scan of all block records). */
+  private async removeNameEverywhere (cid: CID, options?: AbortOptions): Promise<number> {
+    // a marker's key is the CIDv1; the records name the pin as it was given (a Kubo-profile pin is CIDv0)
+    const names = [cid.toV1().bytes]
+    if (cid.code === 0x70 && cid.multihash.code === 0x12) names.push(cid.toV0().bytes)
+    let fixed = 0
+    for await (const { key, value } of this.datastore.query({ prefix: BLOCK_PREFIX }, options)) {
+      const record = cborg.decode(value) as StoredBlock
+      const name = names.find(n => record.pinnedBy.some(c => sameBytes(c, n)))
+      if (name == null) continue
+      if (await this.removeName(key, name)) fixed++
+    }
+    return fixed
+  }
+
   async repair (options?: AbortOptions): Promise<RepairResult> {
     const result: RepairResult = { interrupted: 0, records: 0 }
     const markers: Array<{ key: Key, cid: CID }> = []
@@ -219,15 +240,7 @@ class DefaultPinStore implements PinStore {
       }
       result.interrupted++
       log('repairing the block records of interrupted pin %c', cid)
-      // the marker's key is the CIDv1; the records name the pin as it was given (a Kubo-profile pin is CIDv0)
-      const names = [cid.bytes]
-      if (cid.code === 0x70 && cid.multihash.code === 0x12) names.push(cid.toV0().bytes)
-      for await (const { key: bkey, value } of this.datastore.query({ prefix: BLOCK_PREFIX }, options)) {
-        const record = cborg.decode(value) as StoredBlock
-        const name = names.find(n => record.pinnedBy.some(c => sameBytes(c, n)))
-        if (name == null) continue
-        if (await this.removeName(bkey, name)) result.records++
-      }
+      result.records += await this.removeNameEverywhere(cid, options)
       await this.datastore.delete(key)
     }
     return result
