@@ -15,6 +15,16 @@ import type { AbortOptions } from '@libp2p/interface'
 
 type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins'>
 
+/**
+ * What the adapter needs of the SQLite store: its row methods, `close`, and
+ * the connection for BEGIN / COMMIT around an async callback (a synchronous
+ * `transaction(fn)` cannot span awaits). `commitBatch` where the store batches.
+ */
+export type SyncSqliteStore = Pick<OrchestratorStore, RowMethod | 'close'> & {
+  readonly db: { exec: (sql: string) => unknown, readonly inTransaction: boolean }
+  commitBatch?: () => void
+}
+
 const ROW_METHODS: RowMethod[] = [
   'insertWorkspace', 'getWorkspace', 'listWorkspaces', 'setWorkspaceKey',
   'insertNode', 'getNode', 'getNodeByTokenHash', 'listNodes', 'setNodeName', 'touchNode', 'setNodeStorage',
@@ -44,7 +54,7 @@ function throwIfAborted (args: unknown[]): void {
 }
 
 /** Each row method of `store`, made async; `via` decides how a call is run (queued, or directly inside a transaction). */
-function operations (store: OrchestratorStore, via: <T>(fn: () => T) => Promise<T>): AsyncStoreOperations {
+function operations (store: SyncSqliteStore, via: <T>(fn: () => T) => Promise<T>): AsyncStoreOperations {
   const ops: Record<string, unknown> = {}
   for (const name of ROW_METHODS) {
     const method = (store[name] as (...args: unknown[]) => unknown).bind(store)
@@ -65,7 +75,7 @@ function operations (store: OrchestratorStore, via: <T>(fn: () => T) => Promise<
   return ops as unknown as AsyncStoreOperations
 }
 
-function transactionHandle (store: OrchestratorStore, depth: number): AsyncStoreTransaction {
+function transactionHandle (store: SyncSqliteStore, depth: number): AsyncStoreTransaction {
   const direct = async <T>(fn: () => T): Promise<T> => fn()
   return {
     ...operations(store, direct),
@@ -95,7 +105,7 @@ function transactionHandle (store: OrchestratorStore, depth: number): AsyncStore
  * await store.listWorkspaces() // []
  * ```
  */
-export function asyncSqliteStore (store: OrchestratorStore): AsyncOrchestratorStore {
+export function asyncSqliteStore (store: SyncSqliteStore): AsyncOrchestratorStore {
   const queue = new Queue()
   const queued = async <T>(fn: () => T): Promise<T> => await queue.run(fn)
   return {
@@ -105,7 +115,7 @@ export function asyncSqliteStore (store: OrchestratorStore): AsyncOrchestratorSt
       options?.signal?.throwIfAborted()
       return await queue.run(async () => {
         // a batch the sync API left open would make BEGIN fail
-        store.commitBatch()
+        store.commitBatch?.()
         store.db.exec('BEGIN IMMEDIATE')
         try {
           const result = await fn(transactionHandle(store, 0))
