@@ -85,6 +85,17 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
     expect(describeConnection('postgres://user:hunter2@db.example:5433/orch')).toBe('postgres://db.example:5433/orch')
   })
 
+  it('keeps a swarm key out of the error of a failed write', async () => {
+    const store = await createPostgresStore({ connectionString: await postgres.createDatabase() })
+    try {
+      const err = await store.insertWorkspace({ id: 'ws', name: null as unknown as string, swarm_key: 'SECRET-KEY-0123', key_version: 1, created_at: 1 }).catch(e => e)
+      expect(err.code).toBe('23502')
+      expect(JSON.stringify({ ...err, message: err.message, stack: err.stack })).not.toContain('SECRET-KEY-0123')
+    } finally {
+      await store.close()
+    }
+  })
+
   it('makes a second instance wait on the pin\'s row lock, then see the first one\'s copies', async () => {
     const url = await postgres.createDatabase()
     const a = await createPostgresStore({ connectionString: url, maxConnections: 2 })

@@ -114,6 +114,18 @@ export async function createPostgresStore (init: PostgresStoreInit, options?: Ab
 
 type Executor = pg.Pool | pg.PoolClient
 
+/**
+ * A constraint violation's DETAIL can quote the whole row ("Failing row
+ * contains (..., <swarm key>, ...)"): drop it before the error travels to
+ * callers and their logs.
+ */
+function redact (err: unknown): never {
+  if (err instanceof pg.DatabaseError && err.detail?.startsWith('Failing row contains') === true) {
+    err.detail = 'Failing row contains (redacted)'
+  }
+  throw err
+}
+
 
 class PostgresOperations implements AsyncStoreOperations {
   protected readonly db: Executor
@@ -125,12 +137,12 @@ class PostgresOperations implements AsyncStoreOperations {
   async #rows<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[], options?: AbortOptions): Promise<R[]> {
     options?.signal?.throwIfAborted()
     // named: prepared once per connection, then only bound and executed
-    return (await this.db.query<R>({ name, text, values })).rows
+    return (await this.db.query<R>({ name, text, values }).catch(redact)).rows
   }
 
   async #count (name: string, text: string, values: unknown[], options?: AbortOptions): Promise<number> {
     options?.signal?.throwIfAborted()
-    return (await this.db.query({ name, text, values })).rowCount ?? 0
+    return (await this.db.query({ name, text, values }).catch(redact)).rowCount ?? 0
   }
 
   async #one<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[], options?: AbortOptions): Promise<R | undefined> {
