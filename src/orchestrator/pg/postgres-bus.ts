@@ -258,6 +258,9 @@ class PostgresBus extends EventTarget implements ClusterBus {
   async hold (nodeId: string, options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     checkNodeId(nodeId)
+    // before the row commits: a message sent right after must find the node held when it is drained
+    const wasHeld = this.#held.has(nodeId)
+    this.#held.add(nodeId)
     const res = await this.#pool.query<{ previous: string | null }>(`
       WITH previous AS (SELECT instance_id FROM cluster_node_holders WHERE node_id = $1 FOR UPDATE),
       upsert AS (
@@ -267,8 +270,10 @@ class PostgresBus extends EventTarget implements ClusterBus {
       SELECT (SELECT instance_id FROM previous) AS previous,
         CASE WHEN (SELECT instance_id FROM previous) IS DISTINCT FROM $2 AND (SELECT instance_id FROM previous) IS NOT NULL
           THEN pg_notify($3, json_build_object('k', 't', 'to', (SELECT instance_id FROM previous), 'node', $1::text, 'from', $2::text)::text) END`,
-    [nodeId, this.instanceId, BUS_CHANNEL])
-    this.#held.add(nodeId)
+    [nodeId, this.instanceId, BUS_CHANNEL]).catch((err: Error) => {
+      if (!wasHeld) this.#held.delete(nodeId)
+      throw err
+    })
     const previous = res.rows[0]?.previous
     if (previous != null && previous !== this.instanceId) this.#log.info({ nodeId, from: previous }, 'node session taken over')
   }
