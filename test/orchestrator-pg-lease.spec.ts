@@ -128,7 +128,7 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
     const controller = new AbortController()
     const waiting = b.waitUntilLeader({ signal: controller.signal })
     controller.abort()
-    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' })
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortedError', code: 'ERR_ABORTED' })
     await b.stop()
     const deadline = Date.now() + TAKEOVER
     while ((await sql(url, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'otherthing:b'")).length > 0) {

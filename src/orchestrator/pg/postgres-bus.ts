@@ -21,6 +21,7 @@ import pg from 'pg'
 import { InvalidArgumentError } from '../../errors.js'
 import { migrate } from './postgres-migrations.js'
 import { checkConnectionString, describeConnection, PG_TYPES } from './postgres-store.js'
+import { throwIfAborted } from '../../util/abort.js'
 import type { OrchestratorLogger } from '../types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -144,7 +145,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
   }
 
   async start (options?: AbortOptions): Promise<void> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     if (this.#running) return
     const client = await this.#pool.connect()
     try {
@@ -256,7 +257,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
   }
 
   async hold (nodeId: string, options?: AbortOptions): Promise<void> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     checkNodeId(nodeId)
     // before the row commits: a message sent right after must find the node held when it is drained
     const wasHeld = this.#held.has(nodeId)
@@ -279,19 +280,19 @@ class PostgresBus extends EventTarget implements ClusterBus {
   }
 
   async release (nodeId: string, options?: AbortOptions): Promise<void> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     this.#held.delete(nodeId)
     await this.#pool.query('DELETE FROM cluster_node_holders WHERE node_id = $1 AND instance_id = $2', [nodeId, this.instanceId])
   }
 
   async holderOf (nodeId: string, options?: AbortOptions): Promise<string | undefined> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     const res = await this.#pool.query<{ instance_id: string }>('SELECT instance_id FROM cluster_node_holders WHERE node_id = $1', [nodeId])
     return res.rows[0]?.instance_id
   }
 
   async sendToNode (nodeId: string, message: unknown, options?: AbortOptions): Promise<'local' | 'remote' | 'offline'> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     checkNodeId(nodeId)
     const payload = JSON.stringify(message)
     if (payload === undefined) throw new InvalidArgumentError('The message is not JSON-serialisable')
@@ -315,7 +316,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
   }
 
   async broadcast (topic: string, data?: string, options?: AbortOptions): Promise<void> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     const payload = JSON.stringify({ k: 'b', topic, from: this.instanceId, ...(data !== undefined ? { data } : {}) })
     if (Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) {
       throw new InvalidArgumentError(`A broadcast must stay under ${MAX_NOTIFY_BYTES} bytes (send ids, not data)`)
@@ -324,7 +325,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
   }
 
   async onlineNodes (options?: AbortOptions): Promise<Map<string, string>> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     const res = await this.#pool.query<{ node_id: string, instance_id: string }>(`
       SELECT h.node_id, h.instance_id FROM cluster_node_holders h
       WHERE h.instance_id IN (SELECT substr(application_name, ${APP_PREFIX.length + 1}) FROM pg_stat_activity

@@ -18,6 +18,7 @@
 import pg from 'pg'
 import { InvalidArgumentError } from '../../errors.js'
 import { checkConnectionString, describeConnection } from './postgres-store.js'
+import { throwIfAborted, toStorageError } from '../../util/abort.js'
 import type { OrchestratorLogger } from '../types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -126,12 +127,12 @@ class AdvisoryLease extends EventTarget implements LeaderLease {
   }
 
   async waitUntilLeader (options?: AbortOptions): Promise<void> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     if (this.#leader) return
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         this.removeEventListener('acquired', onAcquired)
-        reject(options?.signal?.reason)
+        reject(toStorageError(options?.signal?.reason))
       }
       const onAcquired = (): void => {
         options?.signal?.removeEventListener('abort', onAbort)
@@ -143,7 +144,7 @@ class AdvisoryLease extends EventTarget implements LeaderLease {
   }
 
   async holder (options?: AbortOptions): Promise<string | undefined> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     const client = new pg.Client({ connectionString: this.#init.connectionString })
     await client.connect()
     try {

@@ -16,6 +16,7 @@
 import pg from 'pg'
 import { InvalidConfigError } from '../../errors.js'
 import { migrate, STORE_MIGRATIONS } from './postgres-migrations.js'
+import { throwIfAborted } from '../../util/abort.js'
 import type { AllocationRow, AllocationState, AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction, NodeRow, PeerRow, PinRow, WorkspaceRow } from './async-store.js'
 import type { OrchestratorLogger } from '../types.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -87,7 +88,7 @@ export function checkConnectionString (connectionString: string): void {
  * ```
  */
 export async function createPostgresStore (init: PostgresStoreInit, options?: AbortOptions): Promise<AsyncOrchestratorStore> {
-  options?.signal?.throwIfAborted()
+  throwIfAborted(options?.signal)
   checkConnectionString(init.connectionString)
   const log = init.logger ?? silent
   const pool = new pg.Pool({
@@ -135,13 +136,13 @@ class PostgresOperations implements AsyncStoreOperations {
   }
 
   async #rows<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[], options?: AbortOptions): Promise<R[]> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     // named: prepared once per connection, then only bound and executed
     return (await this.db.query<R>({ name, text, values }).catch(redact)).rows
   }
 
   async #count (name: string, text: string, values: unknown[], options?: AbortOptions): Promise<number> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     return (await this.db.query({ name, text, values }).catch(redact)).rowCount ?? 0
   }
 
@@ -314,7 +315,7 @@ class PostgresTransaction extends PostgresOperations implements AsyncStoreTransa
   }
 
   async transaction<T>(fn: (tx: AsyncStoreTransaction) => Promise<T>, options?: AbortOptions): Promise<T> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     const client = this.db as pg.PoolClient
     const savepoint = `sp_${this.#depth + 1}`
     await client.query(`SAVEPOINT ${savepoint}`)
@@ -342,7 +343,7 @@ class PostgresStore extends PostgresOperations implements AsyncOrchestratorStore
   }
 
   async transaction<T>(fn: (tx: AsyncStoreTransaction) => Promise<T>, options?: AbortOptions): Promise<T> {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     const client = await this.#pool.connect()
     let broken: Error | undefined
     // a connection that dies (pg_terminate_backend, network) emits 'error' while checked out

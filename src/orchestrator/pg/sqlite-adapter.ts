@@ -9,6 +9,7 @@
  * and a call made outside the transaction meanwhile waits instead of landing
  * inside it. That serialisation is also what makes `lockPin` a lock here.
  */
+import { throwIfAborted } from '../../util/abort.js'
 import type { AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction, PinRow } from './async-store.js'
 import type { OrchestratorStore } from '../store.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -48,9 +49,9 @@ class Queue {
   }
 }
 
-function throwIfAborted (args: unknown[]): void {
+function checkTrailingSignal (args: unknown[]): void {
   const last = args[args.length - 1] as AbortOptions | undefined
-  if (last != null && typeof last === 'object' && 'signal' in last) last.signal?.throwIfAborted()
+  if (last != null && typeof last === 'object' && 'signal' in last) throwIfAborted(last.signal)
 }
 
 /** Each row method of `store`, made async; `via` decides how a call is run (queued, or directly inside a transaction). */
@@ -59,17 +60,17 @@ function operations (store: SyncSqliteStore, via: <T>(fn: () => T) => Promise<T>
   for (const name of ROW_METHODS) {
     const method = (store[name] as (...args: unknown[]) => unknown).bind(store)
     ops[name] = async (...args: unknown[]) => {
-      throwIfAborted(args)
+      checkTrailingSignal(args)
       // the sync methods ignore the trailing options argument
       return await via(() => method(...args))
     }
   }
   ops.lockPin = async (workspaceId: string, cid: string, options?: AbortOptions): Promise<PinRow | undefined> => {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     return await via(() => store.getPin(workspaceId, cid))
   }
   ops.lockPins = async (workspaceId: string, options?: AbortOptions): Promise<PinRow[]> => {
-    options?.signal?.throwIfAborted()
+    throwIfAborted(options?.signal)
     return await via(() => store.listPins(workspaceId).sort((a, b) => a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0))
   }
   return ops as unknown as AsyncStoreOperations
@@ -80,7 +81,7 @@ function transactionHandle (store: SyncSqliteStore, depth: number): AsyncStoreTr
   return {
     ...operations(store, direct),
     async transaction<T>(fn: (tx: AsyncStoreTransaction) => Promise<T>, options?: AbortOptions): Promise<T> {
-      options?.signal?.throwIfAborted()
+      throwIfAborted(options?.signal)
       const savepoint = `sp_${depth + 1}`
       store.db.exec(`SAVEPOINT ${savepoint}`)
       try {
@@ -112,7 +113,7 @@ export function asyncSqliteStore (store: SyncSqliteStore): AsyncOrchestratorStor
     dialect: 'sqlite',
     ...operations(store, queued),
     async transaction<T>(fn: (tx: AsyncStoreTransaction) => Promise<T>, options?: AbortOptions): Promise<T> {
-      options?.signal?.throwIfAborted()
+      throwIfAborted(options?.signal)
       return await queue.run(async () => {
         // a batch the sync API left open would make BEGIN fail
         store.commitBatch?.()
