@@ -161,6 +161,20 @@ export function orchestratorStoreSuite (name: string, init: StoreSuiteInit): voi
       expect(await store.listAllocationsOfWorkspace(ws)).toEqual([])
     })
 
+    it('writes and deletes many allocations at once, the last row of a repeated key winning', async () => {
+      const { ws } = await fixture(store)
+      const rows = Array.from({ length: 30 }, (_, i) => ({ workspace_id: ws, cid: `bafy${i}`, node_id: `node${i % 3}`, state: 'pinning' as const, error: null, updated_at: T0 }))
+      await store.setAllocations([...rows, { ...rows[0], state: 'failed', error: 'no room', updated_at: T0 + 1 }])
+      expect(await store.listAllocationsOfWorkspace(ws)).toHaveLength(30)
+      expect(await store.getAllocation(ws, 'bafy0', 'node0')).toMatchObject({ state: 'failed', error: 'no room', updated_at: T0 + 1 })
+      await store.setAllocations([])
+      expect(await store.deleteAllocations(ws, [{ cid: 'bafy1', node_id: 'node1' }, { cid: 'bafy2', node_id: 'node2' }, { cid: 'bafy1', node_id: 'node0' }])).toBe(2)
+      expect(await store.listAllocationsOfWorkspace(ws)).toHaveLength(28)
+      // all or nothing: a row that breaks a constraint keeps the others out too
+      await expect(store.setAllocations([{ ...rows[5], cid: 'new1' }, { ...rows[6], node_id: 'no-such-node' }])).rejects.toThrow()
+      expect(await store.getAllocation(ws, 'new1', rows[5].node_id)).toBeUndefined()
+    })
+
     it('keeps meta values', async () => {
       await store.setMeta('last_alive', '1')
       await store.setMeta('last_alive', '2')

@@ -13,7 +13,7 @@ import { chooseNodes } from '../../src/orchestrator/placement.js'
 import { createClusterBus } from '../../src/orchestrator/pg/postgres-bus.js'
 import { createLeaderLease } from '../../src/orchestrator/pg/postgres-lease.js'
 import { createPostgresStore } from '../../src/orchestrator/pg/postgres-store.js'
-import type { AsyncOrchestratorStore } from '../../src/orchestrator/pg/async-store.js'
+import type { AllocationRow, AsyncOrchestratorStore } from '../../src/orchestrator/pg/async-store.js'
 import type { BroadcastDetail, ClusterBus, NodeMessageDetail } from '../../src/orchestrator/pg/postgres-bus.js'
 import type { LeaderLease } from '../../src/orchestrator/pg/postgres-lease.js'
 
@@ -37,20 +37,28 @@ export async function placeWorkspace (store: AsyncOrchestratorStore, bus: Cluste
     const members = new Set(await tx.listMemberIds(workspaceId))
     const candidates = [...online.keys()].filter(id => members.has(id))
     const free = new Map((await tx.listNodes()).map(n => [n.id, n.storage_free ?? undefined]))
-    for (const pin of await tx.lockPins(workspaceId)) {
+    const pins = await tx.lockPins(workspaceId)
+    // every placer locks the pins first, so no other placer adds copies under us (three round trips, not three per pin)
+    const byPin = new Map<string, string[]>()
+    for (const a of await tx.listAllocationsOfWorkspace(workspaceId)) byPin.set(a.cid, [...(byPin.get(a.cid) ?? []), a.node_id])
+    const gone: Array<{ cid: string, node_id: string }> = []
+    const added: AllocationRow[] = []
+    for (const pin of pins) {
       const live: string[] = []
-      for (const a of await tx.listAllocationsOfPin(workspaceId, pin.cid)) {
-        if (online.has(a.node_id)) live.push(a.node_id)
-        else await tx.deleteAllocation(workspaceId, pin.cid, a.node_id)
+      for (const nodeId of byPin.get(pin.cid) ?? []) {
+        if (online.has(nodeId)) live.push(nodeId)
+        else gone.push({ cid: pin.cid, node_id: nodeId })
       }
       const chosen = chooseNodes(candidates.filter(id => !live.includes(id)).map(nodeId => ({ nodeId, free: free.get(nodeId) })), pin.replication_max - live.length, pin.size)
       for (const nodeId of chosen) {
         const f = free.get(nodeId)
         if (f !== undefined && pin.size != null) free.set(nodeId, f - pin.size)
-        await tx.setAllocation(workspaceId, pin.cid, nodeId, 'pinning', null, Date.now())
+        added.push({ workspace_id: workspaceId, cid: pin.cid, node_id: nodeId, state: 'pinning', error: null, updated_at: Date.now() })
         sends.push({ cid: pin.cid, nodeId })
       }
     }
+    await tx.deleteAllocations(workspaceId, gone)
+    await tx.setAllocations(added)
   })
   // after the commit, as the orchestrator does: a rolled-back run sends nothing
   for (const s of sends) await bus.sendToNode(s.nodeId, { type: 'pin_content', workspace_id: workspaceId, cid: s.cid })

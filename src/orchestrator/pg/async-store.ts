@@ -55,6 +55,14 @@ export interface AsyncStoreOperations {
   listAllocationsOfWorkspace(workspaceId: string, options?: AbortOptions): Promise<AllocationRow[]>
   deleteAllocationsOfNode(nodeId: string, workspaceId: string, options?: AbortOptions): Promise<void>
 
+  /**
+   * {@link setAllocation} for many rows in one round trip (placement of a
+   * whole workspace); a key given twice keeps its last row. Atomic on its own.
+   */
+  setAllocations(rows: AllocationRow[], options?: AbortOptions): Promise<void>
+  /** Deletes many allocations of one workspace in one round trip; returns how many existed. */
+  deleteAllocations(workspaceId: string, keys: Array<Pick<AllocationRow, 'cid' | 'node_id'>>, options?: AbortOptions): Promise<number>
+
   getMeta(key: string, options?: AbortOptions): Promise<string | undefined>
   setMeta(key: string, value: string, options?: AbortOptions): Promise<void>
 

@@ -115,6 +115,9 @@ export async function createPostgresStore (init: PostgresStoreInit, options?: Ab
 
 type Executor = pg.Pool | pg.PoolClient
 
+/** Rows per statement of a bulk write (arrays are bound as one parameter each). */
+const BULK_ROWS = 5000
+
 /**
  * A constraint violation's DETAIL can quote the whole row ("Failing row
  * contains (..., <swarm key>, ...)"): drop it before the error travels to
@@ -286,6 +289,29 @@ class PostgresOperations implements AsyncStoreOperations {
 
   async deleteAllocationsOfNode (nodeId: string, workspaceId: string, options?: AbortOptions): Promise<void> {
     await this.#count('deleteAllocationsOfNode', 'DELETE FROM pin_allocations WHERE node_id = $1 AND workspace_id = $2', [nodeId, workspaceId], options)
+  }
+
+  async setAllocations (rows: AllocationRow[], options?: AbortOptions): Promise<void> {
+    // ON CONFLICT may touch a row once per statement: the last row of a key wins
+    const byKey = new Map(rows.map(r => [`${r.workspace_id}\0${r.cid}\0${r.node_id}`, r]))
+    const unique = [...byKey.values()]
+    for (let i = 0; i < unique.length; i += BULK_ROWS) {
+      const chunk = unique.slice(i, i + BULK_ROWS)
+      await this.#count('setAllocations', `INSERT INTO pin_allocations (workspace_id, cid, node_id, state, error, updated_at)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+        ON CONFLICT (workspace_id, cid, node_id) DO UPDATE SET state = excluded.state, error = excluded.error, updated_at = excluded.updated_at`,
+      [chunk.map(r => r.workspace_id), chunk.map(r => r.cid), chunk.map(r => r.node_id), chunk.map(r => r.state), chunk.map(r => r.error), chunk.map(r => r.updated_at)], options)
+    }
+  }
+
+  async deleteAllocations (workspaceId: string, keys: Array<Pick<AllocationRow, 'cid' | 'node_id'>>, options?: AbortOptions): Promise<number> {
+    let deleted = 0
+    for (let i = 0; i < keys.length; i += BULK_ROWS) {
+      const chunk = keys.slice(i, i + BULK_ROWS)
+      deleted += await this.#count('deleteAllocations', `DELETE FROM pin_allocations WHERE workspace_id = $1
+        AND (cid, node_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`, [workspaceId, chunk.map(k => k.cid), chunk.map(k => k.node_id)], options)
+    }
+    return deleted
   }
 
   async getMeta (key: string, options?: AbortOptions): Promise<string | undefined> {

@@ -10,18 +10,18 @@
  * inside it. That serialisation is also what makes `lockPin` a lock here.
  */
 import { throwIfAborted } from '../../util/abort.js'
-import type { AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction, PinRow } from './async-store.js'
+import type { AllocationRow, AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction, PinRow } from './async-store.js'
 import type { OrchestratorStore } from '../store.js'
 import type { AbortOptions } from '@libp2p/interface'
 
-type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins'>
+type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins' | 'setAllocations' | 'deleteAllocations'>
 
 /**
  * What the adapter needs of the SQLite store: its row methods, `close`, and
  * the connection for BEGIN / COMMIT around an async callback (a synchronous
  * `transaction(fn)` cannot span awaits). `commitBatch` where the store batches.
  */
-export type SyncSqliteStore = Pick<OrchestratorStore, RowMethod | 'close'> & {
+export type SyncSqliteStore = Pick<OrchestratorStore, RowMethod | 'close' | 'transaction'> & {
   readonly db: { exec: (sql: string) => unknown, readonly inTransaction: boolean }
   commitBatch?: () => void
 }
@@ -72,6 +72,18 @@ function operations (store: SyncSqliteStore, via: <T>(fn: () => T) => Promise<T>
   ops.lockPins = async (workspaceId: string, options?: AbortOptions): Promise<PinRow[]> => {
     throwIfAborted(options?.signal)
     return await via(() => store.listPins(workspaceId).sort((a, b) => a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0))
+  }
+  ops.setAllocations = async (rows: AllocationRow[], options?: AbortOptions): Promise<void> => {
+    throwIfAborted(options?.signal)
+    await via(() => {
+      store.transaction(() => {
+        for (const r of rows) store.setAllocation(r.workspace_id, r.cid, r.node_id, r.state, r.error, r.updated_at)
+      })
+    })
+  }
+  ops.deleteAllocations = async (workspaceId: string, keys: Array<Pick<AllocationRow, 'cid' | 'node_id'>>, options?: AbortOptions): Promise<number> => {
+    throwIfAborted(options?.signal)
+    return await via(() => store.transaction(() => keys.filter(k => store.deleteAllocation(workspaceId, k.cid, k.node_id)).length))
   }
   return ops as unknown as AsyncStoreOperations
 }
