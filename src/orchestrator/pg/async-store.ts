@@ -7,7 +7,10 @@
  *
  * Writes that must stand or fall together go through {@link AsyncOrchestratorStore.transaction}:
  * the callback gets a handle bound to the transaction, and every call on that
- * handle is part of it. Calls on the store itself outside the callback are not.
+ * handle is part of it. Calls on the store itself are not: inside the
+ * callback, use only the handle (on SQLite a call on the store waits for the
+ * transaction to end, so awaiting it there never returns; on PostgreSQL it
+ * runs on another connection and may wait on the transaction's row locks).
  */
 import type { AllocationRow, AllocationState, NodeRow, PeerRow, PinRow, WorkspaceRow } from '../store.js'
 import type { AbortOptions } from '@libp2p/interface'
