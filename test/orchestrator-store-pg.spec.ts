@@ -85,6 +85,21 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
     expect(describeConnection('postgres://user:hunter2@db.example:5433/orch')).toBe('postgres://db.example:5433/orch')
   })
 
+  it('fails a transaction whose callback swallowed a statement error, instead of reporting a commit', async () => {
+    const store = await createPostgresStore({ connectionString: await postgres.createDatabase() })
+    try {
+      const err = await store.transaction(async tx => {
+        await tx.setMeta('a', '1')
+        await tx.upsertPin({ workspace_id: 'no-such-workspace', cid: 'x', name: null, size: null, replication_min: 1, replication_max: 1, created_at: 1 })
+          .catch(() => { /* deliberately swallowed by this test: the store must not report a commit */ })
+      }).catch(e => e)
+      expect(err).toMatchObject({ name: 'ConflictError', code: 'ERR_CONFLICT' })
+      expect(await store.getMeta('a')).toBeUndefined()
+    } finally {
+      await store.close()
+    }
+  })
+
   it('keeps a swarm key out of the error of a failed write', async () => {
     const store = await createPostgresStore({ connectionString: await postgres.createDatabase() })
     try {

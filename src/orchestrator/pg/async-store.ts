@@ -11,6 +11,10 @@
  * callback, use only the handle (on SQLite a call on the store waits for the
  * transaction to end, so awaiting it there never returns; on PostgreSQL it
  * runs on another connection and may wait on the transaction's row locks).
+ * A statement that fails inside a transaction spoils the whole transaction
+ * on PostgreSQL, even when its error is caught (the commit then fails with a
+ * `ConflictError`): to carry on after an expected failure, run the statement
+ * in a nested `transaction` (a savepoint), which behaves the same on both.
  */
 import type { AllocationRow, AllocationState, NodeRow, PeerRow, PinRow, WorkspaceRow } from '../store.js'
 import type { AbortOptions } from '@libp2p/interface'

@@ -14,7 +14,7 @@
  * this module throws (the connection URL is not either: it may hold a password).
  */
 import pg from 'pg'
-import { InvalidConfigError } from '../../errors.js'
+import { ConflictError, InvalidConfigError } from '../../errors.js'
 import { migrate, STORE_MIGRATIONS } from './postgres-migrations.js'
 import { throwIfAborted } from '../../util/abort.js'
 import type { AllocationRow, AllocationState, AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction, NodeRow, PeerRow, PinRow, WorkspaceRow } from './async-store.js'
@@ -378,7 +378,9 @@ class PostgresStore extends PostgresOperations implements AsyncOrchestratorStore
     try {
       await client.query('BEGIN')
       const result = await fn(new PostgresTransaction(client, 0))
-      await client.query('COMMIT')
+      // COMMIT of a transaction in which a statement failed (its error caught by fn) answers ROLLBACK, not an error
+      const commit = await client.query('COMMIT')
+      if (commit.command === 'ROLLBACK') throw new ConflictError('The transaction was rolled back: a statement in it failed')
       return result
     } catch (err) {
       if (broken == null) {
