@@ -207,8 +207,11 @@ export function orchestratorStoreSuite (name: string, init: StoreSuiteInit): voi
           throw new Error('inner fails')
         })).rejects.toThrow('inner fails')
         await tx.transaction(async inner => { await inner.upsertPin(pin(ws, 'inner2')) })
+        // a failing statement in a savepoint leaves the outer transaction usable on every engine
+        await expect(tx.transaction(async inner => { await inner.upsertPin(pin('no-such-workspace', 'bad')) })).rejects.toThrow()
+        await tx.upsertPin(pin(ws, 'after'))
       })
-      expect((await store.listPins(ws)).map(p => p.cid).sort()).toEqual(['inner2', 'outer'])
+      expect((await store.listPins(ws)).map(p => p.cid).sort()).toEqual(['after', 'inner2', 'outer'])
     })
 
     it('does not fold a write made outside an open transaction into it', async () => {
