@@ -199,6 +199,7 @@ class AdvisoryLease extends EventTarget implements LeaderLease {
         while (this.#running && lost == null) {
           await this.#pause(this.#heartbeatMs)
           if (!this.#running) break
+          // per-query timeout (pg reads config.query_timeout; @types/pg lacks it): not on the client, where it would end the follower's wait
           await client.query({ text: 'SELECT 1', query_timeout: Math.max(1000, this.#heartbeatMs * 3) } as pg.QueryConfig)
         }
       } catch (err) {

@@ -44,7 +44,7 @@ const INT8_OID = 20
 export const PG_TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
     if (oid === INT8_OID && format !== 'binary') return (v: string) => Number(v)
-    return pg.types.getTypeParser(oid, format as any)
+    return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text')
   }) as typeof pg.types.getTypeParser
 }
 
