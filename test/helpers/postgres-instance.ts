@@ -38,7 +38,7 @@ export async function placeWorkspace (store: AsyncOrchestratorStore, bus: Cluste
     const candidates = [...online.keys()].filter(id => members.has(id))
     const free = new Map((await tx.listNodes()).map(n => [n.id, n.storage_free ?? undefined]))
     const pins = await tx.lockPins(workspaceId)
-    // every placer locks the pins first, so no other placer adds copies under us (three round trips, not three per pin)
+    // every placer locks the pins first, so no other placer adds copies under us (four round trips, not several per pin)
     const byPin = new Map<string, string[]>()
     for (const a of await tx.listAllocationsOfWorkspace(workspaceId)) byPin.set(a.cid, [...(byPin.get(a.cid) ?? []), a.node_id])
     const gone: Array<{ cid: string, node_id: string }> = []
