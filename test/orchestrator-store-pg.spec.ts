@@ -1,0 +1,203 @@
+/**
+ * The shared store suite on both engines (SQLite through the async adapter,
+ * PostgreSQL on a real server), then what only PostgreSQL has: migrations
+ * shared by instances, row locks between two stores (two "instances"), and a
+ * transaction whose connection is killed mid-placement.
+ */
+import pg from 'pg'
+import { describe, expect, it } from 'vitest'
+import { openOrchestratorStore, SCHEMA_VERSION } from '../src/orchestrator/store.js'
+import { createPostgresStore, describeConnection } from '../src/orchestrator/pg/postgres-store.js'
+import { PG_SCHEMA_VERSION } from '../src/orchestrator/pg/postgres-migrations.js'
+import { asyncSqliteStore } from '../src/orchestrator/pg/sqlite-adapter.js'
+import { orchestratorStoreSuite, placeOnce } from './helpers/orchestrator-store-suite.js'
+import { usePostgres } from './helpers/postgres.js'
+import type { AsyncOrchestratorStore } from '../src/orchestrator/pg/async-store.js'
+
+const postgres = usePostgres()
+
+orchestratorStoreSuite('sqlite (async adapter)', {
+  setup: async () => asyncSqliteStore(openOrchestratorStore({ path: ':memory:' })),
+  teardown: async (store) => { await store.close() }
+})
+
+describe.skipIf(postgres.skip != null)('postgres', () => {
+  orchestratorStoreSuite('postgres', {
+    setup: async () => await createPostgresStore({ connectionString: await postgres.createDatabase(), maxConnections: 8 }),
+    teardown: async (store) => { await store.close() }
+  })
+
+  /** Polls `check` (a condition in the server, not a fixed delay) until it holds. */
+  async function until (check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+  }
+
+  async function admin<R extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<R[]> {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      return (await client.query<R>(sql, values)).rows
+    } finally {
+      await client.end()
+    }
+  }
+
+  async function seed (store: AsyncOrchestratorStore): Promise<string[]> {
+    await store.insertWorkspace({ id: 'ws', name: 'ws', swarm_key: 'secret', key_version: 1, created_at: 1 })
+    const ids = ['n0', 'n1', 'n2', 'n3']
+    for (const [i, id] of ids.entries()) {
+      await store.insertNode({ id, name: id, token_hash: Buffer.from([i]), created_at: i })
+      await store.addMember('ws', id, i)
+    }
+    await store.upsertPin({ workspace_id: 'ws', cid: 'bafy', name: null, size: null, replication_min: 2, replication_max: 2, created_at: 1 })
+    return ids
+  }
+
+  it('migrates to the SQLite store\'s schema version once, with instances starting together', async () => {
+    expect(PG_SCHEMA_VERSION).toBe(SCHEMA_VERSION)
+    const url = await postgres.createDatabase()
+    const stores = await Promise.all([1, 2, 3].map(async () => await createPostgresStore({ connectionString: url, maxConnections: 2 })))
+    await Promise.all(stores.map(async s => { await s.close() }))
+    const rows = await admin<{ component: string, version: number }>(url, 'SELECT component, version FROM otherthing_schema')
+    expect(rows).toEqual([{ component: 'store', version: SCHEMA_VERSION }])
+    const again = await createPostgresStore({ connectionString: url })
+    expect(await again.listWorkspaces()).toEqual([])
+    await again.close()
+  })
+
+  it('refuses a database written by a newer orchestrator', async () => {
+    const url = await postgres.createDatabase()
+    await (await createPostgresStore({ connectionString: url })).close()
+    await admin(url, 'UPDATE otherthing_schema SET version = version + 1 WHERE component = $1', ['store'])
+    const err = await createPostgresStore({ connectionString: url }).catch(e => e)
+    expect(err.name).toBe('InvalidConfigError')
+    expect(err.code).toBe('ERR_INVALID_CONFIG')
+  })
+
+  it('rejects a connection string that is not postgres:// without echoing it', async () => {
+    const err = await createPostgresStore({ connectionString: 'mysql://user:hunter2@127.0.0.1/db' }).catch(e => e)
+    expect(err.code).toBe('ERR_INVALID_CONFIG')
+    expect(err.message).not.toContain('hunter2')
+    expect(describeConnection('postgres://user:hunter2@db.example:5433/orch')).toBe('postgres://db.example:5433/orch')
+  })
+
+  it('fails a transaction whose callback swallowed a statement error, instead of reporting a commit', async () => {
+    const store = await createPostgresStore({ connectionString: await postgres.createDatabase() })
+    try {
+      const err = await store.transaction(async tx => {
+        await tx.setMeta('a', '1')
+        await tx.upsertPin({ workspace_id: 'no-such-workspace', cid: 'x', name: null, size: null, replication_min: 1, replication_max: 1, created_at: 1 })
+          .catch(() => { /* deliberately swallowed by this test: the store must not report a commit */ })
+      }).catch(e => e)
+      expect(err).toMatchObject({ name: 'ConflictError', code: 'ERR_CONFLICT' })
+      expect(await store.getMeta('a')).toBeUndefined()
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('keeps a swarm key out of the error of a failed write', async () => {
+    const store = await createPostgresStore({ connectionString: await postgres.createDatabase() })
+    try {
+      const err = await store.insertWorkspace({ id: 'ws', name: null as unknown as string, swarm_key: 'SECRET-KEY-0123', key_version: 1, created_at: 1 }).catch(e => e)
+      expect(err.code).toBe('23502')
+      expect(JSON.stringify({ ...err, message: err.message, stack: err.stack })).not.toContain('SECRET-KEY-0123')
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('makes a second instance wait on the pin\'s row lock, then see the first one\'s copies', async () => {
+    const url = await postgres.createDatabase()
+    const a = await createPostgresStore({ connectionString: url, maxConnections: 2 })
+    const b = await createPostgresStore({ connectionString: url, maxConnections: 2 })
+    try {
+      const nodes = await seed(a)
+      let release!: () => void
+      const gate = new Promise<void>(resolve => { release = resolve })
+      const first = a.transaction(async tx => {
+        await tx.lockPin('ws', 'bafy')
+        await tx.setAllocation('ws', 'bafy', 'n3', 'pinning', null, 2)
+        await gate
+      })
+      await until(async () => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'")).length === 1, 'the first placer to hold the lock')
+      const second = placeOnce(b, 'ws', 'bafy', nodes, 2)
+      await until(async () => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).length === 1, 'the second placer to wait on the lock')
+      release()
+      await first
+      // the second placer counted the first one's copy: one more, not two
+      expect(await second).toHaveLength(1)
+      const copies = await b.listAllocationsOfPin('ws', 'bafy')
+      expect(copies.map(c => c.node_id).sort()).toHaveLength(2)
+      expect(copies.map(c => c.node_id)).toContain('n3')
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('loses nothing when an instance dies mid-placement: the server rolls back, another instance places', async () => {
+    const url = await postgres.createDatabase()
+    const a = await createPostgresStore({ connectionString: url, maxConnections: 2 })
+    const b = await createPostgresStore({ connectionString: url, maxConnections: 2 })
+    try {
+      const nodes = await seed(a)
+      let resume!: () => void
+      const gate = new Promise<void>(resolve => { resume = resolve })
+      const dying = a.transaction(async tx => {
+        await tx.lockPin('ws', 'bafy')
+        await tx.setAllocation('ws', 'bafy', 'n0', 'pinning', null, 2)
+        await gate
+        await tx.setAllocation('ws', 'bafy', 'n1', 'pinning', null, 2)
+      })
+      await until(async () => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'")).length === 1, 'the placer to hold the lock')
+      const killed = await admin<{ ok: boolean }>(url, `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+        WHERE datname = current_database() AND state = 'idle in transaction'`)
+      expect(killed).toEqual([{ ok: true }])
+      resume()
+      await expect(dying).rejects.toThrow()
+
+      // the lock went with the connection: the other instance places at once, from a clean slate
+      expect(await b.listAllocationsOfPin('ws', 'bafy')).toEqual([])
+      expect(await b.getPin('ws', 'bafy')).toMatchObject({ replication_min: 2 })
+      expect(await placeOnce(b, 'ws', 'bafy', nodes, 2)).toHaveLength(2)
+      // and the dead instance's pool recovers for its next transaction
+      expect(await placeOnce(a, 'ws', 'bafy', nodes, 2)).toEqual([])
+      expect(await a.listAllocationsOfPin('ws', 'bafy')).toHaveLength(2)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('places each of many pins exactly once when two instances place the same workspace at once', async () => {
+    const url = await postgres.createDatabase()
+    const a = await createPostgresStore({ connectionString: url, maxConnections: 4 })
+    const b = await createPostgresStore({ connectionString: url, maxConnections: 4 })
+    try {
+      const nodes = await seed(a)
+      const cids = Array.from({ length: 40 }, (_, i) => `bafy${String(i).padStart(2, '0')}`)
+      for (const cid of cids) await a.upsertPin({ workspace_id: 'ws', cid, name: null, size: null, replication_min: 2, replication_max: 2, created_at: 1 })
+      const placeAll = async (store: AsyncOrchestratorStore): Promise<void> => {
+        await store.transaction(async tx => {
+          for (const row of await tx.lockPins('ws')) {
+            const have = new Set((await tx.listAllocationsOfPin('ws', row.cid)).map(x => x.node_id))
+            for (const nodeId of nodes.filter(n => !have.has(n)).slice(0, row.replication_max - have.size)) {
+              await tx.setAllocation('ws', row.cid, nodeId, 'pinning', null, 3)
+            }
+          }
+        })
+      }
+      await Promise.all([placeAll(a), placeAll(b), placeAll(a), placeAll(b)])
+      const all = await a.listAllocationsOfWorkspace('ws')
+      expect(all).toHaveLength((cids.length + 1) * 2)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+})
