@@ -6,10 +6,11 @@
  */
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { openOrchestratorStore, SCHEMA_VERSION } from '../src/orchestrator/store.js'
+import { openOrchestratorStore, SCHEMA_VERSION } from '../src/orchestrator/store/index.js'
 import { createPostgresStore, describeConnection } from '../src/orchestrator/pg/postgres-store.js'
 import { PG_SCHEMA_VERSION } from '../src/orchestrator/pg/postgres-migrations.js'
 import { asyncSqliteStore } from '../src/orchestrator/pg/sqlite-adapter.js'
+import type { SyncSqliteStore } from '../src/orchestrator/pg/sqlite-adapter.js'
 import { orchestratorStoreSuite, placeOnce } from './helpers/orchestrator-store-suite.js'
 import { usePostgres } from './helpers/postgres.js'
 import type { AsyncOrchestratorStore } from '../src/orchestrator/pg/async-store.js'
@@ -17,7 +18,8 @@ import type { AsyncOrchestratorStore } from '../src/orchestrator/pg/async-store.
 const postgres = usePostgres()
 
 orchestratorStoreSuite('sqlite (async adapter)', {
-  setup: async () => asyncSqliteStore(openOrchestratorStore({ path: ':memory:' })),
+  // the adapter needs the raw connection (a sync transaction() cannot span an await): the SQLite class has it, the interface does not
+  setup: async () => asyncSqliteStore(openOrchestratorStore({ path: ':memory:' }) as unknown as SyncSqliteStore),
   teardown: async (store) => { await store.close() }
 })
 

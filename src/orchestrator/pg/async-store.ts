@@ -16,7 +16,7 @@
  * `ConflictError`): to carry on after an expected failure, run the statement
  * in a nested `transaction` (a savepoint), which behaves the same on both.
  */
-import type { AllocationRow, AllocationState, NodeRow, PeerRow, PinRow, WorkspaceRow } from '../store.js'
+import type { AllocationRow, AllocationState, NodeRow, PeerRow, PinRow, WorkspaceRow } from '../store/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 export type { AllocationRow, AllocationState, NodeRow, PeerRow, PinRow, WorkspaceRow }

@@ -11,7 +11,7 @@
  */
 import { throwIfAborted } from '../../util/abort.js'
 import type { AllocationRow, AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction, PinRow } from './async-store.js'
-import type { OrchestratorStore } from '../store.js'
+import type { OrchestratorStore } from '../store/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins' | 'setAllocations' | 'deleteAllocations'>
