@@ -4,9 +4,9 @@
  * Field names follow the seed plan (`snake_case`).
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { CID } from 'multiformats/cid'
 import { z } from 'zod'
 import { isValidWorkspaceId } from '../storage/workspace-id.js'
+import { isCid } from '../util/cid.js'
 
 /** Version of this message set. A node and an orchestrator must agree on it. */
 export const PROTOCOL_VERSION = 1
@@ -24,16 +24,6 @@ const MAX_NAME_LENGTH = 1024
 const MAX_TOKEN_LENGTH = 512
 const MAX_MULTIADDR_LENGTH = 1024
 
-function isCid (value: string): boolean {
-  try {
-    CID.parse(value)
-    return true
-  } catch {
-    // CIDv1 in other bases than base32/base58btc need a decoder; accept only what CID.parse reads
-    return false
-  }
-}
-
 function isMultiaddr (value: string): boolean {
   if (!value.startsWith('/')) return false
   try {
@@ -46,7 +36,7 @@ function isMultiaddr (value: string): boolean {
 
 /** A workspace id (see `validateWorkspaceId`). */
 export const workspaceIdSchema = z.string().max(64).refine(isValidWorkspaceId, { message: 'invalid workspace id' })
-/** A CID string that `CID.parse` accepts (CIDv0 `Qm...` or CIDv1 base32 `b...`). */
+/** A CID string that `parseCid` accepts (CIDv0 `Qm...`, CIDv1 in base32, base36 or base58btc). */
 export const cidSchema = z.string().min(1).max(256).refine(isCid, { message: 'invalid CID' })
 /** A multiaddr string (`/ip4/.../tcp/.../p2p/...`). */
 export const multiaddrSchema = z.string().min(1).max(MAX_MULTIADDR_LENGTH).refine(isMultiaddr, { message: 'invalid multiaddr' })

@@ -92,11 +92,17 @@ const MIGRATION_LOCK = 0x07e2_0001
  * transaction, under a transaction-level advisory lock.
  */
 export async function migrate (client: pg.ClientBase, component: string, migrations: string[]): Promise<void> {
-  await client.query('CREATE TABLE IF NOT EXISTS otherthing_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)')
-    .catch(async (err: { code?: string }) => {
-      // two instances creating it at once: the loser sees a unique violation on the catalog
-      if (err.code !== '23505' && err.code !== '42P07') throw err
-    })
+  // under the same lock as the steps: CREATE TABLE IF NOT EXISTS is not atomic between
+  // two sessions (the loser fails on the catalog: 23505, or 42710 for the row type)
+  await client.query('BEGIN')
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
+    await client.query('CREATE TABLE IF NOT EXISTS otherthing_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)')
+    await client.query('COMMIT')
+  } catch (err) {
+    await client.query('ROLLBACK')
+    throw err
+  }
   for (;;) {
     await client.query('BEGIN')
     try {
