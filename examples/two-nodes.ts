@@ -4,12 +4,10 @@
  *
  *   npx tsx examples/two-nodes.ts
  */
-import '../src/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createStorageNode } from '../src/node/index.js'
-import { generateSwarmKey, parseSwarmKey } from '../src/swarm-key/index.js'
+import { createStorageNode, generateSwarmKey, parseSwarmKey } from 'otherthing-storage'
 
 const dirs = await Promise.all([1, 2, 3].map(async i => mkdtemp(join(tmpdir(), `two-nodes-${i}-`))))
 const listenAddresses = ['/ip4/127.0.0.1/tcp/0']
