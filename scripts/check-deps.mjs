@@ -55,7 +55,8 @@ const PATTERNS = [
 const builtins = new Set(builtinModules)
 
 function packageOf (specifier) {
-  if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:') || specifier.includes(':')) return null
+  if (!/^(@[\w.~-]+\/)?[\w.~-]+(\/[\w./~-]*)?$/.test(specifier) || specifier.startsWith('.')) return null // relative, URL, or not an import
+  if (specifier.startsWith('node:')) return null
   const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]
   if (builtins.has(name) || name === pkg.name) return null
   return name
