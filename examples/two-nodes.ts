@@ -32,13 +32,13 @@ try {
   try {
     await wx.connect(wa.multiaddrs()[0], { signal: AbortSignal.timeout(2000) })
     console.log('unexpected: the outsider connected')
-  } catch (err: any) {
-    console.log('outsider refused:', err.code)
+  } catch (err) {
+    console.log('outsider refused:', (err as { code?: string }).code)
   }
   try {
     await wx.pin(cid, { timeout: 2000 })
-  } catch (err: any) {
-    console.log('outsider cannot fetch:', err.code)
+  } catch (err) {
+    console.log('outsider cannot fetch:', (err as { code?: string }).code)
   }
 } finally {
   await Promise.all([a.stop(), b.stop(), outsider.stop()])

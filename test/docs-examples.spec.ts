@@ -17,6 +17,8 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const run = promisify(execFile)
+/** What a failed `execFile` rejects with. */
+interface ExecError { code?: number | string, signal?: string, stdout?: string, stderr?: string }
 const root = fileURLToPath(new URL('..', import.meta.url))
 const RUN_TIMEOUT_MS = 60_000
 
@@ -132,7 +134,8 @@ describe('documentation examples', () => {
             killSignal: 'SIGKILL',
             env: { ...process.env, NODE_OPTIONS: '' }
           })
-        } catch (err: any) {
+        } catch (caught) {
+          const err = caught as ExecError
           throw new Error(`${label(e)} failed (${err.code ?? err.signal}):\n${err.stderr ?? ''}${err.stdout ?? ''}`)
         }
       }, RUN_TIMEOUT_MS + 10_000)
@@ -148,8 +151,9 @@ describe('documentation examples', () => {
       const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
       try {
         await run(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], { cwd: dir, maxBuffer: 16 * 2 ** 20 })
-      } catch (err: any) {
-        output = `${err.stdout ?? ''}${err.stderr ?? ''}` || String(err)
+      } catch (caught) {
+        const err = caught as ExecError
+        output = `${err.stdout ?? ''}${err.stderr ?? ''}` || String(caught)
       }
     }, 180_000)
     afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
