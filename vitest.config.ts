@@ -20,7 +20,8 @@ export const UNIT_SPECS = [
   'test/quota-fast-path.spec.ts',
   'test/quota-reserve.spec.ts',
   'test/storage-*.spec.ts',
-  'test/swarm-key.spec.ts'
+  'test/swarm-key.spec.ts',
+  'test/util-primitives.spec.ts'
 ]
 
 export default defineConfig({
