@@ -1,7 +1,8 @@
 /**
  * Every ```ts example in README.md and docs/*.md works as written:
- * - after `<!-- run -->` it runs (tsx, its own temp folder as cwd, against src/ through the
- *   package name, with a timeout) and must exit 0; it is also type-checked;
+ * - after `<!-- run -->` it runs (tsx, against src/ through the package name, its own temp folder
+ *   as cwd, with a timeout; all of them one after the other in one process) and must not throw;
+ *   it is also type-checked;
  * - by default it is type-checked (tsc, strict) as a module importing the package by name;
  *   a `<!-- check: <declarations> -->` comment before it declares what the example takes as given
  *   (e.g. `declare const ws: WorkspaceNode`), invisible to readers;
@@ -9,7 +10,7 @@
  * Also: the README's architecture diagram lists every folder of src/.
  */
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -84,7 +85,7 @@ async function sandbox (prefix: string): Promise<string> {
         'otherthing-storage/*': [join(root, 'src/*/index.ts')]
       }
     },
-    include: ['*.mts']
+    include: ['**/*.mts']
   }, null, 2))
   return dir
 }
@@ -114,31 +115,69 @@ describe('documentation examples', () => {
     }
   })
 
-  // concurrently: each is mostly tsx start-up and node start/stop, a few seconds of CPU
-  describe.concurrent('runnable ones run', () => {
+  // All runnable examples run one after the other in ONE tsx process (each in its own folder, made the
+  // cwd while it runs): loading Helia and libp2p once instead of once per example saves most of the time.
+  describe('runnable ones run', () => {
     const runnable = examples.filter(e => e.mode === 'run')
-    const dirs: string[] = []
-    afterAll(async () => { await Promise.all(dirs.map(async d => { await rm(d, { recursive: true, force: true }) })) })
+    let dir: string
+    let results = new Map<string, { ok: boolean, error?: string }>()
+    let harnessOutput = ''
+
+    beforeAll(async () => {
+      dir = await sandbox('docs-run-')
+      const jobs: Array<{ label: string, dir: string, file: string }> = []
+      for (const e of runnable) {
+        const exampleDir = join(dir, fileName(e).replace(/\.mts$/, ''))
+        await mkdir(exampleDir)
+        const file = join(exampleDir, 'example.mts')
+        await writeFile(file, moduleText(e))
+        jobs.push({ label: label(e), dir: exampleDir, file })
+      }
+      await writeFile(join(dir, 'harness.mts'), [
+        "import { pathToFileURL } from 'node:url'",
+        `const jobs: Array<{ label: string, dir: string, file: string }> = ${JSON.stringify(jobs)}`,
+        'const results: Record<string, { ok: boolean, error?: string }> = {}',
+        'for (const job of jobs) {',
+        '  process.chdir(job.dir)',
+        '  let timer: NodeJS.Timeout | undefined',
+        '  const timeout = new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timed out after ${RUN_TIMEOUT_MS} ms`)) }, RUN_TIMEOUT_MS) })',
+        '  try {',
+        '    await Promise.race([import(pathToFileURL(job.file).href), timeout])',
+        '    results[job.label] = { ok: true }',
+        '  } catch (err) {',
+        '    results[job.label] = { ok: false, error: String((err as Error)?.stack ?? err) }',
+        '  } finally {',
+        '    clearTimeout(timer)',
+        '  }',
+        '}',
+        "process.stdout.write('\\n@@RESULTS@@' + JSON.stringify(results) + '\\n')",
+        'process.exit(0)'
+      ].join('\n').replace(/RUN_TIMEOUT_MS/g, String(RUN_TIMEOUT_MS)))
+      const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs')
+      try {
+        const { stdout, stderr } = await run(process.execPath, [tsx, '--tsconfig', join(dir, 'tsconfig.json'), join(dir, 'harness.mts')], {
+          cwd: dir,
+          timeout: RUN_TIMEOUT_MS * 4,
+          killSignal: 'SIGKILL',
+          maxBuffer: 16 * 2 ** 20,
+          env: { ...process.env, NODE_OPTIONS: '' }
+        })
+        harnessOutput = `${stdout}${stderr}`
+      } catch (caught) {
+        const err = caught as ExecError
+        harnessOutput = `harness failed (${err.code ?? err.signal}):\n${err.stdout ?? ''}${err.stderr ?? ''}`
+      }
+      const marker = harnessOutput.lastIndexOf('@@RESULTS@@')
+      if (marker >= 0) results = new Map(Object.entries(JSON.parse(harnessOutput.slice(marker + 11).split('\n')[0])))
+    }, RUN_TIMEOUT_MS * 4 + 30_000)
+    afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
 
     for (const e of runnable) {
-      it(label(e), async () => {
-        const dir = await sandbox('docs-run-')
-        dirs.push(dir)
-        const file = join(dir, fileName(e))
-        await writeFile(file, moduleText(e))
-        const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs')
-        try {
-          await run(process.execPath, [tsx, '--tsconfig', join(dir, 'tsconfig.json'), file], {
-            cwd: dir,
-            timeout: RUN_TIMEOUT_MS,
-            killSignal: 'SIGKILL',
-            env: { ...process.env, NODE_OPTIONS: '' }
-          })
-        } catch (caught) {
-          const err = caught as ExecError
-          throw new Error(`${label(e)} failed (${err.code ?? err.signal}):\n${err.stderr ?? ''}${err.stdout ?? ''}`)
-        }
-      }, RUN_TIMEOUT_MS + 10_000)
+      it(label(e), () => {
+        const result = results.get(label(e))
+        if (result == null) throw new Error(`${label(e)} did not run:\n${harnessOutput.slice(-4000)}`)
+        if (!result.ok) throw new Error(`${label(e)} failed: ${result.error}`)
+      })
     }
   })
 
