@@ -6,9 +6,10 @@
  * blockstore and datastore, and one hard quota covers them all.
  *
  * The root is what a storage node needs (it loads no fastify, better-sqlite3,
- * commander or pino). The orchestrator, the dashboard and the node runner are
- * subpaths: `otherthing-storage/orchestrator`, `otherthing-storage/dashboard`,
- * `otherthing-storage/runner`; `otherthing-storage/node` and
+ * commander or pino). The orchestrator, its server, the gateway, the dashboard
+ * and the node runner are subpaths: `otherthing-storage/orchestrator`,
+ * `otherthing-storage/server`, `otherthing-storage/gateway`,
+ * `otherthing-storage/dashboard`, `otherthing-storage/runner`; `otherthing-storage/node` and
  * `otherthing-storage/blockstore` give those modules alone.
  *
  * @example

@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
-const SUBPATHS = ['node', 'blockstore', 'orchestrator', 'runner', 'dashboard'] as const
+const SUBPATHS = ['node', 'blockstore', 'orchestrator', 'server', 'gateway', 'runner', 'dashboard'] as const
 /** Packages a user who only wants a storage node must not load through the root export. */
 const SERVER_PACKAGES = ['fastify', 'better-sqlite3', 'commander', 'pino', '@fastify/multipart', 'cli-progress']
 
@@ -80,7 +80,9 @@ describe('the package', () => {
       blockstore: ['createQuotaLedger', 'createQuotaBlockstore', 'scanFsBlockstore'],
       orchestrator: ['createOrchestrator', 'buildAdminApp', 'CLOSE_CODES', 'openOrchestratorStore'],
       runner: ['buildApp', 'startNodeRunner', 'runCli', 'main', 'createLogger', 'registerIpcHandlers', 'IPFSManager', 'runDemo', 'uploadFile'],
-      dashboard: ['createDashboardServer', 'buildDashboardApp', 'registerDashboard', 'createWorkspaceGateway']
+      server: ['createOrchestratorServer'],
+      gateway: ['createWorkspaceGateway', 'swarmKeyFromDatabase'],
+      dashboard: ['createDashboardServer', 'buildDashboardApp', 'registerDashboard']
     }
     for (const area of SUBPATHS) {
       const script = `const m = await import('otherthing-storage/${area}'); console.log(JSON.stringify({ names: Object.keys(m), withResolvers: typeof Promise.withResolvers }))`
@@ -92,7 +94,7 @@ describe('the package', () => {
 
   it('keeps the server parts out of the root export', async () => {
     const names = JSON.parse(await node("console.log(JSON.stringify(Object.keys(await import('otherthing-storage'))))"))
-    for (const moved of ['createOrchestrator', 'buildApp', 'startNodeRunner', 'runCli', 'createLogger', 'createDashboardServer', 'IPFSManager']) {
+    for (const moved of ['createOrchestrator', 'createOrchestratorServer', 'createWorkspaceGateway', 'buildApp', 'startNodeRunner', 'runCli', 'createLogger', 'createDashboardServer', 'IPFSManager']) {
       expect(names, `${moved} is not in the root export`).not.toContain(moved)
     }
   }, 60_000)
@@ -139,8 +141,8 @@ describe('the package', () => {
     expect(fromRoot.has('helia'), 'the probe sees what the root loads').toBe(true)
     for (const name of SERVER_PACKAGES) expect(fromRoot.has(name), `${name} loaded by the root export`).toBe(false)
     // the same probe does see them where they belong
-    const orchestrator = await packagesLoadedBy('otherthing-storage/orchestrator')
-    for (const name of ['fastify', 'better-sqlite3']) expect(orchestrator.has(name), `${name} loaded by ./orchestrator`).toBe(true)
+    const server = await packagesLoadedBy('otherthing-storage/server')
+    for (const name of ['fastify', 'better-sqlite3']) expect(server.has(name), `${name} loaded by ./server`).toBe(true)
   }, 120_000)
 
   it('publishes types whose packages are installed for users (no devDependency types)', () => {
