@@ -1,5 +1,28 @@
 import { fileURLToPath } from 'node:url'
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
+
+/**
+ * Unit specs: one module at a time, no network nodes, no orchestrator, no child processes
+ * (`npm run test:unit`). Every other spec is an integration spec (`npm run test:integration`):
+ * real Helia nodes over loopback TCP, orchestrator + SQLite, node runners, CLI processes,
+ * Chromium, the built package. A new spec file is an integration spec unless listed here.
+ */
+export const UNIT_SPECS = [
+  'test/bench-smoke.spec.ts',
+  'test/blockstore-compliance.spec.ts',
+  'test/http-params.spec.ts',
+  'test/ipc.spec.ts',
+  'test/node-import-inplace.spec.ts',
+  'test/node-perf-import.spec.ts',
+  'test/node-transfer-cipher.spec.ts',
+  'test/protocol.spec.ts',
+  'test/quota-blockstore.spec.ts',
+  'test/quota-fast-path.spec.ts',
+  'test/quota-reserve.spec.ts',
+  'test/storage-*.spec.ts',
+  'test/swarm-key.spec.ts',
+  'test/util-primitives.spec.ts'
+]
 
 export default defineConfig({
   resolve: {
@@ -10,7 +33,6 @@ export default defineConfig({
   },
   test: {
     globals: true,
-    include: ['test/**/*.spec.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     setupFiles: ['./test/helpers/setup.ts'],
@@ -18,6 +40,10 @@ export default defineConfig({
       deps: {
         inline: ['interface-blockstore-tests']
       }
-    }
+    },
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT_SPECS } },
+      { extends: true, test: { name: 'integration', include: ['test/**/*.spec.ts'], exclude: [...configDefaults.exclude, ...UNIT_SPECS] } }
+    ]
   }
 })

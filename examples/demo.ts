@@ -9,6 +9,6 @@
  *
  * Same as `otherthing-storage demo [--exit]`.
  */
-import { main } from '../src/runner/cli.js'
+import { main } from 'otherthing-storage/runner'
 
 await main(['demo', ...process.argv.slice(2)])

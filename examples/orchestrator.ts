@@ -7,13 +7,11 @@
  *
  *   npx tsx examples/orchestrator.ts
  */
-import '../src/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createOrchestratorClient } from '../src/client/index.js'
-import { createStorageNode } from '../src/node/index.js'
-import { createOrchestratorServer } from '../src/server/index.js'
+import { createOrchestratorClient, createStorageNode } from 'otherthing-storage'
+import { createOrchestratorServer } from 'otherthing-storage/server'
 
 const dir = await mkdtemp(join(tmpdir(), 'orchestrator-example-'))
 const orchestrator = createOrchestratorServer({

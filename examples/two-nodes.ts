@@ -4,12 +4,10 @@
  *
  *   npx tsx examples/two-nodes.ts
  */
-import '../src/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createStorageNode } from '../src/node/index.js'
-import { generateSwarmKey, parseSwarmKey } from '../src/swarm-key/index.js'
+import { createStorageNode, generateSwarmKey, parseSwarmKey } from 'otherthing-storage'
 
 const dirs = await Promise.all([1, 2, 3].map(async i => mkdtemp(join(tmpdir(), `two-nodes-${i}-`))))
 const listenAddresses = ['/ip4/127.0.0.1/tcp/0']
@@ -34,13 +32,13 @@ try {
   try {
     await wx.connect(wa.multiaddrs()[0], { signal: AbortSignal.timeout(2000) })
     console.log('unexpected: the outsider connected')
-  } catch (err: any) {
-    console.log('outsider refused:', err.code)
+  } catch (err) {
+    console.log('outsider refused:', (err as { code?: string }).code)
   }
   try {
     await wx.pin(cid, { timeout: 2000 })
-  } catch (err: any) {
-    console.log('outsider cannot fetch:', err.code)
+  } catch (err) {
+    console.log('outsider cannot fetch:', (err as { code?: string }).code)
   }
 } finally {
   await Promise.all([a.stop(), b.stop(), outsider.stop()])

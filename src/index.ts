@@ -4,6 +4,23 @@
  * otherthing-storage: embedded IPFS (Helia) storage for workspaces. Every
  * workspace a machine joins gets its own private libp2p swarm (pnet), its own
  * blockstore and datastore, and one hard quota covers them all.
+ *
+ * The root is what a storage node needs (it loads no fastify, better-sqlite3,
+ * commander or pino). The orchestrator, its server, the gateway, the dashboard
+ * and the node runner are subpaths: `otherthing-storage/orchestrator`,
+ * `otherthing-storage/server`, `otherthing-storage/gateway`,
+ * `otherthing-storage/dashboard`, `otherthing-storage/runner`; `otherthing-storage/node` and
+ * `otherthing-storage/blockstore` give those modules alone.
+ *
+ * @example
+ * ```ts
+ * import { createStorageNode, generateSwarmKey } from 'otherthing-storage'
+ *
+ * const node = await createStorageNode({ storagePath: '/mnt/data', quotaBytes: 10 * 2 ** 30 })
+ * const ws = await node.join('team-alpha', generateSwarmKey())
+ * const { cid } = await ws.add(new TextEncoder().encode('hello world'))
+ * await node.stop()
+ * ```
  */
 // Must come first: Helia 7 / libp2p 3 need Promise.withResolvers (Node 22+).
 import './polyfill.js'
@@ -34,38 +51,11 @@ export type { StorageLock, LockHolder } from './storage/lock.js'
 export { createQuotaLedger, createQuotaBlockstore, scanFsBlockstore, scanBlockstore, defaultReserveBytes } from './blockstore/index.js'
 export type { QuotaLedger, QuotaLedgerInit, QuotaUsage, QuotaBlockstore, QuotaBlockstoreInit, StatFsFn, StatFsResult, ScanResult, ScanFsOptions } from './blockstore/index.js'
 
-// Orchestrator side: protocol, orchestrator, orchestrator client
+// The orchestrator <-> node protocol and the orchestrator client a node runs
 export * from './protocol/index.js'
-export * from './orchestrator/index.js'
-export * from './server/index.js'
 export * from './client/index.js'
-
-// Node runner: local HTTP API (storage routes + Kubo RPC subset)
-export { buildApp } from './runner/http/index.js'
-export type { BuildAppInit, HttpApp } from './runner/http/index.js'
-
-export { startNodeRunner, DEFAULT_RUNNER_LISTEN } from './runner/node-runner.js'
-export type { NodeRunner, NodeRunnerInit, StandaloneWorkspace } from './runner/node-runner.js'
-export { buildCli, runCli } from './runner/cli.js'
-export type { CliIo } from './runner/cli.js'
-export { createLogger, REDACTED_FIELDS } from './runner/logger.js'
-export type { CreateLoggerInit, Logger } from './runner/logger.js'
-export { runDemo } from './runner/demo.js'
-export type { DemoInit, DemoResult } from './runner/demo.js'
-export { uploadFile, downloadToFile, openDownload } from './runner/api-client.js'
-export type { ApiTarget, UploadOptions, UploadResult, TransferOptions } from './runner/api-client.js'
-
-// Electron integration
-export { registerIpcHandlers, IPC_CHANNELS, validateCidArg, validatePathArg } from './runner/ipc.js'
-export type { IpcMainLike, IpfsIpcTarget, IpfsStatus, IpfsStats, IpcChannel } from './runner/ipc.js'
-export { IPFSManager } from './runner/ipfs-manager.js'
-export type { IPFSManagerInit } from './runner/ipfs-manager.js'
 
 // Private workspace nodes and the multi-workspace storage node
 export { createStorageNode, createWorkspaceNode, DEFAULT_LISTEN_ADDRESSES, DEFAULT_MAX_CONNECTIONS, PROFILES } from './node/index.js'
 export type { StorageNodeInit, WorkspaceNodeInit, ManagedWorkspaceNode, QuotaHooks, BandwidthLimits, ImportProfile } from './node/index.js'
 export type * from './node/types.js'
-
-// Dashboard storage tab and the workspace gateway
-export { createDashboardServer, buildDashboardApp, registerDashboard, createWorkspaceGateway, swarmKeyFromDatabase } from './dashboard/index.js'
-export type { DashboardInit, DashboardServerInit, DashboardServer, DashboardApp, DashboardOrchestrator, NodePinControl, MemberToken, WorkspaceGateway, WorkspaceGatewayInit, UploadOptions as GatewayUploadOptions, UploadResult as GatewayUploadResult, GatewayWorkspaceInfo, DashboardWorkspaceStatus, DashboardErrorBody } from './dashboard/index.js'

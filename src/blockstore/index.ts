@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * import { FsBlockstore } from 'blockstore-fs'
- * import { createQuotaBlockstore, createQuotaLedger } from './index.js'
+ * import { createQuotaBlockstore, createQuotaLedger } from 'otherthing-storage/blockstore'
  *
  * const ledger = createQuotaLedger({ limitBytes: 10 * 1024 ** 3, statePath: '/data/ipfs/quota-ledger.json' })
  * const directory = '/data/ipfs/ws-1/blocks'
@@ -19,6 +19,9 @@
  * await ledger.close()
  * ```
  */
+// Entry point of `otherthing-storage/blockstore`: Helia 7 / libp2p 3 need Promise.withResolvers (Node 22+).
+import '../polyfill.js'
+
 export { createQuotaLedger } from './ledger.js'
 export type { QuotaLedger, QuotaLedgerInit, QuotaUsage } from './ledger.js'
 export { createQuotaBlockstore } from './quota-blockstore.js'

@@ -6,10 +6,15 @@
  *
  * @example
  * ```ts
+ * import { createDashboardServer } from 'otherthing-storage/dashboard'
+ *
  * const dashboard = createDashboardServer({ orchestrator, gateway, port: 7421 })
  * console.log('Dashboard:', await dashboard.start())
  * ```
  */
+// Entry point of `otherthing-storage/dashboard`: Helia 7 / libp2p 3 need Promise.withResolvers (Node 22+).
+import '../polyfill.js'
+
 export { registerDashboard, dashboardStatus, toErrorReply } from './routes.js'
 export type { DashboardErrorBody, DashboardWorkspaceStatus } from './routes.js'
 export { buildDashboardApp, createDashboardServer } from './server.js'

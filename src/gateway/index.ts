@@ -10,6 +10,9 @@
  * await gateway.join('ws-1')
  * ```
  */
+// Entry point of `otherthing-storage/gateway`: Helia 7 / libp2p 3 need Promise.withResolvers (Node 22+).
+import '../polyfill.js'
+
 export { createWorkspaceGateway } from './gateway.js'
 export { swarmKeyFromDatabase } from './keys.js'
 export type * from './types.js'

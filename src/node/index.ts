@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { createStorageNode } from './node/index.js'
+ * import { createStorageNode } from 'otherthing-storage/node'
  *
  * const node = await createStorageNode({ storagePath: '/mnt/data', quotaBytes: 10 * 2 ** 30 })
  * const ws = await node.join('team-alpha', swarmKeyHex)

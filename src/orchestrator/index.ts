@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { createOrchestrator } from './orchestrator/index.js'
+ * import { createOrchestrator } from 'otherthing-storage/orchestrator'
  * const orch = createOrchestrator({ dataDir: './state', port: 7420 })
  * const { url, adminUrl } = await orch.start()
  * const ws = orch.createWorkspace({ name: 'Team' })
@@ -16,6 +16,9 @@
  * // with the dashboard on the same port and an always-on workspace gateway: see createOrchestratorServer (src/server/)
  * ```
  */
+// Entry point of `otherthing-storage/orchestrator`: Helia 7 / libp2p 3 need Promise.withResolvers (Node 22+).
+import '../polyfill.js'
+
 export { createOrchestrator, normaliseCid, DATABASE_FILE_NAME, CLOSE_CODES, ERR_PROTOCOL_VERSION, BOOTSTRAP_COALESCE_MS } from './orchestrator.js'
 export { createOrchestratorCore } from './core.js'
 export type { OrchestratorCore, OrchestratorCoreInit } from './core.js'

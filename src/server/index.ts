@@ -9,5 +9,8 @@
  * const { url, dashboardUrl } = await server.start() // log in with server.adminToken
  * ```
  */
+// Entry point of `otherthing-storage/server`: Helia 7 / libp2p 3 need Promise.withResolvers (Node 22+).
+import '../polyfill.js'
+
 export { createOrchestratorServer } from './server.js'
 export type * from './types.js'

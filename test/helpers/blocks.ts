@@ -30,6 +30,7 @@ export async function * chunked (bytes: Uint8Array, chunkSize: number, options: 
 }
 
 /** The error `p` rejects with; throws when it resolves. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- callers read whatever fields the error has (code, used, limit...)
 export async function rejection (p: Promise<unknown>): Promise<any> {
   try {
     await p
