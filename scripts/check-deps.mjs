@@ -23,7 +23,8 @@ const DEV_ONLY_IN_SRC = {
 }
 /** Dependencies no source file imports, and why they are needed anyway. */
 const USED_WITHOUT_IMPORT = {
-  '@types/better-sqlite3': 'the published types of otherthing-storage/orchestrator import better-sqlite3 types'
+  '@types/better-sqlite3': 'the published types of otherthing-storage/orchestrator import better-sqlite3 types',
+  '@types/pg': 'the published types of the PostgreSQL store (orchestrator/pg) import pg types'
 }
 /** devDependencies used as tools (by scripts or other tools), not imported. */
 const TOOLS = new Set(['typescript', 'tsx', 'vitest', 'eslint', '@eslint/js', 'typescript-eslint'])

@@ -13,6 +13,7 @@ import { createStorageNode } from '../src/node/index.js'
 import type { StorageNode } from '../src/node/index.js'
 import { createOrchestrator } from '../src/orchestrator/index.js'
 import type { Orchestrator } from '../src/orchestrator/index.js'
+import { logCleanupError } from './helpers/cleanup.js'
 
 const MiB = 2 ** 20
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
@@ -72,8 +73,8 @@ describe('orchestrator + clients + storage nodes', () => {
 
   afterAll(async () => {
     for (const m of Object.values(machines)) {
-      await m.client.stop().catch(() => {})
-      await m.node.stop().catch(() => {})
+      await m.client.stop().catch(logCleanupError)
+      await m.node.stop().catch(logCleanupError)
     }
     await orch?.stop()
     await rm(root, { recursive: true, force: true })

@@ -18,6 +18,7 @@ import type { OrchestratorClient } from '../src/client/index.js'
 import type { DashboardServer, WorkspaceGateway } from '../src/dashboard/index.js'
 import type { StorageNode } from '../src/node/index.js'
 import type { Orchestrator } from '../src/orchestrator/index.js'
+import { logCleanupError } from './helpers/cleanup.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const hasChromium = existsSync(CHROMIUM)
@@ -74,7 +75,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
   }, 60_000)
 
   afterAll(async () => {
-    await browser?.close().catch(() => {})
+    await browser?.close().catch(logCleanupError)
     await dashboard?.stop()
     await Promise.all(clients.map(async c => { await c.stop() }))
     await gateway?.stop()

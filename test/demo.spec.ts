@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { runDemo } from '../src/runner/demo.js'
+import { awaitedLater } from '../src/util/promise.js'
 
 const BIN = fileURLToPath(new URL('../bin/otherthing-storage.js', import.meta.url))
 
@@ -42,7 +43,7 @@ describe('demo', () => {
     out.setEncoding('utf8').on('data', (d: string) => { text += d })
     const abort = new AbortController()
     const running = runDemo({ stdout: out, signal: abort.signal, sampleSize: 64 * 1024 })
-    running.catch(() => {})
+    awaitedLater(running) // awaited below, after the page is checked
     let url = ''
     try {
       await expect.poll(() => text.includes('demo running'), { timeout: 60_000, interval: 100 }).toBe(true)

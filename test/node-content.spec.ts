@@ -97,7 +97,9 @@ describe('a 64 MiB two-level file', () => {
     let tool: string | undefined
     try {
       tool = JSON.parse(execFileSync('ipfs_cid', [file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()).CIDv0
-    } catch {}
+    } catch {
+      // ipfs_cid is not installed here: the recorded CID below is still checked
+    }
     if (tool != null) expect(tool).toBe(BIG_CID)
   })
 

@@ -90,11 +90,14 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
   it('fails a transaction whose callback swallowed a statement error, instead of reporting a commit', async () => {
     const store = await createPostgresStore({ connectionString: await postgres.createDatabase() })
     try {
+      let swallowed: unknown
       const err = await store.transaction(async tx => {
         await tx.setMeta('a', '1')
+        // deliberately swallowed by this callback: the store must not report a commit
         await tx.upsertPin({ workspace_id: 'no-such-workspace', cid: 'x', name: null, size: null, replication_min: 1, replication_max: 1, created_at: 1 })
-          .catch(() => { /* deliberately swallowed by this test: the store must not report a commit */ })
+          .catch((e: unknown) => { swallowed = e })
       }).catch(e => e)
+      expect(swallowed).toBeInstanceOf(Error)
       expect(err).toMatchObject({ name: 'ConflictError', code: 'ERR_CONFLICT' })
       expect(await store.getMeta('a')).toBeUndefined()
     } finally {

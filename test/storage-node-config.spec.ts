@@ -8,7 +8,10 @@ import {
 import { defaultAppDataDir } from '../src/storage/app-data.js'
 
 async function catchErr (p: Promise<unknown> | (() => unknown)): Promise<any> {
-  try { typeof p === 'function' ? p() : await p } catch (err) { return err }
+  try {
+    if (typeof p === 'function') p()
+    else await p
+  } catch (err) { return err }
   return undefined
 }
 

@@ -33,7 +33,6 @@ interface StoreTimes { putMs: number, getMs: number }
 async function runOnce (store: Blockstore & { open?: () => Promise<void>, close?: () => Promise<void> }, cids: CID[], pool: Uint8Array[]): Promise<StoreTimes> {
   await store.open?.()
   let start = performance.now()
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   for await (const _ of store.putMany((function * () {
     for (let i = 0; i < cids.length; i++) yield { cid: cids[i], bytes: pool[i % pool.length] }
   })())) { /* drain */ }

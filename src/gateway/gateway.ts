@@ -91,12 +91,9 @@ class DefaultGateway implements WorkspaceGateway {
     return { cid, size: added.size, pin }
   }
 
-  cat (workspaceId: string, cid: string, options: AbortOptions & { timeout?: number } = {}): AsyncIterable<Uint8Array> {
-    const self = this
-    return (async function * () {
-      const node = await self.join(workspaceId, options)
-      yield * node.cat(cid, { signal: options.signal, timeout: options.timeout ?? self.#init.fetchTimeoutMs ?? 60_000 })
-    })()
+  async * cat (workspaceId: string, cid: string, options: AbortOptions & { timeout?: number } = {}): AsyncIterable<Uint8Array> {
+    const node = await this.join(workspaceId, options)
+    yield * node.cat(cid, { signal: options.signal, timeout: options.timeout ?? this.#init.fetchTimeoutMs ?? 60_000 })
   }
 
   workspaces (): GatewayWorkspaceInfo[] {

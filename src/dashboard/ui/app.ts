@@ -368,7 +368,7 @@ function wire (): void {
     })()
   })
   $('logout').addEventListener('click', () => {
-    void api('POST', '/logout').catch(() => {}).then(() => { showLogin() })
+    void api('POST', '/logout').catch((err: unknown) => { console.warn('logout request failed', err) }).then(() => { showLogin() })
   })
   $<HTMLSelectElement>('workspace-select').addEventListener('change', e => { go((e.target as HTMLSelectElement).value) })
   $('upload-form').addEventListener('submit', e => {

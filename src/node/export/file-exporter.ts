@@ -11,6 +11,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { InvalidArgumentError, StorageError } from '../../errors.js'
 import type { BlockReader } from './block-reader.js'
 import type { AbortOptions } from '../types.js'
+import { awaitedLater } from '../../util/promise.js'
 import type { CID } from 'multiformats/cid'
 
 export interface FileNode {
@@ -112,7 +113,7 @@ async function * streamFile (root: FileNode, reader: BlockReader, readAhead: num
     const fill = (): void => {
       while (next < wanted.length && pending.length < readAhead) {
         const p = reader.get(wanted[next++].cid, { signal })
-        p.catch(() => {}) // awaited in order below
+        awaitedLater(p) // awaited in order below
         pending.push(p)
       }
     }

@@ -14,6 +14,7 @@ import { encodeLeaf, resolveLayout } from './layout.js'
 import type { FileLayout, NodeSummary } from './layout.js'
 import type { AbortOptions } from '../types.js'
 import type { Blockstore } from 'interface-blockstore'
+import { awaitedLater } from '../../util/promise.js'
 import type { CID } from 'multiformats/cid'
 
 export interface ImportFileOptions extends AbortOptions {
@@ -88,7 +89,7 @@ export async function importFile (source: AsyncIterable<Uint8Array> | Iterable<U
       size += chunk.byteLength
       options.onChunk?.(chunk.byteLength)
       const p = leaf(chunk)
-      p.catch(() => {}) // observed in order below; avoid an unhandled rejection meanwhile
+      awaitedLater(p) // observed in order below; no unhandled rejection meanwhile
       inFlight.push(p)
       if (inFlight.length >= concurrency) await tree.push(await (inFlight.shift() as Promise<NodeSummary>))
     }

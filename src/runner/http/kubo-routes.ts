@@ -5,11 +5,10 @@
  */
 import { PassThrough } from 'node:stream'
 import { arch, platform } from 'node:process'
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import fastifyMultipart from '@fastify/multipart'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import type { CID } from 'multiformats/cid'
 import { ContentNotFoundError, InvalidArgumentError, NotPinnedError, StorageError, TimeoutError } from '../../errors.js'
 import type { AddOptions, StorageNode, WorkspaceNode } from '../../node/types.js'
 import { describeError, HttpError, kuboError, KUBO_ERR_NORMAL } from './errors.js'
