@@ -130,6 +130,8 @@ export interface WorkspaceNode {
   readonly workspaceId: string
   /** The libp2p peer id (stable across restarts). */
   readonly peerId: string
+  /** Private-network handshakes and swarm key mismatches (`mismatch` events; counters). */
+  readonly pnet?: import('./pnet.js').PnetMonitor
   /** Fingerprint of the current swarm key (safe to log). */
   readonly keyFingerprint: string
   /** Listening multiaddrs, each ending in `/p2p/<peer id>`. */
