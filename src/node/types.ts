@@ -64,6 +64,11 @@ export interface PinOptions extends ProgressOptions {
   /** Give up after this many ms. */
   timeout?: number
   name?: string
+  /**
+   * Multiaddrs (with `/p2p/<id>`) of peers holding the content (the orchestrator's
+   * `pin_content.providers`): dialed first, then every connected peer shares the transfer.
+   */
+  providers?: string[]
 }
 
 export interface PinInfo {

@@ -17,6 +17,7 @@
  * const missing = await transfer.fetch(root, { signal })
  * ```
  */
+import { TypedEventEmitter } from '@libp2p/interface'
 import { collect, mhKey, readLinks } from '../dag.js'
 import { fetchFromPeers } from './fetch.js'
 import { PROTOCOL } from './frames.js'
@@ -69,7 +70,24 @@ export interface FetchDagOptions {
   onBlock?: (event: BlockEvent) => void
 }
 
-export interface DagTransfer {
+/** What this node served since start, all peers together. */
+export interface ServeCounters {
+  requests: number
+  /** Blocks sent. */
+  blocks: number
+  /** Blocks asked for that were not stored here. */
+  missing: number
+  /** Requests the peer cancelled (its work went to another peer). */
+  cancelled: number
+}
+
+export interface DagTransferEvents {
+  /** Every request served, block sent and request ended (only dispatched while someone listens). */
+  serve: CustomEvent<ServeEvent>
+}
+
+export interface DagTransfer extends TypedEventEmitter<DagTransferEvents> {
+  readonly served: ServeCounters
   start(): Promise<void>
   stop(): Promise<void>
   /**
@@ -81,13 +99,15 @@ export interface DagTransfer {
   fetch(root: CID, options: FetchDagOptions): Promise<CID[]>
 }
 
-class DefaultDagTransfer implements DagTransfer {
+class DefaultDagTransfer extends TypedEventEmitter<DagTransferEvents> implements DagTransfer {
+  readonly served: ServeCounters = { requests: 0, blocks: 0, missing: 0, cancelled: 0 }
   private readonly init: DagTransferInit
   private readonly protocol: string
   private serving = 0
   private started = false
 
   constructor (init: DagTransferInit) {
+    super()
     this.init = init
     this.protocol = init.protocol ?? PROTOCOL
   }
@@ -110,13 +130,23 @@ class DefaultDagTransfer implements DagTransfer {
           maxRequestLength: 1024 * 1024,
           idleTimeout: Math.max(30_000, 3 * (this.init.progressTimeout ?? 10_000)),
           peer: connection?.remotePeer?.toString(),
-          onServe: this.init.onServe
+          onServe: this.onServe
         })
       } finally {
         this.serving--
       }
     }, { maxInboundStreams: max, maxOutboundStreams: max })
     this.started = true
+  }
+
+  private readonly onServe = (event: ServeEvent): void => {
+    if (event.type === 'request') this.served.requests++
+    else if (event.type === 'block') {
+      if (event.found) this.served.blocks++
+      else this.served.missing++
+    } else if (event.cancelled) this.served.cancelled++
+    this.init.onServe?.(event)
+    if (this.listenerCount('serve') > 0) this.safeDispatchEvent('serve', { detail: event })
   }
 
   async stop (): Promise<void> {
