@@ -80,10 +80,13 @@ class MultiSourceFetch {
   private wakeUp?: () => void
   private woken = false
   private readonly running = new Set<Promise<void>>()
+  /** subDAG bytes per request now: `chunkBytes`, less when the queue is short (about 3 requests per peer) */
+  private chunk: number
   private backoffTimer?: ReturnType<typeof setTimeout>
 
   constructor (init: FetchPlanInit, frontier: Want[]) {
     this.init = init
+    this.chunk = init.chunkBytes
     for (const w of frontier) this.enqueue(w)
   }
 
@@ -123,7 +126,7 @@ class MultiSourceFetch {
   private nextRequest (peer: PeerState, sharing: boolean): { wants: Want[], blocksOnly: boolean } | undefined {
     const mine = this.queue.filter(w => !this.refused(w, peer))
     if (mine.length === 0) return undefined
-    const splittable = (w: Want): boolean => w.cid.code !== RAW && w.cid.multihash.code !== IDENTITY && (w.size == null || w.size > this.init.chunkBytes)
+    const splittable = (w: Want): boolean => w.cid.code !== RAW && w.cid.multihash.code !== IDENTITY && (w.size == null || w.size > Math.max(this.chunk, 2 * 1024 * 1024))
     let wants: Want[]
     let blocksOnly = false
     if (sharing && mine.some(splittable)) {
@@ -133,9 +136,9 @@ class MultiSourceFetch {
       wants = []
       let bytes = 0
       for (const w of mine) {
-        if (wants.length >= this.init.maxRequestCids || (sharing && bytes >= this.init.chunkBytes)) break
+        if (wants.length >= this.init.maxRequestCids || (sharing && bytes >= this.chunk)) break
         wants.push(w)
-        bytes += w.size ?? this.init.chunkBytes
+        bytes += w.size ?? this.chunk
       }
     }
     const picked = new Set(wants.map(w => mhKey(w.cid)))
@@ -148,6 +151,12 @@ class MultiSourceFetch {
     const now = Date.now()
     const usable = this.usable(now)
     const sharing = usable.length > 1
+    if (sharing) {
+      let queued = 0
+      for (const w of this.queue) queued += w.size ?? this.init.chunkBytes
+      // whole subDAGs are the unit: a request holds at least one, so small chunks only cost round trips
+      this.chunk = Math.max(256 * 1024, Math.min(this.init.chunkBytes, Math.ceil(queued / (usable.length * 3))))
+    }
     let started = true
     while (started && this.queue.length > 0) {
       started = false
@@ -163,11 +172,11 @@ class MultiSourceFetch {
     if (this.queue.length > 0 || !usable.some(p => p.active === 0)) return
     if ([...this.active].some(a => a.cancelled)) return
     let victim: Assignment | undefined
-    let most = 2 * this.init.chunkBytes
+    let most = Math.max(this.chunk, 1024 * 1024)
     for (const a of this.active) {
       if (a.blocksOnly || a.cancel == null) continue
       let left = 0
-      for (const w of a.expected.values()) left += w.size ?? this.init.chunkBytes
+      for (const w of a.expected.values()) left += w.size ?? this.chunk
       if (left > most) {
         most = left
         victim = a
