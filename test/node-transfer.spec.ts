@@ -86,17 +86,14 @@ describe('pin through the DAG transfer protocol', () => {
     const b = await (await makeNode()).join('big', key, { bootstrapPeers: a.multiaddrs() })
     expect(libp2p(b).getProtocols()).toContain(PROTOCOL)
     let last = { bytes: 0, total: undefined as number | undefined }
-    const started = Date.now()
     const pin = await b.pin(cid, { timeout: 60_000, onProgress: p => { last = { bytes: p.bytes, total: p.total } } })
-    const ms = Date.now() - started
     expect(pin.size).toBe(64 * MiB)
     expect(last.bytes).toBe(last.total)
     const stat = await b.stat(cid, { offline: true })
     expect(stat.local).toBe(true)
     expect(stat.dagSize).toBe(last.bytes)
     expect(await catHash(b, cid)).toBe(sha256(data))
-    // bitswap with its per-block round trips took ~8 s here; the stream is far faster
-    expect(ms).toBeLessThan(15_000)
+    // its speed is measured by the bench (bench/scripts/pin.ts), not asserted here
   }, 60_000)
 
   it('rejects a lying peer (wrong bytes, unrelated block) and gets the DAG from an honest one', async () => {

@@ -56,6 +56,8 @@ interface PeerState {
   failed: boolean
   busyCount: number
   backoffUntil: number
+  /** last time any stream from this peer brought bytes (its streams share its bandwidth) */
+  lastActivity: number
 }
 
 interface Assignment {
@@ -110,7 +112,7 @@ class MultiSourceFetch {
     for (const c of this.init.libp2p.getConnections()) {
       if (c.status !== 'open') continue
       const key = c.remotePeer.toString()
-      if (!this.peers.has(key)) this.peers.set(key, { id: c.remotePeer, key, active: 0, failed: false, busyCount: 0, backoffUntil: 0 })
+      if (!this.peers.has(key)) this.peers.set(key, { id: c.remotePeer, key, active: 0, failed: false, busyCount: 0, backoffUntil: 0, lastActivity: Date.now() })
     }
   }
 
@@ -215,17 +217,24 @@ class MultiSourceFetch {
     const { init } = this
     const signal = a.controller.signal
     let timer: ReturnType<typeof setTimeout> | undefined
-    const touch = (): void => {
-      if (timer != null) clearTimeout(timer)
-      timer = setTimeout(() => { a.controller.abort(new Error(`no progress from ${a.peer.key} for ${init.progressTimeout} ms`)) }, init.progressTimeout)
+    // no progress = nothing from the peer on any of its streams (two requests to one peer under a
+    // bandwidth limit take turns: one may wait while the other is served)
+    const arm = (ms: number): void => {
+      timer = setTimeout(() => {
+        const idle = Date.now() - a.peer.lastActivity
+        if (idle < init.progressTimeout) arm(init.progressTimeout - idle)
+        else a.controller.abort(new Error(`no progress from ${a.peer.key} for ${init.progressTimeout} ms`))
+      }, ms)
       timer.unref?.()
     }
+    const touch = (): void => { a.peer.lastActivity = Date.now() }
+    a.peer.lastActivity = Date.now()
+    arm(init.progressTimeout)
     const onAbort = (): void => { a.controller.abort(init.signal.reason) }
     init.signal.addEventListener('abort', onAbort, { once: true })
     let stream: Stream | undefined
     const abortStream = (): void => { stream?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted')) }
     signal.addEventListener('abort', abortStream, { once: true })
-    touch()
     try {
       stream = await init.libp2p.dialProtocol(a.peer.id, init.protocol, { signal })
       touch()

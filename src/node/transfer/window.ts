@@ -6,7 +6,10 @@
  * The receiver may grant more at any time with a window update (legal for any
  * yamux peer): a transfer stream grants its maximum window up front.
  */
+import { logger } from '@libp2p/logger'
 import type { Stream } from '@libp2p/interface'
+
+const log = logger('otherthing-storage:transfer:window')
 
 interface YamuxLikeStream {
   recvWindow: number
@@ -23,7 +26,7 @@ export function openReceiveWindow (stream: Stream): number | undefined {
   if (!isYamuxLike(stream)) return undefined
   if (stream.recvWindow < stream.maxStreamWindowSize) {
     stream.recvWindow = stream.maxStreamWindowSize
-    try { stream.sendWindowUpdate() } catch {}
+    try { stream.sendWindowUpdate() } catch (err) { log('window update on a closing stream - %e', err) }
   }
   return stream.recvWindow
 }
