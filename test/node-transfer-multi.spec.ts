@@ -20,10 +20,11 @@ const MiB = 2 ** 20
 const dirs: string[] = []
 const nodes: StorageNode[] = []
 
-async function makeNode (): Promise<StorageNode> {
+async function makeNode (upBytesPerSecond?: number): Promise<StorageNode> {
   const dir = await mkdtemp(join(tmpdir(), 'transfer-multi-'))
   dirs.push(dir)
   const node = await createStorageNode({
+    ...(upBytesPerSecond != null ? { bandwidth: { upBytesPerSecond } } : {}),
     storagePath: dir,
     quotaBytes: 256 * MiB,
     listenAddresses: ['/ip4/127.0.0.1/tcp/0'],
@@ -136,4 +137,19 @@ describe('pin from several holders at once', () => {
     // the transfer protocol brought every block (none was left to bitswap)
     expect(seen.sent.size).toBe((await fetcher.stat(cid, { offline: true })).blocks)
   }, 90_000)
+
+  it('work left on a slow holder is taken by the idle ones', async () => {
+    const data = randomBytes(24 * MiB)
+    const slow = await (await makeNode(256 * 1024)).join('slow', key)
+    const fast = [await (await makeNode()).join('slow', key), await (await makeNode()).join('slow', key)]
+    const holders = [slow, ...fast]
+    const [{ cid }] = await Promise.all(holders.map(async h => h.add(data)))
+    const seen = watch(holders)
+    const fetcher = await (await makeNode()).join('slow', key)
+    await fetcher.pin(cid, { timeout: 120_000, providers: holders.flatMap(h => h.multiaddrs()) })
+    expect(await catHash(fetcher, cid)).toBe(createHash('sha256').update(data).digest('hex'))
+    expect(seen.overlaps).toEqual([])
+    // the slow holder sent far less than its share
+    expect(seen.perServer[0]).toBeLessThan(seen.perServer[1] + seen.perServer[2])
+  }, 150_000)
 })

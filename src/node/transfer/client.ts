@@ -46,6 +46,8 @@ export interface ReceiveInit {
   maxBlockSize: number
   /** Pause the stream above this many bytes received but not yet written. */
   highWaterMark: number
+  /** Receive window granted to the peer up front. @default the stream's maximum */
+  window?: number
   writer: BlockWriter
   signal: AbortSignal
   /** `true` when another stream of the fetch already took this block (mhKey). */
@@ -107,7 +109,7 @@ export async function receiveTransfer (stream: Stream, request: CID[], blocksOnl
   let cancelled = false
   try {
     stream.send(encodeRequest(request, blocksOnly ? FRAME_REQUEST_BLOCKS : FRAME_REQUEST))
-    openReceiveWindow(stream)
+    openReceiveWindow(stream, init.window)
     init.onCancelReady?.(() => {
       if (cancelled || stream.status !== 'open') return
       cancelled = true

@@ -58,7 +58,15 @@ interface PeerState {
   backoffUntil: number
   /** last time any stream from this peer brought bytes (its streams share its bandwidth) */
   lastActivity: number
+  /** bytes/s seen from this peer in its last request (undefined before the first) */
+  rate?: number
 }
+
+const MIN_WINDOW = 256 * 1024
+const SHARING_WINDOW = 512 * 1024
+const MAX_WINDOW = 4 * 1024 * 1024
+/** Rate assumed of a peer before it has sent anything, bytes/s (for its progress deadline). */
+const ASSUMED_RATE = 256 * 1024
 
 interface Assignment {
   peer: PeerState
@@ -166,7 +174,7 @@ class MultiSourceFetch {
         if (peer.active >= this.init.perPeer) continue
         const next = this.nextRequest(peer, sharing)
         if (next == null) continue
-        this.start(peer, next.wants, next.blocksOnly)
+        this.start(peer, next.wants, next.blocksOnly, sharing)
         started = true
       }
     }
@@ -191,7 +199,7 @@ class MultiSourceFetch {
     }
   }
 
-  private start (peer: PeerState, wants: Want[], blocksOnly: boolean): void {
+  private start (peer: PeerState, wants: Want[], blocksOnly: boolean, sharing: boolean): void {
     const a: Assignment = {
       peer,
       blocksOnly,
@@ -202,7 +210,10 @@ class MultiSourceFetch {
     setMaxListeners(Infinity, a.controller.signal)
     peer.active++
     this.active.add(a)
-    const p = this.run(a, wants.map(w => w.cid)).finally(() => {
+    // alone, a peer gets the stream's whole window; sharing, about half a second of its rate, so a
+    // cancel takes effect soon (what is in the window cannot be taken back)
+    const window = !sharing ? undefined : Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, peer.rate != null ? peer.rate / 2 : SHARING_WINDOW))
+    const p = this.run(a, wants.map(w => w.cid), window).finally(() => {
       peer.active--
       this.active.delete(a)
       this.running.delete(p)
@@ -213,23 +224,29 @@ class MultiSourceFetch {
     this.running.add(p)
   }
 
-  private async run (a: Assignment, request: CID[]): Promise<void> {
+  private async run (a: Assignment, request: CID[], window: number | undefined): Promise<void> {
     const { init } = this
     const signal = a.controller.signal
     let timer: ReturnType<typeof setTimeout> | undefined
+    const started = Date.now()
+    let received = 0
     // no progress = nothing from the peer on any of its streams (two requests to one peer under a
     // bandwidth limit take turns: one may wait while the other is served)
+    // bytes arrive a yamux frame at a time, and a frame may be as large as the window: a slow peer
+    // (under a bandwidth limit) is given the time its rate needs to fill one
+    const deadline = (): number => Math.max(init.progressTimeout, 3 * (window ?? MAX_WINDOW) * 1000 / (a.peer.rate ?? ASSUMED_RATE))
     const arm = (ms: number): void => {
       timer = setTimeout(() => {
         const idle = Date.now() - a.peer.lastActivity
-        if (idle < init.progressTimeout) arm(init.progressTimeout - idle)
-        else a.controller.abort(new Error(`no progress from ${a.peer.key} for ${init.progressTimeout} ms`))
+        const limit = deadline()
+        if (idle < limit) arm(limit - idle)
+        else a.controller.abort(new Error(`no progress from ${a.peer.key} for ${Math.round(idle)} ms`))
       }, ms)
       timer.unref?.()
     }
     const touch = (): void => { a.peer.lastActivity = Date.now() }
     a.peer.lastActivity = Date.now()
-    arm(init.progressTimeout)
+    arm(deadline())
     const onAbort = (): void => { a.controller.abort(init.signal.reason) }
     init.signal.addEventListener('abort', onAbort, { once: true })
     let stream: Stream | undefined
@@ -243,6 +260,7 @@ class MultiSourceFetch {
         getHasher: init.getHasher,
         maxBlockSize: init.maxBlockSize,
         highWaterMark: init.highWaterMark,
+        window,
         writer: init.writer,
         signal,
         knownMissing: init.knownMissing,
@@ -258,6 +276,8 @@ class MultiSourceFetch {
         },
         onBlock: (e) => {
           touch()
+          received += e.bytes.byteLength
+          a.peer.rate = received * 1000 / Math.max(1, Date.now() - started)
           // a block asked for alone: its links are new work for everyone
           if (a.blocksOnly) for (const l of e.links) this.enqueue({ cid: l.cid, size: l.tsize })
           init.onBlock?.(e)

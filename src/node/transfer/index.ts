@@ -126,7 +126,7 @@ class DefaultDagTransfer extends TypedEventEmitter<DagTransferEvents> implements
           blockstore: this.init.blockstore,
           getCodec: this.init.getCodec,
           readAhead: this.init.readAhead ?? 8,
-          maxQueued: 1024 * 1024,
+          maxQueued: 256 * 1024,
           maxRequestLength: 1024 * 1024,
           idleTimeout: Math.max(30_000, 3 * (this.init.progressTimeout ?? 10_000)),
           peer: connection?.remotePeer?.toString(),
