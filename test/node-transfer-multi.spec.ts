@@ -42,7 +42,8 @@ afterAll(async () => {
 })
 
 function transferOf (ws: WorkspaceNode): DagTransfer {
-  return (ws as any).transfer as DagTransfer
+  // the running node's transfer component (workspace-node.ts keeps it with the other components)
+  return (ws as any).running.transfer as DagTransfer
 }
 
 async function catHash (ws: WorkspaceNode, cid: CID): Promise<string> {
