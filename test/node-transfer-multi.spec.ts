@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { getBlock, readLinks } from '../src/node/dag.js'
 import { createStorageNode } from '../src/node/index.js'
 import { generateSwarmKey } from '../src/swarm-key/index.js'
 import type { StorageNode, WorkspaceNode } from '../src/node/index.js'
@@ -153,4 +154,23 @@ describe('pin from several holders at once', () => {
     // the slow holder sent far less than its share
     expect(seen.perServer[0]).toBeLessThan(seen.perServer[1] + seen.perServer[2])
   }, 150_000)
+
+  it('a holder with part of the DAG: what it reports missing is asked of the others', async () => {
+    const data = randomBytes(8 * MiB)
+    const whole = await (await makeNode()).join('partial', key)
+    const partial = await (await makeNode()).join('partial', key)
+    const [{ cid }] = await Promise.all([whole.add(data), partial.add(data)])
+    // the partial holder loses every other leaf
+    const running = (partial as any).running
+    const root = await getBlock(running.repo.blockstore, cid)
+    const { links } = await readLinks(cid, root, running.helia.getCodec)
+    for (let i = 0; i < links.length; i += 2) await running.repo.blockstore.delete(links[i].cid)
+    const seen = watch([whole, partial])
+    const fetcher = await (await makeNode()).join('partial', key)
+    await fetcher.pin(cid, { timeout: 60_000, providers: [...partial.multiaddrs(), ...whole.multiaddrs()] })
+    expect(await catHash(fetcher, cid)).toBe(createHash('sha256').update(data).digest('hex'))
+    // every block came through the transfer protocol (none was left to bitswap)
+    expect(seen.sent.size).toBe((await fetcher.stat(cid, { offline: true })).blocks)
+    expect(seen.overlaps).toEqual([])
+  }, 90_000)
 })

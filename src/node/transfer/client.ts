@@ -60,8 +60,8 @@ export interface ReceiveInit {
   onActivity: () => void
   /** A block this request delivered is stored (after the write). */
   onBlock: (event: BlockEvent) => void
-  /** The peer does not have this block (its subDAG was not sent). */
-  onMissing: (cid: CID) => void
+  /** The peer does not have this block (its subDAG was not sent): no longer this request's. */
+  onMissing: (want: Want) => void
   /** Called with a function that asks the peer to stop after its current block. */
   onCancelReady?: (cancel: () => void) => void
 }
@@ -129,7 +129,11 @@ export async function receiveTransfer (stream: Stream, request: CID[], blocksOnl
       if (frame.type === FRAME_BUSY) return { complete: false, busy: true, blocks }
       if (frame.type === FRAME_MISSING) {
         const k = mhKey(frame.cid)
-        if (expected.delete(k)) init.onMissing(frame.cid)
+        const want = expected.get(k)
+        if (want != null) {
+          expected.delete(k)
+          init.onMissing(want)
+        }
         reader.release(body.byteLength)
         continue
       }

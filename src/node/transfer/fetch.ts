@@ -268,11 +268,14 @@ class MultiSourceFetch {
         take: (k) => { this.taken.add(k) },
         onActivity: touch,
         onCancelReady: (cancel) => { a.cancel = cancel },
-        onMissing: (cid) => {
-          const k = mhKey(cid)
+        onMissing: (want) => {
+          const k = mhKey(want.cid)
           let by = this.refusedBy.get(k)
           if (by == null) this.refusedBy.set(k, by = new Set())
           by.add(a.peer.key)
+          // another peer may have it (or bitswap, if none does)
+          this.enqueue(want, true)
+          this.wake()
         },
         onBlock: (e) => {
           touch()
