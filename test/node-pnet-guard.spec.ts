@@ -113,6 +113,8 @@ describe('private network against outsiders', () => {
     const [a, x] = [await makeNode(), await makeNode()]
     const wa = await a.join('mismatch', key)
     const wx = await x.join('mismatch', generateSwarmKey())
+    const warnings: string[] = []
+    ;(wa.pnet as PnetMonitor).warn = (m) => { warnings.push(m) }
     const seen = nextMismatch(wa.pnet as PnetMonitor)
     const started = Date.now()
     const err = await wx.connect(wa.multiaddrs()[0], { signal: AbortSignal.timeout(10_000) }).then(() => undefined, (e: any) => e)
@@ -124,6 +126,8 @@ describe('private network against outsiders', () => {
     expect(accepted.direction).toBe('inbound')
     expect(accepted.reason).toBe('garbage')
     expect(accepted.remoteAddr).toContain('/ip4/127.0.0.1/tcp/')
+    expect(warnings.length).toBe(1)
+    expect(warnings[0]).toContain(accepted.remoteAddr)
     expect(wx.pnet?.mismatches).toBe(1)
     expect(wx.pnet?.lastMismatch?.direction).toBe('outbound')
     expect(wa.peers()).toEqual([])

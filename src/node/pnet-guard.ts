@@ -63,6 +63,11 @@ export interface PnetMonitor extends TypedEventEmitter<PnetMonitorEvents> {
   readonly handshakes: number
   /** The last mismatch, if any. */
   readonly lastMismatch?: SwarmKeyMismatch
+  /**
+   * Where mismatches from peers dialing us are reported, rate-limited (settable: a workspace
+   * node makes its monitor, the runner hands it its logger's warn).
+   */
+  warn?: (message: string, fields: SwarmKeyMismatch) => void
   /** The last outbound mismatch with `host:port` at or after `since` (ms), if any. */
   outboundMismatch(address: Multiaddr | string, since: number): SwarmKeyMismatch | undefined
 }
@@ -71,7 +76,7 @@ class DefaultPnetMonitor extends TypedEventEmitter<PnetMonitorEvents> implements
   mismatches = 0
   handshakes = 0
   lastMismatch?: SwarmKeyMismatch
-  private readonly warn?: PnetMonitorInit['warn']
+  warn?: PnetMonitorInit['warn']
   private readonly warnInterval: number
   private readonly warned = new Map<string, { at: number, suppressed: number }>()
   /** last outbound mismatch per host:port (bounded) */
