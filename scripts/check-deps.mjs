@@ -51,7 +51,8 @@ const PATTERNS = [
   /\bfrom\s+['"]([^'"]+)['"]/g,
   /^\s*import\s+['"]([^'"]+)['"]/gm,
   /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
-  /\b(?:require|req|require\.resolve)\(\s*['"]([^'"]+)['"]\s*\)/g
+  /\b(?:require|req|require\.resolve)\(\s*['"]([^'"]+)['"]\s*\)/g,
+  /\bcreateRequire\([^)]*\)\(\s*['"]([^'"]+)['"]\s*\)/g
 ]
 const builtins = new Set(builtinModules)
 

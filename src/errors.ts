@@ -257,3 +257,19 @@ export class KeyEncryptionKeyError extends StorageError {
   override readonly code = 'ERR_KEY_ENCRYPTION_KEY'
   constructor (message = 'Missing or wrong key-encryption key', options?: ErrorOptions) { super(message, options) }
 }
+
+/**
+ * The private-network handshake with a peer failed: it has another swarm key,
+ * or speaks libp2p without a private network. `address` is the peer's address
+ * (never the key).
+ */
+export class SwarmKeyMismatchError extends StorageError {
+  static override name = 'SwarmKeyMismatchError'
+  override name = SwarmKeyMismatchError.name
+  override readonly code = 'ERR_SWARM_KEY_MISMATCH'
+  readonly address?: string
+  constructor (message = 'Swarm key mismatch', options?: ErrorOptions & { address?: string }) {
+    super(message, options)
+    this.address = options?.address
+  }
+}

@@ -18,6 +18,7 @@ import type { StorageNode, StorageNodeInit, WorkspaceNode } from '../src/node/in
 import type { ManagedWorkspaceNode } from '../src/node/workspace-node.js'
 import type { Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { logCleanupError } from './helpers/cleanup.js'
 
 const MiB = 2 ** 20
 const dirs: string[] = []
@@ -71,7 +72,7 @@ async function lie (ws: WorkspaceNode, reply: (request: CID[], stream: Stream) =
     if (frame.type !== FRAME_REQUEST) throw new Error('expected a request')
     reply(frame.cids, stream)
     stream.send(encodeSignal(FRAME_END))
-    await stream.close().catch(() => {})
+    await stream.close().catch(logCleanupError)
   })
   return seen
 }
@@ -86,17 +87,14 @@ describe('pin through the DAG transfer protocol', () => {
     const b = await (await makeNode()).join('big', key, { bootstrapPeers: a.multiaddrs() })
     expect(libp2p(b).getProtocols()).toContain(PROTOCOL)
     let last = { bytes: 0, total: undefined as number | undefined }
-    const started = Date.now()
     const pin = await b.pin(cid, { timeout: 60_000, onProgress: p => { last = { bytes: p.bytes, total: p.total } } })
-    const ms = Date.now() - started
     expect(pin.size).toBe(64 * MiB)
     expect(last.bytes).toBe(last.total)
     const stat = await b.stat(cid, { offline: true })
     expect(stat.local).toBe(true)
     expect(stat.dagSize).toBe(last.bytes)
     expect(await catHash(b, cid)).toBe(sha256(data))
-    // bitswap with its per-block round trips took ~8 s here; the stream is far faster
-    expect(ms).toBeLessThan(15_000)
+    // its speed is measured by the bench (bench/scripts/pin.ts), not asserted here
   }, 60_000)
 
   it('rejects a lying peer (wrong bytes, unrelated block) and gets the DAG from an honest one', async () => {

@@ -3,7 +3,9 @@
  * loopback vs a raw TCP pipe of the same bytes between two processes, and vs
  * the ciphers alone (pnet XSalsa20 + noise ChaCha20-Poly1305) on one core.
  * Then N consecutive transfers of distinct content, each with a timeout:
- * target no stall. Target: pin >= 0.5x raw TCP.
+ * target no stall. Target: pin >= 0.5x raw TCP. Then a pin from three
+ * holders each held to the same upload limit vs a pin from one of them under
+ * that limit: target >= 2.5x (MULTI_TARGET).
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -11,9 +13,23 @@ import { measureCiphers, rawTcpPipe } from '../lib/baselines.js'
 import { median, type BenchContext } from '../lib/context.js'
 import { writeInputFile } from '../lib/files.js'
 import { addInChild, benchWorkspace, transferInChildren } from '../lib/node-ops.js'
+import { multiSourcePin } from '../lib/multi-pin.js'
 import { compare, MiB, type Row } from '../lib/report.js'
+import { timeXSalsa20 } from './cipher.js'
 
 export const PIN_TARGET = 0.5
+export const MULTI_TARGET = 2.5
+export const MULTI_HOLDERS = 3
+
+/**
+ * The upload limit of each holder: the single-holder pin takes about 8 s, and the three holders
+ * together send at most half what the fetcher received from one unlimited peer in this run (a
+ * bandwidth limit sits below what the link and the fetcher can carry; above that the row would
+ * measure the fetcher's CPU, not the sharing).
+ */
+export function multiLimit (size: number, unlimitedBytesPerSecond: number): number {
+  return Math.max(MiB, Math.round(Math.min(size / 8, unlimitedBytesPerSecond / (2 * MULTI_HOLDERS))))
+}
 
 /** Summarise the stall check: a row that passes when no transfer timed out or failed. */
 export function stallRow (script: string, transfers: Array<{ ms?: number, error?: string }>, size: number, timeout: number): Row {
@@ -48,17 +64,20 @@ export async function pinBench (ctx: BenchContext): Promise<Row[]> {
 
   log('pin: ciphers alone on one core')
   const c = measureCiphers(options.cipherBytes)
+  const sodiumMs = timeXSalsa20('native', c.bytes)
+  const nobleMs = timeXSalsa20('js', c.bytes)
   const xs: Row = { script: 'pin', name: 'cipher: @libp2p/pnet XSalsa20 (WASM)', bytes: c.bytes, ms: c.xsalsa20Ms }
-  const noble: Row = { script: 'pin', name: 'cipher: our pnet XSalsa20 (@noble/ciphers)', bytes: c.bytes, ms: c.nobleXsalsa20Ms }
+  const sodium: Row = { script: 'pin', name: 'cipher: our pnet XSalsa20 (libsodium, sodium-native)', bytes: c.bytes, ms: sodiumMs }
+  const noble: Row = { script: 'pin', name: 'cipher: our pnet XSalsa20 fallback (@noble/ciphers)', bytes: c.bytes, ms: nobleMs }
   const seal: Row = { script: 'pin', name: 'cipher: noise ChaCha20-Poly1305 seal', bytes: c.bytes, ms: c.chachaSealMs }
   const open: Row = { script: 'pin', name: 'cipher: noise ChaCha20-Poly1305 open', bytes: c.bytes, ms: c.chachaOpenMs }
-  // each side does one XSalsa20 pass (the node's own, @noble) and one seal (sender) or open
+  // each side does one XSalsa20 pass (the node's own, libsodium) and one seal (sender) or open
   // (receiver): the slower side bounds a transfer
   const ceiling: Row = {
     script: 'pin',
     name: 'cipher ceiling per side (our XSalsa20 + ChaCha20-Poly1305)',
     bytes: c.bytes,
-    ms: c.nobleXsalsa20Ms + Math.max(c.chachaSealMs, c.chachaOpenMs)
+    ms: sodiumMs + Math.max(c.chachaSealMs, c.chachaOpenMs)
   }
 
   log('pin: adding the file on the provider')
@@ -84,7 +103,33 @@ export async function pinBench (ctx: BenchContext): Promise<Row[]> {
     note: `provider RSS ${(t.providerRssBytes / MiB).toFixed(0)} MiB, fetcher ${(t.fetcherRssBytes / MiB).toFixed(0)} MiB`
   }, base, PIN_TARGET, 'raw TCP')
   const vsCipher = compare({ ...pin, name: 'pin vs cipher ceiling', target: undefined, pass: undefined, note: undefined }, ceiling)
-  const rows: Row[] = [base, xs, noble, seal, open, ceiling, pin, vsCipher]
+  const rows: Row[] = [base, xs, sodium, noble, seal, open, ceiling, pin, vsCipher]
   if (options.transfers > 0) rows.push(stallRow('pin', t.transfers, options.transferSize, options.transferTimeout))
+  rows.push(...await multiRows(ctx, file, options.size / (t.ms / 1000)))
   return rows
+}
+
+/** Three holders each limited to `multiLimit(size)` upload vs one of them under that limit. */
+async function multiRows (ctx: BenchContext, file: string, unlimitedBytesPerSecond: number): Promise<Row[]> {
+  const { options, dir, log } = ctx
+  const limit = multiLimit(options.size, unlimitedBytesPerSecond)
+  const r = await multiSourcePin({
+    dir: path.join(dir, 'multi'),
+    ws: benchWorkspace(),
+    file,
+    holders: MULTI_HOLDERS,
+    upBytesPerSecond: limit,
+    timeout: Math.max(options.transferTimeout, Math.ceil(options.size / limit) * 3000 + 30_000),
+    log
+  })
+  const limitNote = `upload limit ${(limit / MiB).toFixed(1)} MiB/s per holder`
+  const single: Row = { script: 'pin', name: `pin from 1 holder under the workspace upload limit (baseline)`, bytes: options.size, ms: r.singleMs, note: limitNote }
+  const multi = compare({
+    script: 'pin',
+    name: `pin from ${MULTI_HOLDERS} holders, each under the same limit`,
+    bytes: options.size,
+    ms: r.multiMs,
+    note: `${limitNote}; fetcher connected to ${r.peers} peers`
+  }, single, MULTI_TARGET, '1 holder')
+  return [single, multi]
 }

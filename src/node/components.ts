@@ -6,6 +6,7 @@
 import type { GuardedBlockstore } from './guarded-blockstore.js'
 import type { PinStore } from './pins/pin-store.js'
 import type { DagTransfer } from './transfer/index.js'
+import type { PnetMonitor } from './pnet.js'
 import type { BlockLayout } from '../blockstore/block-layout.js'
 import type { CodecLoader, HasherLoader } from '@helia/interface'
 import type { AbortOptions, Libp2p, Logger } from '@libp2p/interface'
@@ -56,6 +57,8 @@ export interface WorkspaceComponents {
   getCodec: CodecLoader
   getHasher: HasherLoader
   log: Logger
+  /** Private-network handshakes and key mismatches (`connect` names a refusal by the key). */
+  pnet?: PnetMonitor
   /** The storage node's quota hooks (absent for a standalone node). */
   quota?: QuotaHooks
   /** Bulk DAG transfers between workspace peers. */

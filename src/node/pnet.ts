@@ -3,141 +3,53 @@
  * `@libp2p/pnet` and Kubo (24-byte nonces exchanged in clear, then every byte
  * XORed with an XSalsa20 stream keyed by the swarm key).
  *
- * Why not `@libp2p/pnet` itself: its `xsalsa20` WASM dependency shares one
- * WebAssembly memory between all connections, grows it for every large buffer
- * and crashes the process with "WebAssembly.Memory.grow(): Maximum memory size
- * exceeded" during large transfers (seen here with 64 MiB): it grows that memory
- * to the size of each buffer passed. This one feeds the same WASM XSalsa20
- * (~2x faster than pure JS here) at most 64 KiB at a time, so its memory
- * stays at a few pages, and frees each connection's slot when the connection
- * closes; where the `xsalsa20` package cannot be loaded it falls back to the
- * audited pure-JS `@noble/ciphers` XSalsa20. It also applies the workspace's
- * bandwidth limits to the connection.
+ * Why not `@libp2p/pnet` itself:
+ * - Speed and memory. Its `xsalsa20` WASM shares one WebAssembly memory between
+ *   all connections and grows it to the size of every buffer passed (it crashed
+ *   with "WebAssembly.Memory.grow(): Maximum memory size exceeded" during 64 MiB
+ *   transfers), at ~0.5 GB/s. Here the keystream is libsodium's streaming
+ *   XSalsa20 (`sodium-native`, N-API prebuilds, ~2.9 GB/s), decrypting socket
+ *   reads in place, with the audited pure-JS `@noble/ciphers` where the addon
+ *   cannot load (xsalsa20.ts). The WASM is gone: one native path, one pure-JS
+ *   fallback, both tested against each other and against `@libp2p/pnet`.
+ * - Outsiders (pnet-guard.ts). The handshake has its own short deadline
+ *   (`handshakeTimeout`, nonces and the first multistream header), and peers
+ *   dialing us hold at most `maxPendingPerHost` handshakes per remote host at
+ *   once: silent or garbage-sending sockets from one address cannot take every
+ *   pending-upgrade slot and lock members out.
+ * - A named, fast refusal. After the nonces the first bytes each side reads
+ *   must decrypt to multistream-select's header; anything else is another key
+ *   (or no pnet at all: a clear header), failed at once with
+ *   `SwarmKeyMismatchError` instead of a stall until the dial timeout. The
+ *   refusing listener sends its own (encrypted) header before closing, so the
+ *   dialer sees garbage and fails just as fast, with the same error.
+ * - The workspace's bandwidth limits apply to the connection (bandwidth.ts).
  */
 import { randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
 import { InvalidParametersError } from '@libp2p/interface'
 import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
-import { xsalsa20 } from '@noble/ciphers/salsa.js'
+import { SwarmKeyMismatchError, TimeoutError } from '../errors.js'
+import { hostOf, MSS_HEADER, PendingSlots, recordHandshake, recordMismatch } from './pnet-guard.js'
+import { createKeyStream, resolveCipher } from './xsalsa20.js'
+import type { MismatchReason, PnetMonitor } from './pnet-guard.js'
+import type { KeyStream, PnetCipher } from './xsalsa20.js'
 import type { Limiter } from './bandwidth.js'
 import type { AbortOptions, ConnectionProtector, MessageStream, MultiaddrConnection } from '@libp2p/interface'
+
+export { createKeyStream, XSalsa20Stream } from './xsalsa20.js'
+export type { KeyStream, PnetCipher } from './xsalsa20.js'
+export { createPnetMonitor } from './pnet-guard.js'
+export type { PnetMonitor, PnetMonitorInit, PnetMonitorEvents, SwarmKeyMismatch, MismatchReason } from './pnet-guard.js'
 
 type Uint8ArrayList = Parameters<AbstractMultiaddrConnection['sendData']>[0]
 
 const NONCE_LENGTH = 24
 const KEY_LENGTH = 32
-const BLOCK = 64
 /** Bytes per write when an upload limit applies. */
 const LIMITED_SLICE = 16384
 
-/** An XSalsa20 keystream XOR, one per direction of a connection. */
-export interface KeyStream {
-  /** XORs `data` with the next bytes of the keystream, into a new buffer. */
-  update(data: Uint8Array): Uint8Array
-  /** Same as `update`, but may write into `data` (which the caller owns) instead of a new buffer. */
-  updateOwned(data: Uint8Array): Uint8Array
-  /** Frees what the stream holds (its key is wiped). */
-  destroy(): void
-}
-
-interface WasmXSalsa20 {
-  update(input: Uint8Array, output?: Uint8Array): Uint8Array
-  finalize(): void
-}
-type WasmXSalsa20Factory = (nonce: Uint8Array, key: Uint8Array) => WasmXSalsa20
-
-/** The largest piece given to the WASM XSalsa20 at once (its shared memory grows to the piece). */
-const WASM_PIECE = 65536
-
-let wasmFactory: WasmXSalsa20Factory | null | undefined
-
-/** `xsalsa20` (WASM, the package @libp2p/pnet uses), or `null` when it cannot be loaded. */
-function loadWasmXSalsa20 (): WasmXSalsa20Factory | null {
-  if (wasmFactory !== undefined) return wasmFactory
-  wasmFactory = null
-  if (process.env.OTHERTHING_PNET_CIPHER === 'js' || typeof WebAssembly === 'undefined') return wasmFactory
-  const require = createRequire(import.meta.url)
-  for (const from of [import.meta.url, '@libp2p/pnet']) {
-    try {
-      const req = from === import.meta.url ? require : createRequire(require.resolve(from))
-      const f = req('xsalsa20') as WasmXSalsa20Factory & { NONCEBYTES?: number }
-      if (typeof f === 'function' && f.NONCEBYTES === NONCE_LENGTH) {
-        wasmFactory = f
-        break
-      }
-    } catch {}
-  }
-  return wasmFactory
-}
-
-/** XSalsa20 through the `xsalsa20` WASM module, in pieces of at most 64 KiB. */
-class WasmXSalsa20Stream implements KeyStream {
-  private xor: WasmXSalsa20 | undefined
-
-  constructor (factory: WasmXSalsa20Factory, nonce: Uint8Array, key: Uint8Array) {
-    this.xor = factory(nonce, key)
-  }
-
-  update (data: Uint8Array): Uint8Array {
-    return this.xorInto(data, new Uint8Array(data.byteLength))
-  }
-
-  updateOwned (data: Uint8Array): Uint8Array {
-    // the module copies each piece into its own memory and back: in place is safe
-    return this.xorInto(data, data)
-  }
-
-  private xorInto (data: Uint8Array, out: Uint8Array): Uint8Array {
-    const xor = this.xor
-    if (xor == null) throw new Error('XSalsa20 stream destroyed')
-    for (let o = 0; o < data.byteLength; o += WASM_PIECE) {
-      const end = Math.min(o + WASM_PIECE, data.byteLength)
-      xor.update(data.subarray(o, end), out.subarray(o, end))
-    }
-    return out
-  }
-
-  destroy (): void {
-    this.xor?.finalize()
-    this.xor = undefined
-  }
-}
-
-/** The fastest XSalsa20 keystream available (WASM, else pure JS). */
-export function createKeyStream (nonce: Uint8Array, key: Uint8Array): KeyStream {
-  const wasm = loadWasmXSalsa20()
-  return wasm != null ? new WasmXSalsa20Stream(wasm, nonce, key) : new XSalsa20Stream(nonce, key)
-}
-
-/** A seekable XSalsa20 keystream XOR in pure JS (any chunking gives the same stream). */
-export class XSalsa20Stream implements KeyStream {
-  private readonly key: Uint8Array
-  private readonly nonce: Uint8Array
-  private position = 0
-
-  constructor (nonce: Uint8Array, key: Uint8Array) {
-    this.nonce = nonce
-    this.key = key
-  }
-
-  update (data: Uint8Array): Uint8Array {
-    // @noble/ciphers XORs a word at a time only when input and output are 4-byte aligned
-    // (5x faster than its byte loop): copy the data into a fresh buffer at the offset of
-    // the current keystream block, so keystream blocks start on the buffer's 64-byte
-    // boundaries, and XOR in place. The first `offset` bytes are scratch.
-    const offset = this.position % BLOCK
-    const buf = new Uint8Array(offset + data.byteLength)
-    buf.set(data, offset)
-    xsalsa20(this.key, this.nonce, buf, buf, Math.floor(this.position / BLOCK))
-    this.position += data.byteLength
-    return buf.subarray(offset)
-  }
-
-  updateOwned (data: Uint8Array): Uint8Array {
-    return this.update(data)
-  }
-
-  destroy (): void {}
+function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
 }
 
 interface BoxInit {
@@ -145,7 +57,13 @@ interface BoxInit {
   localNonce: Uint8Array
   remoteNonce: Uint8Array
   psk: Uint8Array
+  cipher: PnetCipher
   limiter?: Limiter
+  monitor?: PnetMonitor
+  /** ms left for the multistream header to arrive */
+  deadline: number
+  /** frees the pending-handshake slot (inbound) */
+  release: () => void
 }
 
 class PrivateConnection extends AbstractMultiaddrConnection {
@@ -153,8 +71,14 @@ class PrivateConnection extends AbstractMultiaddrConnection {
   private readonly inbound: KeyStream
   private readonly outbound: KeyStream
   private readonly limiter?: Limiter
+  private readonly monitor?: PnetMonitor
+  private readonly release: () => void
   private upTimer?: ReturnType<typeof setTimeout>
   private downTimer?: ReturnType<typeof setTimeout>
+  /** bytes of the remote's multistream header checked so far (MSS_HEADER.length: verified) */
+  private checked = 0
+  private failed = false
+  private handshakeTimer?: ReturnType<typeof setTimeout>
 
   constructor (init: BoxInit) {
     super({
@@ -167,19 +91,27 @@ class PrivateConnection extends AbstractMultiaddrConnection {
     })
     this.maConn = init.maConn
     this.limiter = init.limiter
-    this.inbound = createKeyStream(init.remoteNonce, init.psk)
-    this.outbound = createKeyStream(init.localNonce, init.psk)
+    this.monitor = init.monitor
+    this.release = init.release
+    this.inbound = createKeyStream(init.remoteNonce, init.psk, init.cipher)
+    this.outbound = createKeyStream(init.localNonce, init.psk, init.cipher)
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = undefined
+      this.release()
+      this.abort(new TimeoutError(`Private network handshake with ${this.remoteAddr.toString()} timed out`))
+    }, init.deadline)
     this.maConn.addEventListener('message', (evt) => {
+      if (this.failed) return
       const data = evt.data
       let bytes = 0
       // socket reads are fresh buffers nobody else holds: decrypt them in place
       if (data instanceof Uint8Array) {
         bytes = data.byteLength
-        this.onData(this.inbound.updateOwned(data))
+        this.receive(this.inbound.updateOwned(data))
       } else {
         for (const buf of data) {
           bytes += buf.byteLength
-          this.onData(this.inbound.updateOwned(buf))
+          if (!this.receive(this.inbound.updateOwned(buf))) break
         }
       }
       const wait = this.limiter?.down?.take(bytes) ?? 0
@@ -196,8 +128,14 @@ class PrivateConnection extends AbstractMultiaddrConnection {
     })
     this.maConn.addEventListener('close', (evt) => {
       this.clearTimers()
+      this.release()
       this.inbound.destroy()
       this.outbound.destroy()
+      if (!this.failed && this.checked < MSS_HEADER.byteLength && !evt.local && this.direction === 'outbound') {
+        // the listener hung up after the nonces without a word: it did not like our key
+        this.failHandshake('closed')
+        return
+      }
       if (evt.error != null) {
         if (evt.local) this.abort(evt.error)
         else this.onRemoteReset()
@@ -207,11 +145,53 @@ class PrivateConnection extends AbstractMultiaddrConnection {
     })
   }
 
+  /** Checks the first bytes against the multistream header, then passes data on. `false`: refused. */
+  private receive (plain: Uint8Array): boolean {
+    if (this.checked < MSS_HEADER.byteLength) {
+      const n = Math.min(plain.byteLength, MSS_HEADER.byteLength - this.checked)
+      if (!equalBytes(plain.subarray(0, n), MSS_HEADER.subarray(this.checked, this.checked + n))) {
+        this.failHandshake('garbage')
+        return false
+      }
+      this.checked += n
+      if (this.checked === MSS_HEADER.byteLength) {
+        if (this.handshakeTimer != null) clearTimeout(this.handshakeTimer)
+        this.handshakeTimer = undefined
+        this.release()
+        recordHandshake(this.monitor, this.remoteAddr.toString(), this.direction)
+      }
+    }
+    this.onData(plain)
+    return true
+  }
+
+  private failHandshake (reason: MismatchReason): void {
+    if (this.failed) return
+    this.failed = true
+    this.release()
+    const remoteAddr = this.remoteAddr.toString()
+    recordMismatch(this.monitor, { remoteAddr, direction: this.direction, reason, at: Date.now() })
+    const err = new SwarmKeyMismatchError(`Private network handshake with ${remoteAddr} failed: the peer has another swarm key (${reason})`, { address: remoteAddr })
+    if (this.direction === 'inbound' && this.maConn.status === 'open') {
+      // what a listener sends first, under our key: a dialer with another key reads garbage and
+      // fails at once too. Then end gracefully so the bytes go out before the socket closes.
+      try {
+        this.maConn.send(this.outbound.update(MSS_HEADER))
+        void this.maConn.close({ signal: AbortSignal.timeout(1000) }).catch((e: Error) => { this.maConn.abort(e) })
+      } catch (e) {
+        this.log.error('could not send the refusal to %a - %e', this.remoteAddr, e)
+      }
+    }
+    this.abort(err)
+  }
+
   private clearTimers (): void {
     if (this.upTimer != null) clearTimeout(this.upTimer)
     if (this.downTimer != null) clearTimeout(this.downTimer)
+    if (this.handshakeTimer != null) clearTimeout(this.handshakeTimer)
     this.upTimer = undefined
     this.downTimer = undefined
+    this.handshakeTimer = undefined
   }
 
   async sendClose (options?: AbortOptions): Promise<void> {
@@ -240,6 +220,7 @@ class PrivateConnection extends AbstractMultiaddrConnection {
 
   sendReset (err: Error): void {
     this.clearTimers()
+    this.release()
     this.maConn.abort(err)
   }
 
@@ -257,40 +238,85 @@ export interface PrivateNetworkInit {
   psk: Uint8Array
   /** Bandwidth buckets shared by every connection. */
   limiter?: Limiter
-  /** Nonce exchange timeout when no signal is given, ms. @default 5000 */
-  timeout?: number
+  /** Nonces and the first multistream header must arrive within this, ms. @default 3000 */
+  handshakeTimeout?: number
+  /** Handshakes in progress at once from one remote host (peers dialing us). @default 8 */
+  maxPendingPerHost?: number
+  /** XSalsa20 implementation. @default 'auto' (libsodium, else pure JS; `OTHERTHING_PNET_CIPHER=js` forces pure JS) */
+  cipher?: PnetCipher
+  /** Counts handshakes and key mismatches, emits events, warns (see `createPnetMonitor`). */
+  monitor?: PnetMonitor
+}
+
+/** Which XSalsa20 the protector's connections use (`'native'` = libsodium). */
+export function pnetCipher (cipher?: PnetCipher): 'native' | 'js' {
+  return resolveCipher(cipher)
 }
 
 class PrivateNetworkProtector implements ConnectionProtector {
   private readonly psk: Uint8Array
-  private readonly limiter?: Limiter
+  private readonly init: PrivateNetworkInit
   private readonly timeout: number
+  private readonly cipher: PnetCipher
+  private readonly pending: PendingSlots
   readonly [Symbol.toStringTag] = 'otherthing-storage/pnet'
 
   constructor (init: PrivateNetworkInit) {
     if (init.psk.byteLength !== KEY_LENGTH) throw new InvalidParametersError('The pre-shared key must be 32 bytes')
     this.psk = Uint8Array.from(init.psk)
-    this.limiter = init.limiter
-    this.timeout = init.timeout ?? 5000
+    this.init = init
+    this.timeout = init.handshakeTimeout ?? 3000
+    this.pending = new PendingSlots(init.maxPendingPerHost ?? 8)
+    // fail at creation, not at the first connection, when 'native' is asked for and cannot load
+    this.cipher = resolveCipher(init.cipher)
   }
 
   async protect (connection: MessageStream, options?: AbortOptions): Promise<MessageStream> {
     if (connection == null) throw new InvalidParametersError('No connection for the handshake provided')
-    const localNonce = new Uint8Array(randomBytes(NONCE_LENGTH))
-    const opts = options?.signal != null ? options : { ...options, signal: AbortSignal.timeout(this.timeout) }
-    const bytes = byteStream(connection)
-    const [result] = await Promise.all([
-      bytes.read({ bytes: NONCE_LENGTH, ...opts }),
-      bytes.write(localNonce, opts)
-    ])
-    const remoteNonce = result.subarray()
-    return new PrivateConnection({
-      localNonce,
-      remoteNonce,
-      psk: this.psk,
-      maConn: bytes.unwrap() as MultiaddrConnection,
-      limiter: this.limiter
-    })
+    const started = Date.now()
+    const remoteAddr = (connection as Partial<MultiaddrConnection>).remoteAddr?.toString() ?? 'unknown address'
+    let release = (): void => {}
+    if (connection.direction === 'inbound') {
+      const slot = this.pending.take(hostOf(remoteAddr))
+      if (slot == null) throw new TimeoutError(`Too many private network handshakes in progress from ${hostOf(remoteAddr)}`)
+      release = slot
+    }
+    try {
+      const signal = AbortSignal.any([AbortSignal.timeout(this.timeout), ...(options?.signal != null ? [options.signal] : [])])
+      const localNonce = new Uint8Array(randomBytes(NONCE_LENGTH))
+      const bytes = byteStream(connection)
+      const [head] = await Promise.all([
+        bytes.read({ bytes: MSS_HEADER.byteLength, signal }),
+        bytes.write(localNonce, { signal })
+      ])
+      // a libp2p node without a private network starts with multistream's header in clear
+      if (equalBytes(head.subarray(), MSS_HEADER)) {
+        recordMismatch(this.init.monitor, { remoteAddr, direction: connection.direction, reason: 'no-pnet', at: Date.now() })
+        throw new SwarmKeyMismatchError(`Private network handshake with ${remoteAddr} failed: the peer has no swarm key`, { address: remoteAddr })
+      }
+      const tail = await bytes.read({ bytes: NONCE_LENGTH - MSS_HEADER.byteLength, signal })
+      const remoteNonce = new Uint8Array(NONCE_LENGTH)
+      remoteNonce.set(head.subarray(), 0)
+      remoteNonce.set(tail.subarray(), MSS_HEADER.byteLength)
+      return new PrivateConnection({
+        localNonce,
+        remoteNonce,
+        psk: this.psk,
+        cipher: this.cipher,
+        maConn: bytes.unwrap() as MultiaddrConnection,
+        limiter: this.init.limiter,
+        monitor: this.init.monitor,
+        deadline: Math.max(1, this.timeout - (Date.now() - started)),
+        release
+      })
+    } catch (err) {
+      release()
+      if (err instanceof SwarmKeyMismatchError || options?.signal?.aborted === true) throw err
+      if ((err as Error)?.name === 'AbortError' || (err as Error)?.name === 'TimeoutError') {
+        throw new TimeoutError(`Private network handshake with ${remoteAddr} timed out`, { cause: err })
+      }
+      throw err
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 import type { SwarmKey } from '../swarm-key/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import type { PnetMonitor } from './pnet.js'
 
 export type { AbortOptions }
 
@@ -64,6 +65,11 @@ export interface PinOptions extends ProgressOptions {
   /** Give up after this many ms. */
   timeout?: number
   name?: string
+  /**
+   * Multiaddrs (with `/p2p/<id>`) of peers holding the content (the orchestrator's
+   * `pin_content.providers`): dialed first, then every connected peer shares the transfer.
+   */
+  providers?: string[]
 }
 
 export interface PinInfo {
@@ -130,6 +136,8 @@ export interface WorkspaceNode {
   readonly workspaceId: string
   /** The libp2p peer id (stable across restarts). */
   readonly peerId: string
+  /** Private-network handshakes and swarm key mismatches (`mismatch` events; counters). */
+  readonly pnet?: PnetMonitor
   /** Fingerprint of the current swarm key (safe to log). */
   readonly keyFingerprint: string
   /** Listening multiaddrs, each ending in `/p2p/<peer id>`. */

@@ -25,6 +25,7 @@ import { stats } from './commands/stats.js'
 import { verify } from './commands/verify.js'
 import { createGuardedBlockstore } from './guarded-blockstore.js'
 import { workspaceLibp2pOptions } from './libp2p-config.js'
+import { createPnetMonitor } from './pnet.js'
 import { createPinStore } from './pins/pin-store.js'
 import { createRepoStores, openRepo } from './repo.js'
 import { createDagTransfer } from './transfer/index.js'
@@ -32,6 +33,7 @@ import type { BandwidthLimits } from './bandwidth.js'
 import type { QuotaHooks, WorkspaceComponents, WorkspaceSettings } from './components.js'
 import type { OpenRepo, Repo } from './repo.js'
 import type { DagTransfer } from './transfer/index.js'
+import type { PnetMonitor } from './pnet.js'
 import type {
   AbortOptions, AddOptions, AddResult, AddSource, CatOptions, GcResult, GetOptions, PeerInfo, PinInfo,
   PinOptions, StatResult, VerifyResult, WorkspaceNode, WorkspaceNodeStats
@@ -94,6 +96,8 @@ class DefaultWorkspaceNode implements WorkspaceNode {
   private readonly log
   private running?: Running
   private gcRunning?: Promise<GcResult>
+  /** Private-network handshakes and key mismatches of this workspace (see pnet-guard.ts). */
+  readonly pnet: PnetMonitor = createPnetMonitor()
 
   constructor (init: WorkspaceNodeInit) {
     this.init = init
@@ -144,7 +148,8 @@ class DefaultWorkspaceNode implements WorkspaceNode {
         swarmKey: this.init.swarmKey,
         listenAddresses: this.init.listenAddresses,
         maxConnections: this.init.maxConnections,
-        bandwidth: this.init.bandwidth
+        bandwidth: this.init.bandwidth,
+        pnetMonitor: this.pnet
       })))
       await helia.start()
       // bulk DAG transfers between workspace peers (pin), on this workspace's libp2p only
@@ -168,6 +173,7 @@ class DefaultWorkspaceNode implements WorkspaceNode {
         getCodec: helia.getCodec,
         getHasher: helia.getHasher,
         log,
+        pnet: this.pnet,
         quota: this.init.quota,
         transfer,
         peers: createPeerReset({ libp2p: helia.libp2p, settings, log }),

@@ -1,12 +1,12 @@
 /** `connect`, `peers`, `multiaddrs`, bootstrap dials and the peer reset of timed-out wants. */
-import { InvalidArgumentError, StorageError } from '../../errors.js'
+import { InvalidArgumentError, StorageError, SwarmKeyMismatchError } from '../../errors.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { isAbortError, throwIfAborted, toAbortedError } from '../abort.js'
 import type { PeerReset, WorkspaceComponents } from '../components.js'
 import type { PeerInfo } from '../types.js'
 import type { AbortOptions, Libp2p } from '@libp2p/interface'
 
-export type NetworkComponents = Pick<WorkspaceComponents, 'libp2p' | 'settings' | 'log'>
+export type NetworkComponents = Pick<WorkspaceComponents, 'libp2p' | 'settings' | 'log'> & Partial<Pick<WorkspaceComponents, 'pnet'>>
 
 export function multiaddrs (components: Pick<WorkspaceComponents, 'libp2p'>): string[] {
   const id = components.libp2p.peerId.toString()
@@ -25,9 +25,12 @@ export async function connect (components: NetworkComponents, address: string, o
     throw new InvalidArgumentError(`Invalid multiaddr ${JSON.stringify(address)}`, { cause: err })
   }
   let conn
+  const started = Date.now()
   try {
     conn = await components.libp2p.dial(ma, { signal: options.signal })
   } catch (err) {
+    // the pnet handshake failed on the key: libp2p's upgrader keeps only the message, the monitor knows
+    if (components.pnet?.outboundMismatch(ma, started) != null) throw new SwarmKeyMismatchError(`Could not connect to ${address}: the peer has another swarm key`, { cause: err, address })
     if (options.signal?.aborted === true || isAbortError(err)) throw toAbortedError(err, `Dial to ${address} aborted or timed out`)
     throw new StorageError(`Could not connect to ${address}: ${(err as Error).message}`, { cause: err })
   }

@@ -1,6 +1,7 @@
 /**
  * `pin`: brings a whole DAG from workspace peers and pins it. Stored blocks first, then whole
- * subDAGs streamed by a peer (DAG transfer protocol, transfer/); what no peer sent, block by
+ * subDAGs streamed by every connected peer at once (DAG transfer protocol, transfer/; the
+ * `providers` are dialed first); what no peer sent, block by
  * block over bitswap with a per-block timeout and retry. All or nothing: on any failure the
  * blocks this pin fetched that no pin holds are deleted (write session rollback).
  */
@@ -11,12 +12,13 @@ import { operationSignal, toCid, translateError } from '../cid.js'
 import { BlockTimeoutError, fetchBlock, getBlock, readLinks, walkDag } from '../dag.js'
 import { pinDag } from '../pins/pin-dag.js'
 import { fileSize } from './content-size.js'
+import { dialPeers } from './network.js'
 import { inWriteSession } from './session.js'
 import type { WorkspaceComponents } from '../components.js'
 import type { PinInfo, PinOptions } from '../types.js'
 import type { CID } from 'multiformats/cid'
 
-export type PinComponents = Pick<WorkspaceComponents, 'blockstore' | 'store' | 'pins' | 'getCodec' | 'transfer' | 'peers' | 'settings' | 'quota' | 'log'>
+export type PinComponents = Pick<WorkspaceComponents, 'blockstore' | 'store' | 'pins' | 'getCodec' | 'transfer' | 'peers' | 'settings' | 'quota' | 'log' | 'libp2p'>
 
 export async function pin (components: PinComponents, cidIn: CID | string, options: PinOptions = {}): Promise<PinInfo> {
   const cid = toCid(cidIn)
@@ -40,6 +42,8 @@ async function pinOnce (components: PinComponents, cid: CID, options: PinOptions
       const name = options.name ?? existing.metadata.name
       return { cid, size: Number(existing.metadata.size ?? 0), ...(typeof name === 'string' ? { name } : {}) }
     }
+    // the holders the orchestrator named: connected first, then every connected peer shares the transfer
+    if (options.providers != null && options.providers.length > 0) await dialPeers(components, options.providers, op)
     const size = await inWriteSession(components, async () => {
       const bytes = await fetchDag(components, cid, op.signal, options)
       const root = await getBlock(components.store, cid, op)

@@ -4,10 +4,13 @@
  * `highWaterMark` the stream is paused (yamux then stops granting send
  * window, so the sender stops) until the consumer releases them.
  */
+import { logger } from '@libp2p/logger'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { InvalidMessageError } from '../../errors.js'
 import { readVarint } from './frames.js'
 import type { Stream } from '@libp2p/interface'
+
+const log = logger('otherthing-storage:transfer:reader')
 
 export interface FrameReaderInit {
   /** Largest accepted frame body in bytes. */
@@ -62,7 +65,7 @@ class DefaultFrameReader implements FrameReader {
     }
     if (this.held > this.init.highWaterMark && !this.paused) {
       this.paused = true
-      try { this.stream.pause() } catch {}
+      try { this.stream.pause() } catch (err) { log('pausing a closed stream - %e', err) }
     }
     this.notify()
   }
@@ -123,7 +126,7 @@ class DefaultFrameReader implements FrameReader {
 
   private resume (): void {
     this.paused = false
-    try { this.stream.resume() } catch {}
+    try { this.stream.resume() } catch (err) { log('resuming a closed stream - %e', err) }
   }
 
   stop (): void {

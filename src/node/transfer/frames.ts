@@ -8,6 +8,14 @@
  * - missing (the server does not have this block, its subDAG is not sent): `0x03 varint(len) cid`
  * - busy (too many transfers, ask someone else): `0x04`
  * - end (every requested subDAG was sent or reported missing): `0x05`
+ * - request-blocks (client -> server, once, instead of request): `0x06`, then
+ *   CIDs as in request; only those blocks are sent, not their subDAGs (the
+ *   requester learns the links, to split the subDAGs among several peers)
+ * - cancel (client -> server, after a request): `0x07`; the server stops after
+ *   the block it is sending and sends `end` (the requester gives the rest to
+ *   another peer without two peers ever sending the same subDAG at once)
+ *
+ * The full specification is docs/dag-transfer.md.
  */
 import { CID } from 'multiformats/cid'
 import { InvalidMessageError } from '../../errors.js'
@@ -20,6 +28,8 @@ export const FRAME_BLOCK = 0x02
 export const FRAME_MISSING = 0x03
 export const FRAME_BUSY = 0x04
 export const FRAME_END = 0x05
+export const FRAME_REQUEST_BLOCKS = 0x06
+export const FRAME_CANCEL = 0x07
 
 export function varintLength (n: number): number {
   let len = 1
@@ -74,16 +84,17 @@ export function encodeMissing (cid: CID): Uint8Array {
   return cidFrameHeader(FRAME_MISSING, cid, 0)
 }
 
-export function encodeSignal (type: typeof FRAME_BUSY | typeof FRAME_END): Uint8Array {
+export function encodeSignal (type: typeof FRAME_BUSY | typeof FRAME_END | typeof FRAME_CANCEL): Uint8Array {
   return Uint8Array.of(1, type)
 }
 
-export function encodeRequest (cids: CID[]): Uint8Array {
+/** A request for the subDAGs under `cids` (`FRAME_REQUEST`) or for those blocks only (`FRAME_REQUEST_BLOCKS`). */
+export function encodeRequest (cids: CID[], type: typeof FRAME_REQUEST | typeof FRAME_REQUEST_BLOCKS = FRAME_REQUEST): Uint8Array {
   let body = 1
   for (const c of cids) body += varintLength(c.bytes.byteLength) + c.bytes.byteLength
   const out = new Uint8Array(varintLength(body) + body)
   let o = writeVarint(body, out, 0)
-  out[o++] = FRAME_REQUEST
+  out[o++] = type
   for (const c of cids) {
     o = writeVarint(c.bytes.byteLength, out, o)
     out.set(c.bytes, o)
@@ -93,11 +104,12 @@ export function encodeRequest (cids: CID[]): Uint8Array {
 }
 
 export type Frame =
-  | { type: typeof FRAME_REQUEST, cids: CID[] }
+  | { type: typeof FRAME_REQUEST | typeof FRAME_REQUEST_BLOCKS, cids: CID[] }
   | { type: typeof FRAME_BLOCK, cid: CID, data: Uint8Array }
   | { type: typeof FRAME_MISSING, cid: CID }
   | { type: typeof FRAME_BUSY }
   | { type: typeof FRAME_END }
+  | { type: typeof FRAME_CANCEL }
 
 function readCid (frame: Uint8Array, offset: number): { cid: CID, next: number } {
   const len = readVarint(frame, offset)
@@ -114,7 +126,8 @@ export function decodeFrame (frame: Uint8Array): Frame {
   if (frame.byteLength === 0) throw new InvalidMessageError('Empty frame')
   const type = frame[0]
   switch (type) {
-    case FRAME_REQUEST: {
+    case FRAME_REQUEST:
+    case FRAME_REQUEST_BLOCKS: {
       const cids: CID[] = []
       let o = 1
       while (o < frame.byteLength) {
@@ -132,6 +145,8 @@ export function decodeFrame (frame: Uint8Array): Frame {
       return { type, cid: readCid(frame, 1).cid }
     case FRAME_BUSY:
     case FRAME_END:
+    case FRAME_CANCEL:
+      if (frame.byteLength !== 1) throw new InvalidMessageError('Signal frame with a body')
       return { type }
     default:
       throw new InvalidMessageError(`Unknown frame type ${type}`)

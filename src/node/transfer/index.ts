@@ -2,13 +2,13 @@
  * Bulk DAG transfer between the peers of one workspace, on the workspace's
  * own libp2p (so over its pnet + noise + yamux connections only).
  *
- * `fetch(root)` first walks what is already stored locally, then asks the
- * connected peers in turn for the subDAGs still missing; each peer streams
- * whole subDAGs (see server.ts / client.ts). When a peer fails (does not
- * speak the protocol, is busy, lacks blocks, sends a bad block, dies or
- * stalls), the next peer is asked for what is still missing, starting where
- * the last one stopped. What no peer could send is returned, for the caller
- * to fetch another way (bitswap).
+ * `fetch(root)` first walks what is already stored locally, then shares the
+ * subDAGs still missing among every connected peer that speaks the protocol
+ * (fetch.ts); each peer streams whole subDAGs (server.ts / client.ts), blocks
+ * are written in batches (writer.ts). When a peer fails (does not speak the
+ * protocol, is busy, lacks blocks, sends a bad block, dies or stalls), the
+ * others take what it had not sent. What no peer could send is returned, for
+ * the caller to fetch another way (bitswap). Wire format: docs/dag-transfer.md.
  *
  * @example
  * ```ts
@@ -17,24 +17,27 @@
  * const missing = await transfer.fetch(root, { signal })
  * ```
  */
-import { setMaxListeners } from 'node:events'
+import { TypedEventEmitter } from '@libp2p/interface'
 import { collect, mhKey, readLinks } from '../dag.js'
-import { LocalWriteError, receiveTransfer } from './client.js'
+import { fetchFromPeers } from './fetch.js'
 import { PROTOCOL } from './frames.js'
 import { refuseTransfer, serveTransfer } from './server.js'
-import type { BlockEvent, GetHasher } from './client.js'
-import type { GetCodec } from './server.js'
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { BlockWriter } from './writer.js'
+import type { BlockEvent, GetHasher, Want } from './client.js'
+import type { GetCodec, ServeEvent } from './server.js'
+import type { Libp2p, Stream } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
 export { PROTOCOL } from './frames.js'
 export type { BlockEvent } from './client.js'
+export type { ServeEvent } from './server.js'
+export { LocalWriteError } from './writer.js'
 
 export interface DagTransferInit {
-  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'getConnections' | 'dialProtocol'>
-  /** The node's local blockstore (no network): served from, written to (quota applies). */
-  blockstore: Pick<Blockstore, 'has' | 'get' | 'put'>
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'getConnections' | 'dialProtocol' | 'addEventListener' | 'removeEventListener'>
+  /** The node's local blockstore (no network): served from, written to in batches (`putMany`, quota applies). */
+  blockstore: Pick<Blockstore, 'has' | 'get' | 'putMany'>
   getCodec: GetCodec
   getHasher: GetHasher
   /** @default '/otherthing-storage/dag/1.0.0' */
@@ -45,8 +48,14 @@ export interface DagTransferInit {
   readAhead?: number
   /** Received bytes not yet written above which the stream is paused. @default 8 MiB */
   highWaterMark?: number
-  /** Blockstore writes in flight while receiving. @default 8 */
+  /** Blockstore write batches (`putMany`) in flight while receiving. @default 8 */
   writeConcurrency?: number
+  /** Bytes of subDAGs per request when several peers share a fetch. @default 8 MiB */
+  chunkBytes?: number
+  /** Requests in flight to one peer. @default 2 */
+  perPeer?: number
+  /** Every request served, block sent and request ended (metrics, tests). */
+  onServe?: (event: ServeEvent) => void
   /** A peer that sends nothing for this long is left for the next one, ms. @default 10000 */
   progressTimeout?: number
   /** Largest block accepted. @default 4 MiB */
@@ -61,7 +70,24 @@ export interface FetchDagOptions {
   onBlock?: (event: BlockEvent) => void
 }
 
-export interface DagTransfer {
+/** What this node served since start, all peers together. */
+export interface ServeCounters {
+  requests: number
+  /** Blocks sent. */
+  blocks: number
+  /** Blocks asked for that were not stored here. */
+  missing: number
+  /** Requests the peer cancelled (its work went to another peer). */
+  cancelled: number
+}
+
+export interface DagTransferEvents {
+  /** Every request served, block sent and request ended (only dispatched while someone listens). */
+  serve: CustomEvent<ServeEvent>
+}
+
+export interface DagTransfer extends TypedEventEmitter<DagTransferEvents> {
+  readonly served: ServeCounters
   start(): Promise<void>
   stop(): Promise<void>
   /**
@@ -73,13 +99,15 @@ export interface DagTransfer {
   fetch(root: CID, options: FetchDagOptions): Promise<CID[]>
 }
 
-class DefaultDagTransfer implements DagTransfer {
+class DefaultDagTransfer extends TypedEventEmitter<DagTransferEvents> implements DagTransfer {
+  readonly served: ServeCounters = { requests: 0, blocks: 0, missing: 0, cancelled: 0 }
   private readonly init: DagTransferInit
   private readonly protocol: string
   private serving = 0
   private started = false
 
   constructor (init: DagTransferInit) {
+    super()
     this.init = init
     this.protocol = init.protocol ?? PROTOCOL
   }
@@ -87,7 +115,7 @@ class DefaultDagTransfer implements DagTransfer {
   async start (): Promise<void> {
     if (this.started) return
     const max = this.init.maxServing ?? 4
-    await this.init.libp2p.handle(this.protocol, async (stream: Stream) => {
+    await this.init.libp2p.handle(this.protocol, async (stream: Stream, connection) => {
       if (this.serving >= max) {
         await refuseTransfer(stream)
         return
@@ -98,15 +126,27 @@ class DefaultDagTransfer implements DagTransfer {
           blockstore: this.init.blockstore,
           getCodec: this.init.getCodec,
           readAhead: this.init.readAhead ?? 8,
-          maxQueued: 1024 * 1024,
+          maxQueued: 256 * 1024,
           maxRequestLength: 1024 * 1024,
-          idleTimeout: Math.max(30_000, 3 * (this.init.progressTimeout ?? 10_000))
+          idleTimeout: Math.max(30_000, 3 * (this.init.progressTimeout ?? 10_000)),
+          peer: connection?.remotePeer?.toString(),
+          onServe: this.onServe
         })
       } finally {
         this.serving--
       }
     }, { maxInboundStreams: max, maxOutboundStreams: max })
     this.started = true
+  }
+
+  private readonly onServe = (event: ServeEvent): void => {
+    if (event.type === 'request') this.served.requests++
+    else if (event.type === 'block') {
+      if (event.found) this.served.blocks++
+      else this.served.missing++
+    } else if (event.cancelled) this.served.cancelled++
+    this.init.onServe?.(event)
+    if (this.listenerCount('serve') > 0) this.safeDispatchEvent('serve', { detail: event })
   }
 
   async stop (): Promise<void> {
@@ -116,8 +156,9 @@ class DefaultDagTransfer implements DagTransfer {
   }
 
   /** Walks the locally stored part of the DAG; returns the frontier (missing CIDs, in DAG order). */
-  private async localFrontier (root: CID, done: Set<string>, options: FetchDagOptions): Promise<Map<string, CID>> {
-    const frontier = new Map<string, CID>()
+  private async localFrontier (root: CID, done: Set<string>, options: FetchDagOptions): Promise<Map<string, Want>> {
+    const frontier = new Map<string, Want>()
+    const sizes = new Map<string, number | undefined>()
     const stack: CID[] = [root]
     const seen = new Set<string>([mhKey(root)])
     while (stack.length > 0) {
@@ -128,7 +169,7 @@ class DefaultDagTransfer implements DagTransfer {
       if (cid.multihash.code === 0x00) bytes = cid.multihash.digest
       else if (await this.init.blockstore.has(cid, options)) bytes = await collect(this.init.blockstore.get(cid, options) as AsyncIterable<Uint8Array>)
       if (bytes == null) {
-        frontier.set(k, cid)
+        frontier.set(k, { cid, size: sizes.get(k) })
         continue
       }
       done.add(k)
@@ -138,98 +179,39 @@ class DefaultDagTransfer implements DagTransfer {
         const lk = mhKey(links[i].cid)
         if (seen.has(lk)) continue
         seen.add(lk)
+        sizes.set(lk, links[i].tsize)
         stack.push(links[i].cid)
       }
     }
     return frontier
   }
 
-  private nextPeer (tried: Set<string>): PeerId | undefined {
-    for (const c of this.init.libp2p.getConnections()) {
-      if (c.status === 'open' && !tried.has(c.remotePeer.toString())) return c.remotePeer
-    }
-    return undefined
-  }
-
   async fetch (root: CID, options: FetchDagOptions): Promise<CID[]> {
     options.signal.throwIfAborted()
     const done = new Set<string>()
-    const expected = await this.localFrontier(root, done, options)
-    const timeout = this.init.progressTimeout ?? 10_000
-    const maxCids = this.init.maxRequestCids ?? 4096
-    // peers in turn; connections opened meanwhile count too (a new peer can finish the job)
-    const tried = new Set<string>()
-    for (let peer = this.nextPeer(tried); peer != null && expected.size > 0; peer = this.nextPeer(tried)) {
-      tried.add(peer.toString())
-      // ask this peer for the frontier, a request at a time, while it delivers;
-      // never twice for a CID it was asked for or reported missing
-      const asked = new Set<string>()
-      while (expected.size > 0) {
-        options.signal.throwIfAborted()
-        const request = [...take(expected.values(), maxCids, c => !asked.has(mhKey(c)))]
-        if (request.length === 0) break
-        for (const c of request) asked.add(mhKey(c))
-        const outcome = await this.fetchFrom(peer, request, expected, done, asked, options, timeout)
-        if (outcome !== 'complete') break
-      }
-      if (expected.size === 0) break
-    }
-    return [...expected.values()]
-  }
-
-  private async fetchFrom (peer: PeerId, request: CID[], expected: Map<string, CID>, done: Set<string>, asked: Set<string>, options: FetchDagOptions, timeout: number): Promise<'complete' | 'failed'> {
-    const attempt = new AbortController()
-    // every blockstore write in flight listens to it
-    setMaxListeners(Infinity, attempt.signal)
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const touch = (): void => {
-      if (timer != null) clearTimeout(timer)
-      timer = setTimeout(() => { attempt.abort(new Error(`no progress from ${peer} for ${timeout} ms`)) }, timeout)
-      timer.unref?.()
-    }
-    const onAbort = (): void => { attempt.abort(options.signal.reason) }
-    options.signal.addEventListener('abort', onAbort, { once: true })
-    let stream: Stream | undefined
-    const abortStream = (): void => { stream?.abort(attempt.signal.reason instanceof Error ? attempt.signal.reason : new Error('aborted')) }
-    attempt.signal.addEventListener('abort', abortStream, { once: true })
-    touch()
-    try {
-      stream = await this.init.libp2p.dialProtocol(peer, this.protocol, { signal: attempt.signal })
-      touch()
-      const result = await receiveTransfer(stream, request, expected, done, {
-        blockstore: this.init.blockstore,
-        getCodec: this.init.getCodec,
-        getHasher: this.init.getHasher,
-        maxBlockSize: this.init.maxBlockSize ?? 4 * 1024 * 1024,
-        highWaterMark: this.init.highWaterMark ?? 8 * 1024 * 1024,
-        writeConcurrency: this.init.writeConcurrency ?? 8,
-        signal: attempt.signal,
-        onActivity: touch,
-        onMissing: (c) => { asked.add(mhKey(c)) },
-        onBlock: (e) => { touch(); options.onBlock?.(e) }
-      })
-      await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => { stream?.abort(new Error('close failed')) })
-      return result.complete ? 'complete' : 'failed'
-    } catch (err) {
-      stream?.abort(err instanceof Error ? err : new Error(String(err)))
-      if (options.signal.aborted) throw options.signal.reason ?? err
-      if (err instanceof LocalWriteError) throw err
-      // the peer failed (no protocol, bad block, died, stalled): the next one continues
-      return 'failed'
-    } finally {
-      if (timer != null) clearTimeout(timer)
-      options.signal.removeEventListener('abort', onAbort)
-      attempt.signal.removeEventListener('abort', abortStream)
-    }
-  }
-}
-
-function * take<T> (it: Iterable<T>, n: number, filter: (v: T) => boolean): Generator<T> {
-  if (n <= 0) return
-  for (const v of it) {
-    if (!filter(v)) continue
-    yield v
-    if (--n <= 0) return
+    const frontier = await this.localFrontier(root, done, options)
+    if (frontier.size === 0) return []
+    const writer = new BlockWriter({
+      blockstore: this.init.blockstore,
+      concurrency: this.init.writeConcurrency ?? 8,
+      signal: options.signal
+    })
+    return fetchFromPeers([...frontier.values()], {
+      libp2p: this.init.libp2p,
+      protocol: this.protocol,
+      getCodec: this.init.getCodec,
+      getHasher: this.init.getHasher,
+      writer,
+      maxBlockSize: this.init.maxBlockSize ?? 4 * 1024 * 1024,
+      highWaterMark: this.init.highWaterMark ?? 8 * 1024 * 1024,
+      progressTimeout: this.init.progressTimeout ?? 10_000,
+      maxRequestCids: this.init.maxRequestCids ?? 4096,
+      chunkBytes: this.init.chunkBytes ?? 8 * 1024 * 1024,
+      perPeer: this.init.perPeer ?? 2,
+      knownMissing: new Set(frontier.keys()),
+      signal: options.signal,
+      onBlock: options.onBlock
+    })
   }
 }
 

@@ -3,19 +3,32 @@
  * CIDs), then streams every block of each requested subDAG in depth-first
  * pre-order (parents before children, each block once). Only blocks stored
  * locally are served (a block it does not have is reported missing and its
- * subDAG skipped; it never fetches on the requester's behalf). Reads run a
+ * subDAG skipped; it never fetches on the requester's behalf). A
+ * request-blocks frame asks for the listed blocks only, and a cancel frame
+ * from the requester stops the stream after the current block. Reads run a
  * few blocks ahead of the socket; writes wait for the stream to drain, so
  * memory stays flat whatever the DAG size.
  */
+import { logger } from '@libp2p/logger'
 import { collect, mhKey, readLinks } from '../dag.js'
 import { createFrameReader } from './frame-reader.js'
-import { decodeFrame, encodeBlock, encodeMissing, encodeSignal, FRAME_BUSY, FRAME_END, FRAME_REQUEST } from './frames.js'
+import { decodeFrame, encodeBlock, encodeMissing, encodeSignal, FRAME_BUSY, FRAME_CANCEL, FRAME_END, FRAME_REQUEST, FRAME_REQUEST_BLOCKS } from './frames.js'
+import type { GetCodec } from '../dag.js'
 import type { Stream } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
-import type { GetCodec } from '../dag.js'
 export type { GetCodec }
+
+const log = logger('otherthing-storage:transfer:server')
+
+/** What a server does, for metrics and tests: a request starts, a block (or missing) goes out, the request ends. */
+export type ServeEvent =
+  | { type: 'request', id: number, peer: string, cids: CID[], blocksOnly: boolean }
+  | { type: 'block', id: number, cid: CID, found: boolean }
+  | { type: 'end', id: number, cancelled: boolean, error?: Error }
+
+let nextRequestId = 0
 
 export interface DagServerInit {
   /** Local blocks only (no network). */
@@ -29,6 +42,9 @@ export interface DagServerInit {
   idleTimeout: number
   /** Bytes queued in the stream's write buffer above which sending waits. */
   maxQueued: number
+  /** The requesting peer (for `onServe`). */
+  peer?: string
+  onServe?: (event: ServeEvent) => void
 }
 
 /** Resolves when the stream drains or goes idle (or after a few ms, to look again). */
@@ -56,7 +72,9 @@ async function readLocal (blockstore: Pick<Blockstore, 'get'>, cid: CID, signal:
   if (cid.multihash.code === 0x00) return cid.multihash.digest
   try {
     return await collect(blockstore.get(cid, { signal }) as AsyncIterable<Uint8Array>)
-  } catch {
+  } catch (err) {
+    // not stored (or unreadable): reported missing to the requester
+    if ((err as Error)?.name !== 'NotFoundError') log('reading %c failed - %e', cid, err)
     return undefined
   }
 }
@@ -67,6 +85,7 @@ export async function refuseTransfer (stream: Stream): Promise<void> {
     stream.send(encodeSignal(FRAME_BUSY))
     await stream.close({ signal: AbortSignal.timeout(5000) })
   } catch (err) {
+    log('refusing a transfer failed - %e', err)
     stream.abort(err as Error)
   }
 }
@@ -85,12 +104,24 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
   stream.addEventListener('close', onClose)
   touch()
   const reader = createFrameReader(stream, { maxFrameLength: init.maxRequestLength, highWaterMark: init.maxRequestLength, onActivity: touch })
+  const id = nextRequestId++
+  let started = false
+  let cancelled = false
+  let failure: Error | undefined
   try {
     const body = await reader.next()
-    reader.stop()
     if (body == null) throw new Error('no request')
     const request = decodeFrame(body)
-    if (request.type !== FRAME_REQUEST) throw new Error('expected a request')
+    if (request.type !== FRAME_REQUEST && request.type !== FRAME_REQUEST_BLOCKS) throw new Error('expected a request')
+    const blocksOnly = request.type === FRAME_REQUEST_BLOCKS
+    started = true
+    init.onServe?.({ type: 'request', id, peer: init.peer ?? '', cids: request.cids, blocksOnly })
+    // the only frame a requester sends after its request: cancel
+    void reader.next().then((next) => {
+      if (next == null) return
+      if (decodeFrame(next).type === FRAME_CANCEL) cancelled = true
+      else controller.abort(new Error('unexpected frame after the request'))
+    }, (err: Error) => { controller.abort(err) })
 
     const stack: CID[] = []
     const seen = new Set<string>()
@@ -101,7 +132,7 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
       stack.push(request.cids[i])
     }
     const reads = new Map<string, Promise<Uint8Array | undefined>>()
-    while (stack.length > 0) {
+    while (stack.length > 0 && !cancelled) {
       signal.throwIfAborted()
       // read ahead: the top of the stack is what goes out next
       for (let i = stack.length - 1, n = 0; i >= 0 && n < init.readAhead; i--, n++) {
@@ -113,13 +144,17 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
       const bytes = await (reads.get(k) as Promise<Uint8Array | undefined>)
       reads.delete(k)
       let send: boolean
+      init.onServe?.({ type: 'block', id, cid, found: bytes != null })
       if (bytes == null) {
         send = stream.send(encodeMissing(cid))
       } else {
         let links: CID[] = []
         try {
-          links = (await readLinks(cid, bytes, init.getCodec)).links.map(l => l.cid)
-        } catch {}
+          if (!blocksOnly) links = (await readLinks(cid, bytes, init.getCodec)).links.map(l => l.cid)
+        } catch (err) {
+          // a block we cannot decode is sent as it is (the requester decides), its links are not followed
+          log('links of %c unreadable - %e', cid, err)
+        }
         for (let i = links.length - 1; i >= 0; i--) {
           const lk = mhKey(links[i])
           if (seen.has(lk)) continue
@@ -144,10 +179,13 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
     stream.send(encodeSignal(FRAME_END))
     await stream.close({ signal })
   } catch (err) {
-    stream.abort(err instanceof Error ? err : new Error(String(err)))
+    failure = err instanceof Error ? err : new Error(String(err))
+    log('serving a transfer to %s ended - %e', init.peer, failure)
+    stream.abort(failure)
   } finally {
     reader.stop()
     if (timer != null) clearTimeout(timer)
     stream.removeEventListener('close', onClose)
+    if (started) init.onServe?.({ type: 'end', id, cancelled, ...(failure != null ? { error: failure } : {}) })
   }
 }

@@ -1,0 +1,107 @@
+/**
+ * The receive side's block writes, shared by every stream of one fetch: blocks
+ * queue up while earlier batches are written, and each batch goes to the
+ * blockstore as one `putMany` (a store that batches its writes, e.g. one
+ * directory pass or one fsync per batch, gains from it; one that does not is
+ * no slower). The bytes handed in are the frame's own (no copy); `done` is
+ * called once the block is stored, so the stream's reader can release them.
+ * A block known to be missing (the fetch found it absent) is put without an
+ * existence check first; others are checked, so `fetched` says the truth.
+ */
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+
+/** Writing to the local blockstore failed (quota, disk): not the peer's fault, the pin fails. */
+export class LocalWriteError extends Error {
+  static override name = 'LocalWriteError'
+  override name = LocalWriteError.name
+}
+
+export interface BlockWriterInit {
+  blockstore: Pick<Blockstore, 'has' | 'putMany'>
+  /** Batches written at once. @default 8 */
+  concurrency?: number
+  /** Blocks per batch at most. @default 32 */
+  maxBatch?: number
+  signal: AbortSignal
+}
+
+interface Item {
+  cid: CID
+  bytes: Uint8Array
+  knownMissing: boolean
+  /** called once stored (`fetched`: this write stored it) or failed (`err`) */
+  done: (fetched: boolean, err?: unknown) => void
+}
+
+export class BlockWriter {
+  private readonly init: BlockWriterInit
+  private readonly concurrency: number
+  private readonly maxBatch: number
+  private queue: Item[] = []
+  private inflight = 0
+  private idle: Array<() => void> = []
+  /** the first write error; every later write fails with it */
+  error?: LocalWriteError
+
+  constructor (init: BlockWriterInit) {
+    this.init = init
+    this.concurrency = init.concurrency ?? 8
+    this.maxBatch = init.maxBatch ?? 32
+  }
+
+  write (cid: CID, bytes: Uint8Array, knownMissing: boolean, done: Item['done']): void {
+    if (this.error != null) {
+      done(false, this.error)
+      return
+    }
+    let called = false
+    const once: Item['done'] = (fetched, err) => {
+      if (called) return
+      called = true
+      done(fetched, err)
+    }
+    this.queue.push({ cid, bytes, knownMissing, done: once })
+    this.pump()
+  }
+
+  private pump (): void {
+    while (this.inflight < this.concurrency && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch)
+      this.inflight++
+      void this.writeBatch(batch).finally(() => {
+        this.inflight--
+        this.pump()
+        if (this.inflight === 0 && this.queue.length === 0) for (const wake of this.idle.splice(0)) wake()
+      })
+    }
+  }
+
+  private async writeBatch (batch: Item[]): Promise<void> {
+    const signal = this.init.signal
+    try {
+      if (this.error != null) throw this.error
+      const fresh: Item[] = []
+      const present: Item[] = []
+      for (const item of batch) {
+        if (!item.knownMissing && await this.init.blockstore.has(item.cid, { signal })) present.push(item)
+        else fresh.push(item)
+      }
+      for (const item of present) item.done(false)
+      if (fresh.length === 0) return
+      let n = 0
+      // putMany yields each CID once stored, in order
+      for await (const _ of this.init.blockstore.putMany(fresh.map(i => ({ cid: i.cid, bytes: i.bytes })), { signal })) fresh[n++]?.done(true)
+      for (const item of fresh) item.done(true)
+    } catch (err) {
+      this.error ??= err instanceof LocalWriteError ? err : new LocalWriteError('Writing a received block failed', { cause: err })
+      for (const item of batch) item.done(false, this.error)
+    }
+  }
+
+  /** Resolves once every queued block is written (or failed). */
+  async drain (): Promise<void> {
+    if (this.inflight === 0 && this.queue.length === 0) return
+    await new Promise<void>(resolve => { this.idle.push(resolve) })
+  }
+}
