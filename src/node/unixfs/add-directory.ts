@@ -11,15 +11,38 @@ import { open, lstat, readdir, readlink, stat } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { InvalidArgumentError, SymlinkNotAllowedError } from '../../errors.js'
 import { readFileChunks } from '../import/index.js'
+import { allocChunk } from '../import/headroom.js'
 import { addAll } from './add-all.js'
 import { folderLayout } from './options.js'
 import type { AddAllEntry, AddAllOptions, AddedEntry } from './options.js'
 import type { ContentComponents } from '../blocks/components.js'
 import type { AbortOptions } from '../types.js'
 
+/**
+ * A file's bytes in `chunkSize` chunks. A file smaller than one chunk (most
+ * files of a big folder) is read in one read into a buffer of its own size
+ * (with room for its leaf's header), not into a chunk-sized one.
+ */
 async function * fileContent (path: string, chunkSize: number, options: AbortOptions): AsyncGenerator<Uint8Array> {
   const handle = await open(path, 'r')
   try {
+    const { size } = await handle.stat()
+    if (size < chunkSize) {
+      const buf = allocChunk(size)
+      let filled = 0
+      while (filled < size) {
+        const { bytesRead } = await handle.read(buf, filled, size - filled, filled)
+        if (bytesRead === 0) break
+        filled += bytesRead
+      }
+      // a file that grew while read: the rest in chunks after the first
+      if (filled === size && size > 0) yield buf
+      else if (filled > 0) yield buf.subarray(0, filled)
+      if (filled < size) return
+      const more = await handle.read(Buffer.alloc(1), 0, 1, size)
+      if (more.bytesRead === 0) return
+      throw new InvalidArgumentError(`${path} changed while it was being added`)
+    }
     yield * readFileChunks(handle, chunkSize, options)
   } finally {
     await handle.close()
