@@ -105,7 +105,7 @@ describe('importCar', () => {
   it('imports a CAR made by ipfs-car (streamed)', async () => {
     const files = [
       { name: 'pack/hello.txt', stream: () => new Blob(['hello from ipfs-car']).stream() },
-      { name: 'pack/sub/data.bin', stream: () => new Blob([bytesOf('ipfs-car', 300_000)]).stream() }
+      { name: 'pack/sub/data.bin', stream: () => new Blob([new Uint8Array(bytesOf('ipfs-car', 300_000))]).stream() }
     ]
     let last: CID | undefined
     await createDirectoryEncoderStream(files as any).pipeTo(new WritableStream({ write (block: any) { last = block.cid } }))
