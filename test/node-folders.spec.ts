@@ -158,6 +158,21 @@ describe('all or nothing', () => {
     expect((await ws.pins()).length).toBe(pinsBefore)
   })
 
+  it('refused by the quota: QuotaExceededError, usage back to the byte, no pin', async () => {
+    const small = await createStorageNode({ storagePath: join(dir, 'small'), quotaBytes: 1024 * 1024, listenAddresses: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      const w = await small.join('small', generateSwarmKey())
+      await collectEntries(w.addAll([{ path: 'keep/a.txt', content: bytesOf('keep', 100_000) }]))
+      const before = (await small.stats()).usedBytes
+      const files = Array.from({ length: 40 }, (_, i) => ({ path: `big/f${i}.bin`, content: bytesOf(`q-${i}`, 50_000) }))
+      await expect(collectEntries(w.addAll(files))).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' })
+      expect((await small.stats()).usedBytes).toBe(before)
+      expect((await w.pins()).length).toBe(1)
+    } finally {
+      await small.stop()
+    }
+  })
+
   it('an abort midway: AbortedError, usage back to the byte', async () => {
     const before = (await node.stats()).usedBytes
     const controller = new AbortController()
