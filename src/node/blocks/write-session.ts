@@ -9,7 +9,7 @@
  */
 import { logger } from '@libp2p/logger'
 import { AbortedError } from '../../errors.js'
-import { mhKey } from '../dag.js'
+import { CidList } from './cid-list.js'
 import type { ContentComponents } from './components.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -31,10 +31,11 @@ export interface WriteSession {
 
 export function createWriteSession (components: Pick<ContentComponents, 'blockstore' | 'local' | 'pins'>): WriteSession {
   const { blockstore, local, pins } = components
-  const written: CID[] = []
+  // compact lists: a 100,000-file folder writes 100,000+ blocks
+  const written = new CidList()
   const inFlight = new Set<Promise<unknown>>()
   let closed = false
-  const all = new Map<string, CID>()
+  const all = new CidList({ unique: true })
   let bytes = 0
   const tracked: WriteSession['blockstore'] = {
     async put (cid, block, options) {
@@ -43,9 +44,9 @@ export function createWriteSession (components: Pick<ContentComponents, 'blockst
       const p = (async () => {
         const existed = await local.has(cid, options)
         const out = await blockstore.put(cid, block, options)
-        all.set(mhKey(cid), cid)
+        all.add(cid)
         if (!existed) {
-          written.push(cid)
+          written.add(cid)
           if (block instanceof Uint8Array) bytes += block.byteLength
         }
         return out
@@ -64,17 +65,18 @@ export function createWriteSession (components: Pick<ContentComponents, 'blockst
     blockstore: tracked,
     get written () { return written.length },
     get bytes () { return bytes },
-    touched: () => all.values(),
+    touched: () => all,
     async rollback () {
       closed = true
       await Promise.allSettled([...inFlight])
-      for (const cid of written.splice(0)) {
+      for (const cid of written) {
         try {
           if (!await pins.isPinned(cid)) await local.delete(cid)
         } catch (err) {
           log.error('could not roll back block %c: %e', cid, err)
         }
       }
+      written.clear()
     }
   }
 }

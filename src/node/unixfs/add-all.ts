@@ -48,6 +48,7 @@ export async function * addAll (components: ContentComponents, source: Source, o
   const end = components.local.beginOperation()
   /** content bytes of each file not yet reported, and totals of each directory */
   const fileSizes = new Map<string, number>()
+  const inTree = new Map<string, { path?: string, originalPath?: string }>()
   const types = new Map<string, 'symlink' | 'directory'>()
   const dirTotals = new Map<string, number>()
   const roots: Array<{ cid: CID, entry: AddedEntry }> = []
@@ -71,7 +72,9 @@ export async function * addAll (components: ContentComponents, source: Source, o
     }
     const r = await importFile(file.content, blockstore, { layout: layout.file, signal: opts.signal ?? options.signal })
     fileSizes.set(file.path ?? '', r.size)
-    return { cid: r.cid, size: BigInt(r.dagSize), path: file.path, originalPath: file.originalPath }
+    const result = { cid: r.cid, size: BigInt(r.dagSize), path: file.path, originalPath: file.originalPath }
+    inTree.set(file.path ?? '', result)
+    return result
   }
 
   // the importer links a folder that stays empty into its parent but never yields it: we do, before the parent
@@ -147,6 +150,13 @@ export async function * addAll (components: ContentComponents, source: Source, o
       fileImportConcurrency: options.fileConcurrency ?? 32
     })) {
       const entry = toEntry(r)
+      // the importer's tree keeps the file builder's result until the folder is written, using only its cid and size
+      const held = inTree.get(entry.path)
+      if (held != null) {
+        inTree.delete(entry.path)
+        delete held.path
+        delete held.originalPath
+      }
       if (entry.type === 'directory') {
         flushedDirs.add(entry.path)
         for (const empty of emptyDirs.get(entry.path) ?? []) {
