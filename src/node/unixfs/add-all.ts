@@ -33,6 +33,24 @@ type Source = Iterable<AddAllEntry> | AsyncIterable<AddAllEntry>
 type FileBuilder = NonNullable<ImporterOptions['fileBuilder']>
 type DirBuilder = NonNullable<ImporterOptions['dirBuilder']>
 
+/**
+ * The same CID over one shared slab of bytes (its views are the CID's only
+ * objects): the importer's tree holds one per file until its folder is written.
+ */
+let slab = new Uint8Array(0)
+let slabOffset = 0
+function compactCid (cid: CID): CID {
+  const bytes = cid.bytes
+  if (slabOffset + bytes.byteLength > slab.byteLength) {
+    slab = new Uint8Array(256 * 1024)
+    slabOffset = 0
+  }
+  const view = slab.subarray(slabOffset, slabOffset + bytes.byteLength)
+  view.set(bytes)
+  slabOffset += bytes.byteLength
+  return CIDClass.decode(view)
+}
+
 function parentOf (path: string): string {
   const i = path.lastIndexOf('/')
   return i < 0 ? '' : path.slice(0, i)
@@ -72,7 +90,7 @@ export async function * addAll (components: ContentComponents, source: Source, o
     }
     const r = await importFile(file.content, blockstore, { layout: layout.file, signal: opts.signal ?? options.signal })
     fileSizes.set(file.path ?? '', r.size)
-    const result = { cid: r.cid, size: BigInt(r.dagSize), path: file.path, originalPath: file.originalPath }
+    const result = { cid: compactCid(r.cid), size: BigInt(r.dagSize), path: file.path, originalPath: file.originalPath }
     inTree.set(file.path ?? '', result)
     return result
   }
