@@ -256,6 +256,8 @@ export class KeyEncryptionKeyError extends StorageError {
   override name = KeyEncryptionKeyError.name
   override readonly code = 'ERR_KEY_ENCRYPTION_KEY'
   constructor (message = 'Missing or wrong key-encryption key', options?: ErrorOptions) { super(message, options) }
+}
+
 /** A symlink was met while adding a directory with `symlinks: 'refuse'`. Nothing was added. */
 export class SymlinkNotAllowedError extends StorageError {
   static override name = 'SymlinkNotAllowedError'

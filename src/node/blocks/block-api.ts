@@ -98,8 +98,8 @@ export async function blockPut (components: Pick<ContentComponents, 'blockstore'
   const end = components.local.beginOperation()
   try {
     await session.blockstore.put(cid, bytes, options)
-    if (options.pin === true && !await components.pins.isPinned(cid, options)) {
-      for await (const _ of components.pins.add(cid, { depth: 0, signal: options.signal, metadata: { cid: cid.toString(), size: bytes.byteLength } })) { /* one block */ }
+    if (options.pin === true && await components.pins.get(cid, options) == null) {
+      await components.pins.add(cid, async (record) => { await record(cid) }, { signal: options.signal, metadata: { cid: cid.toString(), size: bytes.byteLength } })
     }
     components.afterWrite?.()
     return cid

@@ -3,7 +3,8 @@
  * operation is a free function over (a `Pick<>` of) these, so wiring it into
  * the node class or a Helia-style `commands/` layout is one line.
  */
-import type { CodecLoader, HasherLoader, Pins } from '@helia/interface'
+import type { PinStore } from '../pins/pin-store.js'
+import type { CodecLoader, HasherLoader } from '@helia/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -18,7 +19,8 @@ export interface ContentComponents {
   blockstore: Blockstore
   /** The workspace's own blocks, never the network. */
   local: LocalBlockstore
-  pins: Pins
+  /** The workspace's pin records. */
+  pins: PinStore
   getCodec: CodecLoader
   getHasher: HasherLoader
   /** Called after content was written and pinned (the storage node checks its gc watermark). */

@@ -76,3 +76,11 @@ function tryUnixfs (data: Uint8Array): UnixFS | undefined {
     return undefined // a dag-pb node that is not UnixFS: no content size
   }
 }
+
+/** The bytes of all files under a UnixFS directory stored locally; undefined when `root` is not one. */
+export async function directorySize (local: Pick<ContentComponents['local'], 'has' | 'get'>, root: CID, options: AbortOptions = {}): Promise<number | undefined> {
+  if (root.code !== dagPb.code || !await local.has(root, options)) return undefined
+  const node = dagPb.decode(await collect(local.get(root, options) as AsyncIterable<Uint8Array>))
+  if (node.Data == null || tryUnixfs(node.Data)?.isDirectory() !== true) return undefined
+  return (await localDag({ local: local as ContentComponents['local'] }, root, options)).size
+}

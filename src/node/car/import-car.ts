@@ -13,6 +13,7 @@ import { hasherByCode } from '../blocks/codecs.js'
 import { localDag } from '../blocks/local-dag.js'
 import { createWriteSession } from '../blocks/write-session.js'
 import { pinRoot, unpinAll } from '../unixfs/pin-root.js'
+import type { AddedPin } from '../unixfs/pin-root.js'
 import type { ContentComponents } from '../blocks/components.js'
 import type { AbortOptions } from '../types.js'
 import type { CID } from 'multiformats/cid'
@@ -65,7 +66,7 @@ export async function importCar (components: ContentComponents, source: Source, 
   if (source == null || (typeof source !== 'object')) throw new InvalidArgumentError('A CAR is a Uint8Array or an iterable of Uint8Array')
   const session = createWriteSession(components)
   const end = components.local.beginOperation()
-  const pinned: CID[] = []
+  const pinned: AddedPin[] = []
   let ok = false
   try {
     let reader: CarBlockIterator
@@ -99,7 +100,8 @@ export async function importCar (components: ContentComponents, source: Source, 
         const dag = await localDag(components, root, options).catch((err: unknown) => {
           throw new InvalidCarError(`The DAG of root ${root} is not complete (in the CAR or stored)`, { cause: err })
         })
-        if (await pinRoot(components, root, { size: dag.size, name: options.name, blocks: dag.blocks, signal: options.signal })) pinned.push(root)
+        const added = await pinRoot(components, root, { size: dag.size, name: options.name, blocks: dag.blocks, signal: options.signal })
+        if (added != null) pinned.push(added)
       }
     }
     components.afterWrite?.()

@@ -24,6 +24,7 @@ import { importFile } from '../import/index.js'
 import { createWriteSession } from '../blocks/write-session.js'
 import { folderLayout, normalisePath } from './options.js'
 import { pinRoot, unpinAll } from './pin-root.js'
+import type { AddedPin } from './pin-root.js'
 import type { AddAllEntry, AddAllOptions, AddedEntry } from './options.js'
 import type { ContentComponents } from '../blocks/components.js'
 import type { ImportCandidate, ImporterOptions } from 'ipfs-unixfs-importer'
@@ -71,7 +72,7 @@ export async function * addAll (components: ContentComponents, source: Source, o
   const dirTotals = new Map<string, number>()
   const roots: Array<{ cid: CID, entry: AddedEntry }> = []
   let needsFullWalk = false
-  const pinned: CID[] = []
+  const pinned: AddedPin[] = []
   let done = false
 
   const fileBuilder: FileBuilder = async (file, blockstore, opts) => {
@@ -201,7 +202,7 @@ export async function * addAll (components: ContentComponents, source: Source, o
           blocks: needsFullWalk || roots.length !== 1 ? undefined : session.touched(),
           signal: options.signal
         })
-        if (added) pinned.push(root.cid)
+        if (added != null) pinned.push(added)
       }
     }
     components.afterWrite?.()

@@ -4,9 +4,10 @@
  * block of the DAG, the walk yields them without reading any block back.
  */
 import { logger } from '@libp2p/logger'
+import { walkLocalDag } from '../dag.js'
 import type { ContentComponents } from '../blocks/components.js'
+import type { PinWalk } from '../pins/pin-store.js'
 import type { AbortOptions } from '../types.js'
-import type { GraphNode, GraphWalkerFactory } from '@helia/interface'
 import type { CID } from 'multiformats/cid'
 
 const log = logger('otherthing-storage:pin-root')
@@ -19,49 +20,48 @@ export interface PinRootOptions extends AbortOptions {
   blocks?: Iterable<CID>
 }
 
-/** A walker over a known set of blocks (no reads). */
-function knownBlocksWalker (blocks: Iterable<CID>): GraphWalkerFactory {
-  return () => ({
-    async * walk (root: CID, options: AbortOptions = {}): AsyncGenerator<GraphNode<any>> {
-      yield { block: { cid: root } as any, depth: 0, path: [root] }
-      for (const cid of blocks) {
-        options.signal?.throwIfAborted()
-        if (cid.multihash.bytes.length === root.multihash.bytes.length && Buffer.compare(cid.multihash.bytes, root.multihash.bytes) === 0) continue
-        yield { block: { cid } as any, depth: 1, path: [root, cid] }
-      }
+/** A pin walk over a known set of blocks (no reads), or over the local DAG. */
+function pinWalk (components: Pick<ContentComponents, 'local' | 'getCodec'>, root: CID, blocks: Iterable<CID> | undefined, options: AbortOptions): PinWalk {
+  if (blocks == null) {
+    return async (record) => { await walkLocalDag(root, components.local, components.getCodec, async (cid) => { await record(cid) }, { signal: options.signal }) }
+  }
+  return async (record) => {
+    await record(root)
+    for (const cid of blocks) {
+      options.signal?.throwIfAborted()
+      if (cid.multihash.bytes.length === root.multihash.bytes.length && Buffer.compare(cid.multihash.bytes, root.multihash.bytes) === 0) continue
+      await record(cid)
     }
-  })
+  }
 }
 
+/** A pin this operation added, with the walk that undoes it. */
+export interface AddedPin { cid: CID, walk: PinWalk }
+
 /** Pins `root` (or updates its name when already pinned). Resolves `true` when this call added the pin. */
-export async function pinRoot (components: Pick<ContentComponents, 'pins'>, root: CID, options: PinRootOptions): Promise<boolean> {
+export async function pinRoot (components: Pick<ContentComponents, 'pins' | 'local' | 'getCodec'>, root: CID, options: PinRootOptions): Promise<AddedPin | undefined> {
   const { pins } = components
-  let existing
-  try {
-    existing = await pins.get(root, options)
-  } catch (err: any) {
-    if (err?.name !== 'NotFoundError') throw err
-  }
+  const existing = await pins.get(root, options)
   if (existing != null) {
     if (options.name != null && existing.metadata.name !== options.name) {
       await pins.setMetadata(root, { ...existing.metadata, name: options.name }, options)
     }
-    return false
+    return undefined
   }
   const metadata: Record<string, string | number> = { cid: root.toString(), size: options.size }
   if (options.name != null) metadata.name = options.name
-  const walker = options.blocks != null ? knownBlocksWalker(options.blocks) : undefined
-  for await (const _ of pins.add(root, { signal: options.signal, metadata, ...(walker != null ? { walker } : {}) })) { /* walk */ }
-  return true
+  const walk = pinWalk(components, root, options.blocks, options)
+  await pins.add(root, walk, { signal: options.signal, metadata })
+  return { cid: root, walk }
 }
 
 /** Removes pins this operation added before it failed (errors logged, not thrown). */
-export async function unpinAll (components: Pick<ContentComponents, 'pins'>, roots: CID[]): Promise<void> {
-  for (const root of roots.splice(0)) {
+export async function unpinAll (components: Pick<ContentComponents, 'pins'>, added: AddedPin[]): Promise<void> {
+  for (const { cid, walk } of added.splice(0)) {
     try {
-      for await (const _ of components.pins.rm(root)) { /* walk */ }
+      await components.pins.rm(cid, walk)
     } catch (err) {
-      log.error('could not remove pin %c of a failed operation: %e', root, err)
+      log.error('could not remove pin %c of a failed operation: %e', cid, err)
     }
   }
 }
