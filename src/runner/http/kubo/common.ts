@@ -1,0 +1,70 @@
+/**
+ * What the Kubo RPC command groups under `kubo/` share: their options, the
+ * query schema every command accepts, NDJSON lines and argument helpers.
+ */
+import type { FastifyRequest } from 'fastify'
+import { ContentNotFoundError, InvalidArgumentError, TimeoutError } from '../../../errors.js'
+import type { StorageNode } from '../../../node/types.js'
+import { folderNode } from '../../folder-node.js'
+import type { FolderNode } from '../../folder-node.js'
+import { parseDuration, resolveWorkspace } from '../params.js'
+
+export interface KuboGroupOptions {
+  storageNode: StorageNode
+  defaultWorkspace?: string
+  maxUploadBytes: number
+  defaultTimeout: number
+  maxTimeout: number
+}
+
+/** Query fields every command accepts; Kubo clients send more, which are ignored. */
+const common = {
+  arg: { type: 'array', items: { type: 'string', maxLength: 1024 }, maxItems: 1000 },
+  workspace: { type: 'string', minLength: 1, maxLength: 128 },
+  timeout: { type: 'string', maxLength: 32 }
+} as const
+
+/** The querystring schema of a command: the common fields plus `properties`. */
+export function query (properties: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: 'object', properties: { ...common, ...properties }, additionalProperties: true }
+}
+
+export interface CommonQuery {
+  arg?: string[]
+  workspace?: string
+  timeout?: string
+}
+
+export const ndjson = (value: unknown): string => JSON.stringify(value) + '\n'
+
+/** Kubo answers a missing block or path within the timeout as not found. */
+export function notFoundOnTimeout (err: unknown): never {
+  if (err instanceof TimeoutError) throw new ContentNotFoundError('Content not found within the timeout', { cause: err })
+  throw err
+}
+
+/** `arg` values (at least one). @throws {InvalidArgumentError} */
+export function argsOf (q: CommonQuery, name: string): string[] {
+  if (q.arg == null || q.arg.length === 0) throw new InvalidArgumentError(`argument "${name}" is required`)
+  return q.arg
+}
+
+/** A CID or path argument as the node takes it (`/ipfs/` prefix kept, the node strips it). */
+export function pathArg (value: string): string {
+  const s = value.trim()
+  if (s === '' || s.length > 1024) throw new InvalidArgumentError('invalid path')
+  if (s.startsWith('/ipns/')) throw new InvalidArgumentError('IPNS paths are not supported')
+  return s
+}
+
+export interface Helpers {
+  workspaceOf: (request: FastifyRequest) => FolderNode
+  timeoutOf: (q: CommonQuery) => number
+}
+
+export function helpers (opts: KuboGroupOptions): Helpers {
+  return {
+    workspaceOf: (request) => folderNode(resolveWorkspace(opts.storageNode, request, opts.defaultWorkspace)),
+    timeoutOf: (q) => Math.min(q.timeout != null ? parseDuration(q.timeout) : opts.defaultTimeout, opts.maxTimeout)
+  }
+}
