@@ -10,6 +10,11 @@ import { HttpError } from './errors.js'
 import { contentDisposition, contentTypeFor, etagMatches, parseCid, parseRange, requestSignal, resolveWorkspace } from './params.js'
 import { readableAfterFirstChunk } from './stream.js'
 import { countingSource, drainRequest } from './upload.js'
+import { hasFolderOps } from '../folder-node.js'
+import { serveFolderOrFormat, storageFolderRoutes, uploadFolder } from './storage-folder-routes.js'
+
+/** Most files one folder upload may hold. */
+const MAX_FOLDER_FILES = 1_000_000
 
 export interface StorageRoutesOptions {
   storageNode: StorageNode
@@ -63,8 +68,11 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
   // multipart bodies are parsed part by part by @fastify/multipart.
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => { done(null, payload) })
   await app.register(fastifyMultipart, {
-    limits: { fileSize: Infinity, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 50, headerPairs: 100 }
+    limits: { fileSize: Infinity, files: MAX_FOLDER_FILES, fields: 20, fieldSize: 64 * 1024, parts: MAX_FOLDER_FILES + 20, headerPairs: 100 }
   })
+
+  // GET /storage/<cid>/<path>, POST /storage/car
+  await storageFolderRoutes(app, opts)
 
   app.post('/storage/upload', {
     schema: {
@@ -74,14 +82,15 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
           ...workspaceQuery,
           name: { type: 'string', maxLength: 255 },
           profile: { type: 'string', enum: ['kubo', 'cidv1'] },
-          pin: { type: 'boolean', default: true }
+          pin: { type: 'boolean', default: true },
+          wrap: { type: 'boolean', default: false }
         },
         additionalProperties: false
       },
       response: {
         201: {
           type: 'object',
-          properties: { cid: { type: 'string' }, size: { type: 'integer' }, workspace: { type: 'string' }, name: { type: 'string' } },
+          properties: { cid: { type: 'string' }, size: { type: 'integer' }, workspace: { type: 'string' }, name: { type: 'string' }, entries: { type: 'integer' } },
           required: ['cid', 'size', 'workspace']
         },
         '4xx': errorResponse,
@@ -89,14 +98,27 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
       }
     }
   }, async (request, reply) => {
-    const query = request.query as { name?: string, profile?: 'kubo' | 'cidv1', pin: boolean }
+    const query = request.query as { name?: string, profile?: 'kubo' | 'cidv1', pin: boolean, wrap: boolean }
     const signal = requestSignal(request, reply)
     const workspace = workspaceOf(request)
     const addOptions: AddOptions = { signal, profile: query.profile ?? 'kubo', pin: query.pin }
     let name = query.name
     try {
       let result
-      if (request.isMultipart()) {
+      if (request.isMultipart() && hasFolderOps(workspace)) {
+        // a folder: each part's file name is its path in the tree; all of it or none of it
+        let fieldName: string | undefined
+        const folder = await uploadFolder(request, workspace, {
+          ...addOptions,
+          name,
+          maxBytes: opts.maxUploadBytes,
+          wrap: query.wrap,
+          onField: (field, value) => { if (field === 'name') fieldName ??= value }
+        })
+        name ??= fieldName
+        reply.code(201)
+        return { cid: folder.cid.toString(), size: folder.size, workspace: workspace.workspaceId, entries: folder.entries, ...(name != null ? { name } : {}) }
+      } else if (request.isMultipart()) {
         result = undefined
         for await (const part of request.parts()) {
           if (part.type === 'field') {
@@ -135,7 +157,8 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
         properties: {
           ...workspaceQuery,
           timeout: { type: 'integer', minimum: 1 },
-          filename: { type: 'string', minLength: 1, maxLength: 255 }
+          filename: { type: 'string', minLength: 1, maxLength: 255 },
+          format: { type: 'string', enum: ['car', 'raw', 'tar'] }
         },
         additionalProperties: false
       },
@@ -155,6 +178,11 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
     }
     const signal = requestSignal(request, reply)
     const timeout = timeoutOf(query.timeout)
+    if (hasFolderOps(workspace)) {
+      // a directory, or a CAR / raw block / tar asked for: storage-folder-routes.ts
+      const served = await serveFolderOrFormat(request, reply, workspace, cid, { signal, timeout, path: cid.toString() })
+      if (served != null) return served
+    }
     const stat = await workspace.stat(cid, { signal, timeout }).catch(notFoundOnTimeout)
     const size = stat.size
 
