@@ -7,7 +7,7 @@
  */
 import type { Multipart, MultipartFile } from '@fastify/multipart'
 import { InvalidArgumentError } from '../../errors.js'
-import type { FolderEntry } from '../folder-node.js'
+import type { AddAllEntry as FolderEntry } from '../../node/types.js'
 import { HttpError } from './errors.js'
 
 export interface FolderPartsOptions {

@@ -14,8 +14,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { ContentNotFoundError, InvalidArgumentError, TimeoutError } from '../../errors.js'
 import type { AddOptions, StorageNode, WorkspaceNode } from '../../node/types.js'
-import { folderNode } from '../folder-node.js'
-import type { FolderNode } from '../folder-node.js'
 import { HttpError } from './errors.js'
 import { folderEntries } from './folder-upload.js'
 import { contentDisposition, contentTypeFor, etagMatches, parseCid, parseRange, requestSignal, resolveWorkspace } from './params.js'
@@ -69,7 +67,7 @@ function lastSegment (path: string): string | undefined {
  * Answers a request for `cid` when it is a directory or asks for a CAR, a
  * raw block or a tar; returns undefined for a plain file (the caller serves it).
  */
-export async function serveFolderOrFormat (request: FastifyRequest, reply: FastifyReply, node: FolderNode, cid: CID, options: ServeOptions): Promise<FastifyReply | undefined> {
+export async function serveFolderOrFormat (request: FastifyRequest, reply: FastifyReply, node: WorkspaceNode, cid: CID, options: ServeOptions): Promise<FastifyReply | undefined> {
   const format = requestedFormat(request)
   const { signal, timeout } = options
   const name = lastSegment(options.path) ?? cid.toString()
@@ -151,7 +149,7 @@ export async function storageFolderRoutes (app: FastifyInstance, opts: StorageFo
       const params = request.params as { cid: string, '*'?: string }
       const query = request.query as { timeout?: number, filename?: string, download?: boolean }
       const { path } = splitPath(params.cid, params['*'] ?? '')
-      const node = folderNode(workspaceOf(request))
+      const node = workspaceOf(request)
       const signal = requestSignal(request, reply)
       const timeout = timeoutOf(query.timeout)
       const { cid } = await node.resolve(path, { signal, timeout }).catch(notFoundOnTimeout)
@@ -190,7 +188,7 @@ export async function storageFolderRoutes (app: FastifyInstance, opts: StorageFo
     const workspace = workspaceOf(request)
     const signal = requestSignal(request, reply)
     try {
-      const result = await folderNode(workspace).importCar(countingSource(body, { maxBytes: opts.maxUploadBytes, signal }), { pin, signal })
+      const result = await workspace.importCar(countingSource(body, { maxBytes: opts.maxUploadBytes, signal }), { pin, signal })
       reply.code(201)
       return { roots: result.roots.map(r => r.toString()), blocks: result.blocks, bytes: result.bytes, workspace: workspace.workspaceId }
     } catch (err) {
@@ -202,7 +200,7 @@ export async function storageFolderRoutes (app: FastifyInstance, opts: StorageFo
 }
 
 /** A file inside a DAG: ranges, ETag, a content type from its name. */
-async function serveFile (request: FastifyRequest, reply: FastifyReply, node: FolderNode, cid: CID, options: ServeOptions & { filename?: string, download: boolean }): Promise<FastifyReply> {
+async function serveFile (request: FastifyRequest, reply: FastifyReply, node: WorkspaceNode, cid: CID, options: ServeOptions & { filename?: string, download: boolean }): Promise<FastifyReply> {
   const etag = `"${cid.toString()}"`
   if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).header('etag', etag).send()
   const { signal, timeout } = options
@@ -232,6 +230,8 @@ async function serveFile (request: FastifyRequest, reply: FastifyReply, node: Fo
 
 export interface FolderUploadResult {
   cid: CID
+  /** The root's path: its top-level name (`''` when wrapped). */
+  path: string
   size: number
   /** Files and folders added (the root included). */
   entries: number
@@ -244,7 +244,7 @@ export interface FolderUploadResult {
  * parts have several top-level names).
  */
 export async function uploadFolder (request: FastifyRequest, workspace: WorkspaceNode, options: AddOptions & { maxBytes: number, wrap?: boolean, onField?: (name: string, value: string) => void }): Promise<FolderUploadResult> {
-  const node = folderNode(workspace)
+  const node = workspace
   const { maxBytes, wrap, onField, ...addOptions } = options
   const tops = new Set<string>()
   const entries = (async function * () {
@@ -259,10 +259,11 @@ export async function uploadFolder (request: FastifyRequest, workspace: Workspac
   })()
   let root
   let count = 0
-  for await (const added of node.addAll(entries, { ...addOptions, wrapWithDirectory: wrap })) {
+  // fileConcurrency 1: the parts arrive one after the other, a part's content must be read before the next one comes
+  for await (const added of node.addAll(entries, { ...addOptions, wrapWithDirectory: wrap, fileConcurrency: 1 })) {
     count++
     root = added
   }
   if (root == null) throw new InvalidArgumentError('The multipart body has no file part')
-  return { cid: root.cid, size: root.size, entries: count }
+  return { cid: root.cid, path: root.path, size: root.size, entries: count }
 }

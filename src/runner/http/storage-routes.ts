@@ -10,7 +10,6 @@ import { HttpError } from './errors.js'
 import { contentDisposition, contentTypeFor, etagMatches, parseCid, parseRange, requestSignal, resolveWorkspace } from './params.js'
 import { readableAfterFirstChunk } from './stream.js'
 import { countingSource, drainRequest } from './upload.js'
-import { hasFolderOps } from '../folder-node.js'
 import { serveFolderOrFormat, storageFolderRoutes, uploadFolder } from './storage-folder-routes.js'
 
 /** Most files one folder upload may hold. */
@@ -105,7 +104,7 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
     let name = query.name
     try {
       let result
-      if (request.isMultipart() && hasFolderOps(workspace)) {
+      if (request.isMultipart()) {
         // a folder: each part's file name is its path in the tree; all of it or none of it
         let fieldName: string | undefined
         const folder = await uploadFolder(request, workspace, {
@@ -115,21 +114,13 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
           wrap: query.wrap,
           onField: (field, value) => { if (field === 'name') fieldName ??= value }
         })
-        name ??= fieldName
+        // the pin is named after the form's name field, else the folder's (or single file's) name
+        if (name == null && (fieldName ?? folder.path) !== '') {
+          name = fieldName ?? folder.path
+          if (query.pin) await workspace.pin(folder.cid, { name, signal })
+        }
         reply.code(201)
         return { cid: folder.cid.toString(), size: folder.size, workspace: workspace.workspaceId, entries: folder.entries, ...(name != null ? { name } : {}) }
-      } else if (request.isMultipart()) {
-        result = undefined
-        for await (const part of request.parts()) {
-          if (part.type === 'field') {
-            if (part.fieldname === 'name' && name == null && typeof part.value === 'string') name = part.value
-            continue
-          }
-          if (result != null) throw new InvalidArgumentError('Send one file per upload request')
-          name ??= part.filename !== '' ? part.filename : undefined
-          result = await workspace.add(countingSource(part.file, { maxBytes: opts.maxUploadBytes, signal }), { ...addOptions, name })
-        }
-        if (result == null) throw new InvalidArgumentError('The multipart body has no file part')
       } else {
         const body = request.body as AsyncIterable<Uint8Array> | undefined
         if (body == null || typeof (body as any)[Symbol.asyncIterator] !== 'function') {
@@ -178,11 +169,9 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
     }
     const signal = requestSignal(request, reply)
     const timeout = timeoutOf(query.timeout)
-    if (hasFolderOps(workspace)) {
-      // a directory, or a CAR / raw block / tar asked for: storage-folder-routes.ts
-      const served = await serveFolderOrFormat(request, reply, workspace, cid, { signal, timeout, path: cid.toString() })
-      if (served != null) return served
-    }
+    // a directory, or a CAR / raw block / tar asked for: storage-folder-routes.ts
+    const served = await serveFolderOrFormat(request, reply, workspace, cid, { signal, timeout, path: cid.toString() })
+    if (served != null) return served
     const stat = await workspace.stat(cid, { signal, timeout }).catch(notFoundOnTimeout)
     const size = stat.size
 

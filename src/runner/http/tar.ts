@@ -12,7 +12,7 @@ import { UnixFS } from 'ipfs-unixfs'
 import { pack as tarPack } from 'tar-stream'
 import type { CID } from 'multiformats/cid'
 import { logger } from '@libp2p/logger'
-import type { FolderNode } from '../folder-node.js'
+import type { WorkspaceNode } from '../../node/types.js'
 
 const log = logger('otherthing-storage:http:tar')
 
@@ -28,7 +28,7 @@ export interface UnixfsNodeInfo {
 }
 
 /** What a CID is, from its own block: a raw leaf, or the UnixFS type of a dag-pb node. */
-export async function unixfsNodeInfo (node: Pick<FolderNode, 'blockGet'>, cid: CID, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<UnixfsNodeInfo> {
+export async function unixfsNodeInfo (node: Pick<WorkspaceNode, 'blockGet'>, cid: CID, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<UnixfsNodeInfo> {
   if (cid.code === RAW) return { kind: 'file' }
   if (cid.code !== DAG_PB) return { kind: 'raw' }
   const block = await node.blockGet(cid, options)
@@ -57,7 +57,7 @@ async function write (entry: Writable, chunk: Uint8Array): Promise<void> {
  * A failure while streaming destroys the stream (the HTTP response is cut,
  * so a client never takes a truncated archive for a whole one).
  */
-export function tarStream (node: Pick<FolderNode, 'ls' | 'cat' | 'stat' | 'blockGet'>, cid: CID, name: string, options: TarOptions = {}): Readable {
+export function tarStream (node: Pick<WorkspaceNode, 'ls' | 'cat' | 'stat' | 'blockGet'>, cid: CID, name: string, options: TarOptions = {}): Readable {
   const pack = tarPack()
   const mtime = new Date()
 

@@ -15,7 +15,6 @@ import { describeError, HttpError, kuboError } from '../errors.js'
 import { folderEntries, partPath } from '../folder-upload.js'
 import { requestSignal, resolveWorkspace } from '../params.js'
 import { countingSource, drainRequest } from '../upload.js'
-import { folderNode, hasFolderOps } from '../../folder-node.js'
 import { ndjson, query } from './common.js'
 import type { CommonQuery, KuboGroupOptions } from './common.js'
 
@@ -117,7 +116,7 @@ export async function kuboAddRoutes (app: FastifyInstance, opts: KuboGroupOption
       while (first.done !== true && first.value.type === 'field') first = await parts.next()
       if (first.done === true) throw new InvalidArgumentError('no file in the multipart body')
       const named = first.value.type === 'file' && ((first.value.filename ?? '') !== '' || first.value.mimetype === 'application/x-directory')
-      const tree = q['wrap-with-directory'] === true || (named && hasFolderOps(workspace))
+      const tree = q['wrap-with-directory'] === true || named
 
       if (tree) {
         // a folder (or named files): one addAll, all or nothing
@@ -131,11 +130,17 @@ export async function kuboAddRoutes (app: FastifyInstance, opts: KuboGroupOption
               }
             }
         const entries = folderEntries(withFirst(first.value, parts), { maxBytes: opts.maxUploadBytes, signal, onBytes })
-        const added = folderNode(workspace).addAll(entries, { ...addOptions, wrapWithDirectory: q['wrap-with-directory'] === true, hidden: q.hidden })
+        const added = workspace.addAll(entries, {
+          ...addOptions,
+          wrapWithDirectory: q['wrap-with-directory'] === true,
+          hidden: q.hidden,
+          // the parts arrive one after the other: a part's content must be read before the next one comes
+          fileConcurrency: 1
+        })
         for await (const entry of added) {
           if (out != null && entry.type === 'file' && reported.get(entry.path) !== entry.size) emit({ Name: entry.path, Bytes: entry.size })
           const hash = entry.cid.toString()
-          emit({ Name: entry.path, Hash: hash, Size: String(await dagSizeOf(entry.cid, entry.size)) })
+          emit({ Name: entry.path, Hash: hash, Size: String(entry.dagSize) })
         }
       } else {
         // loose files, one root each (kubo-rpc-client's `add(bytes)`)

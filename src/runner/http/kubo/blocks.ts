@@ -6,7 +6,9 @@ import type { FastifyInstance } from 'fastify'
 import { InvalidArgumentError, StorageError } from '../../../errors.js'
 import { HttpError } from '../errors.js'
 import { parseCid, requestSignal } from '../params.js'
-import type { BlockFormat } from '../../folder-node.js'
+import type { BlockPutOptions } from '../../../node/types.js'
+
+type BlockFormat = NonNullable<BlockPutOptions['format']>
 import { argsOf, helpers, ndjson, notFoundOnTimeout, pathArg, query } from './common.js'
 import type { CommonQuery, KuboGroupOptions } from './common.js'
 
@@ -121,7 +123,7 @@ export async function kuboBlockRoutes (app: FastifyInstance, opts: KuboGroupOpti
     const timeout = timeoutOf(q)
     const lines: string[] = []
     for (const arg of argsOf(q, 'ipfs-path')) {
-      for await (const ref of node.refs(pathArg(arg), { recursive: q.recursive, unique: q.unique, signal, timeout })) {
+      for await (const ref of node.refs(pathArg(arg), { recursive: q.recursive, unique: q.unique, signal })) {
         lines.push(ndjson({ Ref: ref.toString(), Err: '' }))
       }
     }

@@ -4,9 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import { ContentNotFoundError, InvalidArgumentError, TimeoutError } from '../../../errors.js'
-import type { StorageNode } from '../../../node/types.js'
-import { folderNode } from '../../folder-node.js'
-import type { FolderNode } from '../../folder-node.js'
+import type { StorageNode, WorkspaceNode } from '../../../node/types.js'
 import { parseDuration, resolveWorkspace } from '../params.js'
 
 export interface KuboGroupOptions {
@@ -58,13 +56,13 @@ export function pathArg (value: string): string {
 }
 
 export interface Helpers {
-  workspaceOf: (request: FastifyRequest) => FolderNode
+  workspaceOf: (request: FastifyRequest) => WorkspaceNode
   timeoutOf: (q: CommonQuery) => number
 }
 
 export function helpers (opts: KuboGroupOptions): Helpers {
   return {
-    workspaceOf: (request) => folderNode(resolveWorkspace(opts.storageNode, request, opts.defaultWorkspace)),
+    workspaceOf: (request) => resolveWorkspace(opts.storageNode, request, opts.defaultWorkspace),
     timeoutOf: (q) => Math.min(q.timeout != null ? parseDuration(q.timeout) : opts.defaultTimeout, opts.maxTimeout)
   }
 }
