@@ -50,7 +50,7 @@ async function untar (bytes: Buffer): Promise<Map<string, string>> {
   const out = new Map<string, string>()
   const done = (async () => {
     for await (const entry of ex) {
-      const body = await concat(entry)
+      const body = await concat(entry as AsyncIterable<Uint8Array>)
       out.set(entry.header.type === 'directory' ? entry.header.name.replace(/\/?$/, '/') : entry.header.name, body.toString())
     }
   })()

@@ -81,6 +81,8 @@ export async function kuboRoutes (app: FastifyInstance, opts: KuboRoutesOptions)
   })
 
   await app.register(fastifyMultipart, {
+    // keep the folders in the file names (busboy keeps only the base name otherwise)
+    preservePath: true,
     limits: { fileSize: Infinity, files: 1000, fields: 100, fieldSize: 64 * 1024, parts: 2000, headerPairs: 100 }
   })
 

@@ -67,6 +67,8 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
   // multipart bodies are parsed part by part by @fastify/multipart.
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => { done(null, payload) })
   await app.register(fastifyMultipart, {
+    // keep the folders in the file names (busboy keeps only the base name otherwise)
+    preservePath: true,
     limits: { fileSize: Infinity, files: MAX_FOLDER_FILES, fields: 20, fieldSize: 64 * 1024, parts: MAX_FOLDER_FILES + 20, headerPairs: 100 }
   })
 
