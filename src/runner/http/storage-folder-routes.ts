@@ -65,9 +65,10 @@ function lastSegment (path: string): string | undefined {
 
 /**
  * Answers a request for `cid` when it is a directory or asks for a CAR, a
- * raw block or a tar; returns undefined for a plain file (the caller serves it).
+ * raw block or a tar (then the reply is sent: returns true); returns false for
+ * a plain file (the caller serves it).
  */
-export async function serveFolderOrFormat (request: FastifyRequest, reply: FastifyReply, node: WorkspaceNode, cid: CID, options: ServeOptions): Promise<FastifyReply | undefined> {
+export async function serveFolderOrFormat (request: FastifyRequest, reply: FastifyReply, node: WorkspaceNode, cid: CID, options: ServeOptions): Promise<boolean> {
   const format = requestedFormat(request)
   const { signal, timeout } = options
   const name = lastSegment(options.path) ?? cid.toString()
@@ -75,37 +76,53 @@ export async function serveFolderOrFormat (request: FastifyRequest, reply: Fasti
     .header('cache-control', 'private, max-age=31536000, immutable')
   if (format === 'raw') {
     const etag = `"${cid.toString()}.raw"`
-    if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).header('etag', etag).send()
+    if (etagMatches(request.headers['if-none-match'], etag)) {
+      void reply.code(304).header('etag', etag).send()
+      return true
+    }
     const block = await node.blockGet(cid, { signal, timeout }).catch(notFoundOnTimeout)
     reply.header('content-type', RAW_TYPE).header('etag', etag).header('content-length', String(block.byteLength))
       .header('content-disposition', contentDisposition(`${cid.toString()}.bin`)).header('x-ipfs-roots', cid.toString())
-    return request.method === 'HEAD' ? reply.send() : reply.send(Buffer.from(block.buffer, block.byteOffset, block.byteLength))
+    void (request.method === 'HEAD' ? reply.send() : reply.send(Buffer.from(block.buffer, block.byteOffset, block.byteLength)))
+    return true
   }
   if (format === 'car') {
     const etag = `"${cid.toString()}.car"`
-    if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).header('etag', etag).send()
+    if (etagMatches(request.headers['if-none-match'], etag)) {
+      void reply.code(304).header('etag', etag).send()
+      return true
+    }
     reply.header('content-type', `${CAR_TYPE}; version=1`).header('etag', etag).header('accept-ranges', 'none')
       .header('content-disposition', contentDisposition(`${name}.car`)).header('x-ipfs-roots', cid.toString())
-    if (request.method === 'HEAD') return reply.send()
-    return reply.send(await readableAfterFirstChunk(node.exportCar(cid, { signal, timeout })).catch(notFoundOnTimeout))
+    if (request.method === 'HEAD') void reply.send()
+    else void reply.send(await readableAfterFirstChunk(node.exportCar(cid, { signal, timeout })).catch(notFoundOnTimeout))
+    return true
   }
   const info = await unixfsNodeInfo(node, cid, { signal, timeout }).catch(notFoundOnTimeout)
   reply.header('x-unixfs-type', info.kind)
   if (format === 'tar') {
     const etag = `"${cid.toString()}.x-tar"`
-    if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).header('etag', etag).send()
+    if (etagMatches(request.headers['if-none-match'], etag)) {
+      void reply.code(304).header('etag', etag).send()
+      return true
+    }
     reply.header('content-type', TAR_TYPE).header('etag', etag).header('content-disposition', contentDisposition(`${name}.tar`))
-    if (request.method === 'HEAD') return reply.send()
-    return reply.send(await readableAfterFirstChunk(tarStream(node, cid, name, { signal, timeout })).catch(notFoundOnTimeout))
+    if (request.method === 'HEAD') void reply.send()
+    else void reply.send(await readableAfterFirstChunk(tarStream(node, cid, name, { signal, timeout })).catch(notFoundOnTimeout))
+    return true
   }
-  if (info.kind !== 'directory') return undefined
+  if (info.kind !== 'directory') return false
   const etag = `"${cid.toString()}.dir"`
-  if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).header('etag', etag).send()
+  if (etagMatches(request.headers['if-none-match'], etag)) {
+    void reply.code(304).header('etag', etag).send()
+    return true
+  }
   const entries: Array<{ name: string, cid: string, size: number, type: string }> = []
   for await (const e of node.ls(cid, { signal, timeout })) entries.push({ name: e.name, cid: e.cid.toString(), size: e.size, type: e.type })
   reply.header('etag', etag).header('content-type', 'application/json; charset=utf-8')
   const body = { cid: cid.toString(), path: options.path, type: 'directory', entries }
-  return request.method === 'HEAD' ? reply.send() : reply.send(body)
+  void (request.method === 'HEAD' ? reply.send() : reply.send(body))
+  return true
 }
 
 /** Splits `<cid>/a/b` (or `/ipfs/<cid>/a/b`): the root CID (checked) and the path. */
@@ -153,8 +170,7 @@ export async function storageFolderRoutes (app: FastifyInstance, opts: StorageFo
       const signal = requestSignal(request, reply)
       const timeout = timeoutOf(query.timeout)
       const { cid } = await node.resolve(path, { signal, timeout }).catch(notFoundOnTimeout)
-      const served = await serveFolderOrFormat(request, reply, node, cid, { signal, timeout, path })
-      if (served != null) return served
+      if (await serveFolderOrFormat(request, reply, node, cid, { signal, timeout, path })) return reply
       return await serveFile(request, reply, node, cid, { signal, timeout, path, filename: query.filename ?? lastSegment(path), download: query.download === true || query.filename != null })
     }
   })

@@ -172,8 +172,7 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
     const signal = requestSignal(request, reply)
     const timeout = timeoutOf(query.timeout)
     // a directory, or a CAR / raw block / tar asked for: storage-folder-routes.ts
-    const served = await serveFolderOrFormat(request, reply, workspace, cid, { signal, timeout, path: cid.toString() })
-    if (served != null) return served
+    if (await serveFolderOrFormat(request, reply, workspace, cid, { signal, timeout, path: cid.toString() })) return reply
     const stat = await workspace.stat(cid, { signal, timeout }).catch(notFoundOnTimeout)
     const size = stat.size
 
