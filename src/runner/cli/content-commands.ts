@@ -21,7 +21,7 @@ import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Command } from 'commander'
 import { InvalidArgumentError as CommanderInvalidArgument, Option } from 'commander'
-import { InvalidArgumentError, StorageError, TimeoutError } from '../../errors.js'
+import { DestinationError, InvalidArgumentError, StorageError, TimeoutError } from '../../errors.js'
 import { formatBytes } from '../../storage/bytes.js'
 import { parseDuration } from '../http/params.js'
 import { createByteProgressBar } from '../progress.js'
@@ -79,17 +79,17 @@ async function withTimeout<T> (timeout: number | undefined, fn: () => Promise<T>
 /**
  * Checks where `get` will write, before anything is downloaded: the
  * destination must not be an existing folder, and its parent folder must exist.
- * @throws {InvalidArgumentError} with a message naming the path the user gave
+ * @throws {DestinationError} with a message naming the path the user gave
  */
 export async function checkDestination (dest: string): Promise<void> {
   const existing = await stat(dest).catch((err: any) => { if (err?.code === 'ENOENT') return undefined; throw err })
   if (existing?.isDirectory() === true) {
-    throw new InvalidArgumentError(`destination ${dest} is an existing folder: give a path that does not exist yet (e.g. ${join(dest, 'name')})`)
+    throw new DestinationError(`destination ${dest} is an existing folder: give a path that does not exist yet (e.g. ${join(dest, 'name')})`)
   }
   const parent = dirname(resolvePath(dest))
   const p = await stat(parent).catch((err: any) => { if (err?.code === 'ENOENT') return undefined; throw err })
-  if (p == null) throw new InvalidArgumentError(`cannot write ${dest}: the folder ${dirname(dest)} does not exist`)
-  if (!p.isDirectory()) throw new InvalidArgumentError(`cannot write ${dest}: ${dirname(dest)} is not a folder`)
+  if (p == null) throw new DestinationError(`cannot write ${dest}: the folder ${dirname(dest)} does not exist`)
+  if (!p.isDirectory()) throw new DestinationError(`cannot write ${dest}: ${dirname(dest)} is not a folder`)
 }
 
 /** Streams a GET answer to `dest` through a temp file beside it, renamed when complete. */
