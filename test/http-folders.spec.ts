@@ -5,7 +5,8 @@
  * CAR import.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { get as httpGet } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { get as httpGet, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
@@ -27,6 +28,15 @@ let node: StorageNode
 let ws: WorkspaceNode
 let app: HttpApp
 let url: string
+
+/** Polls `check` (the node has no event for "usage is back"). */
+async function until (check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out waiting')
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+}
 
 function folderForm (files: Record<string, string | Uint8Array>): FormData {
   const form = new FormData()
@@ -193,6 +203,25 @@ describe('a refused folder upload pins nothing and counts nothing', () => {
     expect(wrapped.status).toBe(201)
     const listing = await (await fetch(`${url}/storage/${(await wrapped.json()).cid}`, { headers: auth })).json()
     expect(listing.entries.map((e: any) => e.name).sort()).toEqual(['one.txt', 'two.txt'])
+  })
+
+  it('a folder upload cut mid-body: nothing pinned, usage back to the byte', async () => {
+    const before = (await ws.stats()).repoBytes
+    const pinsBefore = (await ws.pins()).length
+    const port = (app.server.address() as AddressInfo).port
+    const boundary = '----cutmidbody'
+    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/storage/upload', headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` } })
+    req.on('error', () => {}) // the socket is destroyed on purpose
+    const part = (path: string): string => `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${path}"\r\nContent-Type: application/octet-stream\r\n\r\n`
+    req.write(part('cut/first.bin'))
+    req.write(randomBytes(2 * MiB))
+    req.write(`\r\n${part('cut/second.bin')}`)
+    req.write(randomBytes(MiB))
+    // the first file's blocks are written (usage grew) while the second is still arriving
+    await until(async () => (await ws.stats()).repoBytes > before + MiB, 10_000)
+    req.destroy()
+    await until(async () => (await ws.stats()).repoBytes === before, 10_000)
+    expect((await ws.pins()).length).toBe(pinsBefore)
   })
 
   it('a path with ".." is refused', async () => {
