@@ -69,9 +69,10 @@ export function tarStream (node: Pick<WorkspaceNode, 'ls' | 'cat' | 'stat' | 'bl
     await done
   }
 
-  async function addNode (path: string, nodeCid: CID, size: number | undefined): Promise<void> {
+  async function addNode (path: string, nodeCid: CID, size: number | undefined, kind?: UnixfsKind): Promise<void> {
     options.signal?.throwIfAborted()
-    const info = await unixfsNodeInfo(node, nodeCid, options)
+    // a file listed by ls needs no extra block read; a symlink's target is in its block
+    const info: UnixfsNodeInfo = kind === 'file' || kind === 'directory' ? { kind } : await unixfsNodeInfo(node, nodeCid, options)
     if (info.kind === 'symlink') {
       pack.entry({ name: path, type: 'symlink', linkname: info.target ?? '', mode: 0o777, mtime })
       return
@@ -83,7 +84,7 @@ export function tarStream (node: Pick<WorkspaceNode, 'ls' | 'cat' | 'stat' | 'bl
     }
     pack.entry({ name: path, type: 'directory', mode: 0o755, mtime })
     for await (const child of node.ls(nodeCid, options)) {
-      await addNode(`${path}/${child.name}`, child.cid, child.type === 'directory' ? undefined : child.size)
+      await addNode(`${path}/${child.name}`, child.cid, child.type === 'directory' ? undefined : child.size, child.type === 'raw' ? undefined : child.type)
     }
   }
 
