@@ -3,8 +3,8 @@
  * token and workspace of the target on every request, and an error answer
  * turned back into the named error of `src/errors.ts`.
  */
-import type { ApiTarget } from '../transfer.js'
-import { apiError } from '../transfer.js'
+import type { ApiTarget } from '../api-client.js'
+import { apiError } from '../api-client.js'
 
 /** `path` on the node API with `query` (undefined values left out) and the target's workspace. */
 export function storageUrl (target: ApiTarget, path: string, query: Record<string, string | number | undefined> = {}): URL {

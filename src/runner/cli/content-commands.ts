@@ -27,7 +27,7 @@ import { parseDuration } from '../http/params.js'
 import { createByteProgressBar } from '../progress.js'
 import { resolveApiTarget, runAddCommand } from '../transfer-commands.js'
 import type { TransferCommandOptions } from '../transfer-commands.js'
-import type { ApiTarget } from '../transfer.js'
+import type { ApiTarget } from '../api-client.js'
 import { apiFetch, apiJson, storageUrl } from './api.js'
 import { downloadFolder, uploadFolder } from './folder-transfer.js'
 

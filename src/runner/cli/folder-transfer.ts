@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises'
 import { extract as tarExtract } from 'tar-stream'
 import { InvalidArgumentError, StorageError } from '../../errors.js'
 import type { ByteProgress } from '../../node/types.js'
-import type { ApiTarget } from '../transfer.js'
+import type { ApiTarget } from '../api-client.js'
 import { apiFetch, storageUrl } from './api.js'
 
 export interface FolderEntryOnDisk {
