@@ -224,6 +224,15 @@ describe('a refused folder upload pins nothing and counts nothing', () => {
     expect((await ws.pins()).length).toBe(pinsBefore)
   })
 
+  it('a dag-pb CID nobody has: 404 within ?timeout, in every format', async () => {
+    const missing = 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o'
+    for (const q of ['', '&format=raw', '&format=tar']) {
+      const res = await fetch(`${url}/storage/${missing}?timeout=300${q}`, { headers: auth })
+      expect(res.status, q).toBe(404)
+      expect((await res.json()).error.code).toBe('ERR_NOT_FOUND')
+    }
+  })
+
   it('a path with ".." is refused', async () => {
     const res = await upload(folderForm({ 'd/../../etc/passwd': 'x' }))
     expect(res.status).toBe(400)

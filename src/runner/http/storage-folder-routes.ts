@@ -80,7 +80,11 @@ export async function serveFolderOrFormat (request: FastifyRequest, reply: Fasti
       void reply.code(304).header('etag', etag).send()
       return true
     }
-    const block = await node.blockGet(cid, { signal, timeout }).catch(notFoundOnTimeout)
+    const deadline = AbortSignal.timeout(timeout)
+    const block = await node.blockGet(cid, { signal: AbortSignal.any([signal, deadline]), timeout }).catch((err: unknown) => {
+      if (deadline.aborted && !signal.aborted) throw new ContentNotFoundError('Content not found within the timeout', { cause: err })
+      throw err
+    })
     reply.header('content-type', RAW_TYPE).header('etag', etag).header('content-length', String(block.byteLength))
       .header('content-disposition', contentDisposition(`${cid.toString()}.bin`)).header('x-ipfs-roots', cid.toString())
     void (request.method === 'HEAD' ? reply.send() : reply.send(Buffer.from(block.buffer, block.byteOffset, block.byteLength)))

@@ -12,6 +12,7 @@ import { UnixFS } from 'ipfs-unixfs'
 import { pack as tarPack } from 'tar-stream'
 import type { CID } from 'multiformats/cid'
 import { logger } from '@libp2p/logger'
+import { TimeoutError } from '../../errors.js'
 import type { WorkspaceNode } from '../../node/types.js'
 
 const log = logger('otherthing-storage:http:tar')
@@ -31,7 +32,13 @@ export interface UnixfsNodeInfo {
 export async function unixfsNodeInfo (node: Pick<WorkspaceNode, 'blockGet'>, cid: CID, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<UnixfsNodeInfo> {
   if (cid.code === RAW) return { kind: 'file' }
   if (cid.code !== DAG_PB) return { kind: 'raw' }
-  const block = await node.blockGet(cid, options)
+  // the deadline as a signal too: the timeout option alone does not bound every fetch
+  const deadline = options.timeout != null ? AbortSignal.timeout(options.timeout) : undefined
+  const signal = options.signal != null && deadline != null ? AbortSignal.any([options.signal, deadline]) : (options.signal ?? deadline)
+  const block = await node.blockGet(cid, { timeout: options.timeout, signal }).catch((err: unknown) => {
+    if (deadline?.aborted === true && options.signal?.aborted !== true) throw new TimeoutError(`${cid.toString()} not found within ${String(options.timeout)} ms`, { cause: err })
+    throw err
+  })
   const pb = decodeDagPb(block)
   if (pb.Data == null) return { kind: 'raw' }
   const fs = UnixFS.unmarshal(pb.Data)

@@ -9,7 +9,7 @@ import { parseCid, requestSignal } from '../params.js'
 import type { BlockPutOptions } from '../../../node/types.js'
 
 type BlockFormat = NonNullable<BlockPutOptions['format']>
-import { argsOf, helpers, ndjson, notFoundOnTimeout, pathArg, query } from './common.js'
+import { argsOf, helpers, ndjson, notFoundOnTimeout, pathArg, query, withinTimeout } from './common.js'
 import type { CommonQuery, KuboGroupOptions } from './common.js'
 
 /** Kubo's largest block without --allow-big-block. */
@@ -32,14 +32,16 @@ export async function kuboBlockRoutes (app: FastifyInstance, opts: KuboGroupOpti
   app.post('/block/get', { schema: { querystring: query() } }, async (request, reply) => {
     const q = request.query as CommonQuery
     const cid = parseCid(argsOf(q, 'cid')[0])
-    const bytes = await workspaceOf(request).blockGet(cid, { signal: requestSignal(request, reply), timeout: timeoutOf(q) }).catch(notFoundOnTimeout)
+    const timeout = timeoutOf(q)
+    const bytes = await withinTimeout(requestSignal(request, reply), timeout, async (signal) => await workspaceOf(request).blockGet(cid, { signal, timeout }))
     return reply.header('content-type', 'application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
   })
 
   app.post('/block/stat', { schema: { querystring: query() } }, async (request, reply) => {
     const q = request.query as CommonQuery
     const cid = parseCid(argsOf(q, 'cid')[0])
-    const stat = await workspaceOf(request).blockStat(cid, { signal: requestSignal(request, reply), timeout: timeoutOf(q) }).catch(notFoundOnTimeout)
+    const timeout = timeoutOf(q)
+    const stat = await withinTimeout(requestSignal(request, reply), timeout, async (signal) => await workspaceOf(request).blockStat(cid, { signal, timeout }))
     return { Key: stat.cid.toString(), Size: stat.size }
   })
 

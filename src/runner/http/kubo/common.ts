@@ -55,6 +55,22 @@ export function pathArg (value: string): string {
   return s
 }
 
+/** `signal`, also aborted after `timeout` ms (for node calls that take only a signal). */
+export function withDeadline (signal: AbortSignal, timeout: number): AbortSignal {
+  return AbortSignal.any([signal, AbortSignal.timeout(timeout)])
+}
+
+/** Runs `fn` under `signal` and a `timeout` ms deadline; the deadline firing is a ContentNotFoundError (Kubo: not found). */
+export async function withinTimeout<T> (signal: AbortSignal, timeout: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const deadline = AbortSignal.timeout(timeout)
+  try {
+    return await fn(AbortSignal.any([signal, deadline]))
+  } catch (err) {
+    if (deadline.aborted && !signal.aborted) throw new ContentNotFoundError('Content not found within the timeout', { cause: err })
+    return notFoundOnTimeout(err)
+  }
+}
+
 export interface Helpers {
   workspaceOf: (request: FastifyRequest) => WorkspaceNode
   timeoutOf: (q: CommonQuery) => number
