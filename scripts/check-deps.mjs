@@ -29,9 +29,7 @@ const USED_WITHOUT_IMPORT = {
 /** devDependencies used as tools (by scripts or other tools), not imported. */
 const TOOLS = new Set(['typescript', 'tsx', 'vitest', 'eslint', '@eslint/js', 'typescript-eslint'])
 /** devDependencies kept for work in progress, and why (remove the entry once used, or the package). */
-const PENDING = {
-  '@helia/unixfs': 'stock Helia baseline rows of bench/ (issue 15)'
-}
+const PENDING = {}
 
 const SOURCE = /\.(c|m)?(t|j)s$/
 function filesUnder (dir) {

@@ -273,3 +273,59 @@ export class SwarmKeyMismatchError extends StorageError {
     this.address = options?.address
   }
 }
+
+/** A symlink was met while adding a directory with `symlinks: 'refuse'`. Nothing was added. */
+export class SymlinkNotAllowedError extends StorageError {
+  static override name = 'SymlinkNotAllowedError'
+  override name = SymlinkNotAllowedError.name
+  override readonly code = 'ERR_SYMLINK_NOT_ALLOWED'
+  constructor (message = 'Symlinks are not allowed', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A block cannot be removed because a pin holds it. */
+export class BlockPinnedError extends StorageError {
+  static override name = 'BlockPinnedError'
+  override name = BlockPinnedError.name
+  override readonly code = 'ERR_BLOCK_PINNED'
+  constructor (message = 'Block is pinned', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A CAR stream is malformed (bad header, truncated block, bad varint...). Nothing was kept. */
+export class InvalidCarError extends StorageError {
+  static override name = 'InvalidCarError'
+  override name = InvalidCarError.name
+  override readonly code = 'ERR_INVALID_CAR'
+  constructor (message = 'Invalid CAR', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A path inside a DAG (`<cid>/a/b`) names nothing. */
+export class PathNotFoundError extends StorageError {
+  static override name = 'PathNotFoundError'
+  override name = PathNotFoundError.name
+  override readonly code = 'ERR_PATH_NOT_FOUND'
+  constructor (message = 'Path not found', options?: ErrorOptions) { super(message, options) }
+}
+
+/** An operation wants a directory (ls, a path through it) and got something else. */
+export class NotADirectoryError extends StorageError {
+  static override name = 'NotADirectoryError'
+  override name = NotADirectoryError.name
+  override readonly code = 'ERR_NOT_A_DIRECTORY'
+  constructor (message = 'Not a directory', options?: ErrorOptions) { super(message, options) }
+}
+
+/** A block's bytes do not hash to its CID. Nothing was kept. */
+export class BlockVerificationError extends StorageError {
+  static override name = 'BlockVerificationError'
+  override name = BlockVerificationError.name
+  override readonly code = 'ERR_BLOCK_VERIFICATION'
+  constructor (message = 'Block does not match its CID', options?: ErrorOptions) { super(message, options) }
+}
+
+/** The destination of a download exists already, or its parent folder is missing. Nothing was fetched. */
+export class DestinationError extends StorageError {
+  static override name = 'DestinationError'
+  override name = DestinationError.name
+  override readonly code = 'ERR_DESTINATION'
+  constructor (message = 'Invalid destination', options?: ErrorOptions) { super(message, options) }
+}

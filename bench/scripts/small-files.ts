@@ -1,13 +1,20 @@
 /**
- * Many small files: N files of 4 KiB added one by one (addFile, pinned) in a
- * node process, files/s, vs `cp -r` of the same folder.
+ * Many small files: N files of 4 KiB in 100 folders, added as one directory
+ * (addDirectory: one pin for the tree, batched writes) vs `cp -r` of the same
+ * tree in the same run; then the tree pinned by a second node from the first
+ * over the private swarm, and downloaded as a folder (get). Target: add >=
+ * 0.25x cp -r, every process under 200 MiB peak RSS.
  */
 import path from 'node:path'
 import { cpRecursive } from '../lib/baselines.js'
 import type { BenchContext } from '../lib/context.js'
 import { writeSmallFiles } from '../lib/files.js'
 import { benchWorkspace, startNode } from '../lib/node-ops.js'
-import { compare, type Row } from '../lib/report.js'
+import { compare, withinLimit, type Row } from '../lib/report.js'
+
+export const SMALL_FILES_TARGET = 0.25
+export const SMALL_FILES_RSS_LIMIT = 200 * 2 ** 20
+const RSS_LABEL = 'RSS < 200 MiB'
 
 export async function smallFilesBench (ctx: BenchContext): Promise<Row[]> {
   const { options, dir, log } = ctx
@@ -15,17 +22,43 @@ export async function smallFilesBench (ctx: BenchContext): Promise<Row[]> {
   log(`small-files: writing ${options.smallFiles} files of ${options.smallFileSize} bytes`)
   const files = await writeSmallFiles(src, options.smallFiles, options.smallFileSize)
   const bytes = options.smallFiles * options.smallFileSize
+  const items = files.length
+  const row = (name: string, ms: number, peakRssBytes?: number, note?: string): Row =>
+    ({ script: 'small-files', name, bytes, items, itemUnit: 'files', ms, peakRssBytes, note })
 
   const c = await cpRecursive(src, path.join(dir, 'cp-copy'))
-  const base: Row = { script: 'small-files', name: 'cp -r (baseline)', bytes, items: files.length, itemUnit: 'files', ms: c.ms }
+  const base = row('cp -r (baseline)', c.ms)
+  const rows: Row[] = [base]
+  const ws = benchWorkspace()
+  const providerRepo = path.join(dir, 'repo-a')
 
-  log('small-files: adding')
-  const n = await startNode(path.join(dir, 'repo'), benchWorkspace(), { cpuProfDir: options.cpuProf })
+  log('small-files: addDirectory')
+  let cid: string
+  const a = await startNode(providerRepo, ws, { cpuProfDir: options.cpuProf })
   try {
-    const r = await n.child.request<{ ms: number }>('addFiles', { paths: files, profile: 'kubo' })
-    const { maxRssBytes } = await n.child.stop()
-    return [base, compare({ script: 'small-files', name: 'addFile each (kubo, pinned)', bytes, items: files.length, itemUnit: 'files', ms: r.ms, peakRssBytes: maxRssBytes }, base)]
+    const r = await a.child.request<{ ms: number, cid: string }>('addDirectory', { path: src, profile: 'kubo' }, 600_000)
+    cid = r.cid
+    const { maxRssBytes } = await a.child.stop()
+    rows.push(withinLimit(compare(row('addDirectory (kubo, one pin)', r.ms, maxRssBytes, r.cid), base, SMALL_FILES_TARGET, 'cp -r'), 'rss', SMALL_FILES_RSS_LIMIT, RSS_LABEL))
   } finally {
-    n.child.kill()
+    a.child.kill()
   }
+
+  log('small-files: pin from a peer, then get as a folder')
+  const provider = await startNode(providerRepo, ws, { cpuProfDir: options.cpuProf })
+  try {
+    const fetcher = await startNode(path.join(dir, 'repo-b'), ws, { bootstrapPeers: provider.info.multiaddrs, cpuProfDir: options.cpuProf })
+    try {
+      const p = await fetcher.child.request<{ ms: number }>('pin', { cid, timeout: 60_000 }, 600_000)
+      const g = await fetcher.child.request<{ ms: number }>('get', { cid, out: path.join(dir, 'get-copy') }, 600_000)
+      const [f, s] = await Promise.all([fetcher.child.stop(), provider.child.stop()])
+      rows.push(withinLimit(compare(row('pin from a peer (directory)', p.ms, Math.max(f.maxRssBytes, s.maxRssBytes), 'RSS: max of fetcher and provider'), base), 'rss', SMALL_FILES_RSS_LIMIT, RSS_LABEL))
+      rows.push(withinLimit(compare(row('get of the pinned directory', g.ms, f.maxRssBytes), base), 'rss', SMALL_FILES_RSS_LIMIT, RSS_LABEL))
+    } finally {
+      fetcher.child.kill()
+    }
+  } finally {
+    provider.child.kill()
+  }
+  return rows
 }

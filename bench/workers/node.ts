@@ -55,6 +55,11 @@ export const handlers: Handlers = {
     for (const p of args.paths) await node().addFile(p, { profile: args.profile })
     return { ms: performance.now() - start }
   },
+  async addDirectory (args: { path: string, profile: Profile }) {
+    const start = performance.now()
+    const r = await node().addDirectory(args.path, { profile: args.profile })
+    return { cid: r.cid.toString(), size: r.size, ms: performance.now() - start }
+  },
   async get (args: { cid: string, out: string }) {
     const start = performance.now()
     await node().get(args.cid, args.out)

@@ -20,7 +20,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { logger } from '@libp2p/logger'
 import { FsBlockstore } from 'blockstore-fs'
-import { NextToLast } from 'blockstore-fs/sharding'
+import { MultihashNextToLast } from './multihash-sharding.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { ShardingStrategy } from 'blockstore-fs/sharding'
 import type { CID } from 'multiformats/cid'
@@ -114,7 +114,8 @@ class DefaultBlockLayout implements BlockLayout {
 
   constructor (init: BlockLayoutInit) {
     this.directory = path.resolve(init.directory)
-    this.sharding = init.sharding ?? new NextToLast()
+    // blockstore-fs's layout; file names of any hash decode (see multihash-sharding.ts)
+    this.sharding = init.sharding ?? new MultihashNextToLast()
   }
 
   pathOf (cid: CID): string {

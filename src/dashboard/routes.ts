@@ -16,6 +16,7 @@ import { targetCopies } from '../orchestrator/placement.js'
 import { normaliseCid } from '../util/cid.js'
 import { bearerToken } from '../util/tokens.js'
 import { createAssets, PAGE_SECURITY_HEADERS } from './assets.js'
+import { registerFolderRoutes } from './folder-routes.js'
 import { canAccess, createSessionStore, identify, readCookie, SESSION_COOKIE, sessionCookie } from './session.js'
 import type { Identity } from './session.js'
 import type { DashboardInit, DashboardOrchestrator } from './types.js'
@@ -295,6 +296,9 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
       if (req.query.download != null) reply.header('content-disposition', contentDisposition(name ?? req.params.cid))
       return await reply.send(Readable.from(rest()))
     })
+
+    // ---- folders: upload, browse, download (folder-routes.ts) ------------
+    await registerFolderRoutes(scope, { api, orchestrator: orch, access, requireGateway, defaultReplication, maxUploadBytes: maxUpload })
 
     // ---- node view -----------------------------------------------------
     scope.get<{ Params: { ws: string, node: string } }>(`${api}/workspaces/:ws/nodes/:node`, { schema: { params: nodeParams } }, async (req) => {

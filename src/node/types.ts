@@ -7,6 +7,17 @@ import type { SwarmKey } from '../swarm-key/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { PnetMonitor } from './pnet.js'
+import type { AddAllEntry, AddAllOptions, AddedEntry } from './unixfs/options.js'
+import type { LsEntry, ResolveResult } from './unixfs/index.js'
+import type { BlockPutOptions, BlockStat, RefsOptions } from './blocks/index.js'
+import type { ImportCarOptions, ImportCarResult } from './car/index.js'
+
+// folders, CAR and the block API (issue #12): the types live beside their operations
+export type { AddAllEntry, AddAllOptions, AddedEntry, AddedEntryType } from './unixfs/options.js'
+export type { LsEntry, LsOptions, ResolveResult } from './unixfs/index.js'
+export type { BlockPutOptions, BlockStat, RefsOptions } from './blocks/index.js'
+export type { ImportCarOptions, ImportCarResult } from './car/index.js'
+export type { CidOrPath } from './blocks/components.js'
 
 export type { AbortOptions }
 
@@ -158,6 +169,29 @@ export interface WorkspaceNode {
   connect(multiaddr: string, options?: AbortOptions): Promise<void>
   peers(): PeerInfo[]
   stats(options?: AbortOptions): Promise<WorkspaceNodeStats>
+
+  // ---- folders, CAR, blocks (issue #12). A `CID | string` argument may be a path `<cid>/a/b` ----
+  /** Adds files, folders and symlinks as one UnixFS tree (Kubo's `ipfs add -r` CIDs); yields every entry, the root last. All or nothing. */
+  addAll(source: Iterable<AddAllEntry> | AsyncIterable<AddAllEntry>, options?: AddAllOptions): AsyncIterable<AddedEntry>
+  /** Adds a folder (or one file) from disk; returns the root entry. */
+  addDirectory(path: string, options?: AddAllOptions): Promise<AddedEntry>
+  /** The CID a path names (through HAMT shards). @throws {PathNotFoundError} */
+  resolve(cidOrPath: CID | string, options?: AbortOptions & { timeout?: number }): Promise<ResolveResult>
+  /** Streams the entries of a directory. @throws {NotADirectoryError} */
+  ls(cidOrPath: CID | string, options?: AbortOptions & { timeout?: number }): AsyncIterable<LsEntry>
+  /** Streams a CARv1 of the whole DAG under the resolved node. */
+  exportCar(cidOrPath: CID | string, options?: AbortOptions & { timeout?: number }): AsyncIterable<Uint8Array>
+  /** Imports a CAR: every block checked against its CID, roots pinned, all or nothing. @throws {InvalidCarError} @throws {BlockVerificationError} */
+  importCar(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array, options?: ImportCarOptions): Promise<ImportCarResult>
+  blockGet(cid: CID | string, options?: AbortOptions & { timeout?: number, offline?: boolean }): Promise<Uint8Array>
+  blockPut(bytes: Uint8Array, options?: BlockPutOptions): Promise<CID>
+  blockStat(cid: CID | string, options?: AbortOptions & { timeout?: number, offline?: boolean }): Promise<BlockStat>
+  /** @throws {BlockPinnedError} when a pin holds the block */
+  blockRm(cid: CID | string, options?: AbortOptions): Promise<void>
+  /** CIDs linked from the node (recursively and uniquely when asked). */
+  refs(cidOrPath: CID | string, options?: RefsOptions): AsyncIterable<CID>
+  /** Every block stored locally. */
+  refsLocal(options?: AbortOptions): AsyncIterable<CID>
 }
 
 export interface JoinOptions extends AbortOptions {

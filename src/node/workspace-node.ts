@@ -39,6 +39,13 @@ import type {
   PinOptions, StatResult, VerifyResult, WorkspaceNode, WorkspaceNodeStats
 } from './types.js'
 import type { SwarmKey } from '../swarm-key/index.js'
+// folders, CAR, blocks (issue #12)
+import { addAll, addDirectory, ls, resolvePath } from './unixfs/index.js'
+import { catPath, contentComponents, getPath, inSession, inSessionIter, resolveCid } from './unixfs/commands.js'
+import { blockGet, blockPut, blockRm, blockStat, EXTRA_CODECS, EXTRA_HASHERS, refs, refsLocal } from './blocks/index.js'
+import { exportCar, importCar } from './car/index.js'
+import type { ContentComponents } from './blocks/index.js'
+import type { AddAllEntry, AddAllOptions, AddedEntry, BlockPutOptions, BlockStat, ImportCarOptions, ImportCarResult, LsEntry, RefsOptions, ResolveResult } from './types.js'
 import type { Helia } from '@helia/interface'
 import type { Libp2p } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -143,7 +150,9 @@ class DefaultWorkspaceNode implements WorkspaceNode {
         blockstore: store,
         datastore: repo.datastore,
         routers: [],
-        blockBrokers: []
+        blockBrokers: [],
+        codecs: EXTRA_CODECS,
+        hashers: EXTRA_HASHERS
       }), workspaceLibp2pOptions({
         swarmKey: this.init.swarmKey,
         listenAddresses: this.init.listenAddresses,
@@ -208,17 +217,32 @@ class DefaultWorkspaceNode implements WorkspaceNode {
   multiaddrs (): string[] { return multiaddrs(this.c) }
   async add (source: AddSource, options?: AddOptions): Promise<AddResult> { return add(this.c, source, options) }
   async addFile (path: string, options?: AddOptions): Promise<AddResult> { return addFile(this.c, path, options) }
-  cat (cid: CID | string, options?: CatOptions): AsyncIterable<Uint8Array> { return cat(this.c, cid, options) }
-  async get (cid: CID | string, outputPath?: string, options?: GetOptions): Promise<string> { return get(this.c, cid, outputPath, options) }
-  async pin (cid: CID | string, options?: PinOptions): Promise<PinInfo> { return pin(this.c, cid, options) }
+  cat (cid: CID | string, options: CatOptions = {}): AsyncIterable<Uint8Array> { return catPath(this.c, cid, options, c => cat(this.c, c, options)) }
+  async get (cid: CID | string, outputPath?: string, options: GetOptions = {}): Promise<string> { return getPath(this.c, cid, outputPath, options, async c => get(this.c, c, outputPath, options)) }
+  async pin (cid: CID | string, options: PinOptions = {}): Promise<PinInfo> { return pin(this.c, await resolveCid(this.c, cid, options), options) }
   async unpin (cid: CID | string, options?: AbortOptions): Promise<void> { await unpin(this.c, cid, options) }
   async isPinned (cid: CID | string, options?: AbortOptions): Promise<boolean> { return isPinned(this.c, cid, options) }
   async pins (options?: AbortOptions): Promise<PinInfo[]> { return pins(this.c, options) }
-  async stat (cid: CID | string, options?: AbortOptions & { timeout?: number, offline?: boolean }): Promise<StatResult> { return stat(this.c, cid, options) }
+  async stat (cid: CID | string, options: AbortOptions & { timeout?: number, offline?: boolean } = {}): Promise<StatResult> { return stat(this.c, await resolveCid(this.c, cid, options), options) }
   async verify (options?: AbortOptions): Promise<VerifyResult> { return verify(this.c, options) }
   async connect (address: string, options?: AbortOptions): Promise<void> { await connect(this.c, address, options) }
   peers (): PeerInfo[] { return peers(this.c) }
   async stats (options?: AbortOptions): Promise<WorkspaceNodeStats> { return stats(this.c, options) }
+
+  // ---- folders, CAR, blocks (issue #12): one-line delegations to unixfs/, car/, blocks/ ----
+  private get content (): ContentComponents { return contentComponents(this.c) }
+  addAll (source: Iterable<AddAllEntry> | AsyncIterable<AddAllEntry>, options?: AddAllOptions): AsyncIterable<AddedEntry> { return inSessionIter(this.c, () => addAll(this.content, source, options)) }
+  async addDirectory (path: string, options?: AddAllOptions): Promise<AddedEntry> { return inSession(this.c, async () => addDirectory(this.content, path, options)) }
+  async resolve (cidOrPath: CID | string, options: AbortOptions & { timeout?: number } = {}): Promise<ResolveResult> { return resolvePath(this.content, cidOrPath, options) }
+  ls (cidOrPath: CID | string, options?: AbortOptions & { timeout?: number }): AsyncIterable<LsEntry> { return ls(this.content, cidOrPath, options) }
+  exportCar (cidOrPath: CID | string, options?: AbortOptions & { timeout?: number }): AsyncIterable<Uint8Array> { return exportCar(this.content, cidOrPath, options) }
+  async importCar (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array, options?: ImportCarOptions): Promise<ImportCarResult> { return inSession(this.c, async () => importCar(this.content, source, options)) }
+  async blockGet (cid: CID | string, options?: AbortOptions & { timeout?: number, offline?: boolean }): Promise<Uint8Array> { return blockGet(this.content, cid, options) }
+  async blockPut (bytes: Uint8Array, options?: BlockPutOptions): Promise<CID> { return inSession(this.c, async () => blockPut(this.content, bytes, options)) }
+  async blockStat (cid: CID | string, options?: AbortOptions & { timeout?: number, offline?: boolean }): Promise<BlockStat> { return blockStat(this.content, cid, options) }
+  async blockRm (cid: CID | string, options?: AbortOptions): Promise<void> { return blockRm(this.content, cid, options) }
+  refs (cidOrPath: CID | string, options?: RefsOptions): AsyncIterable<CID> { return refs(this.content, cidOrPath, options) }
+  refsLocal (options?: AbortOptions): AsyncIterable<CID> { return refsLocal(this.content, options) }
 
   /** One gc at a time: a second call while one runs gets the running one's result. */
   async gc (options?: AbortOptions): Promise<GcResult> {

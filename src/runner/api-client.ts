@@ -54,7 +54,7 @@ export const STORAGE_ROUTES = {
  * An HTTP error answer of the node API, turned back into the named error of
  * `src/errors.ts` with the same `code` when there is one.
  */
-function apiError (status: number, body: string): Error {
+export function apiError (status: number, body: string): Error {
   let code: string | undefined
   let message = `HTTP ${status}`
   const parsed = parseJson(body)

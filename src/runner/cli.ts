@@ -6,8 +6,11 @@
  * otherthing-storage keygen [--format hex|kubo]  print a new swarm key
  * otherthing-storage node [options]              run a storage node (HTTP API on 127.0.0.1)
  * otherthing-storage orchestrator [options]      run an orchestrator
- * otherthing-storage add <file>                  upload a file to a running node
- * otherthing-storage get <cid> [out]             download content from a running node
+ * otherthing-storage add [-r] <path>             upload a file or a folder to a running node
+ * otherthing-storage get <cid[/path]> [dest]     download a file or a folder from a running node
+ * otherthing-storage ls|pin|unpin|pins|stats|gc  content of a running node (see cli/content-commands.ts)
+ * otherthing-storage car export|import           CAR files
+ * otherthing-storage --version | --timeout <d>
  * otherthing-storage demo [--exit]               orchestrator + two nodes, end to end
  * ```
  *
@@ -18,7 +21,6 @@
  */
 import '../polyfill.js'
 import { realpathSync } from 'node:fs'
-import { stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, InvalidArgumentError as CommanderInvalidArgument, Option } from 'commander'
 import { StorageError } from '../errors.js'
@@ -27,7 +29,8 @@ import { listDrives } from '../storage/drives.js'
 import { formatSwarmKey, generateSwarmKey } from '../swarm-key/index.js'
 import { createLogger } from './logger.js'
 import type { LevelWithSilent } from 'pino'
-import type { TransferCommandOptions } from './transfer-commands.js'
+import { registerContentCommands } from './cli/content-commands.js'
+import { packageVersion } from './cli/version.js'
 import { isAbortError } from '../util/abort.js'
 
 /** Streams and signal a CLI run uses; defaults are the process's own. */
@@ -88,18 +91,6 @@ function collect (value: string, previous: string[] = []): string[] {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
-/** Rejects with UsageError unless `path` is an existing regular file; returns its size. */
-async function requireFile (path: string): Promise<number> {
-  let s
-  try {
-    s = await stat(path)
-  } catch (err: any) {
-    throw new UsageError(err?.code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${err?.code ?? err?.message}`)
-  }
-  if (!s.isFile()) throw new UsageError(`not a regular file: ${path}`)
-  return s.size
-}
-
 // ---------------------------------------------------------------- helpers
 
 function write (stream: NodeJS.WritableStream, text: string): void {
@@ -144,6 +135,7 @@ export function buildCli (io: CliIo = {}): Command {
       outputError: (s, w) => { w(s.split('\n')[0] + '\n') }
     })
     .exitOverride()
+    .version(packageVersion(), '-V, --version', 'print the version')
 
   program.command('drives')
     .description('list the drives a storage path could be on')
@@ -197,39 +189,8 @@ export function buildCli (io: CliIo = {}): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(env.LOG_LEVEL ?? 'info'))
     .action(async (opts: OrchestratorCommandOptions) => { await runOrchestratorCommand(opts, { stdout, stderr, env, signal: io.signal }) })
 
-  program.command('add')
-    .description('upload a file to a running node; prints its CID')
-    .argument('<file>', 'file to upload')
-    .option('--api <url>', 'node API URL (default: from the local node-config.json)', parseUrl(['http:', 'https:']))
-    .option('--token <token>', 'API bearer token (default: from the local node-config.json; or env OTHERTHING_API_TOKEN)')
-    .option('-w, --workspace <id>', 'workspace to add to (default: the node\'s only workspace)')
-    .option('-s, --storage <path>', 'storage path of the local node (to find its node-config.json)')
-    .option('--app-data <dir>', 'app-data folder of the local node')
-    .addOption(new Option('--profile <profile>', 'CID profile').choices(['kubo', 'cidv1']))
-    .option('--no-pin', 'do not pin')
-    .option('--progress', 'draw the progress bar even when stderr is not a terminal')
-    .option('--no-progress', 'no progress bar')
-    .action(async (file: string, opts: TransferCommandOptions) => {
-      const size = await requireFile(file)
-      const { runAddCommand } = await import('./transfer-commands.js')
-      await runAddCommand(file, size, opts, { stdout, stderr, env, signal: io.signal })
-    })
-
-  program.command('get')
-    .description('download content from a running node (to [out], default ./<cid>; "-" for stdout)')
-    .argument('<cid>', 'CID to download')
-    .argument('[out]', 'output file')
-    .option('--api <url>', 'node API URL (default: from the local node-config.json)', parseUrl(['http:', 'https:']))
-    .option('--token <token>', 'API bearer token (default: from the local node-config.json; or env OTHERTHING_API_TOKEN)')
-    .option('-w, --workspace <id>', 'workspace (default: the node\'s only workspace)')
-    .option('-s, --storage <path>', 'storage path of the local node (to find its node-config.json)')
-    .option('--app-data <dir>', 'app-data folder of the local node')
-    .option('--progress', 'draw the progress bar even when stderr is not a terminal')
-    .option('--no-progress', 'no progress bar')
-    .action(async (cid: string, out: string | undefined, opts: TransferCommandOptions) => {
-      const { runGetCommand } = await import('./transfer-commands.js')
-      await runGetCommand(cid, out, opts, { stdout, stderr, env, signal: io.signal })
-    })
+  // add, get, ls, pin, unpin, pins, stats, gc, car export|import and --timeout: cli/content-commands.ts
+  registerContentCommands(program, { stdout, stderr, env, signal: io.signal })
 
   program.command('demo')
     .description('start an orchestrator and two nodes in temp folders, move a file between them')
@@ -369,7 +330,7 @@ export async function runCli (argv: string[], io: CliIo = {}): Promise<number> {
       return EXIT_USAGE
     }
     if (err instanceof StorageError && (err.code === 'ERR_INVALID_ARGUMENT' || err.code === 'ERR_INVALID_CID' ||
-        err.code === 'ERR_INVALID_SWARM_KEY' || err.code === 'ERR_INVALID_WORKSPACE_ID' || err.code === 'ERR_INVALID_STORAGE_PATH')) {
+        err.code === 'ERR_INVALID_SWARM_KEY' || err.code === 'ERR_INVALID_WORKSPACE_ID' || err.code === 'ERR_INVALID_STORAGE_PATH' || err.code === 'ERR_DESTINATION')) {
       write(stderr, `error: ${oneLine(err.message)}\n`)
       return EXIT_USAGE
     }

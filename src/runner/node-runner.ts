@@ -37,6 +37,7 @@ import type { ClientEvent, OrchestratorClient, OrchestratorClientInit } from '..
 import type { BuildAppInit } from './http/index.js'
 import type { SwarmKey } from '../swarm-key/index.js'
 import { throwIfAborted } from '../util/abort.js'
+import { watchSwarmKey } from './key-mismatch.js'
 
 /** A workspace to join without an orchestrator. */
 export interface StandaloneWorkspace {
@@ -229,9 +230,18 @@ async function startLocked (init: NodeRunnerInit, logger: Logger, signal: AbortS
     cleanups.push(async () => { await storageNode.stop() })
     throwIfAborted(signal)
 
+    // a swarm key that matches no peer is said at warn level (one watcher per joined workspace node)
+    const keyWatchers = new Map<string, () => void>()
+    const watchKey = (workspaceId: string): void => {
+      keyWatchers.get(workspaceId)?.()
+      keyWatchers.set(workspaceId, watchSwarmKey(storageNode.workspace(workspaceId), logger))
+    }
+    cleanups.push(async () => { for (const stop of keyWatchers.values()) stop() })
+
     for (const w of workspaces) {
       const node = await storageNode.join(w.id, w.key, { bootstrapPeers: w.bootstrapPeers, signal })
       logger.info({ workspaceId: w.id, fingerprint: w.key.fingerprint, peerId: node.peerId }, 'joined workspace')
+      watchKey(w.id)
     }
 
     let client: OrchestratorClient | undefined
@@ -249,6 +259,8 @@ async function startLocked (init: NodeRunnerInit, logger: Logger, signal: AbortS
       const url = config.orchestratorUrl
       c.onEvent(event => {
         logClientEvent(logger, event)
+        if (event.type === 'joined') watchKey(event.workspaceId)
+        if (event.type === 'left') { keyWatchers.get(event.workspaceId)?.(); keyWatchers.delete(event.workspaceId) }
         if (event.type !== 'fatal') return
         const err = new OrchestratorRefusedError(event.error.code)
         logger.error({ url: displayUrl(url), reason: event.error.code }, `${err.message}: not reconnecting; fix the node token and restart`)

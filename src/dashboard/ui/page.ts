@@ -19,6 +19,7 @@ export function pageHtml (prefix: string): string {
 <title>Workspace storage</title>
 <link rel="stylesheet" href="${p}/style.css">
 <script type="module" src="${p}/ui/app.js"></script>
+<script type="module" src="${p}/ui/folders.js"></script>
 </head>
 <body data-prefix="${p}">
 <header class="top">
@@ -92,6 +93,31 @@ export function pageHtml (prefix: string): string {
         <label>Copies <input id="pin-replication" type="number" min="1" max="64" value="2"></label>
         <button type="submit">Pin</button>
       </form>
+    </div>
+
+    <div class="card actions">
+      <form id="folder-upload-form">
+        <h2>Upload a folder</h2>
+        <input id="folder-input" type="file" webkitdirectory multiple required aria-label="Folder to upload">
+        <label>Copies <input id="folder-replication" type="number" min="1" max="64" value="2"></label>
+        <button type="submit" id="folder-upload-button">Upload folder</button>
+        <progress id="folder-progress" max="100" value="0" hidden></progress>
+        <span id="folder-status" class="muted"></span>
+      </form>
+      <form id="browse-form">
+        <h2>Browse a folder</h2>
+        <input id="browse-cid" placeholder="CID of a pinned folder" required aria-label="CID of the folder to browse" spellcheck="false">
+        <button type="submit">Browse</button>
+      </form>
+    </div>
+
+    <div class="card" id="browse-card" hidden>
+      <h2>Folder <span id="browse-path" class="mono"></span></h2>
+      <p><a id="browse-up" href="#">↑ up</a> · <a id="browse-tar" href="#" download>Download this folder (.tar)</a></p>
+      <table id="browse-table">
+        <thead><tr><th>Name</th><th>Size</th><th></th></tr></thead>
+        <tbody id="browse-body"></tbody>
+      </table>
     </div>
 
     <div class="card">

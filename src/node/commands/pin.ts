@@ -13,6 +13,7 @@ import { BlockTimeoutError, fetchBlock, getBlock, readLinks, walkDag } from '../
 import { pinDag } from '../pins/pin-dag.js'
 import { fileSize } from './content-size.js'
 import { dialPeers } from './network.js'
+import { directorySize } from '../blocks/local-dag.js'
 import { inWriteSession } from './session.js'
 import type { WorkspaceComponents } from '../components.js'
 import type { PinInfo, PinOptions } from '../types.js'
@@ -47,7 +48,8 @@ async function pinOnce (components: PinComponents, cid: CID, options: PinOptions
     const size = await inWriteSession(components, async () => {
       const bytes = await fetchDag(components, cid, op.signal, options)
       const root = await getBlock(components.store, cid, op)
-      const size = await fileSize(cid, root, components.getCodec) ?? bytes
+      // a directory's size is the size of all its files (issue #12)
+      const size = await fileSize(cid, root, components.getCodec) ?? await directorySize(components.store, cid, op) ?? bytes
       await pinDag(components, cid, { size, name: options.name, signal: op.signal })
       return size
     })

@@ -1,20 +1,21 @@
 /**
  * A subset of Kubo's RPC API (`/api/v0`), shaped like Kubo so that Kubo
- * tools and `kubo-rpc-client` work unchanged: add, cat, pin/add, pin/rm,
- * pin/ls, repo/stat, repo/gc, id, version, swarm/peers. POST only, like Kubo.
+ * tools and `kubo-rpc-client` work unchanged: cat, pin/add, pin/rm,
+ * pin/ls, repo/stat, repo/gc, id, version, swarm/peers here; add, get, ls,
+ * block, dag, refs and more swarm commands in `kubo/` (the full list is
+ * `KUBO_COMMANDS`). POST only, like Kubo.
  */
-import { PassThrough } from 'node:stream'
 import { arch, platform } from 'node:process'
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import fastifyMultipart from '@fastify/multipart'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { ContentNotFoundError, InvalidArgumentError, NotPinnedError, StorageError, TimeoutError } from '../../errors.js'
-import type { AddOptions, StorageNode, WorkspaceNode } from '../../node/types.js'
-import { describeError, HttpError, kuboError, KUBO_ERR_NORMAL } from './errors.js'
+import type { StorageNode, WorkspaceNode } from '../../node/types.js'
+import { describeError, HttpError, kuboError } from './errors.js'
 import { parseCid, parseDuration, requestSignal, resolveWorkspace } from './params.js'
 import { readableAfterFirstChunk } from './stream.js'
-import { countingSource, drainRequest } from './upload.js'
+import { kuboGroups, KUBO_NOT_FOUND_TEXT } from './kubo/index.js'
 
 export interface KuboRoutesOptions {
   storageNode: StorageNode
@@ -25,11 +26,6 @@ export interface KuboRoutesOptions {
   /** Reported by `version`. */
   kuboVersion: string
 }
-
-/** Kubo refuses chunks above 1 MiB. */
-const MAX_CHUNK_SIZE = 1024 * 1024
-/** Emit an add progress line at least every this many bytes. */
-const PROGRESS_STEP = 256 * 1024
 
 /** Query fields every command accepts; Kubo clients send more, which are ignored. */
 const common = {
@@ -66,9 +62,10 @@ export async function kuboRoutes (app: FastifyInstance, opts: KuboRoutesOptions)
     reply.code(statusCode).header('content-type', 'application/json; charset=utf-8').header('x-error-code', info.code)
     void reply.send(body)
   })
-  app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).header('x-error-code', 'ERR_ROUTE_NOT_FOUND')
-      .send({ Message: `unknown command: ${request.url.split('?')[0]}`, Code: KUBO_ERR_NORMAL, Type: 'error' })
+  // an unknown command: what Kubo answers (go-ipfs-cmds ErrNotFound), 404 in plain text
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).header('x-error-code', 'ERR_ROUTE_NOT_FOUND').header('content-type', 'text/plain; charset=utf-8')
+      .header('x-content-type-options', 'nosniff').send(KUBO_NOT_FOUND_TEXT)
   })
   // Kubo's RPC API is POST only
   app.route({
@@ -83,120 +80,14 @@ export async function kuboRoutes (app: FastifyInstance, opts: KuboRoutesOptions)
   })
 
   await app.register(fastifyMultipart, {
+    // keep the folders in the file names (busboy keeps only the base name otherwise)
+    preservePath: true,
     limits: { fileSize: Infinity, files: 1000, fields: 100, fieldSize: 64 * 1024, parts: 2000, headerPairs: 100 }
   })
 
-  app.post('/add', {
-    schema: {
-      querystring: query({
-        pin: { type: 'boolean', default: true },
-        'cid-version': { type: 'integer', enum: [0, 1] },
-        'raw-leaves': { type: 'boolean' },
-        chunker: { type: 'string', maxLength: 64 },
-        progress: { type: 'boolean', default: false },
-        hash: { type: 'string' },
-        'only-hash': { type: 'boolean' },
-        'wrap-with-directory': { type: 'boolean' },
-        trickle: { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        quieter: { type: 'boolean' },
-        silent: { type: 'boolean' }
-      })
-    }
-  }, async (request, reply) => {
-    const q = request.query as CommonQuery & {
-      pin: boolean
-      'cid-version'?: 0 | 1
-      'raw-leaves'?: boolean
-      chunker?: string
-      progress: boolean
-      hash?: string
-      'only-hash'?: boolean
-      'wrap-with-directory'?: boolean
-      trickle?: boolean
-      silent?: boolean
-    }
-    if (!request.isMultipart()) throw new HttpError(400, 'ERR_INVALID_ARGUMENT', 'add expects a multipart/form-data body')
-    if (q.hash != null && q.hash !== 'sha2-256') throw new InvalidArgumentError(`hash ${q.hash} is not supported (only sha2-256)`)
-    if (q['only-hash'] === true) throw new InvalidArgumentError('only-hash is not supported')
-    if (q['wrap-with-directory'] === true) throw new InvalidArgumentError('wrap-with-directory is not supported')
-    if (q.trickle === true) throw new InvalidArgumentError('the trickle layout is not supported')
-    const signal = requestSignal(request, reply)
-    const workspace = workspaceOf(request)
-    const addOptions: AddOptions = { profile: 'kubo', pin: q.pin, signal }
-    if (q['cid-version'] === 1) {
-      addOptions.cidVersion = 1
-      addOptions.rawLeaves = q['raw-leaves'] ?? true
-    } else {
-      if (q['cid-version'] === 0) addOptions.cidVersion = 0
-      if (q['raw-leaves'] != null) addOptions.rawLeaves = q['raw-leaves']
-    }
-    if (q.chunker != null && q.chunker !== '') {
-      const m = /^size-(\d+)$/.exec(q.chunker)
-      if (m == null) throw new InvalidArgumentError(`chunker ${q.chunker} is not supported (only size-<bytes>)`)
-      const chunkSize = Number(m[1])
-      if (chunkSize < 1 || chunkSize > MAX_CHUNK_SIZE) throw new InvalidArgumentError(`chunker size must be between 1 and ${MAX_CHUNK_SIZE} bytes`)
-      addOptions.chunkSize = chunkSize
-    }
-
-    // progress: answer at once and stream NDJSON lines while the upload comes in (as Kubo does)
-    const out = q.progress ? new PassThrough() : undefined
-    const lines: string[] = []
-    const emit = (value: unknown): void => {
-      if (q.silent === true) return
-      if (out != null) out.write(ndjson(value))
-      else lines.push(ndjson(value))
-    }
-    reply.header('content-type', 'application/json; charset=utf-8').header('x-chunked-output', '1')
-    if (out != null) void reply.send(out)
-
-    try {
-      let files = 0
-      for await (const part of request.parts()) {
-        if (part.type === 'field') continue
-        if (part.mimetype === 'application/x-directory') throw new InvalidArgumentError('adding directories is not supported')
-        let name = ''
-        try {
-          name = decodeURIComponent(part.filename ?? '')
-        } catch (err) {
-          // Kubo clients percent-encode names; a raw name with a stray `%` is taken as is
-          request.log.debug({ err }, 'file name is not percent-encoded, using it as is')
-          name = part.filename ?? ''
-        }
-        let reported = 0
-        const onBytes = out == null
-          ? undefined
-          : (bytes: number) => {
-              if (bytes - reported >= PROGRESS_STEP) {
-                reported = bytes
-                emit({ Name: name, Bytes: bytes })
-              }
-            }
-        const result = await workspace.add(countingSource(part.file, { maxBytes: opts.maxUploadBytes, signal, onBytes }), { ...addOptions, name: name !== '' ? name : undefined })
-        if (out != null && reported !== result.size) emit({ Name: name, Bytes: result.size })
-        const dagSize = await workspace.stat(result.cid, { offline: true, signal }).then(s => s.dagSize, () => result.size)
-        const hash = result.cid.toString()
-        emit({ Name: name !== '' ? name : hash, Hash: hash, Size: String(dagSize) })
-        files++
-      }
-      if (files === 0) throw new InvalidArgumentError('no file in the multipart body')
-    } catch (err) {
-      drainRequest(request)
-      if (out == null) {
-        reply.header('connection', 'close')
-        throw err
-      }
-      // the status line is gone: report the error in the stream, then break the response so the client fails too
-      const { body } = kuboError(describeError(err))
-      out.write(ndjson(body))
-      out.destroy(err as Error)
-      return reply
-    }
-    if (out != null) {
-      out.end()
-      return reply
-    }
-    return reply.send(lines.join(''))
+  // add, get, ls, block/*, dag/*, refs, swarm/connect, swarm/addrs: kubo/*.ts
+  await app.register(kuboGroups, {
+    storageNode, defaultWorkspace: opts.defaultWorkspace, maxUploadBytes: opts.maxUploadBytes, defaultTimeout: opts.defaultTimeout, maxTimeout: opts.maxTimeout
   })
 
   app.post('/cat', {
@@ -208,7 +99,8 @@ export async function kuboRoutes (app: FastifyInstance, opts: KuboRoutesOptions)
     }
   }, async (request, reply) => {
     const q = request.query as CommonQuery & { offset?: number, length?: number }
-    const cid = parseCid(argsOf(q, 'ipfs-path')[0])
+    const arg = argsOf(q, 'ipfs-path')[0]
+    const cid = arg.replace(/^\/ipfs\//, '').includes('/') ? arg : parseCid(arg) // a path inside a DAG: the node resolves it
     const workspace = workspaceOf(request)
     const signal = requestSignal(request, reply)
     const body = await readableAfterFirstChunk(workspace.cat(cid, { offset: q.offset, length: q.length, timeout: timeoutOf(q), signal }))

@@ -4,12 +4,16 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyMultipart from '@fastify/multipart'
-import { ContentNotFoundError, InvalidArgumentError, NotPinnedError, TimeoutError } from '../../errors.js'
+import { ContentNotFoundError, NotPinnedError, TimeoutError } from '../../errors.js'
 import type { AddOptions, StorageNode, WorkspaceNode } from '../../node/types.js'
 import { HttpError } from './errors.js'
 import { contentDisposition, contentTypeFor, etagMatches, parseCid, parseRange, requestSignal, resolveWorkspace } from './params.js'
 import { readableAfterFirstChunk } from './stream.js'
 import { countingSource, drainRequest } from './upload.js'
+import { serveFolderOrFormat, storageFolderRoutes, uploadFolder } from './storage-folder-routes.js'
+
+/** Most files one folder upload may hold. */
+const MAX_FOLDER_FILES = 1_000_000
 
 export interface StorageRoutesOptions {
   storageNode: StorageNode
@@ -63,8 +67,13 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
   // multipart bodies are parsed part by part by @fastify/multipart.
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => { done(null, payload) })
   await app.register(fastifyMultipart, {
-    limits: { fileSize: Infinity, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 50, headerPairs: 100 }
+    // keep the folders in the file names (busboy keeps only the base name otherwise)
+    preservePath: true,
+    limits: { fileSize: Infinity, files: MAX_FOLDER_FILES, fields: 20, fieldSize: 64 * 1024, parts: MAX_FOLDER_FILES + 20, headerPairs: 100 }
   })
+
+  // GET /storage/<cid>/<path>, POST /storage/car
+  await storageFolderRoutes(app, opts)
 
   app.post('/storage/upload', {
     schema: {
@@ -74,14 +83,15 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
           ...workspaceQuery,
           name: { type: 'string', maxLength: 255 },
           profile: { type: 'string', enum: ['kubo', 'cidv1'] },
-          pin: { type: 'boolean', default: true }
+          pin: { type: 'boolean', default: true },
+          wrap: { type: 'boolean', default: false }
         },
         additionalProperties: false
       },
       response: {
         201: {
           type: 'object',
-          properties: { cid: { type: 'string' }, size: { type: 'integer' }, workspace: { type: 'string' }, name: { type: 'string' } },
+          properties: { cid: { type: 'string' }, size: { type: 'integer' }, workspace: { type: 'string' }, name: { type: 'string' }, entries: { type: 'integer' } },
           required: ['cid', 'size', 'workspace']
         },
         '4xx': errorResponse,
@@ -89,7 +99,7 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
       }
     }
   }, async (request, reply) => {
-    const query = request.query as { name?: string, profile?: 'kubo' | 'cidv1', pin: boolean }
+    const query = request.query as { name?: string, profile?: 'kubo' | 'cidv1', pin: boolean, wrap: boolean }
     const signal = requestSignal(request, reply)
     const workspace = workspaceOf(request)
     const addOptions: AddOptions = { signal, profile: query.profile ?? 'kubo', pin: query.pin }
@@ -97,17 +107,22 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
     try {
       let result
       if (request.isMultipart()) {
-        result = undefined
-        for await (const part of request.parts()) {
-          if (part.type === 'field') {
-            if (part.fieldname === 'name' && name == null && typeof part.value === 'string') name = part.value
-            continue
-          }
-          if (result != null) throw new InvalidArgumentError('Send one file per upload request')
-          name ??= part.filename !== '' ? part.filename : undefined
-          result = await workspace.add(countingSource(part.file, { maxBytes: opts.maxUploadBytes, signal }), { ...addOptions, name })
+        // a folder: each part's file name is its path in the tree; all of it or none of it
+        let fieldName: string | undefined
+        const folder = await uploadFolder(request, workspace, {
+          ...addOptions,
+          name,
+          maxBytes: opts.maxUploadBytes,
+          wrap: query.wrap,
+          onField: (field, value) => { if (field === 'name') fieldName ??= value }
+        })
+        // the pin is named after the form's name field, else the folder's (or single file's) name
+        if (name == null && (fieldName ?? folder.path) !== '') {
+          name = fieldName ?? folder.path
+          if (query.pin) await workspace.pin(folder.cid, { name, signal })
         }
-        if (result == null) throw new InvalidArgumentError('The multipart body has no file part')
+        reply.code(201)
+        return { cid: folder.cid.toString(), size: folder.size, workspace: workspace.workspaceId, entries: folder.entries, ...(name != null ? { name } : {}) }
       } else {
         const body = request.body as AsyncIterable<Uint8Array> | undefined
         if (body == null || typeof (body as any)[Symbol.asyncIterator] !== 'function') {
@@ -135,7 +150,8 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
         properties: {
           ...workspaceQuery,
           timeout: { type: 'integer', minimum: 1 },
-          filename: { type: 'string', minLength: 1, maxLength: 255 }
+          filename: { type: 'string', minLength: 1, maxLength: 255 },
+          format: { type: 'string', enum: ['car', 'raw', 'tar'] }
         },
         additionalProperties: false
       },
@@ -155,6 +171,8 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
     }
     const signal = requestSignal(request, reply)
     const timeout = timeoutOf(query.timeout)
+    // a directory, or a CAR / raw block / tar asked for: storage-folder-routes.ts
+    if (await serveFolderOrFormat(request, reply, workspace, cid, { signal, timeout, path: cid.toString() })) return reply
     const stat = await workspace.stat(cid, { signal, timeout }).catch(notFoundOnTimeout)
     const size = stat.size
 

@@ -1,0 +1,33 @@
+/**
+ * What the folder, CAR and block operations need from a workspace node: each
+ * operation is a free function over (a `Pick<>` of) these, so wiring it into
+ * the node class or a Helia-style `commands/` layout is one line.
+ */
+import type { PinStore } from '../pins/pin-store.js'
+import type { CodecLoader, HasherLoader } from '@helia/interface'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+
+/** The local blockstore of the workspace (no network), with gc protection. */
+export interface LocalBlockstore extends Pick<Blockstore, 'has' | 'get' | 'delete' | 'getAll'> {
+  /** Mark the start of an operation whose blocks must survive gc. Returns the end function. */
+  beginOperation(): () => void
+}
+
+export interface ContentComponents {
+  /** Helia's blockstore: a missing block is asked from workspace peers; writes are announced. */
+  blockstore: Blockstore
+  /** The workspace's own blocks, never the network. */
+  local: LocalBlockstore
+  /** The workspace's pin records. */
+  pins: PinStore
+  getCodec: CodecLoader
+  getHasher: HasherLoader
+  /** Called after content was written and pinned (the storage node checks its gc watermark). */
+  afterWrite?: () => void
+  /** Default folder of `get()` downloads. */
+  cacheDir?: string
+}
+
+/** A CID (or a CID-rooted path) as operations take it. */
+export type CidOrPath = CID | string

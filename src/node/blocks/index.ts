@@ -1,0 +1,10 @@
+/** The block API, codecs, local DAG walks and all-or-nothing write sessions. */
+export { blockGet, blockPut, blockStat, blockRm, blockCid, refs, refsLocal, MAX_BLOCK_SIZE } from './block-api.js'
+export type { BlockGetOptions, BlockPutOptions, BlockStat, RefsOptions } from './block-api.js'
+export { CODECS, HASHERS, EXTRA_CODECS, EXTRA_HASHERS, blockLinks, codecByCode, hasherByCode } from './codecs.js'
+export type { BlockFormat, HashName } from './codecs.js'
+export { localDag } from './local-dag.js'
+export type { LocalDag } from './local-dag.js'
+export { createWriteSession } from './write-session.js'
+export type { WriteSession } from './write-session.js'
+export type { ContentComponents, LocalBlockstore, CidOrPath } from './components.js'

@@ -1,0 +1,82 @@
+/**
+ * All-or-nothing writes for one operation (addAll, importCar, blockPut): the
+ * session remembers every block it newly wrote (absent before its put) and,
+ * on failure, deletes those no pin holds, so the quota is back to the byte
+ * where it was. A block that already existed is never deleted.
+ *
+ * This is the one place to swap for the blockstore's own write-session
+ * primitive when it lands (issue #13).
+ */
+import { logger } from '@libp2p/logger'
+import { AbortedError } from '../../errors.js'
+import { CidList } from './cid-list.js'
+import type { ContentComponents } from './components.js'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+
+const log = logger('otherthing-storage:write-session')
+
+export interface WriteSession {
+  /** Write through this: every new block is tracked. */
+  readonly blockstore: Pick<Blockstore, 'put' | 'has' | 'get'>
+  /** Blocks newly written so far. */
+  readonly written: number
+  /** Bytes of the blocks newly written so far. */
+  readonly bytes: number
+  /** Every block put through this session (new or not), each once. */
+  touched(): Iterable<CID>
+  /** Deletes the blocks this session wrote that no pin holds. Never throws (errors are logged). */
+  rollback(): Promise<void>
+}
+
+export function createWriteSession (components: Pick<ContentComponents, 'blockstore' | 'local' | 'pins'>): WriteSession {
+  const { blockstore, local, pins } = components
+  // compact lists: a 100,000-file folder writes 100,000+ blocks
+  const written = new CidList()
+  const inFlight = new Set<Promise<unknown>>()
+  let closed = false
+  const all = new CidList({ unique: true })
+  let bytes = 0
+  const tracked: WriteSession['blockstore'] = {
+    async put (cid, block, options) {
+      // a write still running when the operation failed must not land after the rollback
+      if (closed) throw new AbortedError('The operation writing this block has failed')
+      const p = (async () => {
+        const existed = await local.has(cid, options)
+        const out = await blockstore.put(cid, block, options)
+        all.add(cid)
+        if (!existed) {
+          written.add(cid)
+          if (block instanceof Uint8Array) bytes += block.byteLength
+        }
+        return out
+      })()
+      inFlight.add(p)
+      try {
+        return await p
+      } finally {
+        inFlight.delete(p)
+      }
+    },
+    has: async (cid, options) => blockstore.has(cid, options),
+    get: (cid, options) => blockstore.get(cid, options)
+  }
+  return {
+    blockstore: tracked,
+    get written () { return written.length },
+    get bytes () { return bytes },
+    touched: () => all,
+    async rollback () {
+      closed = true
+      await Promise.allSettled([...inFlight])
+      for (const cid of written) {
+        try {
+          if (!await pins.isPinned(cid)) await local.delete(cid)
+        } catch (err) {
+          log.error('could not roll back block %c: %e', cid, err)
+        }
+      }
+      written.clear()
+    }
+  }
+}

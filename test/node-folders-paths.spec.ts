@@ -1,0 +1,149 @@
+/**
+ * Paths wherever a CID is taken (cat, stat, pin, get, ls, resolve), a
+ * directory downloaded by a second node over the private swarm (temp folder
+ * + rename, the tree identical, symlinks kept), and the destination checks
+ * made before anything is fetched.
+ */
+import { existsSync, readFileSync, readlinkSync, readdirSync } from 'node:fs'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createStorageNode } from '../src/node/index.js'
+import { generateSwarmKey } from '../src/swarm-key/index.js'
+import { bytesOf, writeSampleTree } from './helpers/folders.js'
+import type { AddedEntry, LsEntry, StorageNode, WorkspaceNode } from '../src/node/index.js'
+
+let dir: string
+let a: StorageNode
+let b: StorageNode
+let wa: WorkspaceNode
+let wb: WorkspaceNode
+let root: AddedEntry
+
+async function text (source: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = []
+  for await (const c of source) chunks.push(c)
+  return Buffer.concat(chunks).toString()
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'node-paths-'))
+  await mkdir(join(dir, 'site'))
+  writeSampleTree(join(dir, 'site'))
+  const key = generateSwarmKey()
+  a = await createStorageNode({ storagePath: join(dir, 'a'), quotaBytes: 256 * 2 ** 20, listenAddresses: ['/ip4/127.0.0.1/tcp/0'] })
+  b = await createStorageNode({ storagePath: join(dir, 'b'), quotaBytes: 256 * 2 ** 20, listenAddresses: ['/ip4/127.0.0.1/tcp/0'], blockTimeout: 2000, blockRetries: 1 })
+  wa = await a.join('paths', key)
+  wb = await b.join('paths', key, { bootstrapPeers: wa.multiaddrs() })
+  root = await wa.addDirectory(join(dir, 'site'))
+})
+
+afterAll(async () => {
+  await Promise.allSettled([a?.stop(), b?.stop()])
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('paths', () => {
+  it('cat, stat and resolve take <cid>/a/b and /ipfs/<cid>/a/b', async () => {
+    const r = root.cid.toString()
+    expect(await text(wa.cat(`${r}/readme.txt`))).toBe('hello folders\n')
+    expect(await text(wa.cat(`/ipfs/${r}/docs/deep/deeper/z.txt`))).toBe('z')
+    const st = await wa.stat(`${r}/docs/a.txt`)
+    expect(st.size).toBe(1000)
+    const resolved = await wa.resolve(`${r}/docs/a.txt`)
+    expect(st.cid.equals(resolved.cid)).toBe(true)
+  })
+
+  it('a missing name: PathNotFoundError; a name under a file: NotADirectoryError', async () => {
+    const r = root.cid.toString()
+    await expect(wa.resolve(`${r}/docs/nope.txt`)).rejects.toMatchObject({ name: 'PathNotFoundError', code: 'ERR_PATH_NOT_FOUND' })
+    await expect(text(wa.cat(`${r}/nope`))).rejects.toMatchObject({ code: 'ERR_PATH_NOT_FOUND' })
+    await expect(wa.resolve(`${r}/readme.txt/x`)).rejects.toMatchObject({ name: 'NotADirectoryError', code: 'ERR_NOT_A_DIRECTORY' })
+    await expect(wa.resolve('not-a-cid/x')).rejects.toMatchObject({ code: 'ERR_INVALID_CID' })
+  })
+
+  it('pin of a path pins the node it names; a directory pin has the size of its files', async () => {
+    const sub = `${root.cid.toString()}/docs/deep`
+    const info = await wb.pin(sub, { timeout: 20_000 })
+    const deep = await wa.resolve(sub)
+    expect(info.cid.equals(deep.cid)).toBe(true)
+    expect(await wb.isPinned(deep.cid)).toBe(true)
+    expect(info.size).toBe(1024 * 1024 + 300 * 1024 + 1)
+  })
+})
+
+describe('ls', () => {
+  it('streams name, path, cid, size and type', async () => {
+    const entries: LsEntry[] = []
+    for await (const e of wa.ls(`${root.cid.toString()}/docs`)) entries.push(e)
+    const byName = Object.fromEntries(entries.map(e => [e.name, e]))
+    expect(Object.keys(byName).sort()).toEqual(['a.txt', 'deep', 'link'])
+    expect(byName['a.txt']).toMatchObject({ type: 'file', size: 1000, path: `${root.cid.toString()}/docs/a.txt` })
+    expect(byName.deep.type).toBe('directory')
+    expect(byName.link).toMatchObject({ type: 'symlink', size: '../readme.txt'.length })
+  })
+
+  it('of a file: NotADirectoryError', async () => {
+    await expect(async () => { for await (const _ of wa.ls(`${root.cid.toString()}/readme.txt`)) { /* none */ } }).rejects.toMatchObject({ code: 'ERR_NOT_A_DIRECTORY' })
+  })
+})
+
+describe('get of a directory', () => {
+  it('writes the whole tree from a peer, nothing else left in the parent folder', async () => {
+    const out = join(dir, 'downloads')
+    await mkdir(out)
+    const target = join(out, 'site-copy')
+    const got = await wb.get(root.cid, target, { timeout: 20_000 })
+    expect(got).toBe(target)
+    expect(readdirSync(out)).toEqual(['site-copy'])
+    expect(readFileSync(join(target, 'readme.txt'), 'utf8')).toBe('hello folders\n')
+    expect(readFileSync(join(target, 'docs/deep/big.bin')).equals(bytesOf('big', 1024 * 1024 + 300 * 1024))).toBe(true)
+    expect(readdirSync(join(target, 'empty'))).toEqual([])
+    expect(readlinkSync(join(target, 'docs/link'))).toBe('../readme.txt')
+    expect(existsSync(join(target, '.hidden'))).toBe(false)
+  })
+
+  it('a path inside: only that folder', async () => {
+    const target = join(dir, 'deep-only')
+    await wa.get(`${root.cid.toString()}/docs/deep`, target)
+    expect(readdirSync(target).sort()).toEqual(['big.bin', 'deeper'])
+  })
+
+  it('refuses an existing destination or a missing parent before fetching anything', async () => {
+    const existing = join(dir, 'exists')
+    await mkdir(existing)
+    await writeFile(join(existing, 'keep.txt'), 'mine')
+    await expect(wa.get(root.cid, existing)).rejects.toMatchObject({ name: 'DestinationError', code: 'ERR_DESTINATION' })
+    expect(await readdir(existing)).toEqual(['keep.txt'])
+    await expect(wa.get(root.cid, join(dir, 'no/such/parent/site'))).rejects.toMatchObject({ code: 'ERR_DESTINATION' })
+    expect(existsSync(join(dir, 'no'))).toBe(false)
+  })
+
+  it('a download that fails midway leaves no temp folder', async () => {
+    // a directory whose second entry is stored nowhere: the first file is written, then the walk fails
+    const file = await wa.add(Buffer.from('first'), { pin: false })
+    const nowhere = (await wb.add(Buffer.from('only in memory'), { pin: false })).cid
+    await wb.gc()
+    const node = dagPb.prepare({
+      Data: new UnixFS({ type: 'directory' }).marshal(),
+      Links: [{ Name: 'a.txt', Hash: file.cid, Tsize: 13 }, { Name: 'b.txt', Hash: nowhere, Tsize: 20 }]
+    })
+    const dirCid = await wa.blockPut(dagPb.encode(node), { format: 'dag-pb', cidVersion: 0 })
+    const out = join(dir, 'fail-dl')
+    await mkdir(out)
+    await expect(wa.get(dirCid, join(out, 'x'), { timeout: 1500 })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+    expect(readdirSync(out)).toEqual([])
+  })
+
+  it('an aborted download: AbortedError, nothing left', async () => {
+    const out = join(dir, 'abort-dl')
+    await mkdir(out)
+    const controller = new AbortController()
+    controller.abort()
+    await expect(wb.get(root.cid, join(out, 'x'), { signal: controller.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' })
+    expect(readdirSync(out)).toEqual([])
+  })
+})
