@@ -4,6 +4,7 @@
  * shared ones of `src/util/http-errors.ts` (re-exported here); this file adds
  * the `{ Message, Code, Type }` body of the Kubo RPC subset.
  */
+import { ContentNotFoundError, TimeoutError } from '../../errors.js'
 import type { HttpErrorInfo } from '../../util/http-errors.js'
 
 export { HttpError, withStatus, describeError, httpStatusOf, errorBody, STATUS_BY_CODE } from '../../util/http-errors.js'
@@ -35,4 +36,10 @@ export function kuboError (info: HttpErrorInfo): { statusCode: number, body: Kub
     return { statusCode: s, body: { Message: info.message, Code: KUBO_ERR_NORMAL, Type: 'error' } }
   }
   return { statusCode: 500, body: { Message: info.message, Code: KUBO_ERR_NORMAL, Type: 'error' } }
+}
+
+/** Turns a TimeoutError while fetching content into the 404 the APIs promise (`?timeout`: nobody had it in time). */
+export function notFoundOnTimeout (err: unknown): never {
+  if (err instanceof TimeoutError) throw new ContentNotFoundError('Content not found within the timeout', { cause: err })
+  throw err
 }

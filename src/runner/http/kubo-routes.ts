@@ -10,41 +10,20 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import fastifyMultipart from '@fastify/multipart'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import { ContentNotFoundError, InvalidArgumentError, NotPinnedError, StorageError, TimeoutError } from '../../errors.js'
-import type { StorageNode, WorkspaceNode } from '../../node/types.js'
+import { InvalidArgumentError, NotPinnedError, StorageError } from '../../errors.js'
+import type { WorkspaceNode } from '../../node/types.js'
 import { describeError, HttpError, kuboError } from './errors.js'
 import { parseCid, parseDuration, requestSignal, resolveWorkspace } from './params.js'
 import { readableAfterFirstChunk } from './stream.js'
 import { kuboGroups, KUBO_NOT_FOUND_TEXT } from './kubo/index.js'
+import { notFoundOnTimeout } from './errors.js'
+import { ndjson, query } from './kubo/common.js'
+import type { CommonQuery, KuboGroupOptions } from './kubo/common.js'
 
-export interface KuboRoutesOptions {
-  storageNode: StorageNode
-  defaultWorkspace?: string
-  maxUploadBytes: number
-  defaultTimeout: number
-  maxTimeout: number
+export interface KuboRoutesOptions extends KuboGroupOptions {
   /** Reported by `version`. */
   kuboVersion: string
 }
-
-/** Query fields every command accepts; Kubo clients send more, which are ignored. */
-const common = {
-  arg: { type: 'array', items: { type: 'string', maxLength: 1024 }, maxItems: 1000 },
-  workspace: { type: 'string', minLength: 1, maxLength: 128 },
-  timeout: { type: 'string', maxLength: 32 }
-} as const
-
-function query (properties: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type: 'object', properties: { ...common, ...properties }, additionalProperties: true }
-}
-
-interface CommonQuery {
-  arg?: string[]
-  workspace?: string
-  timeout?: string
-}
-
-const ndjson = (value: unknown): string => JSON.stringify(value) + '\n'
 
 export async function kuboRoutes (app: FastifyInstance, opts: KuboRoutesOptions): Promise<void> {
   const { storageNode } = opts
@@ -234,11 +213,6 @@ export async function kuboRoutes (app: FastifyInstance, opts: KuboRoutesOptions)
       }))
     return { Peers: peers }
   })
-}
-
-function notFoundOnTimeout (err: unknown): never {
-  if (err instanceof TimeoutError) throw new ContentNotFoundError('Content not found within the timeout', { cause: err })
-  throw err
 }
 
 /** Kubo's `PublicKey`: base64 of the protobuf-encoded key, recoverable from Ed25519 peer ids. */

@@ -12,7 +12,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CID } from 'multiformats/cid'
-import { ContentNotFoundError, InvalidArgumentError, TimeoutError } from '../../errors.js'
+import { ContentNotFoundError, InvalidArgumentError } from '../../errors.js'
 import type { AddOptions, StorageNode, WorkspaceNode } from '../../node/types.js'
 import { HttpError } from './errors.js'
 import { folderEntries } from './folder-upload.js'
@@ -20,6 +20,7 @@ import { contentDisposition, contentTypeFor, etagMatches, parseCid, parseRange, 
 import { readableAfterFirstChunk } from './stream.js'
 import { tarStream, unixfsNodeInfo } from './tar.js'
 import { countingSource, drainRequest } from './upload.js'
+import { notFoundOnTimeout } from './errors.js'
 
 export interface StorageFolderRoutesOptions {
   storageNode: StorageNode
@@ -44,11 +45,6 @@ export function requestedFormat (request: FastifyRequest): ResponseFormat | unde
   if (accept.includes(RAW_TYPE)) return 'raw'
   if (accept.includes(TAR_TYPE)) return 'tar'
   return undefined
-}
-
-function notFoundOnTimeout (err: unknown): never {
-  if (err instanceof TimeoutError) throw new ContentNotFoundError('Content not found within the timeout', { cause: err })
-  throw err
 }
 
 export interface ServeOptions {
@@ -219,8 +215,8 @@ export async function storageFolderRoutes (app: FastifyInstance, opts: StorageFo
   })
 }
 
-/** A file inside a DAG: ranges, ETag, a content type from its name. */
-async function serveFile (request: FastifyRequest, reply: FastifyReply, node: WorkspaceNode, cid: CID, options: ServeOptions & { filename?: string, download: boolean }): Promise<FastifyReply> {
+/** A file (by CID or inside a DAG): ranges, ETag, a content type from its name, immutable caching. */
+export async function serveFile (request: FastifyRequest, reply: FastifyReply, node: WorkspaceNode, cid: CID, options: ServeOptions & { filename?: string, download: boolean }): Promise<FastifyReply> {
   const etag = `"${cid.toString()}"`
   if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).header('etag', etag).send()
   const { signal, timeout } = options
@@ -243,6 +239,8 @@ async function serveFile (request: FastifyRequest, reply: FastifyReply, node: Wo
   }
   reply.header('content-type', contentTypeFor(options.filename)).header('content-length', String(length)).header('etag', etag)
     .header('accept-ranges', 'bytes').header('content-security-policy', 'sandbox')
+    .header('cache-control', 'private, max-age=31536000, immutable').header('x-content-type-options', 'nosniff')
+    .header('x-ipfs-path', `/ipfs/${options.path}`)
   if (options.download && options.filename != null) reply.header('content-disposition', contentDisposition(options.filename))
   if (range != null) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`)
   return request.method === 'HEAD' ? reply.send() : reply.send(body)

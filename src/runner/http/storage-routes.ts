@@ -4,13 +4,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyMultipart from '@fastify/multipart'
-import { ContentNotFoundError, NotPinnedError, TimeoutError } from '../../errors.js'
+import { NotPinnedError } from '../../errors.js'
 import type { AddOptions, StorageNode, WorkspaceNode } from '../../node/types.js'
 import { HttpError } from './errors.js'
-import { contentDisposition, contentTypeFor, etagMatches, parseCid, parseRange, requestSignal, resolveWorkspace } from './params.js'
-import { readableAfterFirstChunk } from './stream.js'
+import { etagMatches, parseCid, requestSignal, resolveWorkspace } from './params.js'
 import { countingSource, drainRequest } from './upload.js'
-import { serveFolderOrFormat, storageFolderRoutes, uploadFolder } from './storage-folder-routes.js'
+import { serveFile, serveFolderOrFormat, storageFolderRoutes, uploadFolder } from './storage-folder-routes.js'
+import { notFoundOnTimeout } from './errors.js'
 
 /** Most files one folder upload may hold. */
 const MAX_FOLDER_FILES = 1_000_000
@@ -51,12 +51,6 @@ const pinInfo = {
 /** A byte count for JSON: non-finite values (unknown, unlimited) become null. */
 const n = (x: number): number | null => Number.isFinite(x) ? x : null
 const count = { type: ['integer', 'null'] } as const
-
-/** Turns a TimeoutError while fetching content into the 404 the API promises. */
-function notFoundOnTimeout (err: unknown): never {
-  if (err instanceof TimeoutError) throw new ContentNotFoundError('Content not found within the timeout', { cause: err })
-  throw err
-}
 
 export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOptions): Promise<void> {
   const { storageNode, defaultWorkspace } = opts
@@ -173,39 +167,7 @@ export async function storageRoutes (app: FastifyInstance, opts: StorageRoutesOp
     const timeout = timeoutOf(query.timeout)
     // a directory, or a CAR / raw block / tar asked for: storage-folder-routes.ts
     if (await serveFolderOrFormat(request, reply, workspace, cid, { signal, timeout, path: cid.toString() })) return reply
-    const stat = await workspace.stat(cid, { signal, timeout }).catch(notFoundOnTimeout)
-    const size = stat.size
-
-    let range
-    const ifRange = request.headers['if-range']
-    if (typeof ifRange !== 'string' || ifRange.replace(/^W\//, '') === etag) {
-      try {
-        range = parseRange(request.headers.range, size)
-      } catch (err) {
-        reply.header('content-range', `bytes */${size}`)
-        throw err
-      }
-    }
-    const offset = range?.start ?? 0
-    const length = range != null ? range.end - range.start + 1 : size
-
-    let body: NodeJS.ReadableStream | string = ''
-    if (request.method === 'GET' && length > 0) {
-      body = await readableAfterFirstChunk(workspace.cat(cid, { offset, length, timeout, signal })).catch(notFoundOnTimeout)
-    }
-    reply
-      .header('content-type', contentTypeFor(query.filename))
-      .header('content-length', String(length))
-      .header('etag', etag)
-      .header('accept-ranges', 'bytes')
-      .header('cache-control', 'private, max-age=31536000, immutable')
-      .header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', 'sandbox')
-      .header('x-ipfs-path', `/ipfs/${cid.toString()}`)
-    if (query.filename != null) reply.header('content-disposition', contentDisposition(query.filename))
-    if (range != null) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`)
-    if (request.method === 'HEAD') return reply.send()
-    return reply.send(body)
+    return await serveFile(request, reply, workspace, cid, { signal, timeout, path: cid.toString(), filename: query.filename, download: query.filename != null })
   }
 
   app.post('/storage/pin', {

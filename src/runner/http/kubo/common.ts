@@ -3,9 +3,11 @@
  * query schema every command accepts, NDJSON lines and argument helpers.
  */
 import type { FastifyRequest } from 'fastify'
-import { ContentNotFoundError, InvalidArgumentError, TimeoutError } from '../../../errors.js'
+import { ContentNotFoundError, InvalidArgumentError } from '../../../errors.js'
 import type { StorageNode, WorkspaceNode } from '../../../node/types.js'
 import { parseDuration, resolveWorkspace } from '../params.js'
+export { notFoundOnTimeout } from '../errors.js'
+import { notFoundOnTimeout } from '../errors.js'
 
 export interface KuboGroupOptions {
   storageNode: StorageNode
@@ -34,12 +36,6 @@ export interface CommonQuery {
 }
 
 export const ndjson = (value: unknown): string => JSON.stringify(value) + '\n'
-
-/** Kubo answers a missing block or path within the timeout as not found. */
-export function notFoundOnTimeout (err: unknown): never {
-  if (err instanceof TimeoutError) throw new ContentNotFoundError('Content not found within the timeout', { cause: err })
-  throw err
-}
 
 /** `arg` values (at least one). @throws {InvalidArgumentError} */
 export function argsOf (q: CommonQuery, name: string): string[] {
