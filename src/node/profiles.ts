@@ -5,7 +5,7 @@
  */
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
-import type { AddOptions } from './types.js'
+import type { AddOptions } from './options.js'
 import type { ImporterOptions } from 'ipfs-unixfs-importer'
 
 export interface ImportProfile {

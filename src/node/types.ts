@@ -7,6 +7,7 @@ import type { SwarmKey } from '../swarm-key/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { PnetMonitor } from './pnet.js'
+import type { ProgressOptions, AddOptions, AddResult, AddSource, CatOptions, GetOptions } from './options.js'
 import type { AddAllEntry, AddAllOptions, AddedEntry } from './unixfs/options.js'
 import type { LsEntry, ResolveResult } from './unixfs/index.js'
 import type { BlockPutOptions, BlockStat, RefsOptions } from './blocks/index.js'
@@ -20,57 +21,7 @@ export type { ImportCarOptions, ImportCarResult } from './car/index.js'
 export type { CidOrPath } from './blocks/components.js'
 
 export type { AbortOptions }
-
-/** Progress of a long operation, in bytes. `total` is set when known. */
-export interface ByteProgress {
-  bytes: number
-  total?: number
-}
-
-export interface ProgressOptions extends AbortOptions {
-  /** Called as work proceeds, with the bytes done so far. */
-  onProgress?: (progress: ByteProgress) => void
-}
-
-/**
- * Import options. The default profile `'kubo'` gives the same CIDs as Kubo's
- * `ipfs add` (CIDv0, fixed 262144-byte chunks, balanced DAG with 174 links,
- * no raw leaves); `'cidv1'` is CIDv1, raw leaves, 1 MiB chunks, 1024 links.
- * The other fields override the chosen profile.
- */
-export interface AddOptions extends ProgressOptions {
-  /** @default 'kubo' */
-  profile?: 'kubo' | 'cidv1'
-  cidVersion?: 0 | 1
-  rawLeaves?: boolean
-  /** Fixed chunk size in bytes. */
-  chunkSize?: number
-  /** Maximum links per DAG node. */
-  maxChildrenPerNode?: number
-  /** Pin the added content. @default true */
-  pin?: boolean
-  /** A name recorded with the pin (e.g. the file name). */
-  name?: string
-}
-
-export interface AddResult {
-  cid: CID
-  /** File size in bytes (the content, not the DAG). */
-  size: number
-}
-
-export type AddSource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | NodeJS.ReadableStream
-
-export interface CatOptions extends AbortOptions {
-  offset?: number
-  length?: number
-  /** Give up fetching missing blocks from peers after this many ms. */
-  timeout?: number
-}
-
-export interface GetOptions extends ProgressOptions {
-  timeout?: number
-}
+export type { ByteProgress, ProgressOptions, AddOptions, AddResult, AddSource, CatOptions, GetOptions } from './options.js'
 
 export interface PinOptions extends ProgressOptions {
   /** Give up after this many ms. */

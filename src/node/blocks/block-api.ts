@@ -11,7 +11,7 @@ import { blockLinks, codecByName, hasherByName } from './codecs.js'
 import { createWriteSession } from './write-session.js'
 import type { BlockFormat, HashName } from './codecs.js'
 import type { CidOrPath, ContentComponents } from './components.js'
-import type { AbortOptions } from '../types.js'
+import type { AbortOptions } from '@libp2p/interface'
 
 export interface BlockGetOptions extends AbortOptions {
   /** Only look in the local store, never ask peers. @default false */

@@ -10,7 +10,7 @@ import { ContentNotFoundError } from '../../errors.js'
 import { collect, mhKey } from '../dag.js'
 import { blockLinks } from './codecs.js'
 import type { ContentComponents } from './components.js'
-import type { AbortOptions } from '../types.js'
+import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 const RAW = 0x55

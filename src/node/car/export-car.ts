@@ -12,7 +12,7 @@ import { translateError } from '../cid.js'
 import { blockLinks } from '../blocks/codecs.js'
 import { resolvePath } from '../unixfs/resolve.js'
 import type { CidOrPath, ContentComponents } from '../blocks/components.js'
-import type { AbortOptions } from '../types.js'
+import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { awaitedLater } from '../../util/promise.js'
 

@@ -15,7 +15,7 @@ import { createWriteSession } from '../blocks/write-session.js'
 import { pinRoot, unpinAll } from '../unixfs/pin-root.js'
 import type { AddedPin } from '../unixfs/pin-root.js'
 import type { ContentComponents } from '../blocks/components.js'
-import type { AbortOptions } from '../types.js'
+import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface ImportCarOptions extends AbortOptions {

@@ -10,7 +10,7 @@ import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
 import { InvalidArgumentError, StorageError } from '../../errors.js'
 import type { BlockReader } from './block-reader.js'
-import type { AbortOptions } from '../types.js'
+import type { AbortOptions } from '@libp2p/interface'
 import { awaitedLater } from '../../util/promise.js'
 import type { CID } from 'multiformats/cid'
 

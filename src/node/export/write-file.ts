@@ -4,7 +4,7 @@
  * (read ahead by the exporter) while a write is in progress.
  */
 import { open } from 'node:fs/promises'
-import type { AbortOptions } from '../types.js'
+import type { AbortOptions } from '@libp2p/interface'
 
 export interface WriteFileOptions extends AbortOptions {
   /** Called after each write with the bytes written so far. */

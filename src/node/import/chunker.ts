@@ -6,7 +6,7 @@
 import { logger } from '@libp2p/logger'
 import { allocChunk } from './headroom.js'
 import type { FileHandle } from 'node:fs/promises'
-import type { AbortOptions } from '../types.js'
+import type { AbortOptions } from '@libp2p/interface'
 
 const log = logger('otherthing:node:import')
 

@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../../errors.js'
 import { PROFILES } from '../profiles.js'
 import { resolveLayout } from './layout.js'
 import type { FileLayout } from './layout.js'
-import type { AddOptions } from '../types.js'
+import type { AddOptions } from '../options.js'
 
 export function layoutFor (options: AddOptions = {}): FileLayout {
   const profile = PROFILES[options.profile ?? 'kubo']

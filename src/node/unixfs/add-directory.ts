@@ -16,7 +16,7 @@ import { addAll } from './add-all.js'
 import { folderLayout } from './options.js'
 import type { AddAllEntry, AddAllOptions, AddedEntry } from './options.js'
 import type { ContentComponents } from '../blocks/components.js'
-import type { AbortOptions } from '../types.js'
+import type { AbortOptions } from '@libp2p/interface'
 
 /**
  * A file's bytes in `chunkSize` chunks. A file smaller than one chunk (most

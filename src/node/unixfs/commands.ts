@@ -18,7 +18,7 @@ import { mkdir } from 'node:fs/promises'
 import { inWriteSession } from '../commands/session.js'
 import type { ContentComponents } from '../blocks/components.js'
 import type { WorkspaceComponents } from '../components.js'
-import type { AbortOptions, GetOptions } from '../types.js'
+import type { AbortOptions, GetOptions } from '../options.js'
 import type { CID } from 'multiformats/cid'
 
 export function contentComponents (c: WorkspaceComponents): ContentComponents {

@@ -15,7 +15,7 @@ import { logger } from '@libp2p/logger'
 import { DestinationError, InvalidArgumentError } from '../../errors.js'
 import { writeToFile } from '../export/index.js'
 import type { ContentComponents } from '../blocks/components.js'
-import type { ProgressOptions } from '../types.js'
+import type { ProgressOptions } from '../options.js'
 import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
 

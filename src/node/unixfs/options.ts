@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '../../errors.js'
 import { layoutFor } from '../import/index.js'
 import type { FileLayout } from '../import/index.js'
-import type { AddOptions } from '../types.js'
+import type { AddOptions } from '../options.js'
 import type { CID } from 'multiformats/cid'
 
 /** One entry given to `addAll`. */

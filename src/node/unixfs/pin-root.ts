@@ -7,7 +7,7 @@ import { logger } from '@libp2p/logger'
 import { walkLocalDag } from '../dag.js'
 import type { ContentComponents } from '../blocks/components.js'
 import type { PinWalk } from '../pins/pin-store.js'
-import type { AbortOptions } from '../types.js'
+import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 const log = logger('otherthing-storage:pin-root')

@@ -9,7 +9,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { InvalidArgumentError, NotADirectoryError, PathNotFoundError } from '../../errors.js'
 import { toCid } from '../cid.js'
 import type { CidOrPath, ContentComponents } from '../blocks/components.js'
-import type { AbortOptions } from '../types.js'
+import type { AbortOptions } from '@libp2p/interface'
 import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
 
