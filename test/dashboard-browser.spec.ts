@@ -3,7 +3,6 @@
  * an orchestrator, two storage nodes connected with the orchestrator client,
  * the workspace gateway and the dashboard server, all on 127.0.0.1.
  */
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
@@ -19,10 +18,9 @@ import type { DashboardServer, WorkspaceGateway } from '../src/dashboard/index.j
 import type { StorageNode } from '../src/node/index.js'
 import type { Orchestrator } from '../src/orchestrator/index.js'
 import { logCleanupError } from './helpers/cleanup.js'
+import { hasChromium, launchChromium, warnIfNoChromium } from './helpers/browser.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const hasChromium = existsSync(CHROMIUM)
-if (!hasChromium) console.warn(`dashboard browser tests skipped: ${CHROMIUM} is absent (apt-get install chromium)`)
+warnIfNoChromium('dashboard browser tests')
 
 const MiB = 1024 * 1024
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
@@ -61,11 +59,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     })
     dashboard = createDashboardServer({ orchestrator: orch, gateway, port: 0 })
     await dashboard.start()
-    const { chromium } = await import('playwright-core')
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync']
-    })
+    browser = await launchChromium()
     page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1200, height: 900 } })
     // wait until both nodes have joined and reported storage
     await until(() => {

@@ -5,7 +5,6 @@
  * on two member nodes with the size of all its files, and the page browses
  * it and downloads one file from inside it and the folder as a tar.
  */
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
@@ -22,10 +21,9 @@ import type { DashboardServer, WorkspaceGateway } from '../src/dashboard/index.j
 import type { StorageNode } from '../src/node/index.js'
 import type { Orchestrator } from '../src/orchestrator/index.js'
 import { logCleanupError } from './helpers/cleanup.js'
+import { hasChromium, launchChromium, warnIfNoChromium } from './helpers/browser.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const hasChromium = existsSync(CHROMIUM)
-if (!hasChromium) console.warn(`dashboard folder browser tests skipped: ${CHROMIUM} is absent`)
+warnIfNoChromium('dashboard folder browser tests')
 
 const MiB = 1024 * 1024
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
@@ -75,11 +73,7 @@ describe.skipIf(!hasChromium)('dashboard folders in a browser', () => {
     })
     dashboard = createDashboardServer({ orchestrator: orch, gateway, port: 0 })
     await dashboard.start()
-    const { chromium } = await import('playwright-core')
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync']
-    })
+    browser = await launchChromium()
     page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1200, height: 900 } })
     await until(() => {
       const s = orch.workspaceStatus(ws)
