@@ -6,6 +6,7 @@
  */
 import { describeError, formatAgo, formatBytes, percent, shortCid } from './format.js'
 import type { ApiErrorBody } from './format.js'
+import { $, apiBase } from './dom.js'
 
 interface Storage { used: number, quota: number, free: number, reportedAt?: number, driveFree?: number | null }
 interface Allocation { nodeId: string, state: string, error: { code: string, message: string } | null }
@@ -25,14 +26,6 @@ interface Status {
 interface NodeView { node: Member, pins: Array<Pin & { state: string, error: { code: string, message: string } | null }> }
 interface Session { role: string, workspaces: Array<{ id: string, name: string }> }
 
-const prefix = document.body.dataset.prefix ?? '/dashboard'
-const apiBase = prefix + '/api'
-
-function $<T extends HTMLElement = HTMLElement> (id: string): T {
-  const el = document.getElementById(id)
-  if (el == null) throw new Error('missing #' + id)
-  return el as T
-}
 
 class ApiError extends Error {
   constructor (readonly status: number, readonly body: ApiErrorBody | undefined) {

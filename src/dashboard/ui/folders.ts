@@ -5,15 +5,8 @@
  * the whole folder as a tar. DOM built with createElement only.
  */
 import { formatBytes } from './format.js'
+import { $, apiBase } from './dom.js'
 
-const prefix = document.body.dataset.prefix ?? ''
-const apiBase = prefix + '/api'
-
-function $<T extends HTMLElement = HTMLElement> (id: string): T {
-  const el = document.getElementById(id)
-  if (el == null) throw new Error('missing #' + id)
-  return el as T
-}
 
 function workspace (): string {
   return $<HTMLSelectElement>('workspace-select').value
