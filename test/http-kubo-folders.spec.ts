@@ -4,86 +4,46 @@
  * added with `addAll` + `globSource` get the CIDs the node's own
  * `addDirectory` (checked against Kubo's `ipfs add -r`) gives.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
 import { CarReader } from '@ipld/car'
 import * as dagCbor from '@ipld/dag-cbor'
-import { create, globSource } from 'kubo-rpc-client'
+import * as dagJson from '@ipld/dag-json'
+import * as dagPb from '@ipld/dag-pb'
+import { globSource } from 'kubo-rpc-client'
 import type { KuboRPCClient } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
-import { extract } from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createStorageNode } from '../src/node/index.js'
-import type { StorageNode, WorkspaceNode } from '../src/node/index.js'
-import { buildApp } from '../src/runner/http/index.js'
-import type { HttpApp } from '../src/runner/http/index.js'
-import { generateSwarmKey } from '../src/swarm-key/index.js'
+import type { WorkspaceNode } from '../src/node/index.js'
+import { startKuboApi } from './helpers/kubo.js'
+import type { KuboApi } from './helpers/kubo.js'
+import { all, concat, untar } from './helpers/streams.js'
 
 const TOKEN = 'kubo-folders-token-01'
-const MiB = 1024 * 1024
 
-let dir: string
+let api: KuboApi
 let tree: string
-let node: StorageNode
 let ws: WorkspaceNode
-let app: HttpApp
-let url: string
 let ipfs: KuboRPCClient
-
-async function concat (source: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Uint8Array[] = []
-  for await (const c of source) chunks.push(c)
-  return Buffer.concat(chunks)
-}
-
-async function all<T> (source: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of source) out.push(x)
-  return out
-}
-
-/** The entries of a tar: path -> content ('' for folders, marked with a trailing /). */
-async function untar (bytes: Buffer): Promise<Map<string, string>> {
-  const ex = extract()
-  const out = new Map<string, string>()
-  const done = (async () => {
-    for await (const entry of ex) {
-      const body = await concat(entry as AsyncIterable<Uint8Array>)
-      out.set(entry.header.type === 'directory' ? entry.header.name.replace(/\/?$/, '/') : entry.header.name, body.toString())
-    }
-  })()
-  ex.end(bytes)
-  await done
-  return out
-}
+/** The folder added by the first test (the `blocks` tests read it too). */
+let root: CID
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'http-kubo-folders-'))
-  tree = join(dir, 'site')
+  api = await startKuboApi({ name: 'http-kubo-folders', workspace: 'kubo-folders', token: TOKEN })
+  ;({ ws, ipfs } = api)
+  tree = join(api.dir, 'site')
   await mkdir(join(tree, 'docs/deep'), { recursive: true })
   await mkdir(join(tree, 'empty'))
   await writeFile(join(tree, 'index.html'), '<h1>hi</h1>\n')
   await writeFile(join(tree, 'docs/a.txt'), 'a'.repeat(1000))
   await writeFile(join(tree, 'docs/deep/big.bin'), Buffer.alloc(600 * 1024, 7))
-  node = await createStorageNode({ storagePath: join(dir, 'node'), quotaBytes: 128 * MiB, listenAddresses: ['/ip4/127.0.0.1/tcp/0'], reserveBytes: 0 })
-  ws = await node.join('kubo-folders', generateSwarmKey())
-  app = buildApp({ storageNode: node, apiToken: TOKEN })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  ipfs = create({ url, headers: { authorization: `Bearer ${TOKEN}` } })
 })
 
 afterAll(async () => {
-  await app?.close()
-  await node?.stop()
-  await rm(dir, { recursive: true, force: true })
+  await api?.close()
 })
 
 describe('add of folders', () => {
-  let root: CID
-
   it('addAll(globSource) with wrapWithDirectory gives the CIDs of addDirectory, every entry, root last', async () => {
     const expected = await ws.addDirectory(tree, { pin: false })
     const added = await all(ipfs.addAll(globSource(tree, '**/*'), { wrapWithDirectory: true }))
@@ -133,7 +93,7 @@ describe('add of folders', () => {
 
   it('a missing path is a Kubo error', async () => {
     await expect(all(ipfs.ls(`${root.toString()}/nope`))).rejects.toThrow()
-    const res = await fetch(`${url}/api/v0/ls?arg=${root.toString()}/nope`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+    const res = await api.post(`ls?arg=${root.toString()}/nope`)
     expect(res.status).toBe(500)
     expect(await res.json()).toMatchObject({ Code: 0, Type: 'error' })
   })
@@ -197,22 +157,84 @@ describe('blocks', () => {
     expect(await ws.blockStat(cid)).toMatchObject({ size: expect.any(Number) })
   })
 
-  it('dag get decodes a dag-cbor block through the client\'s own codecs (block/get underneath)', async () => {
+  it('client dag.get decodes dag-cbor, dag-json, raw and dag-pb through its own codecs (block/get underneath), with paths', async () => {
+    // dag-cbor, and a path through a link to another dag-cbor block
     const value = { hello: 'world', n: 42, list: [1, 2, 3] }
     const cid = await ipfs.block.put(dagCbor.encode(value), { format: 'dag-cbor' })
     expect(cid.code).toBe(dagCbor.code)
-    const got = await ipfs.dag.get(cid)
-    expect(got.value).toEqual(value)
+    expect((await ipfs.dag.get(cid)).value).toEqual(value)
     const linked = await ipfs.block.put(dagCbor.encode({ child: cid, name: 'parent' }), { format: 'dag-cbor' })
-    const through = await ipfs.dag.get(linked, { path: 'child/hello' })
-    expect(through.value).toBe('world')
+    expect((await ipfs.dag.get(linked, { path: 'child/hello' })).value).toBe('world')
     expect(CID.asCID((await ipfs.dag.get(linked)).value.child)?.toString()).toBe(cid.toString())
+
+    // raw
+    const rawBytes = Buffer.from('raw bytes for dag get')
+    const rawCid = await ipfs.block.put(rawBytes)
+    expect(Buffer.from((await ipfs.dag.get(rawCid)).value as Uint8Array).equals(rawBytes)).toBe(true)
+
+    // dag-json, linking to the raw and the dag-cbor blocks
+    const jsonCid = await ipfs.block.put(dagJson.encode({ title: 'doc', parts: [rawCid, linked] }), { format: 'dag-json' })
+    expect(jsonCid.code).toBe(dagJson.code)
+    expect((await ipfs.dag.get(jsonCid)).value).toMatchObject({ title: 'doc' })
+    expect(Buffer.from((await ipfs.dag.get(jsonCid, { path: 'parts/0' })).value as Uint8Array).equals(rawBytes)).toBe(true)
+    expect((await ipfs.dag.get(jsonCid, { path: '/parts/1/child/n' })).value).toBe(42)
+
+    // dag-pb: the folder's root node, and a path through its first link (docs)
+    const dir = await ipfs.dag.get(root)
+    expect((dir.value as dagPb.PBNode).Links.map(l => l.Name)).toEqual(['docs', 'empty', 'index.html'])
+    const docs = await ipfs.dag.get(root, { path: 'Links/0/Hash' })
+    expect((docs.value as dagPb.PBNode).Links.map(l => l.Name)).toEqual(['a.txt', 'deep'])
+
+    await expect(ipfs.dag.get(linked, { path: 'nope' })).rejects.toThrow(/no link named "nope"/)
+  })
+
+  it('dag/get is served as Kubo serves it: the value a path names, dag-json by default or dag-cbor', async () => {
+    const child = await ws.blockPut(dagCbor.encode({ hello: 'world', list: [1, 2, 3] }), { format: 'dag-cbor' })
+    const parent = await ws.blockPut(dagCbor.encode({ child, name: 'parent' }), { format: 'dag-cbor' })
+    const get = async (query: string): Promise<Response> => await api.post(`dag/get?${query}`)
+
+    // a whole node (dag-json: links as {"/": cid})
+    let res = await get(`arg=${parent.toString()}`)
+    expect(res.status).toBe(200)
+    expect(dagJson.decode(new Uint8Array(await res.arrayBuffer()))).toEqual({ child, name: 'parent' })
+    expect(JSON.parse(await (await get(`arg=${parent.toString()}`)).text())).toEqual({ child: { '/': child.toString() }, name: 'parent' })
+    // a path through a link, into a field, into a list
+    expect(await (await get(`arg=/ipfs/${parent.toString()}/child/hello`)).text()).toBe('"world"')
+    expect(await (await get(`arg=${parent.toString()}/child/list/2`)).text()).toBe('3')
+    expect(await (await get(`arg=${parent.toString()}/child`)).text()).toBe(new TextDecoder().decode(dagJson.encode({ hello: 'world', list: [1, 2, 3] })))
+    // dag-cbor output
+    res = await get(`arg=${parent.toString()}/child&output-codec=dag-cbor`)
+    expect(dagCbor.decode(new Uint8Array(await res.arrayBuffer()))).toEqual({ hello: 'world', list: [1, 2, 3] })
+    // dag-pb: UnixFS names first, then the node as dag-json (Data as bytes, Links with Hash, Name, Tsize)
+    const docs = await ws.resolve(`${root.toString()}/docs`)
+    const docsNode = dagPb.decode(await ws.blockGet(docs.cid))
+    res = await get(`arg=${root.toString()}/docs`)
+    expect(await res.text()).toBe(new TextDecoder().decode(dagJson.encode(docsNode)))
+    // raw: the bytes, as dag-json bytes
+    const raw = await ws.blockPut(Buffer.from('raw for dag/get'))
+    expect(JSON.parse(await (await get(`arg=${raw.toString()}`)).text())).toEqual({ '/': { bytes: Buffer.from('raw for dag/get').toString('base64').replace(/=+$/, '') } })
+  })
+
+  it('dag/get errors have Kubo\'s shape', async () => {
+    const parent = await ws.blockPut(dagCbor.encode({ name: 'parent' }), { format: 'dag-cbor' })
+    const expectError = async (query: string, status: number, code: string, message?: RegExp): Promise<void> => {
+      const res = await api.post(`dag/get?${query}`)
+      expect(res.status, query).toBe(status)
+      expect(res.headers.get('x-error-code'), query).toBe(code)
+      expect(await res.json(), query).toEqual({ Message: message != null ? expect.stringMatching(message) : expect.any(String), Code: status === 400 ? 1 : 0, Type: 'error' })
+    }
+    await expectError(`arg=${parent.toString()}/nope`, 500, 'ERR_PATH_NOT_FOUND', /no link named "nope"/)
+    await expectError(`arg=${parent.toString()}/name/deeper`, 500, 'ERR_PATH_NOT_FOUND')
+    await expectError('arg=not-a-cid', 400, 'ERR_INVALID_CID')
+    await expectError(`arg=${parent.toString()}&output-codec=xml`, 400, 'ERR_INVALID_ARGUMENT', /output-codec/)
+    await expectError('', 400, 'ERR_INVALID_ARGUMENT')
+    // a CID nobody has, within the timeout
+    await expectError('arg=bafyreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku&timeout=300ms', 500, 'ERR_NOT_FOUND')
   })
 
   it('block put of bytes that do not decode as the codec is a client error', async () => {
-    const res = await fetch(`${url}/api/v0/block/put?cid-codec=dag-cbor`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'multipart/form-data; boundary=X' },
+    const res = await api.post('block/put?cid-codec=dag-cbor', {
+      headers: { 'content-type': 'multipart/form-data; boundary=X' },
       body: '--X\r\nContent-Disposition: form-data; name="file"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n\xff\xff\xff\r\n--X--\r\n'
     })
     expect(res.status).toBe(400)

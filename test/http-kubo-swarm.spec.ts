@@ -6,45 +6,36 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
-import { create } from 'kubo-rpc-client'
 import type { KuboRPCClient } from 'kubo-rpc-client'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createStorageNode } from '../src/node/index.js'
 import type { StorageNode } from '../src/node/index.js'
-import { buildApp } from '../src/runner/http/index.js'
-import type { HttpApp } from '../src/runner/http/index.js'
 import { generateSwarmKey } from '../src/swarm-key/index.js'
+import { MiB, startKuboApi } from './helpers/kubo.js'
+import type { KuboApi } from './helpers/kubo.js'
 
 const TOKEN = 'kubo-swarm-token-0123'
-const MiB = 1024 * 1024
 
-let dirs: string[] = []
-let a: StorageNode
+let api: KuboApi
+let bDir: string
 let b: StorageNode
-let app: HttpApp
-let url: string
 let ipfs: KuboRPCClient
 
 beforeAll(async () => {
   const key = generateSwarmKey()
-  dirs = await Promise.all([mkdtemp(join(tmpdir(), 'kubo-swarm-a-')), mkdtemp(join(tmpdir(), 'kubo-swarm-b-'))])
-  a = await createStorageNode({ storagePath: dirs[0], quotaBytes: 64 * MiB, listenAddresses: ['/ip4/127.0.0.1/tcp/0'], reserveBytes: 0 })
-  b = await createStorageNode({ storagePath: dirs[1], quotaBytes: 64 * MiB, listenAddresses: ['/ip4/127.0.0.1/tcp/0'], reserveBytes: 0 })
-  await a.join('swarm-ws', key)
+  // a serves the API; b is the other workspace peer it dials
+  api = await startKuboApi({ name: 'kubo-swarm-a', workspace: 'swarm-ws', token: TOKEN, quotaBytes: 64 * MiB, swarmKey: key })
+  ipfs = api.ipfs
+  bDir = await mkdtemp(join(tmpdir(), 'kubo-swarm-b-'))
+  b = await createStorageNode({ storagePath: bDir, quotaBytes: 64 * MiB, listenAddresses: ['/ip4/127.0.0.1/tcp/0'], reserveBytes: 0 })
   await b.join('swarm-ws', key)
-  app = buildApp({ storageNode: a, apiToken: TOKEN })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  ipfs = create({ url, headers: { authorization: `Bearer ${TOKEN}` } })
 })
 
 afterAll(async () => {
-  await app?.close()
-  await a?.stop()
+  await api?.close()
   await b?.stop()
-  await Promise.all(dirs.map(async d => { await rm(d, { recursive: true, force: true }) }))
+  if (bDir != null) await rm(bDir, { recursive: true, force: true })
 })
 
 describe('kubo-rpc-client swarm commands', () => {
@@ -64,14 +55,14 @@ describe('kubo-rpc-client swarm commands', () => {
     expect(peers.map(p => p.peer.toString())).toContain(peerB.peerId)
 
     const local = await ipfs.swarm.localAddrs()
-    expect(local.map(m => m.toString())).toEqual(a.workspace('swarm-ws').multiaddrs().map(m => m.replace(/\/p2p\/[^/]+$/, '')))
+    expect(local.map(m => m.toString())).toEqual(api.ws.multiaddrs().map(m => m.replace(/\/p2p\/[^/]+$/, '')))
   })
 
   it('swarm.connect to a bad address answers a Kubo error', async () => {
-    const res = await fetch(`${url}/api/v0/swarm/connect?arg=not-a-multiaddr`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+    const res = await api.post('swarm/connect?arg=not-a-multiaddr')
     expect(res.status).toBe(400)
     expect(await res.json()).toEqual({ Message: expect.stringMatching(/multiaddr/), Code: 1, Type: 'error' })
-    const none = await fetch(`${url}/api/v0/swarm/connect`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+    const none = await api.post('swarm/connect')
     expect(none.status).toBe(400)
   })
 })
@@ -79,7 +70,7 @@ describe('kubo-rpc-client swarm commands', () => {
 describe('a command we do not serve', () => {
   it('answers what Kubo answers: 404, text/plain "404 page not found"', async () => {
     for (const path of ['dht/query', 'name/publish', 'files/ls', 'nope', 'swarm/nope', 'block']) {
-      const res = await fetch(`${url}/api/v0/${path}?arg=x`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+      const res = await api.post(`${path}?arg=x`)
       expect(res.status, path).toBe(404)
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
       expect(await res.text()).toBe('404 page not found\n')
@@ -89,7 +80,7 @@ describe('a command we do not serve', () => {
   })
 
   it('still needs the token', async () => {
-    const res = await fetch(`${url}/api/v0/dht/query`, { method: 'POST' })
+    const res = await fetch(`${api.url}/api/v0/dht/query`, { method: 'POST' })
     expect(res.status).toBe(401)
   })
 })

@@ -3,49 +3,29 @@
  * real HTTP against a real storage node: CIDs must equal Kubo's `ipfs add`.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
-import { create } from 'kubo-rpc-client'
+import { readFile } from 'node:fs/promises'
 import type { KuboRPCClient } from 'kubo-rpc-client'
+import { create } from 'kubo-rpc-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createStorageNode } from '../src/node/index.js'
-import type { StorageNode } from '../src/node/index.js'
-import { buildApp } from '../src/runner/http/index.js'
-import type { HttpApp } from '../src/runner/http/index.js'
-import { generateSwarmKey } from '../src/swarm-key/index.js'
+import { KUBO_COMMANDS } from '../src/runner/http/kubo/index.js'
+import { MiB, startKuboApi } from './helpers/kubo.js'
+import type { KuboApi } from './helpers/kubo.js'
+import { concat } from './helpers/streams.js'
 
 const TOKEN = 'kubo-test-token-0123'
 const HELLO_CID = 'Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD'
-const MiB = 1024 * 1024
 
-let dir: string
-let node: StorageNode
-let app: HttpApp
+let api: KuboApi
 let url: string
 let ipfs: KuboRPCClient
 
-async function concat (source: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Uint8Array[] = []
-  for await (const c of source) chunks.push(c)
-  return Buffer.concat(chunks)
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'http-kubo-'))
-  node = await createStorageNode({ storagePath: dir, quotaBytes: 256 * MiB, listenAddresses: ['/ip4/127.0.0.1/tcp/0'], reserveBytes: 0 })
-  await node.join('kubo-ws', generateSwarmKey())
-  app = buildApp({ storageNode: node, apiToken: TOKEN })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  ipfs = create({ url, headers: { authorization: `Bearer ${TOKEN}` } })
+  api = await startKuboApi({ name: 'http-kubo', workspace: 'kubo-ws', token: TOKEN, quotaBytes: 256 * MiB })
+  ;({ url, ipfs } = api)
 })
 
 afterAll(async () => {
-  await app?.close()
-  await node?.stop()
-  await rm(dir, { recursive: true, force: true })
+  await api?.close()
 })
 
 describe('kubo-rpc-client against /api/v0', () => {
@@ -102,7 +82,7 @@ describe('kubo-rpc-client against /api/v0', () => {
     expect(stat.repoPath).toContain('kubo-ws')
     for await (const r of ipfs.repo.gc()) expect(r.err).toBeUndefined()
     const id = await ipfs.id()
-    expect(id.id.toString()).toBe(node.workspace('kubo-ws').peerId)
+    expect(id.id.toString()).toBe(api.ws.peerId)
     expect(id.addresses.length).toBeGreaterThan(0)
     const version = await ipfs.version()
     expect(typeof version.version).toBe('string')
@@ -111,18 +91,47 @@ describe('kubo-rpc-client against /api/v0', () => {
 
   it('errors keep Kubo\'s shape', async () => {
     await expect(concat(ipfs.cat('not-a-cid'))).rejects.toThrow(/Invalid CID/)
-    const res = await fetch(`${url}/api/v0/cat?arg=not-a-cid`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+    const res = await api.post('cat?arg=not-a-cid')
     expect(res.status).toBe(400)
     expect(await res.json()).toEqual({ Message: expect.any(String), Code: 1, Type: 'error' })
     const get = await fetch(`${url}/api/v0/version`, { headers: { authorization: `Bearer ${TOKEN}` } })
     expect(get.status).toBe(405)
     expect(await get.json()).toMatchObject({ Type: 'error' })
-    const unknown = await fetch(`${url}/api/v0/dht/query`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+    const unknown = await api.post('dht/query')
     expect(unknown.status).toBe(404)
     const noAuth = create({ url })
     await expect(noAuth.version()).rejects.toThrow()
-    const missing = await fetch(`${url}/api/v0/cat?arg=bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy&timeout=300ms`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+    const missing = await api.post('cat?arg=bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy&timeout=300ms')
     expect(missing.status).toBe(500)
     expect(await missing.json()).toMatchObject({ Code: 0, Type: 'error' })
+  })
+})
+
+describe('what is served', () => {
+  /** The backquoted commands of the first paragraph of `file` that starts with `lead`. */
+  async function listed (file: string, lead: string): Promise<string[]> {
+    const text = (await readFile(new URL(`../${file}`, import.meta.url), 'utf8')).replace(/\r/g, '')
+    const start = text.indexOf(lead)
+    expect(start, `${file}: "${lead}"`).toBeGreaterThanOrEqual(0)
+    const paragraph = text.slice(start, text.indexOf('\n\n', start))
+    const list = paragraph.slice(paragraph.indexOf('):') + 2, paragraph.indexOf('.', paragraph.indexOf('swarm/addrs/local')))
+    return [...list.matchAll(/`([a-z/]+)`/g)].map(m => m[1])
+  }
+
+  it('README and docs/http-api.md list exactly KUBO_COMMANDS', async () => {
+    const expected = [...KUBO_COMMANDS].sort()
+    expect((await listed('README.md', 'Kubo tools and `kubo-rpc-client` talk to')).sort()).toEqual(expected)
+    expect((await listed('docs/http-api.md', 'Served, exactly')).sort()).toEqual(expected)
+    const table = await readFile(new URL('../docs/http-api.md', import.meta.url), 'utf8')
+    for (const command of KUBO_COMMANDS) expect(table, command).toContain(`| \`${command}\` |`)
+  })
+
+  it('every listed command is routed (none answers the unknown-command 404)', async () => {
+    for (const command of KUBO_COMMANDS) {
+      if (command === 'repo/gc') continue // routed, but it would collect the other tests' blocks
+      const res = await api.post(command)
+      await res.arrayBuffer()
+      expect(res.status, command).not.toBe(404)
+    }
   })
 })

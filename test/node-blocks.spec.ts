@@ -79,6 +79,46 @@ describe('blockPut / blockGet / blockStat', () => {
     await expect(wb.blockGet(cid, { offline: true })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
     expect(Buffer.from(await wb.blockGet(cid, { timeout: 10_000 })).toString()).toBe('only on a')
   })
+
+  it('a block nobody has: blockGet, blockStat and dagGet give up after `timeout` with ERR_NOT_FOUND, or at the abort with ERR_ABORTED', async () => {
+    // wb is connected to wa, which does not have it either: without a deadline the want would wait forever
+    const missing = CID.createV1(0x55, await sha256.digest(Buffer.from(`nobody has this ${Math.random()}`)))
+    const notFound = { name: 'ContentNotFoundError', code: 'ERR_NOT_FOUND', message: expect.stringMatching(/within/) }
+    await expect(wb.blockGet(missing, { timeout: 200 })).rejects.toMatchObject(notFound)
+    await expect(wb.blockStat(missing, { timeout: 200 })).rejects.toMatchObject(notFound)
+    await expect(wb.dagGet(missing, { timeout: 200 })).rejects.toMatchObject(notFound)
+    const missingPb = CID.createV1(dagPb.code, await sha256.digest(Buffer.from(`nor this ${Math.random()}`)))
+    await expect(wb.dagGet(`${missingPb.toString()}/a/b`, { timeout: 200 })).rejects.toMatchObject(notFound)
+
+    // the caller's signal, aborted while the block is wanted, and aborted before the call
+    const controller = new AbortController()
+    const pending = wb.blockGet(missing, { signal: controller.signal })
+    controller.abort()
+    await expect(pending).rejects.toMatchObject({ name: 'AbortedError', code: 'ERR_ABORTED' })
+    const stat = new AbortController()
+    const pendingStat = wb.blockStat(missing, { signal: stat.signal, timeout: 60_000 })
+    stat.abort()
+    await expect(pendingStat).rejects.toMatchObject({ code: 'ERR_ABORTED' })
+    await expect(wb.blockGet(missing, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' })
+  })
+})
+
+describe('dagGet', () => {
+  it('decodes the value a path names: UnixFS names, then fields and indexes, following links', async () => {
+    const leaf = await wa.blockPut(dagJson.encode({ deep: ['x', 'y'] }), { format: 'dag-json' })
+    const top = await wa.blockPut(dagCbor.encode({ leaf, n: 7 }), { format: 'dag-cbor' })
+    expect(await wa.dagGet(top)).toEqual({ cid: top, value: { leaf, n: 7 } })
+    expect(await wa.dagGet(`${top.toString()}/leaf/deep/1`)).toEqual({ cid: leaf, value: 'y' })
+    expect((await wa.dagGet(`/ipfs/${top.toString()}/leaf`)).value).toEqual({ deep: ['x', 'y'] })
+    await expect(wa.dagGet(`${top.toString()}/leaf/deep/2`)).rejects.toMatchObject({ code: 'ERR_PATH_NOT_FOUND' })
+    await expect(wa.dagGet(`${top.toString()}/n/more`)).rejects.toMatchObject({ code: 'ERR_PATH_NOT_FOUND' })
+
+    const [file, dir] = await all(wa.addAll([{ path: 'd/f.txt', content: Buffer.from('in a folder') }]))
+    const node = await wa.dagGet(`${dir.cid.toString()}/f.txt`)
+    expect(node.cid.toString()).toBe(file.cid.toString())
+    const raw = await wa.blockPut(Buffer.from('raw value'))
+    expect(Buffer.from((await wa.dagGet(raw)).value as Uint8Array).toString()).toBe('raw value')
+  })
 })
 
 describe('blockRm', () => {

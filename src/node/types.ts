@@ -10,13 +10,13 @@ import type { PnetMonitor } from './pnet.js'
 import type { ProgressOptions, AddOptions, AddResult, AddSource, CatOptions, GetOptions } from './options.js'
 import type { AddAllEntry, AddAllOptions, AddedEntry } from './unixfs/options.js'
 import type { LsEntry, ResolveResult } from './unixfs/index.js'
-import type { BlockPutOptions, BlockStat, RefsOptions } from './blocks/index.js'
+import type { BlockPutOptions, BlockStat, DagGetOptions, DagGetResult, RefsOptions } from './blocks/index.js'
 import type { ImportCarOptions, ImportCarResult } from './car/index.js'
 
 // folders, CAR and the block API (issue #12): the types live beside their operations
 export type { AddAllEntry, AddAllOptions, AddedEntry, AddedEntryType } from './unixfs/options.js'
 export type { LsEntry, LsOptions, ResolveResult } from './unixfs/index.js'
-export type { BlockPutOptions, BlockStat, RefsOptions } from './blocks/index.js'
+export type { BlockPutOptions, BlockStat, DagGetOptions, DagGetResult, RefsOptions } from './blocks/index.js'
 export type { ImportCarOptions, ImportCarResult } from './car/index.js'
 export type { CidOrPath } from './blocks/components.js'
 
@@ -134,11 +134,14 @@ export interface WorkspaceNode {
   exportCar(cidOrPath: CID | string, options?: AbortOptions & { timeout?: number }): AsyncIterable<Uint8Array>
   /** Imports a CAR: every block checked against its CID, roots pinned, all or nothing. @throws {InvalidCarError} @throws {BlockVerificationError} */
   importCar(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array, options?: ImportCarOptions): Promise<ImportCarResult>
+  /** A block's bytes; `timeout` ms without it is a ContentNotFoundError. */
   blockGet(cid: CID | string, options?: AbortOptions & { timeout?: number, offline?: boolean }): Promise<Uint8Array>
   blockPut(bytes: Uint8Array, options?: BlockPutOptions): Promise<CID>
   blockStat(cid: CID | string, options?: AbortOptions & { timeout?: number, offline?: boolean }): Promise<BlockStat>
   /** @throws {BlockPinnedError} when a pin holds the block */
   blockRm(cid: CID | string, options?: AbortOptions): Promise<void>
+  /** The decoded value a CID or path names (UnixFS names, then dag-cbor/dag-json fields, following links), as Kubo's `dag get`. @throws {PathNotFoundError} */
+  dagGet(cidOrPath: CID | string, options?: DagGetOptions): Promise<DagGetResult>
   /** CIDs linked from the node (recursively and uniquely when asked). */
   refs(cidOrPath: CID | string, options?: RefsOptions): AsyncIterable<CID>
   /** Every block stored locally. */

@@ -42,10 +42,10 @@ import type { SwarmKey } from '../swarm-key/index.js'
 // folders, CAR, blocks (issue #12)
 import { addAll, addDirectory, ls, resolvePath } from './unixfs/index.js'
 import { catPath, contentComponents, getPath, inSession, inSessionIter, resolveCid } from './unixfs/commands.js'
-import { blockGet, blockPut, blockRm, blockStat, EXTRA_CODECS, EXTRA_HASHERS, refs, refsLocal } from './blocks/index.js'
+import { blockGet, blockPut, blockRm, blockStat, dagGet, EXTRA_CODECS, EXTRA_HASHERS, refs, refsLocal } from './blocks/index.js'
 import { exportCar, importCar } from './car/index.js'
 import type { ContentComponents } from './blocks/index.js'
-import type { AddAllEntry, AddAllOptions, AddedEntry, BlockPutOptions, BlockStat, ImportCarOptions, ImportCarResult, LsEntry, RefsOptions, ResolveResult } from './types.js'
+import type { AddAllEntry, AddAllOptions, AddedEntry, BlockPutOptions, BlockStat, DagGetOptions, DagGetResult, ImportCarOptions, ImportCarResult, LsEntry, RefsOptions, ResolveResult } from './types.js'
 import type { Helia } from '@helia/interface'
 import type { Libp2p } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -241,6 +241,7 @@ class DefaultWorkspaceNode implements WorkspaceNode {
   async blockPut (bytes: Uint8Array, options?: BlockPutOptions): Promise<CID> { return inSession(this.c, async () => blockPut(this.content, bytes, options)) }
   async blockStat (cid: CID | string, options?: AbortOptions & { timeout?: number, offline?: boolean }): Promise<BlockStat> { return blockStat(this.content, cid, options) }
   async blockRm (cid: CID | string, options?: AbortOptions): Promise<void> { return blockRm(this.content, cid, options) }
+  async dagGet (cidOrPath: CID | string, options?: DagGetOptions): Promise<DagGetResult> { return dagGet(this.content, cidOrPath, options) }
   refs (cidOrPath: CID | string, options?: RefsOptions): AsyncIterable<CID> { return refs(this.content, cidOrPath, options) }
   refsLocal (options?: AbortOptions): AsyncIterable<CID> { return refsLocal(this.content, options) }
 

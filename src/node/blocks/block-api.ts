@@ -4,7 +4,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { BlockPinnedError, ContentNotFoundError, InvalidArgumentError } from '../../errors.js'
-import { toCid, translateError } from '../cid.js'
+import { operationSignal, toCid, translateError } from '../cid.js'
 import { collect, mhKey } from '../dag.js'
 import { resolvePath } from '../unixfs/resolve.js'
 import { blockLinks, codecByName, hasherByName } from './codecs.js'
@@ -16,6 +16,12 @@ import type { AbortOptions } from '@libp2p/interface'
 export interface BlockGetOptions extends AbortOptions {
   /** Only look in the local store, never ask peers. @default false */
   offline?: boolean
+  /**
+   * Give up after this many ms (a block nobody has is otherwise wanted until
+   * `signal` aborts): the error is then a ContentNotFoundError (`ERR_NOT_FOUND`,
+   * "not found within the timeout", as `cat`, `stat` and `pin` say it).
+   */
+  timeout?: number
 }
 
 export interface BlockPutOptions extends AbortOptions {
@@ -54,16 +60,26 @@ async function readBlock (components: Pick<ContentComponents, 'blockstore' | 'lo
   return collect(components.blockstore.get(cid, options) as AsyncIterable<Uint8Array>)
 }
 
+/**
+ * A block's bytes, from the local store or else from workspace peers.
+ *
+ * @throws {ContentNotFoundError} when nobody had it within `timeout` (or, `offline`, it is not stored here)
+ * @throws {AbortedError} when `signal` aborts
+ */
 export async function blockGet (components: Pick<ContentComponents, 'blockstore' | 'local'>, cid: CID | string, options: BlockGetOptions = {}): Promise<Uint8Array> {
-  options.signal?.throwIfAborted()
+  if (options.signal?.aborted === true) throw translateError(options.signal.reason, undefined, options.signal)
   const c = toCid(cid)
+  const op = operationSignal(options.signal, options.timeout)
   try {
-    return await readBlock(components, c, options)
+    return await readBlock(components, c, { ...options, signal: op.signal })
   } catch (err) {
-    throw translateError(err, undefined, options.signal)
+    throw translateError(err, op, options.signal)
+  } finally {
+    op.clear()
   }
 }
 
+/** The size of a block (read as `blockGet` reads it, with the same `timeout` and `signal`). */
 export async function blockStat (components: Pick<ContentComponents, 'blockstore' | 'local'>, cid: CID | string, options: BlockGetOptions = {}): Promise<BlockStat> {
   const c = toCid(cid)
   const bytes = await blockGet(components, c, options)

@@ -1,6 +1,8 @@
 /** The block API, codecs, local DAG walks and all-or-nothing write sessions. */
 export { blockGet, blockPut, blockStat, blockRm, blockCid, refs, refsLocal, MAX_BLOCK_SIZE } from './block-api.js'
 export type { BlockGetOptions, BlockPutOptions, BlockStat, RefsOptions } from './block-api.js'
+export { dagGet } from './dag-get.js'
+export type { DagGetOptions, DagGetResult } from './dag-get.js'
 export { CODECS, HASHERS, EXTRA_CODECS, EXTRA_HASHERS, blockLinks, codecByCode, hasherByCode } from './codecs.js'
 export type { BlockFormat, HashName } from './codecs.js'
 export { localDag } from './local-dag.js'

@@ -64,7 +64,7 @@ export async function kuboRoutes (app: FastifyInstance, opts: KuboRoutesOptions)
     limits: { fileSize: Infinity, files: 1000, fields: 100, fieldSize: 64 * 1024, parts: 2000, headerPairs: 100 }
   })
 
-  // add, get, ls, block/*, dag/*, refs, swarm/connect, swarm/addrs: kubo/*.ts
+  // add, get, ls, block/*, dag/get|export|import, refs, swarm/connect, swarm/addrs: kubo/*.ts
   await app.register(kuboGroups, {
     storageNode, defaultWorkspace: opts.defaultWorkspace, maxUploadBytes: opts.maxUploadBytes, defaultTimeout: opts.defaultTimeout, maxTimeout: opts.maxTimeout
   })

@@ -4,8 +4,8 @@
  * `kubo-routes.ts` (its error and not-found handlers, its multipart parser).
  *
  * Served under /api/v0 (POST): add (files and folders, wrap-with-directory),
- * cat, get, ls, block/get, block/put, block/stat, block/rm, dag/export,
- * dag/import, refs, refs/local, pin/add, pin/rm, pin/ls, repo/stat, repo/gc,
+ * cat, get, ls, block/get, block/put, block/stat, block/rm, dag/get,
+ * dag/export, dag/import, refs, refs/local, pin/add, pin/rm, pin/ls, repo/stat, repo/gc,
  * id, version, swarm/peers, swarm/connect, swarm/addrs, swarm/addrs/local.
  * Any other path answers what Kubo answers for an unknown command.
  */
@@ -21,7 +21,7 @@ export type { KuboGroupOptions } from './common.js'
 
 /** Every command Kubo clients can call on this API (for docs and tests). */
 export const KUBO_COMMANDS = [
-  'add', 'cat', 'get', 'ls', 'block/get', 'block/put', 'block/stat', 'block/rm', 'dag/export', 'dag/import',
+  'add', 'cat', 'get', 'ls', 'block/get', 'block/put', 'block/stat', 'block/rm', 'dag/get', 'dag/export', 'dag/import',
   'refs', 'refs/local', 'pin/add', 'pin/rm', 'pin/ls', 'repo/stat', 'repo/gc', 'id', 'version',
   'swarm/peers', 'swarm/connect', 'swarm/addrs', 'swarm/addrs/local'
 ] as const
