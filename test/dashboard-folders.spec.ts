@@ -102,4 +102,25 @@ describe('dashboard folders (inject)', () => {
     expect(orch.workspaceStatus(ws).pins.length).toBe(pins)
     expect((await gateway.storageNode.workspace(ws).pins()).map(p => p.cid.toString())).toEqual([root])
   })
+
+  it('a folder upload is staged like a file upload: removing its pin drops the gateway copy, and gc gives the quota back', async () => {
+    const node = gateway.storageNode.workspace(ws)
+    await node.gc()
+    const before = (await gateway.storageNode.stats()).usedBytes
+    const { payload, headers } = multipart({ 'release/a.txt': 'a'.repeat(200 * 1024), 'release/sub/b.txt': 'b'.repeat(100 * 1024) })
+    const res = await dash.app.inject({ method: 'POST', url: `/dashboard/api/workspaces/${ws}/upload-folder?replication=1`, payload, headers: { ...headers, cookie } })
+    expect(res.statusCode).toBe(201)
+    const { cid } = res.json()
+    expect(await node.isPinned(cid)).toBe(true)
+    expect((await gateway.storageNode.stats()).usedBytes).toBeGreaterThanOrEqual(before + 300 * 1024)
+
+    const removed = await dash.app.inject({ method: 'DELETE', url: `/dashboard/api/workspaces/${ws}/pins/${cid}`, headers: { cookie } })
+    expect(removed.statusCode).toBe(204)
+    // the gateway drops its pin on the orchestrator's pin:removed event
+    await expect.poll(async () => await node.isPinned(cid), { timeout: 10_000 }).toBe(false)
+    await node.gc()
+    expect((await gateway.storageNode.stats()).usedBytes).toBe(before)
+    // the earlier upload (whose members have not taken it yet) is still staged here
+    expect(await node.isPinned(root)).toBe(true)
+  })
 })

@@ -4,7 +4,8 @@
  *
  * - `POST <api>/workspaces/:ws/upload-folder`: a multipart body whose file
  *   names are the paths in the folder (`<input webkitdirectory>`), imported
- *   by the gateway as one tree (all or nothing), then pinned on members;
+ *   by the gateway as one tree (all or nothing), then pinned on members and
+ *   staged like a one-file upload (`WorkspaceGateway.uploadFolder`);
  * - `GET <api>/workspaces/:ws/browse/:cid[/*]`: a directory's entries;
  * - `GET <api>/workspaces/:ws/files/:cid/*`: one file inside it, as an
  *   attachment, or the folder as a tar with `?format=tar`.
@@ -17,12 +18,11 @@ import type { WorkspaceNode } from '../node/types.js'
 import { folderEntries } from '../runner/http/folder-upload.js'
 import { readableAfterFirstChunk } from '../runner/http/stream.js'
 import { tarStream, unixfsNodeInfo } from '../runner/http/tar.js'
-import type { DashboardOrchestrator, WorkspaceGateway } from './types.js'
+import type { WorkspaceGateway } from './types.js'
 
 export interface FolderRoutesInit {
   /** `<prefix>/api` */
   api: string
-  orchestrator: DashboardOrchestrator
   /** Throws unless the session may use the workspace. */
   access: (req: FastifyRequest, workspaceId: string) => void
   /** The gateway, or a 501 when it is disabled. */
@@ -57,7 +57,7 @@ function closeSignal (req: FastifyRequest, reply: FastifyReply): AbortSignal {
 }
 
 export async function registerFolderRoutes (scope: FastifyInstance, init: FolderRoutesInit): Promise<void> {
-  const { api, orchestrator: orch, access, requireGateway } = init
+  const { api, access, requireGateway } = init
   const timeout = init.timeoutMs ?? 60_000
   await scope.register(fastifyMultipart, {
     preservePath: true,
@@ -76,11 +76,10 @@ export async function registerFolderRoutes (scope: FastifyInstance, init: Folder
     }
   }, async (req, reply) => {
     if (!req.isMultipart()) throw new InvalidArgumentError('Send the folder as multipart/form-data, one part per file named with its path')
-    const node = await nodeOf(req, req.params.ws)
+    access(req, req.params.ws)
+    const gateway = requireGateway()
     const signal = closeSignal(req, reply)
     try {
-      let root
-      let entries = 0
       const tops = new Set<string>()
       const source = (async function * () {
         for await (const entry of folderEntries(req.parts(), { maxBytes: init.maxUploadBytes, signal })) {
@@ -89,16 +88,17 @@ export async function registerFolderRoutes (scope: FastifyInstance, init: Folder
           yield entry
         }
       })()
-      // one part at a time: a part's content is read before the next one arrives
-      for await (const added of node.addAll(source, { pin: true, signal, fileConcurrency: 1, wrapWithDirectory: req.query.wrap === true })) {
-        entries++
-        root = added
-      }
-      if (root == null) throw new InvalidArgumentError('The upload holds no file')
       const n = req.query.replication ?? init.defaultReplication
-      const name = root.path !== '' ? root.path : 'folder'
-      const pin = orch.pin(req.params.ws, { cid: root.cid.toString(), name, size: root.size, replicationMin: n, replicationMax: n })
-      return await reply.code(201).send({ cid: root.cid.toString(), name, size: root.size, entries, pin })
+      // the gateway stages it like a one-file upload: its own pin goes once the members hold their copies
+      const result = await gateway.uploadFolder(req.params.ws, source, {
+        signal,
+        replicationMin: n,
+        replicationMax: n,
+        wrapWithDirectory: req.query.wrap === true,
+        // one part at a time: a part's content is read before the next one arrives
+        fileConcurrency: 1
+      })
+      return await reply.code(201).send({ cid: result.cid, name: result.name, size: result.size, entries: result.entries, pin: result.pin })
     } catch (err) {
       // let the browser read the error instead of stalling on its upload
       req.raw.resume()

@@ -298,7 +298,7 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
     })
 
     // ---- folders: upload, browse, download (folder-routes.ts) ------------
-    await registerFolderRoutes(scope, { api, orchestrator: orch, access, requireGateway, defaultReplication, maxUploadBytes: maxUpload })
+    await registerFolderRoutes(scope, { api, access, requireGateway, defaultReplication, maxUploadBytes: maxUpload })
 
     // ---- node view -----------------------------------------------------
     scope.get<{ Params: { ws: string, node: string } }>(`${api}/workspaces/:ws/nodes/:node`, { schema: { params: nodeParams } }, async (req) => {

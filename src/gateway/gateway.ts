@@ -2,7 +2,7 @@
  * The workspace gateway: an embedded storage node on the orchestrator's side.
  * It joins each workspace with its swarm key (kept in memory by the node),
  * imports browser uploads (streamed, checked against its own quota and the
- * members' free space), asks the orchestrator to place the pin on member
+ * members' free space), files and folders alike, asks the orchestrator to place the pin on member
  * nodes (normal replication rules), and serves downloads from the swarm.
  *
  * It dials the workspace's online members itself, on join and whenever one
@@ -11,9 +11,9 @@
  * `keepUploads`), so its quota is only a staging area.
  */
 import { ConflictError, InvalidArgumentError, QuotaExceededError } from '../errors.js'
-import type { AbortOptions, AddSource, WorkspaceNode } from '../node/types.js'
-import type { OrchestratorEvent, OrchestratorLogger } from '../orchestrator/types.js'
-import type { GatewayWorkspaceInfo, UploadOptions, UploadResult, WorkspaceGateway, WorkspaceGatewayInit } from './types.js'
+import type { AbortOptions, AddAllEntry, AddedEntry, AddSource, WorkspaceNode } from '../node/types.js'
+import type { OrchestratorEvent, OrchestratorLogger, PinStatus } from '../orchestrator/types.js'
+import type { GatewayWorkspaceInfo, UploadFolderOptions, UploadFolderResult, UploadOptions, UploadResult, WorkspaceGateway, WorkspaceGatewayInit } from './types.js'
 
 /**
  * Creates the gateway over a started storage node.
@@ -79,16 +79,51 @@ class DefaultGateway implements WorkspaceGateway {
     const node = await this.join(workspaceId, options)
     const added = await node.add(source, { name: options.name, pin: true, signal: options.signal })
     const cid = added.cid.toString()
+    const pin = await this.#place(node, workspaceId, cid, added.size, { name: options.name, min, max, checkRoom: options.size == null })
+    return { cid, size: added.size, pin }
+  }
+
+  async uploadFolder (workspaceId: string, source: Iterable<AddAllEntry> | AsyncIterable<AddAllEntry>, options: UploadFolderOptions = {}): Promise<UploadFolderResult> {
+    options.signal?.throwIfAborted()
+    const min = options.replicationMin ?? this.#init.replication ?? 2
+    const max = options.replicationMax ?? min
+    const node = await this.join(workspaceId, options)
+    let root: AddedEntry | undefined
+    let entries = 0
+    for await (const added of node.addAll(source, {
+      pin: true,
+      signal: options.signal,
+      wrapWithDirectory: options.wrapWithDirectory,
+      hidden: options.hidden,
+      fileConcurrency: options.fileConcurrency
+    })) {
+      entries++
+      root = added
+    }
+    if (root == null) throw new InvalidArgumentError('The upload holds no file')
+    const cid = root.cid.toString()
+    const name = options.name ?? (root.path !== '' ? root.path : 'folder')
+    const pin = await this.#place(node, workspaceId, cid, root.size, { name, min, max, checkRoom: true })
+    return { cid, size: root.size, entries, name, pin }
+  }
+
+  /**
+   * After an upload is added and pinned here: checks that `min` members can
+   * hold it (else drops the local pin and throws), stages it so that the
+   * local pin is dropped once the members hold their copies (or the pin is
+   * removed), and asks the orchestrator to place it. Files and folders alike.
+   */
+  async #place (node: WorkspaceNode, workspaceId: string, cid: string, size: number, opts: { name?: string, min: number, max: number, checkRoom: boolean }): Promise<PinStatus> {
     try {
-      if (options.size == null) this.#checkRoom(workspaceId, added.size, min)
+      if (opts.checkRoom) this.#checkRoom(workspaceId, size, opts.min)
     } catch (err) {
       await node.unpin(cid).catch((e: Error) => { this.#log.warn({ workspaceId, cid, err: e.message }, 'dropping a refused upload failed') })
       throw err
     }
-    if (this.#init.keepUploads !== true) this.#staged.set(`${workspaceId} ${cid}`, { workspaceId, cid, min })
-    const pin = this.#init.orchestrator.pin(workspaceId, { cid, name: options.name, size: added.size, replicationMin: min, replicationMax: max })
+    if (this.#init.keepUploads !== true) this.#staged.set(`${workspaceId} ${cid}`, { workspaceId, cid, min: opts.min })
+    const pin = this.#init.orchestrator.pin(workspaceId, { cid, name: opts.name, size, replicationMin: opts.min, replicationMax: opts.max })
     void this.#release(workspaceId, cid)
-    return { cid, size: added.size, pin }
+    return pin
   }
 
   async * cat (workspaceId: string, cid: string, options: AbortOptions & { timeout?: number } = {}): AsyncIterable<Uint8Array> {

@@ -2,7 +2,7 @@
  * The workspace gateway's contract: an embedded storage node on the
  * orchestrator's side, and what it needs from the orchestrator.
  */
-import type { AbortOptions, AddSource, StorageNode, WorkspaceNode } from '../node/types.js'
+import type { AbortOptions, AddAllEntry, AddSource, StorageNode, WorkspaceNode } from '../node/types.js'
 import type { Orchestrator, OrchestratorLogger, PinStatus } from '../orchestrator/types.js'
 import type { SwarmKey } from '../swarm-key/index.js'
 
@@ -23,6 +23,28 @@ export interface UploadResult {
   pin: PinStatus
 }
 
+export interface UploadFolderOptions extends AbortOptions {
+  /** Name recorded with the pin. @default the root's path (the folder's name), `folder` for a wrapper */
+  name?: string
+  /** @default the gateway's `replication` */
+  replicationMin?: number
+  /** @default replicationMin */
+  replicationMax?: number
+  /** Put the entries in a directory without a name (several top-level names). @default false */
+  wrapWithDirectory?: boolean
+  /** Keep hidden files. @default false */
+  hidden?: boolean
+  /** Files read at once (1 when the entries come from one multipart stream). */
+  fileConcurrency?: number
+}
+
+export interface UploadFolderResult extends UploadResult {
+  /** Files and folders added, the root included. */
+  entries: number
+  /** The name the pin was recorded with. */
+  name: string
+}
+
 export interface GatewayWorkspaceInfo {
   workspaceId: string
   peerId: string
@@ -41,6 +63,11 @@ export interface WorkspaceGateway {
   join(workspaceId: string, options?: AbortOptions): Promise<WorkspaceNode>
   /** Imports `source` (streamed, checked against the gateway's quota and the workspace's free space), then pins it on members. */
   upload(workspaceId: string, source: AddSource, options?: UploadOptions): Promise<UploadResult>
+  /**
+   * Imports a folder tree (all or nothing), then pins it on members as `upload` does: checked against the
+   * members' free space, and the gateway's own pin dropped once they hold `replicationMin` copies.
+   */
+  uploadFolder(workspaceId: string, source: Iterable<AddAllEntry> | AsyncIterable<AddAllEntry>, options?: UploadFolderOptions): Promise<UploadFolderResult>
   /** Streams pinned content from the workspace swarm. */
   cat(workspaceId: string, cid: string, options?: AbortOptions & { timeout?: number }): AsyncIterable<Uint8Array>
   /** The gateway's peer of each joined workspace (its addresses make a bootstrap peer). */
