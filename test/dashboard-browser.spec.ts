@@ -3,79 +3,38 @@
  * an orchestrator, two storage nodes connected with the orchestrator client,
  * the workspace gateway and the dashboard server, all on 127.0.0.1.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createOrchestratorClient } from '../src/client/index.js'
-import { createDashboardServer, createWorkspaceGateway } from '../src/dashboard/index.js'
-import { createStorageNode } from '../src/node/index.js'
-import { createOrchestrator } from '../src/orchestrator/index.js'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import type { OrchestratorClient } from '../src/client/index.js'
-import type { DashboardServer, WorkspaceGateway } from '../src/dashboard/index.js'
+import type { WorkspaceGateway } from '../src/dashboard/index.js'
 import type { StorageNode } from '../src/node/index.js'
 import type { Orchestrator } from '../src/orchestrator/index.js'
-import { logCleanupError } from './helpers/cleanup.js'
-import { hasChromium, launchChromium, warnIfNoChromium } from './helpers/browser.js'
+import { hasChromium, warnIfNoChromium } from './helpers/browser.js'
+import { MiB, startDashboardWorld, until } from './helpers/dashboard-world.js'
+import type { DashboardWorld } from './helpers/dashboard-world.js'
 
 warnIfNoChromium('dashboard browser tests')
 
-const MiB = 1024 * 1024
-const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
-
 describe.skipIf(!hasChromium)('dashboard in a browser', () => {
-  let dir: string
+  let world: DashboardWorld
   let orch: Orchestrator
-  const nodes: StorageNode[] = []
-  const clients: OrchestratorClient[] = []
+  let nodes: StorageNode[]
+  let clients: OrchestratorClient[]
   let gateway: WorkspaceGateway
-  let dashboard: DashboardServer
-  let browser: Browser
   let page: Page
   let key: string
   const ws = 'ws-e2e'
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'otd-browser-'))
-    orch = createOrchestrator({ dataDir: dir, port: 0 })
-    const { url } = await orch.start()
-    orch.createWorkspace({ id: ws, name: 'Design team' })
-    for (const name of ['laptop', 'server']) {
-      const { node, token } = orch.createNode({ name })
-      orch.addMember(ws, node.id)
-      const storageNode = await createStorageNode({ storagePath: join(dir, name), quotaBytes: 8 * MiB, listenAddresses: LOOPBACK })
-      nodes.push(storageNode)
-      const client = createOrchestratorClient({ url, token, storageNode, nodeName: name })
-      clients.push(client)
-      await client.start()
-      await client.waitConnected({ signal: AbortSignal.timeout(10_000) })
-    }
+    world = await startDashboardWorld({ name: 'otd-browser', workspace: ws, workspaceName: 'Design team', nodeQuotaBytes: 8 * MiB })
+    ;({ orch, nodes, clients, gateway, page } = world)
     key = orch.swarmKeyFor(ws)
-    gateway = createWorkspaceGateway({
-      storageNode: await createStorageNode({ storagePath: join(dir, 'gateway'), quotaBytes: 64 * MiB, listenAddresses: LOOPBACK }),
-      orchestrator: orch // keys from orch.swarmKeyFor (in memory)
-    })
-    dashboard = createDashboardServer({ orchestrator: orch, gateway, port: 0 })
-    await dashboard.start()
-    browser = await launchChromium()
-    page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1200, height: 900 } })
-    // wait until both nodes have joined and reported storage
-    await until(() => {
-      const s = orch.workspaceStatus(ws)
-      return s.nodesOnline === 2 && s.nodes.every(n => n.storage != null && n.peerId != null)
-    }, 20_000)
   }, 60_000)
 
   afterAll(async () => {
-    await browser?.close().catch(logCleanupError)
-    await dashboard?.stop()
-    await Promise.all(clients.map(async c => { await c.stop() }))
-    await gateway?.stop()
-    await Promise.all(nodes.map(async n => { await n.stop() }))
-    await orch?.stop()
-    await rm(dir, { recursive: true, force: true })
+    await world?.close()
   }, 30_000)
 
   it('logs in, uploads, watches two pinned copies, downloads, unpins, and explains a quota error', async () => {
@@ -85,9 +44,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
       if (/json|javascript|html|css|event-stream/.test(type)) void res.text().then(t => seen.push(t), () => {})
     })
 
-    await page.goto(dashboard.url)
-    await page.locator('#login-token').fill(orch.adminToken)
-    await page.locator('#login-form button[type=submit]').click()
+    await world.login()
 
     // two nodes with their usage, and the empty state
     await page.locator('#usage-bars .row[data-node]').nth(1).waitFor()
@@ -173,12 +130,3 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     expect(all).not.toContain(key.toLowerCase())
   }, 90_000)
 })
-
-async function until (check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-

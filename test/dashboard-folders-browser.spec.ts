@@ -5,96 +5,43 @@
  * on two member nodes with the size of all its files, and the page browses
  * it and downloads one file from inside it and the folder as a tar.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { extract } from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createOrchestratorClient } from '../src/client/index.js'
-import { createDashboardServer, createWorkspaceGateway } from '../src/dashboard/index.js'
-import { createStorageNode } from '../src/node/index.js'
-import { createOrchestrator } from '../src/orchestrator/index.js'
-import type { Browser, Page } from 'playwright-core'
-import type { OrchestratorClient } from '../src/client/index.js'
-import type { DashboardServer, WorkspaceGateway } from '../src/dashboard/index.js'
+import type { Page } from 'playwright-core'
 import type { StorageNode } from '../src/node/index.js'
 import type { Orchestrator } from '../src/orchestrator/index.js'
-import { logCleanupError } from './helpers/cleanup.js'
-import { hasChromium, launchChromium, warnIfNoChromium } from './helpers/browser.js'
+import { hasChromium, warnIfNoChromium } from './helpers/browser.js'
+import { MiB, startDashboardWorld, until } from './helpers/dashboard-world.js'
+import type { DashboardWorld } from './helpers/dashboard-world.js'
 
 warnIfNoChromium('dashboard folder browser tests')
 
-const MiB = 1024 * 1024
-const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
-
-/** Polls `check` (the page and the orchestrator have no event for these states). */
-async function until (check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-
 describe.skipIf(!hasChromium)('dashboard folders in a browser', () => {
+  let world: DashboardWorld
   let dir: string
   let orch: Orchestrator
-  const nodes: StorageNode[] = []
-  const clients: OrchestratorClient[] = []
-  let gateway: WorkspaceGateway
-  let dashboard: DashboardServer
-  let browser: Browser
+  let nodes: StorageNode[]
   let page: Page
   const ws = 'ws-folders-e2e'
   const big = randomBytes(MiB + 12345)
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'otd-folders-browser-'))
+    world = await startDashboardWorld({ name: 'otd-folders-browser', workspace: ws, workspaceName: 'Trips', nodeQuotaBytes: 16 * MiB })
+    ;({ dir, orch, nodes, page } = world)
     await mkdir(join(dir, 'upload/trip/photos'), { recursive: true })
     await writeFile(join(dir, 'upload/trip/notes.txt'), 'day one\n')
     await writeFile(join(dir, 'upload/trip/photos/big.jpg'), big)
-    orch = createOrchestrator({ dataDir: dir, port: 0 })
-    const { url } = await orch.start()
-    orch.createWorkspace({ id: ws, name: 'Trips' })
-    for (const name of ['laptop', 'server']) {
-      const { node, token } = orch.createNode({ name })
-      orch.addMember(ws, node.id)
-      const storageNode = await createStorageNode({ storagePath: join(dir, name), quotaBytes: 16 * MiB, listenAddresses: LOOPBACK })
-      nodes.push(storageNode)
-      const client = createOrchestratorClient({ url, token, storageNode, nodeName: name })
-      clients.push(client)
-      await client.start()
-      await client.waitConnected({ signal: AbortSignal.timeout(10_000) })
-    }
-    gateway = createWorkspaceGateway({
-      storageNode: await createStorageNode({ storagePath: join(dir, 'gateway'), quotaBytes: 64 * MiB, listenAddresses: LOOPBACK }),
-      orchestrator: orch
-    })
-    dashboard = createDashboardServer({ orchestrator: orch, gateway, port: 0 })
-    await dashboard.start()
-    browser = await launchChromium()
-    page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1200, height: 900 } })
-    await until(() => {
-      const s = orch.workspaceStatus(ws)
-      return s.nodesOnline === 2 && s.nodes.every(n => n.storage != null && n.peerId != null)
-    }, 20_000)
   }, 60_000)
 
   afterAll(async () => {
-    await browser?.close().catch(logCleanupError)
-    await dashboard?.stop()
-    await Promise.all(clients.map(async c => { await c.stop() }))
-    await gateway?.stop()
-    await Promise.all(nodes.map(async n => { await n.stop() }))
-    await orch?.stop()
-    await rm(dir, { recursive: true, force: true })
+    await world?.close()
   }, 30_000)
 
   it('uploads a folder with its paths, replicates it as a whole DAG, browses it and downloads a file and the tar', async () => {
-    await page.goto(dashboard.url)
-    await page.locator('#login-token').fill(orch.adminToken)
-    await page.locator('#login-form button[type=submit]').click()
+    await world.login()
     await page.locator('#folder-upload-form').waitFor()
 
     await page.locator('#folder-input').setInputFiles(join(dir, 'upload/trip'))

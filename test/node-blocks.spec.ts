@@ -3,43 +3,28 @@
  * sha2-256 and sha2-512, a block fetched from a peer, rm refused for a pinned
  * block, refs (direct, recursive, unique) and refs local.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
 import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createStorageNode } from '../src/node/index.js'
-import { generateSwarmKey } from '../src/swarm-key/index.js'
-import type { StorageNode, WorkspaceNode } from '../src/node/index.js'
+import type { WorkspaceNode } from '../src/node/index.js'
+import { all } from './helpers/streams.js'
+import { startTwoNodes } from './helpers/two-nodes.js'
+import type { TwoNodes } from './helpers/two-nodes.js'
 
-let dir: string
-let a: StorageNode
-let b: StorageNode
+let nodes: TwoNodes
 let wa: WorkspaceNode
 let wb: WorkspaceNode
 
-async function all<T> (source: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of source) out.push(x)
-  return out
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'node-blocks-'))
-  const key = generateSwarmKey()
-  a = await createStorageNode({ storagePath: join(dir, 'a'), quotaBytes: 64 * 2 ** 20, listenAddresses: ['/ip4/127.0.0.1/tcp/0'] })
-  b = await createStorageNode({ storagePath: join(dir, 'b'), quotaBytes: 64 * 2 ** 20, listenAddresses: ['/ip4/127.0.0.1/tcp/0'], blockTimeout: 2000, blockRetries: 1 })
-  wa = await a.join('blocks', key)
-  wb = await b.join('blocks', key, { bootstrapPeers: wa.multiaddrs() })
+  nodes = await startTwoNodes({ name: 'node-blocks', workspace: 'blocks', quotaBytes: 64 * 2 ** 20, b: { blockTimeout: 2000, blockRetries: 1 } })
+  ;({ wa, wb } = nodes)
 })
 
 afterAll(async () => {
-  await Promise.allSettled([a?.stop(), b?.stop()])
-  await rm(dir, { recursive: true, force: true })
+  await nodes?.close()
 })
 
 describe('blockPut / blockGet / blockStat', () => {

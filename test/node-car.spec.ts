@@ -4,9 +4,6 @@
  * dag-cbor DAG; and every failure (garbage, truncated, a block that does not
  * match its CID, over quota) leaves usage back to the byte and nothing pinned.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CarReader } from '@ipld/car/reader'
 import { CarWriter } from '@ipld/car/writer'
@@ -15,27 +12,17 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createStorageNode } from '../src/node/index.js'
-import { generateSwarmKey } from '../src/swarm-key/index.js'
 import { bytesOf } from './helpers/folders.js'
+import { concat as bytesOfStream, text } from './helpers/streams.js'
+import { startTwoNodes } from './helpers/two-nodes.js'
+import type { TwoNodes } from './helpers/two-nodes.js'
 import type { AddedEntry, StorageNode, WorkspaceNode } from '../src/node/index.js'
 
-let dir: string
-let a: StorageNode
+let nodes: TwoNodes
 let b: StorageNode
 let wa: WorkspaceNode
 let wb: WorkspaceNode
 let root: AddedEntry
-
-async function bytesOfStream (source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  for await (const c of source) chunks.push(c)
-  return Buffer.concat(chunks)
-}
-
-async function text (source: AsyncIterable<Uint8Array>): Promise<string> {
-  return Buffer.from(await bytesOfStream(source)).toString()
-}
 
 async function carOf (roots: CID[], blocks: Array<{ cid: CID, bytes: Uint8Array }>): Promise<Uint8Array> {
   const { writer, out } = CarWriter.create(roots)
@@ -50,12 +37,9 @@ async function rawBlock (bytes: Uint8Array): Promise<{ cid: CID, bytes: Uint8Arr
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'node-car-'))
-  a = await createStorageNode({ storagePath: join(dir, 'a'), quotaBytes: 256 * 2 ** 20, listenAddresses: ['/ip4/127.0.0.1/tcp/0'] })
   // another workspace on another node: nothing can come from a peer, everything from the CAR
-  b = await createStorageNode({ storagePath: join(dir, 'b'), quotaBytes: 4 * 2 ** 20, listenAddresses: ['/ip4/127.0.0.1/tcp/0'] })
-  wa = await a.join('car-a', generateSwarmKey())
-  wb = await b.join('car-b', generateSwarmKey())
+  nodes = await startTwoNodes({ name: 'node-car', workspace: ['car-a', 'car-b'], quotaBytes: 256 * 2 ** 20, quotaBytesB: 4 * 2 ** 20 })
+  ;({ b, wa, wb } = nodes)
   const files = [
     { path: 'model/config.json', content: Buffer.from('{"layers":2}') },
     { path: 'model/weights.bin', content: bytesOf('weights', 700_000) },
@@ -66,8 +50,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.allSettled([a?.stop(), b?.stop()])
-  await rm(dir, { recursive: true, force: true })
+  await nodes?.close()
 })
 
 describe('exportCar', () => {

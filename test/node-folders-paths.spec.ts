@@ -5,45 +5,33 @@
  * made before anything is fetched.
  */
 import { existsSync, readFileSync, readlinkSync, readdirSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createStorageNode } from '../src/node/index.js'
-import { generateSwarmKey } from '../src/swarm-key/index.js'
 import { bytesOf, writeSampleTree } from './helpers/folders.js'
-import type { AddedEntry, LsEntry, StorageNode, WorkspaceNode } from '../src/node/index.js'
+import { text } from './helpers/streams.js'
+import { startTwoNodes } from './helpers/two-nodes.js'
+import type { TwoNodes } from './helpers/two-nodes.js'
+import type { AddedEntry, LsEntry, WorkspaceNode } from '../src/node/index.js'
 
+let nodes: TwoNodes
 let dir: string
-let a: StorageNode
-let b: StorageNode
 let wa: WorkspaceNode
 let wb: WorkspaceNode
 let root: AddedEntry
 
-async function text (source: AsyncIterable<Uint8Array>): Promise<string> {
-  const chunks: Uint8Array[] = []
-  for await (const c of source) chunks.push(c)
-  return Buffer.concat(chunks).toString()
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'node-paths-'))
+  nodes = await startTwoNodes({ name: 'node-paths', workspace: 'paths', quotaBytes: 256 * 2 ** 20, b: { blockTimeout: 2000, blockRetries: 1 } })
+  ;({ dir, wa, wb } = nodes)
   await mkdir(join(dir, 'site'))
   writeSampleTree(join(dir, 'site'))
-  const key = generateSwarmKey()
-  a = await createStorageNode({ storagePath: join(dir, 'a'), quotaBytes: 256 * 2 ** 20, listenAddresses: ['/ip4/127.0.0.1/tcp/0'] })
-  b = await createStorageNode({ storagePath: join(dir, 'b'), quotaBytes: 256 * 2 ** 20, listenAddresses: ['/ip4/127.0.0.1/tcp/0'], blockTimeout: 2000, blockRetries: 1 })
-  wa = await a.join('paths', key)
-  wb = await b.join('paths', key, { bootstrapPeers: wa.multiaddrs() })
   root = await wa.addDirectory(join(dir, 'site'))
 })
 
 afterAll(async () => {
-  await Promise.allSettled([a?.stop(), b?.stop()])
-  await rm(dir, { recursive: true, force: true })
+  await nodes?.close()
 })
 
 describe('paths', () => {

@@ -30,3 +30,8 @@ export async function untar (bytes: Buffer): Promise<Map<string, string>> {
   await done
   return out
 }
+
+/** A byte stream as UTF-8 text. */
+export async function text (source: AsyncIterable<Uint8Array>): Promise<string> {
+  return (await concat(source)).toString()
+}
