@@ -12,7 +12,7 @@ import { pageHtml } from './ui/page.js'
 import { STYLE_CSS } from './ui/style.js'
 
 /** Browser modules served under `<prefix>/ui/<name>.js`. */
-export const UI_MODULES = ['app', 'dom', 'format', 'folders'] as const
+export const UI_MODULES = ['app', 'api', 'dom', 'format', 'folders', 'render', 'upload'] as const
 export type UiModule = typeof UI_MODULES[number]
 
 export interface Asset {

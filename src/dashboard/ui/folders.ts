@@ -5,8 +5,8 @@
  * the whole folder as a tar. DOM built with createElement only.
  */
 import { formatBytes } from './format.js'
-import { $, apiBase } from './dom.js'
-
+import { $, apiBase, showErrorText as fail } from './dom.js'
+import { sendWithProgress } from './upload.js'
 
 function workspace (): string {
   return $<HTMLSelectElement>('workspace-select').value
@@ -16,52 +16,33 @@ function encodePath (path: string): string {
   return path.split('/').map(encodeURIComponent).join('/')
 }
 
-function fail (message: string): void {
-  $('error-text').textContent = message
-  $('error').hidden = false
-}
-
 // ---- upload ---------------------------------------------------------------
 
-function uploadFolder (files: File[], replication: number): Promise<void> {
-  const progress = $<HTMLProgressElement>('folder-progress')
+async function uploadFolder (files: File[], replication: number): Promise<void> {
   const status = $('folder-status')
   const button = $<HTMLButtonElement>('folder-upload-button')
   const form = new FormData()
   for (const f of files) form.append('file', f, f.webkitRelativePath !== '' ? f.webkitRelativePath : f.name)
   const total = files.reduce((n, f) => n + f.size, 0)
-  return new Promise(resolve => {
-    const xhr = new XMLHttpRequest()
-    xhr.open('POST', apiBase + '/workspaces/' + encodeURIComponent(workspace()) + '/upload-folder?replication=' + String(replication))
-    progress.hidden = false
-    progress.value = 0
-    button.disabled = true
-    status.textContent = 'Uploading ' + String(files.length) + ' files (' + formatBytes(total) + ')…'
-    xhr.upload.onprogress = e => { if (e.lengthComputable) progress.value = Math.round((e.loaded / e.total) * 100) }
-    xhr.onload = () => {
-      button.disabled = false
-      progress.hidden = true
-      let body: any = null
-      try { body = JSON.parse(xhr.responseText) } catch { /* not JSON: reported below */ }
-      if (xhr.status === 201 && body != null) {
-        status.textContent = body.name + ' uploaded: ' + String(body.entries) + ' files and folders, ' + formatBytes(body.size) + '.'
-        $<HTMLInputElement>('browse-cid').value = body.cid
-        void browse(body.cid, '')
-      } else {
-        status.textContent = ''
-        fail(body?.error?.message ?? 'The upload failed (HTTP ' + String(xhr.status) + ')')
-      }
-      resolve()
-    }
-    xhr.onerror = () => {
-      button.disabled = false
-      progress.hidden = true
+  button.disabled = true
+  status.textContent = 'Uploading ' + String(files.length) + ' files (' + formatBytes(total) + ')…'
+  try {
+    const path = '/workspaces/' + encodeURIComponent(workspace()) + '/upload-folder?replication=' + String(replication)
+    const { status: code, body } = await sendWithProgress(path, form, $<HTMLProgressElement>('folder-progress'))
+    if (code === 201 && body != null) {
+      status.textContent = body.name + ' uploaded: ' + String(body.entries) + ' files and folders, ' + formatBytes(body.size) + '.'
+      $<HTMLInputElement>('browse-cid').value = body.cid
+      void browse(body.cid, '')
+    } else {
       status.textContent = ''
-      fail('The upload failed: the connection to the orchestrator was lost.')
-      resolve()
+      fail(body?.error?.message ?? 'The upload failed (HTTP ' + String(code) + ')')
     }
-    xhr.send(form)
-  })
+  } catch (err) {
+    status.textContent = ''
+    fail(err instanceof Error ? err.message : String(err))
+  } finally {
+    button.disabled = false
+  }
 }
 
 // ---- browse ---------------------------------------------------------------
