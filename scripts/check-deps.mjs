@@ -27,7 +27,7 @@ const USED_WITHOUT_IMPORT = {
   '@types/pg': 'the published types of the PostgreSQL store (orchestrator/pg) import pg types'
 }
 /** devDependencies used as tools (by scripts or other tools), not imported. */
-const TOOLS = new Set(['typescript', 'tsx', 'vitest', 'eslint', '@eslint/js', 'typescript-eslint', 'madge'])
+const TOOLS = new Set(['typescript', 'tsx', 'vitest', 'eslint', '@eslint/js', 'typescript-eslint', 'madge', 'typedoc'])
 /** devDependencies kept for work in progress, and why (remove the entry once used, or the package). */
 const PENDING = {}
 

@@ -16,11 +16,12 @@ import type { ImportCarOptions, ImportCarResult } from './car/index.js'
 // folders, CAR and the block API (issue #12): the types live beside their operations
 export type { AddAllEntry, AddAllOptions, AddedEntry, AddedEntryType } from './unixfs/options.js'
 export type { LsEntry, LsOptions, ResolveResult } from './unixfs/index.js'
-export type { BlockPutOptions, BlockStat, DagGetOptions, DagGetResult, RefsOptions } from './blocks/index.js'
+export type { BlockFormat, BlockPutOptions, BlockStat, DagGetOptions, DagGetResult, HashName, RefsOptions } from './blocks/index.js'
 export type { ImportCarOptions, ImportCarResult } from './car/index.js'
 export type { CidOrPath } from './blocks/components.js'
 
 export type { AbortOptions }
+export type { PnetMonitor, PnetMonitorEvents, SwarmKeyMismatch, MismatchReason } from './pnet.js'
 export type { ByteProgress, ProgressOptions, AddOptions, AddResult, AddSource, CatOptions, GetOptions } from './options.js'
 
 export interface PinOptions extends ProgressOptions {
