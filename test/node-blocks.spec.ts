@@ -101,6 +101,11 @@ describe('dagGet', () => {
     const [file, dir] = await all(wa.addAll([{ path: 'd/f.txt', content: Buffer.from('in a folder') }]))
     const node = await wa.dagGet(`${dir.cid.toString()}/f.txt`)
     expect(node.cid.toString()).toBe(file.cid.toString())
+    // an IPLD value linking to a UnixFS folder: its names are walked as UnixFS again
+    const meta = await wa.blockPut(dagCbor.encode({ files: dir.cid }), { format: 'dag-cbor' })
+    expect((await wa.dagGet(`${meta.toString()}/files/f.txt`)).cid.toString()).toBe(file.cid.toString())
+    expect((await wa.dagGet(`${meta.toString()}/files`)).cid.toString()).toBe(dir.cid.toString())
+    await expect(wa.dagGet(`${meta.toString()}/files/nope.txt`)).rejects.toMatchObject({ code: 'ERR_PATH_NOT_FOUND' })
     const raw = await wa.blockPut(Buffer.from('raw value'))
     expect(Buffer.from((await wa.dagGet(raw)).value as Uint8Array).toString()).toBe('raw value')
   })

@@ -1,10 +1,12 @@
 /**
  * Kubo's `dag get`: the decoded value a CID or path names. Names are walked
- * through UnixFS directories first (as `resolve` does); what is left of the
- * path is walked through the fields of dag-cbor / dag-json values and array
+ * through UnixFS directories (as `resolve` does, HAMT shards too); below a
+ * dag-cbor / dag-json node the path is walked through its fields and array
  * indexes, following every CID met on the way (the last one too), as Kubo
- * and `kubo-rpc-client`'s own `dag.get({ path })` do.
+ * and `kubo-rpc-client`'s own `dag.get({ path })` do; a link to a UnixFS
+ * directory met there is walked by names again.
  */
+import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, PathNotFoundError } from '../../errors.js'
 import { operationSignal, translateError } from '../cid.js'
@@ -37,19 +39,26 @@ export async function dagGet (components: Pick<ContentComponents, 'blockstore' |
   const op = operationSignal(options.signal, options.timeout)
   const signal = op.signal
   try {
-    const { cid: start, remainder } = await resolvePath(components, cidOrPath, { signal })
-    let cid = start
-    let value = await load(components, cid, signal)
-    const segments = (remainder ?? '').split('/').filter(s => s !== '')
-    for (let i = 0; i < segments.length; i++) {
-      value = field(value, segments[i], () => `no link named ${JSON.stringify(segments[i])} under ${cid.toString()}${i > 0 ? '/' + segments.slice(0, i).join('/') : ''}`)
-      const link = CID.asCID(value)
-      if (link != null) {
+    let target: CidOrPath = cidOrPath
+    walk: while (true) {
+      const { cid: start, remainder } = await resolvePath(components, target, { signal })
+      let cid = start
+      let value = await load(components, cid, signal)
+      const segments = (remainder ?? '').split('/').filter(s => s !== '')
+      for (let i = 0; i < segments.length; i++) {
+        value = field(value, segments[i], () => `no link named ${JSON.stringify(segments[i])} under ${cid.toString()}${i > 0 ? '/' + segments.slice(0, i).join('/') : ''}`)
+        const link = CID.asCID(value)
+        if (link == null) continue
+        if (link.code === dagPb.code && i + 1 < segments.length) {
+          // a UnixFS directory below an IPLD value: its names are walked as UnixFS again
+          target = [link.toString(), ...segments.slice(i + 1).map(encodeURIComponent)].join('/')
+          continue walk
+        }
         cid = link
         value = await load(components, link, signal)
       }
+      return { cid, value }
     }
-    return { cid, value }
   } catch (err) {
     throw translateError(err, op, options.signal)
   } finally {
