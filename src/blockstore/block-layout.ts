@@ -21,6 +21,7 @@ import path from 'node:path'
 import { logger } from '@libp2p/logger'
 import { FsBlockstore } from 'blockstore-fs'
 import { MultihashNextToLast } from './multihash-sharding.js'
+import { fsWorker, MAX_BYTES } from '../util/fs-worker.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { ShardingStrategy } from 'blockstore-fs/sharding'
 import type { CID } from 'multiformats/cid'
@@ -65,6 +66,12 @@ export interface BlockLayout {
   sizeOf(cid: CID): Promise<number | undefined>
   /** Write the block atomically (temp file + rename). Throws the fs error; leaves no temp file behind. */
   write(cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
+  /**
+   * Write the block as `write` does unless it is stored already; resolves whether it was.
+   * Small blocks go to the fs worker in batches (util/fs-worker.ts): one check and one write,
+   * without a trip through the main thread for each fs call.
+   */
+  writeIfAbsent(cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<{ existed: boolean }>
   /** Remove what an interrupted `FsBlockstore.put` of `cid` left (`.<file>.tmp`). */
   removePartial(cid: CID): Promise<void>
   /** Sum and count the block files (`stat`, never read). */
@@ -185,6 +192,21 @@ class DefaultBlockLayout implements BlockLayout {
       })
       throw err
     }
+  }
+
+  async writeIfAbsent (cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<{ existed: boolean }> {
+    signal?.throwIfAborted()
+    const worker = bytes.byteLength <= MAX_BYTES ? fsWorker('write') : undefined
+    if (worker == null) {
+      if (await this.exists(cid)) return { existed: true }
+      await this.write(cid, bytes, signal)
+      return { existed: false }
+    }
+    const { dir, file } = this.sharding.encode(cid)
+    const shard = path.join(this.directory, dir)
+    const result = await worker.writeIfAbsent(path.join(shard, file), path.join(shard, `.${file}.${process.pid}-${++tempCounter}.tmp`), shard, bytes)
+    this.dirs.add(shard)
+    return result
   }
 
   async removePartial (cid: CID): Promise<void> {

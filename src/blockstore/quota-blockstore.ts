@@ -266,20 +266,13 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   }
 
   /**
-   * A whole block into an FsBlockstore directory: one existence check (under the block's lock, so
-   * concurrent puts of one block count once), reserve, temp file + rename, commit.
+   * A whole block into an FsBlockstore directory, under the block's lock (concurrent puts of one
+   * block count once): at most one existence check (none when a has() just found it missing),
+   * reserve, temp file + rename, commit.
    */
   private async putDirect (entry: StoreEntry, writer: BlockLayout, key: string, cid: CID, bytes: Uint8Array, options?: QuotaPutOptions): Promise<CID> {
     // a has() just found it missing and nothing wrote it since (Helia asks has() before every put)
-    if (!this.hints.consume(key)) {
-      let exists: boolean
-      try {
-        exists = await writer.exists(cid)
-      } catch (err) {
-        throw new PutFailedError(String(err))
-      }
-      if (exists) return cid
-    }
+    if (!this.hints.consume(key)) return this.putChecked(entry, writer, cid, bytes, options)
     options?.signal?.throwIfAborted()
     await this.ensureDirty(entry)
     await this.guard?.refresh()
@@ -291,6 +284,46 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
       reservation.release()
       if (options?.signal?.aborted === true) throw options.signal.reason ?? err
       throw new PutFailedError(String(err))
+    }
+    reservation.commit()
+    options?.onStored?.()
+    return cid
+  }
+
+  /**
+   * A whole block not known to be missing: the existence check and the write in one step
+   * (`writeIfAbsent`, batched on the fs worker for small blocks). The bytes are reserved first and
+   * given back when the block was there; near the quota, a block already stored is found by a
+   * check before the reservation is refused.
+   */
+  private async putChecked (entry: StoreEntry, writer: BlockLayout, cid: CID, bytes: Uint8Array, options?: QuotaPutOptions): Promise<CID> {
+    options?.signal?.throwIfAborted()
+    await this.ensureDirty(entry)
+    await this.guard?.refresh()
+    const reservation = this.ledger.reservation(entry, this.guard)
+    try {
+      reservation.add(bytes.byteLength)
+    } catch (err) {
+      let exists: boolean
+      try {
+        exists = await writer.exists(cid)
+      } catch (existsErr) {
+        throw new PutFailedError(String(existsErr))
+      }
+      if (exists) return cid
+      throw err
+    }
+    let existed: boolean
+    try {
+      ({ existed } = await writer.writeIfAbsent(cid, bytes, options?.signal))
+    } catch (err: any) {
+      reservation.release()
+      if (options?.signal?.aborted === true) throw options.signal.reason ?? err
+      throw new PutFailedError(String(err))
+    }
+    if (existed) {
+      reservation.release()
+      return cid
     }
     reservation.commit()
     options?.onStored?.()

@@ -65,6 +65,11 @@ export interface WriteSession {
 export interface GuardedBlockstore extends Blockstore {
   /** Bytes stored by this workspace (undefined without a quota store). */
   readonly used: number | undefined
+  /**
+   * Stores a whole block, as `put`; resolves whether this call stored it (it was not there).
+   * One existence check at most (the quota store's own, under its per-block lock).
+   */
+  putNew(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<boolean>
   beginWrite(): WriteSession
   /** Whether gc must keep this block (touched by an operation in flight). */
   isProtected(cid: CID): boolean
@@ -224,13 +229,35 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
     const p = this.putInSession(session, key, cid, bytes, options)
     session.inflight.add(p)
     try {
-      return await p
+      return (await p).cid
     } finally {
       session.inflight.delete(p)
     }
   }
 
-  private async putInSession (session: Session, key: string, cid: CID, bytes: Bytes, options?: AbortOptions): Promise<CID> {
+  async putNew (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<boolean> {
+    const { key, session } = this.touch(cid)
+    if (session != null) {
+      const p = this.putInSession(session, key, cid, bytes, options)
+      session.inflight.add(p)
+      try {
+        return (await p).stored
+      } finally {
+        session.inflight.delete(p)
+      }
+    }
+    if (this.reportsStored) {
+      let stored = false
+      const reporting: ReportingPutOptions = { ...options, onStored: () => { stored = true } }
+      await this.putRetrying(cid, bytes, reporting)
+      return stored
+    }
+    const stored = !await this.child.has(cid, options)
+    await this.putRetrying(cid, bytes, options)
+    return stored
+  }
+
+  private async putInSession (session: Session, key: string, cid: CID, bytes: Bytes, options?: AbortOptions): Promise<{ cid: CID, stored: boolean }> {
     await this.deleting.get(key)
     let stored = false
     const onStored = (): void => { stored = true }
@@ -242,7 +269,7 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
       await this.putRetrying(cid, bytes, options)
     }
     if (stored) session.newBlocks.set(key, cid)
-    return cid
+    return { cid, stored }
   }
 
   private async putRetrying (cid: CID, bytes: Bytes, options?: AbortOptions): Promise<CID> {

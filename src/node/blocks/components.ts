@@ -5,11 +5,18 @@
  */
 import type { PinStore } from '../pins/pin-store.js'
 import type { CodecLoader, HasherLoader } from '@helia/interface'
+import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
 /** The local blockstore of the workspace (no network), with gc protection. */
 export interface LocalBlockstore extends Pick<Blockstore, 'has' | 'get' | 'delete' | 'getAll'> {
+  /**
+   * Stores a whole block locally (no announcement to peers: nobody wants a block being
+   * imported); resolves whether this call stored it. One existence check at most.
+   * Absent: writes go through `blockstore` after a `has()`.
+   */
+  put?(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<boolean>
   /** Mark the start of an operation whose blocks must survive gc. Returns the end function. */
   beginOperation(): () => void
 }

@@ -29,8 +29,17 @@ export interface WriteSession {
   rollback(): Promise<void>
 }
 
-export function createWriteSession (components: Pick<ContentComponents, 'blockstore' | 'local' | 'pins'>): WriteSession {
+export interface WriteSessionOptions {
+  /**
+   * Write straight to the local store (`local.put`: one existence check, no announcement to
+   * peers), for imports of new content nobody can be waiting for. @default false
+   */
+  direct?: boolean
+}
+
+export function createWriteSession (components: Pick<ContentComponents, 'blockstore' | 'local' | 'pins'>, sessionOptions: WriteSessionOptions = {}): WriteSession {
   const { blockstore, local, pins } = components
+  const direct = sessionOptions.direct === true ? local.put?.bind(local) : undefined
   // compact lists: a 100,000-file folder writes 100,000+ blocks
   const written = new CidList()
   const inFlight = new Set<Promise<unknown>>()
@@ -42,14 +51,20 @@ export function createWriteSession (components: Pick<ContentComponents, 'blockst
       // a write still running when the operation failed must not land after the rollback
       if (closed) throw new AbortedError('The operation writing this block has failed')
       const p = (async () => {
-        const existed = await local.has(cid, options)
-        const out = await blockstore.put(cid, block, options)
+        let stored: boolean
+        if (direct != null && block instanceof Uint8Array) {
+          // one existence check, in the store's own put
+          stored = await direct(cid, block, options)
+        } else {
+          stored = !await local.has(cid, options)
+          await blockstore.put(cid, block, options)
+        }
         all.add(cid)
-        if (!existed) {
+        if (stored) {
           written.add(cid)
           if (block instanceof Uint8Array) bytes += block.byteLength
         }
-        return out
+        return cid
       })()
       inFlight.add(p)
       try {

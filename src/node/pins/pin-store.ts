@@ -8,7 +8,11 @@
  *   walk visits each unique block once (`walkLocalDag`), and `rm` only decrements a record that
  *   names the pin.
  * - updates a block record without a lock (two pins sharing a block at once lose an update);
- *   here one per-block lock serialises the read-modify-write.
+ *   here the records are read, changed and written a batch at a time (1024 blocks: one
+ *   multi-key read, one datastore batch), and one lock serialises the batches.
+ * - writes one record per block with its own datastore call; a 100,000-file folder makes
+ *   100,000 of them. Batched here (the records stay per block: gc and rollback ask
+ *   `isPinned(block)`, and Helia-written repos read the same).
  * - leaves block records behind when a pin fails or the process dies between the block records
  *   and the pin record. Here a failed `add` undoes its records before it rethrows, and a
  *   `/pin-pending/<cid>` marker written first lets `repair()` (run at start) undo what a crash
@@ -82,12 +86,96 @@ function isNotFound (err: unknown): boolean {
   return (err as { name?: string } | null)?.name === 'NotFoundError'
 }
 
+/** Block records read and written at once (one datastore batch each). */
+const BATCH = 1024
+/** The one lock of the block records: a batch's read-modify-write runs alone. */
+const RECORDS = 'records'
+
+/** A LevelDatastore's own database: many keys read in one call (missing ones are undefined). */
+interface ManyGetter { getMany(keys: string[]): Promise<Array<Uint8Array | undefined>> }
+
+function manyGetter (datastore: Datastore): ManyGetter | undefined {
+  const db = (datastore as { db?: Partial<ManyGetter> }).db
+  return typeof db?.getMany === 'function' ? db as ManyGetter : undefined
+}
+
 class DefaultPinStore implements PinStore {
   private readonly datastore: Datastore
   private readonly locks = createKeyLock()
+  private readonly getMany?: ManyGetter
 
   constructor (datastore: Datastore) {
     this.datastore = datastore
+    this.getMany = manyGetter(datastore)
+  }
+
+  /** The block records of `keys` (undefined where there is none), read at once. */
+  private async readBlocks (keys: Key[], options?: AbortOptions): Promise<Array<StoredBlock | undefined>> {
+    options?.signal?.throwIfAborted()
+    if (this.getMany != null) {
+      const values = await this.getMany.getMany(keys.map(k => k.toString()))
+      return values.map(v => v == null ? undefined : cborg.decode(v) as StoredBlock)
+    }
+    return Promise.all(keys.map(async k => this.readBlock(k, options)))
+  }
+
+  /**
+   * Read-modify-write of many block records at once: `change` returns false to leave a record;
+   * the changed ones are written in one batch. Resolves the keys changed.
+   */
+  private async updateBlocks (keys: Key[], change: (record: StoredBlock) => boolean, options?: AbortOptions): Promise<Key[]> {
+    if (keys.length === 0) return []
+    return this.locks.run(RECORDS, async () => {
+      const records = await this.readBlocks(keys, options)
+      const batch = this.datastore.batch()
+      const changed: Key[] = []
+      for (let i = 0; i < keys.length; i++) {
+        const record = records[i] ?? { pinCount: 0, pinnedBy: [] }
+        if (!change(record)) continue
+        if (record.pinCount <= 0) batch.delete(keys[i])
+        else batch.put(keys[i], cborg.encode(record))
+        changed.push(keys[i])
+      }
+      if (changed.length > 0) await batch.commit()
+      return changed
+    })
+  }
+
+  private static adds (pin: Uint8Array): (record: StoredBlock) => boolean {
+    return (record) => {
+      if (record.pinnedBy.some(c => sameBytes(c, pin))) return false
+      record.pinCount++
+      record.pinnedBy.push(pin)
+      return true
+    }
+  }
+
+  private static removes (pin: Uint8Array): (record: StoredBlock) => boolean {
+    return (record) => {
+      const kept = record.pinnedBy.filter(c => !sameBytes(c, pin))
+      if (kept.length === record.pinnedBy.length) {
+        // a record written by Helia's rm lost names: count it down only if it counts more pins than it names
+        if (record.pinCount <= record.pinnedBy.length) return false
+      }
+      record.pinnedBy = kept
+      record.pinCount--
+      return true
+    }
+  }
+
+  /** Runs `walk`, handing its blocks' keys to `apply` BATCH at a time. */
+  private async batched (walk: PinWalk, apply: (keys: Key[]) => Promise<void>, options?: AbortOptions): Promise<void> {
+    let keys: Key[] = []
+    await walk(async (block) => {
+      options?.signal?.throwIfAborted()
+      keys.push(blockKey(block))
+      if (keys.length >= BATCH) {
+        const full = keys
+        keys = []
+        await apply(full)
+      }
+    })
+    await apply(keys)
   }
 
   private async readBlock (key: Key, options?: AbortOptions): Promise<StoredBlock | undefined> {
@@ -99,61 +187,33 @@ class DefaultPinStore implements PinStore {
     }
   }
 
-  /** Read-modify-write of one block record under its lock; `change` returns false to leave it. */
-  private async updateBlock (key: Key, change: (record: StoredBlock) => boolean, options?: AbortOptions): Promise<boolean> {
-    return this.locks.run(key.toString(), async () => {
-      const record = await this.readBlock(key, options) ?? { pinCount: 0, pinnedBy: [] }
-      if (!change(record)) return false
-      if (record.pinCount <= 0) await this.datastore.delete(key)
-      else await this.datastore.put(key, cborg.encode(record))
-      return true
-    })
-  }
-
-  private async addName (key: Key, pin: Uint8Array, options?: AbortOptions): Promise<boolean> {
-    return this.updateBlock(key, (record) => {
-      if (record.pinnedBy.some(c => sameBytes(c, pin))) return false
-      record.pinCount++
-      record.pinnedBy.push(pin)
-      return true
-    }, options)
-  }
-
   private async removeName (key: Key, pin: Uint8Array): Promise<boolean> {
-    return this.updateBlock(key, (record) => {
-      const kept = record.pinnedBy.filter(c => !sameBytes(c, pin))
-      if (kept.length === record.pinnedBy.length) {
-        // a record written by Helia's rm lost names: count it down only if it counts more pins than it names
-        if (record.pinCount <= record.pinnedBy.length) return false
-      }
-      record.pinnedBy = kept
-      record.pinCount--
-      return true
-    })
+    return (await this.updateBlocks([key], DefaultPinStore.removes(pin))).length > 0
   }
 
   async add (cid: CID, walk: PinWalk, options: AbortOptions & { metadata?: PinMetadata } = {}): Promise<void> {
     options.signal?.throwIfAborted()
     const pending = rootKey(PENDING_PREFIX, cid)
     await this.datastore.put(pending, cborg.encode({ op: 'add' }))
-    const recorded: Key[] = []
+    // the records this pin changed, to undo them if it fails
+    const recorded: Key[][] = []
     try {
-      await walk(async (block) => {
-        options.signal?.throwIfAborted()
-        const key = blockKey(block)
-        if (await this.addName(key, cid.bytes, options)) recorded.push(key)
-      })
+      const adds = DefaultPinStore.adds(cid.bytes)
+      await this.batched(walk, async (keys) => {
+        recorded.push(await this.updateBlocks(keys, adds, options))
+      }, options)
       crashPoint('pin-records')
       options.signal?.throwIfAborted()
       const pin: StoredPin = { depth: Infinity, metadata: options.metadata ?? {} }
       await this.datastore.put(rootKey(PIN_PREFIX, cid), cborg.encode(pin))
     } catch (err) {
       // nothing of a failed pin stays: remove its name from the records it wrote (no signal: it may be aborted)
-      for (const key of recorded) {
+      const removes = DefaultPinStore.removes(cid.bytes)
+      for (const keys of recorded) {
         try {
-          await this.removeName(key, cid.bytes)
+          await this.updateBlocks(keys, removes)
         } catch (undoErr) {
-          log.error('could not undo block record %s of failed pin %c: %e (repair() at next start fixes it)', key, cid, undoErr)
+          log.error('could not undo %d block records of failed pin %c: %e (repair() at next start fixes it)', keys.length, cid, undoErr)
           throw err
         }
       }
@@ -171,9 +231,8 @@ class DefaultPinStore implements PinStore {
     crashPoint('unpin-records')
     // from here the pin is gone: finish even if aborted (repair() would otherwise have to)
     try {
-      await walk(async (block) => {
-        await this.removeName(blockKey(block), cid.bytes)
-      })
+      const removes = DefaultPinStore.removes(cid.bytes)
+      await this.batched(walk, async (keys) => { await this.updateBlocks(keys, removes) })
     } catch (err) {
       // a block of the DAG is missing or unreadable (e.g. removed by verify): its subDAG cannot be walked
       log('unpin %c could not walk the DAG (%e): removing its name from every block record', cid, err)

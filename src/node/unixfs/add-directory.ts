@@ -13,17 +13,28 @@ import { InvalidArgumentError, SymlinkNotAllowedError } from '../../errors.js'
 import { readFileChunks } from '../import/index.js'
 import { allocChunk } from '../import/headroom.js'
 import { addAll } from './add-all.js'
+import { fsWorker, MAX_BYTES } from '../../util/fs-worker.js'
 import { folderLayout } from './options.js'
 import type { AddAllEntry, AddAllOptions, AddedEntry } from './options.js'
 import type { ContentComponents } from '../blocks/components.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 /**
- * A file's bytes in `chunkSize` chunks. A file smaller than one chunk (most
- * files of a big folder) is read in one read into a buffer of its own size
- * (with room for its leaf's header), not into a chunk-sized one.
+ * A file's bytes in `chunkSize` chunks. A file of at most one chunk (most
+ * files of a big folder) is read whole on the fs worker (util/fs-worker.ts,
+ * batched with the other files being read), or else in one read into a
+ * buffer of its own size (with room for its leaf's header).
  */
 async function * fileContent (path: string, chunkSize: number, options: AbortOptions): AsyncGenerator<Uint8Array> {
+  // a small file: read whole on the fs worker, in a batch with the others being read
+  const worker = chunkSize <= MAX_BYTES ? fsWorker('read') : undefined
+  if (worker != null) {
+    const { bytes } = await worker.readSmall(path, chunkSize)
+    if (bytes != null) {
+      yield bytes
+      return
+    }
+  }
   const handle = await open(path, 'r')
   try {
     const { size } = await handle.stat()

@@ -27,6 +27,7 @@ export function contentComponents (c: WorkspaceComponents): ContentComponents {
     blockstore: c.blockstore,
     local: {
       has: async (cid, options) => store.has(cid, options),
+      put: async (cid, bytes, options) => store.putNew(cid, bytes, options),
       get: (cid, options) => store.get(cid, options),
       delete: async (cid, options) => { await store.delete(cid, options) },
       getAll: (options) => store.getAll(options),
