@@ -8,7 +8,9 @@
  *   walk visits each unique block once (`walkLocalDag`), and `rm` only decrements a record that
  *   names the pin.
  * - updates a block record without a lock (two pins sharing a block at once lose an update);
- *   here one per-block lock serialises the read-modify-write.
+ *   here one lock serialises the read-modify-writes of block records. They are done in batches
+ *   (records read in parallel, written in one atomic datastore batch): one record at a time
+ *   cost a 256 MiB add a third of its time.
  * - leaves block records behind when a pin fails or the process dies between the block records
  *   and the pin record. Here a failed `add` undoes its records before it rethrows, and a
  *   `/pin-pending/<cid>` marker written first lets `repair()` (run at start) undo what a crash
@@ -29,6 +31,10 @@ const log = logger('otherthing:node:pins')
 const PIN_PREFIX = '/pin/'
 const BLOCK_PREFIX = '/pinned-block/'
 const PENDING_PREFIX = '/pin-pending/'
+/** Block records read and written together (one lock, one datastore batch). */
+const RECORD_BATCH = 256
+/** One lock for every block record update: a batch holds it while it reads and writes its records. */
+const RECORDS_LOCK = 'block-records'
 
 export type PinMetadata = Record<string, string | number | boolean>
 
@@ -78,6 +84,30 @@ function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0
 }
 
+/** Adds `pin` to a block record (false: it names it already). */
+function addNameChange (pin: Uint8Array): (record: StoredBlock) => boolean {
+  return (record) => {
+    if (record.pinnedBy.some(c => sameBytes(c, pin))) return false
+    record.pinCount++
+    record.pinnedBy.push(pin)
+    return true
+  }
+}
+
+/** Removes `pin` from a block record (false: nothing to change). */
+function removeNameChange (pin: Uint8Array): (record: StoredBlock) => boolean {
+  return (record) => {
+    const kept = record.pinnedBy.filter(c => !sameBytes(c, pin))
+    if (kept.length === record.pinnedBy.length) {
+      // a record written by Helia's rm lost names: count it down only if it counts more pins than it names
+      if (record.pinCount <= record.pinnedBy.length) return false
+    }
+    record.pinnedBy = kept
+    record.pinCount--
+    return true
+  }
+}
+
 function isNotFound (err: unknown): boolean {
   return (err as { name?: string } | null)?.name === 'NotFoundError'
 }
@@ -99,37 +129,52 @@ class DefaultPinStore implements PinStore {
     }
   }
 
-  /** Read-modify-write of one block record under its lock; `change` returns false to leave it. */
+  /** Read-modify-write of one block record under the records lock; `change` returns false to leave it. */
   private async updateBlock (key: Key, change: (record: StoredBlock) => boolean, options?: AbortOptions): Promise<boolean> {
-    return this.locks.run(key.toString(), async () => {
-      const record = await this.readBlock(key, options) ?? { pinCount: 0, pinnedBy: [] }
-      if (!change(record)) return false
-      if (record.pinCount <= 0) await this.datastore.delete(key)
-      else await this.datastore.put(key, cborg.encode(record))
-      return true
+    return (await this.updateBlocks([key], change, options)).length > 0
+  }
+
+  /**
+   * Read-modify-write of many block records under the records lock: the records are read in
+   * parallel and written in one atomic batch. Returns the keys whose record changed.
+   */
+  private async updateBlocks (keys: Key[], change: (record: StoredBlock) => boolean, options?: AbortOptions): Promise<Key[]> {
+    return this.locks.run(RECORDS_LOCK, async () => {
+      const records = await Promise.all(keys.map(async (key) => this.readBlock(key, options)))
+      const batch = this.datastore.batch()
+      const changed: Key[] = []
+      for (let i = 0; i < keys.length; i++) {
+        const record = records[i] ?? { pinCount: 0, pinnedBy: [] }
+        if (!change(record)) continue
+        if (record.pinCount <= 0) batch.delete(keys[i])
+        else batch.put(keys[i], cborg.encode(record))
+        changed.push(keys[i])
+      }
+      if (changed.length > 0) await batch.commit()
+      return changed
     })
   }
 
-  private async addName (key: Key, pin: Uint8Array, options?: AbortOptions): Promise<boolean> {
-    return this.updateBlock(key, (record) => {
-      if (record.pinnedBy.some(c => sameBytes(c, pin))) return false
-      record.pinCount++
-      record.pinnedBy.push(pin)
-      return true
-    }, options)
+  /** Calls `update` with the keys of the blocks `walk` yields, RECORD_BATCH at a time (each key once). */
+  private async inBatches (walk: PinWalk, update: (keys: Key[]) => Promise<void>, options?: AbortOptions): Promise<void> {
+    let keys = new Map<string, Key>()
+    const flush = async (): Promise<void> => {
+      if (keys.size === 0) return
+      const batch = [...keys.values()]
+      keys = new Map()
+      await update(batch)
+    }
+    await walk(async (block) => {
+      options?.signal?.throwIfAborted()
+      const key = blockKey(block)
+      keys.set(key.toString(), key)
+      if (keys.size >= RECORD_BATCH) await flush()
+    })
+    await flush()
   }
 
   private async removeName (key: Key, pin: Uint8Array): Promise<boolean> {
-    return this.updateBlock(key, (record) => {
-      const kept = record.pinnedBy.filter(c => !sameBytes(c, pin))
-      if (kept.length === record.pinnedBy.length) {
-        // a record written by Helia's rm lost names: count it down only if it counts more pins than it names
-        if (record.pinCount <= record.pinnedBy.length) return false
-      }
-      record.pinnedBy = kept
-      record.pinCount--
-      return true
-    })
+    return this.updateBlock(key, removeNameChange(pin))
   }
 
   async add (cid: CID, walk: PinWalk, options: AbortOptions & { metadata?: PinMetadata } = {}): Promise<void> {
@@ -138,11 +183,10 @@ class DefaultPinStore implements PinStore {
     await this.datastore.put(pending, cborg.encode({ op: 'add' }))
     const recorded: Key[] = []
     try {
-      await walk(async (block) => {
-        options.signal?.throwIfAborted()
-        const key = blockKey(block)
-        if (await this.addName(key, cid.bytes, options)) recorded.push(key)
-      })
+      const change = addNameChange(cid.bytes)
+      await this.inBatches(walk, async (keys) => {
+        recorded.push(...await this.updateBlocks(keys, change, options))
+      }, options)
       crashPoint('pin-records')
       options.signal?.throwIfAborted()
       const pin: StoredPin = { depth: Infinity, metadata: options.metadata ?? {} }
@@ -171,9 +215,8 @@ class DefaultPinStore implements PinStore {
     crashPoint('unpin-records')
     // from here the pin is gone: finish even if aborted (repair() would otherwise have to)
     try {
-      await walk(async (block) => {
-        await this.removeName(blockKey(block), cid.bytes)
-      })
+      const change = removeNameChange(cid.bytes)
+      await this.inBatches(walk, async (keys) => { await this.updateBlocks(keys, change) })
     } catch (err) {
       // a block of the DAG is missing or unreadable (e.g. removed by verify): its subDAG cannot be walked
       log('unpin %c could not walk the DAG (%e): removing its name from every block record', cid, err)
