@@ -79,6 +79,42 @@ export async function readInChild (op: 'get' | 'cat', storagePath: string, ws: B
   }
 }
 
+/** Stock Helia (bench/workers/helia.ts) in a fresh process over `storagePath`, started. */
+async function startHelia (storagePath: string, cpuProfDir?: string): Promise<BenchChild> {
+  const child = await startChild('helia', { cpuProfDir })
+  try {
+    await child.request('start', { storagePath }, 120_000)
+    return child
+  } catch (err) {
+    child.kill()
+    throw err
+  }
+}
+
+/** Stock Helia's add (Kubo's options) and pin of `file` in a fresh process. */
+export async function heliaAddInChild (storagePath: string, file: string, cpuProfDir?: string): Promise<OpResult & { cid: string }> {
+  const child = await startHelia(storagePath, cpuProfDir)
+  try {
+    const r = await child.request<{ cid: string, ms: number }>('addFile', { path: file }, 600_000)
+    const { maxRssBytes } = await child.stop()
+    return { ms: r.ms, cid: r.cid, peakRssBytes: maxRssBytes }
+  } finally {
+    child.kill()
+  }
+}
+
+/** Stock Helia's `cat` to a file (`get`) or counted (`cat`) in a fresh process over an existing repo. */
+export async function heliaReadInChild (op: 'get' | 'cat', storagePath: string, cid: string, out: string, cpuProfDir?: string): Promise<OpResult> {
+  const child = await startHelia(storagePath, cpuProfDir)
+  try {
+    const r = await child.request<{ ms: number }>(op, op === 'get' ? { cid, out } : { cid }, 600_000)
+    const { maxRssBytes } = await child.stop()
+    return { ms: r.ms, peakRssBytes: maxRssBytes }
+  } finally {
+    child.kill()
+  }
+}
+
 export interface TransferResult {
   ms: number
   providerRssBytes: number

@@ -81,6 +81,11 @@ export interface QuotaBlockstore extends Blockstore {
   put(cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: QuotaPutOptions): Promise<CID>
   /** Always true: `put` calls `options.onStored` when it stored a block that was not there. */
   readonly reportsStored: true
+  /**
+   * True when a resolved `put` keeps no reference to the bytes it was given (the child is an
+   * FsBlockstore: the bytes were copied to a file), so the caller may reuse that memory.
+   */
+  readonly copiesBytes: boolean
   putMany(source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID>
   delete(cid: CID, options?: AbortOptions): Promise<void>
   deleteMany(source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID>
@@ -93,6 +98,7 @@ export interface QuotaBlockstore extends Blockstore {
 class DefaultQuotaBlockstore implements QuotaBlockstore {
   readonly name: string
   readonly reportsStored = true
+  readonly copiesBytes: boolean
   private readonly child: Blockstore
   private readonly ledger: DefaultQuotaLedger
   /** the child's directory layout (sizes, scans, partial files); the direct writer when it is the FsBlockstore's own */
@@ -121,6 +127,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     const fsChild = init.child instanceof FsBlockstore ? init.child : undefined
     this.name = init.name
     this.child = init.child
+    this.copiesBytes = fsChild != null
     this.ledger = init.ledger
     const directory = init.directory ?? init.layout?.directory ?? fsChild?.path
     this.layout = init.layout ?? (directory != null ? createBlockLayout({ directory, sharding: init.shardingStrategy }) : undefined)

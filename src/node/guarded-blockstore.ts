@@ -19,6 +19,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { logger } from '@libp2p/logger'
+import { FsBlockstore } from 'blockstore-fs'
 import { mhKey } from '../blockstore/mh-key.js'
 import { DiskReserveError, QuotaExceededError } from '../errors.js'
 import type { RepoBlockstore } from './repo.js'
@@ -70,6 +71,12 @@ export interface GuardedBlockstore extends Blockstore {
    * One existence check at most (the quota store's own, under its per-block lock).
    */
   putNew(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<boolean>
+  /**
+   * True when a resolved `put` keeps no reference to the bytes it was given (they went to a
+   * file: the child is an FsBlockstore, or a store over one that says so), so the caller may
+   * reuse that memory.
+   */
+  readonly copiesBytes: boolean
   beginWrite(): WriteSession
   /** Whether gc must keep this block (touched by an operation in flight). */
   isProtected(cid: CID): boolean
@@ -130,6 +137,7 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
   private readonly onFull?: () => Promise<boolean>
   private readonly isPinned: (cid: CID) => Promise<boolean>
   private readonly reportsStored: boolean
+  readonly copiesBytes: boolean
   private readonly sessions = new Set<Session>()
   /** key -> number of live sessions that touched it */
   private readonly touchCounts = new Map<string, number>()
@@ -143,6 +151,7 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
     this.onFull = init.onFull
     this.isPinned = init.isPinned ?? (async () => false)
     this.reportsStored = (init.child as { reportsStored?: boolean }).reportsStored === true
+    this.copiesBytes = init.child instanceof FsBlockstore || (init.child as { copiesBytes?: boolean }).copiesBytes === true
   }
 
   get used (): number | undefined {

@@ -39,7 +39,12 @@ export function validateAddOptions (options: AddOptions): void {
   }
 }
 
-export async function add (components: AddComponents, source: AddSource, options: AddOptions = {}): Promise<AddResult> {
+/** What `addFile` adds to `add`: leaf buffers handed back for reuse (see ImportFileOptions.release). */
+export interface AddInternals {
+  release?: (bytes: Uint8Array) => void
+}
+
+export async function add (components: AddComponents, source: AddSource, options: AddOptions = {}, internals: AddInternals = {}): Promise<AddResult> {
   throwIfAborted(options.signal)
   validateAddOptions(options)
   try {
@@ -54,7 +59,7 @@ export async function add (components: AddComponents, source: AddSource, options
         }
       }
       // chunks hashed in the thread pool, bounded writes in flight (import/)
-      const file = await importFile(counted(), components.blockstore, { layout: layoutFor(options), signal: options.signal })
+      const file = await importFile(counted(), components.blockstore, { layout: layoutFor(options), signal: options.signal, release: internals.release })
       if (options.pin !== false) {
         // the importer knows the tree's height: the leaves are recorded without being read back
         await pinDag(components, file.cid, { size: bytes, name: options.name, signal: options.signal, descend: (_, depth) => depth < file.height })

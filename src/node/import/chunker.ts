@@ -5,6 +5,7 @@
  */
 import { logger } from '@libp2p/logger'
 import { allocChunk } from './headroom.js'
+import type { ChunkPool } from './headroom.js'
 import type { FileHandle } from 'node:fs/promises'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -48,13 +49,15 @@ export async function * fixedSizeChunks (source: AsyncIterable<Uint8Array> | Ite
  * Reads an open file in `chunkSize` chunks, straight into fresh buffers (no
  * re-chunking copy, room for a leaf's header and trailer around each chunk),
  * one read ahead of the consumer. Yields nothing for an
- * empty file (`fixedSizeChunks` then adds the empty chunk).
+ * empty file (`fixedSizeChunks` then adds the empty chunk). With a `pool` (of
+ * `chunkSize` chunks) the buffers come from it.
  */
-export async function * readFileChunks (handle: FileHandle, chunkSize: number, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+export async function * readFileChunks (handle: FileHandle, chunkSize: number, options: AbortOptions & { pool?: ChunkPool } = {}): AsyncGenerator<Uint8Array> {
   let position = 0
+  const pool = options.pool?.chunkSize === chunkSize ? options.pool : undefined
   const readOne = async (): Promise<Uint8Array> => {
     // spare bytes around the chunk let a dag-pb leaf be encoded in place
-    const buf = allocChunk(chunkSize)
+    const buf = pool?.alloc() ?? allocChunk(chunkSize)
     let filled = 0
     while (filled < chunkSize) {
       const { bytesRead } = await handle.read(buf, filled, chunkSize - filled, position + filled)

@@ -28,6 +28,13 @@ export interface ImportFileOptions extends AbortOptions {
   concurrency?: number
   /** Called with each chunk's byte length as it is read. */
   onChunk?: (bytes: number) => void
+  /**
+   * Called with a leaf's bytes once `put` resolved, for the leaves encoded in place in a chunk
+   * buffer the importer took over (from `readFileChunks`): the buffer can be used again (see
+   * `ChunkPool`). Only give this when the blockstore keeps no reference to the bytes it was
+   * given (it copies them, e.g. to a file).
+   */
+  release?: (bytes: Uint8Array) => void
 }
 
 export interface ImportedFile {
@@ -79,7 +86,9 @@ export async function importFile (source: AsyncIterable<Uint8Array> | Iterable<U
     await blockstore.put(cid, bytes, putOptions)
     blocks++
     // block.bytes may be detached by now (transferred to a hash worker): use the bytes handed back
-    return { cid, dagSize: bytes.byteLength, fileSize }
+    const dagSize = bytes.byteLength
+    if (block.ownsBuffer === true) options.release?.(bytes)
+    return { cid, dagSize, fileSize }
   }
 
   const inFlight: Array<Promise<NodeSummary>> = []

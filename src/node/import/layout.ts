@@ -42,8 +42,13 @@ export function resolveLayout (layout: FileLayout): FileLayout {
 
 /** Encodes one chunk as a leaf block. */
 export function encodeLeaf (chunk: Uint8Array, layout: FileLayout): EncodedBlock {
-  if (layout.rawLeaves) return { bytes: chunk, code: raw.code, version: 1 }
   const room = roomAround(chunk)
+  if (layout.rawLeaves) {
+    if (room == null) return { bytes: chunk, code: raw.code, version: 1 }
+    // a chunk from readFileChunks is the block: its buffer can go to a hash worker uncopied
+    claim(chunk)
+    return { bytes: chunk, code: raw.code, version: 1, owned: true, ownsBuffer: true }
+  }
   if (room != null) {
     // a chunk from readFileChunks: write the leaf's header and trailer around it, no copy
     const t = leafTemplate(chunk.byteLength)
