@@ -4,35 +4,17 @@
  * path, ls, pin, unpin, pins, stats, gc, car export|import, --version,
  * --timeout, and get's destination checks before any download.
  */
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNodeRunner } from '../src/runner/node-runner.js'
 import type { NodeRunner } from '../src/runner/node-runner.js'
-import { generateSwarmKey } from '../src/swarm-key/index.js'
-
-const BIN = fileURLToPath(new URL('../bin/otherthing-storage.js', import.meta.url))
-
-interface Run { code: number | null, stdout: string, stderr: string }
-
-function runBin (args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.once('error', reject)
-    child.once('close', (code) => { resolve({ code, stdout, stderr }) })
-  })
-}
+import { runBin, startTestRunner } from './helpers/bin.js'
+import type { TestRunner } from './helpers/bin.js'
 
 const lines = (s: string): string[] => s.split('\n').filter(l => l.trim() !== '')
 
+let fixture: TestRunner
 let dir: string
 let runner: NodeRunner
 let api: string[]
@@ -40,15 +22,8 @@ let api: string[]
 const beach = randomBytes(700 * 1024)
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cli-folders-'))
-  runner = await startNodeRunner({
-    storagePath: join(dir, 'storage'),
-    appDataDir: join(dir, 'app'),
-    quota: '64MiB',
-    apiPort: 0,
-    workspaces: [{ id: 'ws-cli-folders', swarmKey: generateSwarmKey() }]
-  })
-  api = ['--api', runner.url, '--token', runner.token as string]
+  fixture = await startTestRunner('cli-folders', 'ws-cli-folders')
+  ;({ dir, runner, api } = fixture)
   const tree = join(dir, 'album')
   await mkdir(join(tree, 'photos/2026'), { recursive: true })
   await mkdir(join(tree, 'empty'))
@@ -58,8 +33,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await runner?.stop()
-  await rm(dir, { recursive: true, force: true })
+  await fixture?.close()
 })
 
 describe('cli (process): folders and content', () => {

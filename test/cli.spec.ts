@@ -2,40 +2,17 @@
  * The CLI, mostly as a real process through the bin launcher (the way users
  * run it), plus a few in-process runs of runCli.
  */
-import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../src/runner/cli.js'
-import { startNodeRunner } from '../src/runner/node-runner.js'
 import { generateSwarmKey, parseSwarmKey } from '../src/swarm-key/index.js'
 import type { NodeRunner } from '../src/runner/node-runner.js'
-
-const BIN = fileURLToPath(new URL('../bin/otherthing-storage.js', import.meta.url))
-
-interface Run { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
-
-function runBin (args: string[], options: { env?: NodeJS.ProcessEnv, onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d
-      options.onStdout?.(stdout, (s) => child.kill(s))
-    })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.once('error', reject)
-    child.once('close', (code, signal) => { resolve({ code, signal, stdout, stderr }) })
-  })
-}
+import { runBin, startTestRunner } from './helpers/bin.js'
+import type { TestRunner } from './helpers/bin.js'
 
 function capture (): { stream: PassThrough, text: () => string } {
   const stream = new PassThrough()
@@ -97,23 +74,17 @@ describe('cli (process)', () => {
   })
 
   describe('against a running node runner', () => {
+    let fixture: TestRunner
     let dir: string
     let runner: NodeRunner
 
     beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'cli-spec-'))
-      runner = await startNodeRunner({
-        storagePath: join(dir, 'storage'),
-        appDataDir: join(dir, 'app'),
-        quota: '64MiB',
-        apiPort: 0,
-        workspaces: [{ id: 'ws-cli', swarmKey: generateSwarmKey() }]
-      })
+      fixture = await startTestRunner('cli-spec', 'ws-cli')
+      ;({ dir, runner } = fixture)
     })
 
     afterAll(async () => {
-      await runner?.stop()
-      await rm(dir, { recursive: true, force: true })
+      await fixture?.close()
     })
 
     it('add then get stream a file through the API with progress and throughput', async () => {

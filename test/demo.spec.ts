@@ -2,26 +2,16 @@
  * The `npm start` demo, run as a process with `--exit`: orchestrator + two
  * node runners, upload on A, orchestrator pin on B, download from B, sha256.
  */
-import { spawn } from 'node:child_process'
 import { PassThrough } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { runDemo } from '../src/runner/demo.js'
 import { awaitedLater } from '../src/util/promise.js'
-
-const BIN = fileURLToPath(new URL('../bin/otherthing-storage.js', import.meta.url))
+import { runBin } from './helpers/bin.js'
 
 describe('demo', () => {
   it('otherthing-storage demo --exit prints every step and exits 0', async () => {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, 'demo', '--exit', '--size', '1MiB'], { stdio: ['ignore', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-      child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-      child.once('error', reject)
-      child.once('close', (code) => { resolve({ code, stdout, stderr }) })
-    })
+    // LOG_LEVEL as the user's shell has it (the demo prints its steps itself)
+    const { code, stdout, stderr } = await runBin(['demo', '--exit', '--size', '1MiB'], { env: { LOG_LEVEL: process.env.LOG_LEVEL } })
     expect(code, stderr).toBe(0)
     for (let i = 1; i <= 7; i++) expect(stdout).toContain(`[${i}/7]`)
     expect(stdout).toMatch(/node A: API http:\/\/127\.0\.0\.1:\d+/)
