@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createStorageNode } from '../src/node/index.js'
 import { createFrameReader } from '../src/node/transfer/frame-reader.js'
-import { decodeFrame, encodeBlock, encodeSignal, FRAME_END, FRAME_REQUEST, PROTOCOL } from '../src/node/transfer/frames.js'
+import { decodeFrame, encodeBlock, encodeSignal, FRAME_BLOCK, FRAME_END, FRAME_REQUEST, PROTOCOL } from '../src/node/transfer/frames.js'
 import { generateSwarmKey } from '../src/swarm-key/index.js'
 import type { StorageNode, StorageNodeInit, WorkspaceNode } from '../src/node/index.js'
 import type { ManagedWorkspaceNode } from '../src/node/workspace-node.js'
@@ -79,6 +79,35 @@ async function lie (ws: WorkspaceNode, reply: (request: CID[], stream: Stream) =
 
 describe('pin through the DAG transfer protocol', () => {
   const key = generateSwarmKey()
+
+  it('a frame reader resumed with frames buffered hands them over at once (no lost wake-up)', async () => {
+    const a = await (await makeNode()).join('frames', key)
+    const b = await (await makeNode()).join('frames', key, { bootstrapPeers: a.multiaddrs() })
+    const proto = '/otherthing-storage/test/frames/1.0.0'
+    const blocks = [randomBytes(64 * 1024), randomBytes(64 * 1024), randomBytes(64 * 1024)]
+    const { cid } = await a.add(randomBytes(10))
+    await libp2p(a).handle(proto, async (stream: Stream) => {
+      for (const data of blocks) for (const part of encodeBlock(cid, data)) stream.send(part)
+      stream.send(encodeSignal(FRAME_END))
+      await stream.close().catch(logCleanupError)
+    })
+    const stream: Stream = await libp2p(b).dialProtocol(libp2p(a).peerId, proto)
+    // paused above 100 KiB held: the rest of the frames (and end) wait in the stream's buffer
+    const reader = createFrameReader(stream, { maxFrameLength: MiB, highWaterMark: 100 * 1024 })
+    const remoteClosed = new Promise<void>(resolve => { stream.addEventListener('remoteCloseWrite', () => { resolve() }, { once: true }) })
+    const first = await reader.next()
+    await remoteClosed
+    // nothing released: the reader must resume to get further, and then not wait for more bytes
+    // (none will come: the sender has closed); before the fix this waited forever
+    const types = [decodeFrame(first as Uint8Array).type]
+    for (let body = await reader.next(); body != null; body = await reader.next()) {
+      types.push(decodeFrame(body).type)
+      if (types.at(-1) === FRAME_END) break
+    }
+    reader.stop()
+    expect(types).toEqual([FRAME_BLOCK, FRAME_BLOCK, FRAME_BLOCK, FRAME_END])
+    await libp2p(a).unhandle(proto)
+  }, 20_000)
 
   it('pins a 64 MiB file from a peer, bytes intact, progress adds up', async () => {
     const a = await (await makeNode()).join('big', key)

@@ -114,7 +114,13 @@ class DefaultFrameReader implements FrameReader {
         if (this.buf.byteLength > 0) throw new InvalidMessageError('Stream ended inside a frame')
         return null
       }
-      if (this.paused) this.resume()
+      if (this.paused) {
+        // resuming hands over what the stream buffered while paused, synchronously: look at the
+        // frames again before waiting (waiting first lost the last frames of a transfer until
+        // something else woke the reader, seen as a 48 s stall at the end of a pin)
+        this.resume()
+        continue
+      }
       await new Promise<void>(resolve => { this.wake = resolve })
     }
   }
