@@ -49,13 +49,13 @@ export async function writeRandomFile (file: string, size: number): Promise<stri
 }
 
 /** Write `count` random files of `size` bytes into `dir` (created), in 100 subfolders. Returns their paths. */
-export async function writeSmallFiles (dir: string, count: number, size: number): Promise<string[]> {
+export async function writeSmallFiles (dir: string, count: number, size: number, folders = 100): Promise<string[]> {
   const files: string[] = []
   const buf = Buffer.allocUnsafe(size * 64)
   for (let i = 0; i < count; i++) {
     if (i % 64 === 0) await randomFillAsync(buf)
-    const sub = path.join(dir, String(i % 100).padStart(2, '0'))
-    if (i < 100) await fs.mkdir(sub, { recursive: true })
+    const sub = path.join(dir, String(i % folders).padStart(2, '0'))
+    if (i < folders) await fs.mkdir(sub, { recursive: true })
     const file = path.join(sub, `f${i}.bin`)
     const off = (i % 64) * size
     await fs.writeFile(file, buf.subarray(off, off + size))

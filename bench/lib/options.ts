@@ -29,6 +29,8 @@ export interface BenchOptions {
   /** Number of small files and their size. */
   smallFiles: number
   smallFileSize: number
+  /** Files of the one big folder (added and downloaded for peak RSS); 0 skips it. */
+  bigFolder: number
   /** Simulated nodes and pins for the orchestrator bench. */
   nodes: number
   pins: number
@@ -54,13 +56,13 @@ export interface ParsedArgs {
 
 const DEFAULTS = {
   size: '256MiB', rssSize: '1GiB', transfers: 20, transferSize: '8MiB', transferTimeout: 60_000,
-  blockBytes: '256MiB', smallBlocks: 10_000, smallFiles: 10_000, smallFileSize: '4KiB',
+  blockBytes: '256MiB', smallBlocks: 10_000, smallFiles: 10_000, smallFileSize: '4KiB', bigFolder: 100_000,
   nodes: 1000, pins: 10_000, cipherBytes: '256MiB'
 }
 
 const QUICK = {
   size: '16MiB', rssSize: '32MiB', transfers: 3, transferSize: '1MiB', transferTimeout: 30_000,
-  blockBytes: '32MiB', smallBlocks: 2000, smallFiles: 500, smallFileSize: '4KiB',
+  blockBytes: '32MiB', smallBlocks: 2000, smallFiles: 500, smallFileSize: '4KiB', bigFolder: 2000,
   nodes: 200, pins: 2000, cipherBytes: '32MiB'
 }
 
@@ -79,6 +81,7 @@ Flags (defaults; --quick values in brackets):
   --small-blocks <n>        number of 4 KiB blocks (blockstore)    ${DEFAULTS.smallBlocks} [${QUICK.smallBlocks}]
   --small-files <n>         number of small files          ${DEFAULTS.smallFiles} [${QUICK.smallFiles}]
   --small-file-size <bytes> size of each small file        ${DEFAULTS.smallFileSize}
+  --big-folder <n>          files in one folder, add / get peak RSS ${DEFAULTS.bigFolder} [${QUICK.bigFolder}] (0: skip)
   --nodes <n>               simulated orchestrator nodes   ${DEFAULTS.nodes} [${QUICK.nodes}]
   --pins <n>                pins placed by the orchestrator ${DEFAULTS.pins} [${QUICK.pins}]
   --cipher-bytes <bytes>    bytes through the ciphers      ${DEFAULTS.cipherBytes} [${QUICK.cipherBytes}]
@@ -123,6 +126,7 @@ export function parseBenchArgs (argv: string[], cwd = process.cwd()): ParsedArgs
       'small-blocks': { type: 'string' },
       'small-files': { type: 'string' },
       'small-file-size': { type: 'string' },
+      'big-folder': { type: 'string' },
       nodes: { type: 'string' },
       pins: { type: 'string' },
       'cipher-bytes': { type: 'string' },
@@ -154,6 +158,7 @@ export function parseBenchArgs (argv: string[], cwd = process.cwd()): ParsedArgs
     smallBlocks: count(values['small-blocks'], d.smallBlocks, 'small-blocks'),
     smallFiles: count(values['small-files'], d.smallFiles, 'small-files'),
     smallFileSize: bytes(values['small-file-size'], d.smallFileSize, 'small-file-size'),
+    bigFolder: values['big-folder'] === '0' ? 0 : count(values['big-folder'], d.bigFolder, 'big-folder'),
     nodes: count(values.nodes, d.nodes, 'nodes'),
     pins: count(values.pins, d.pins, 'pins'),
     cipherBytes: bytes(values['cipher-bytes'], d.cipherBytes, 'cipher-bytes'),

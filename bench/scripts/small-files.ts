@@ -3,8 +3,10 @@
  * (addDirectory: one pin for the tree, batched writes) vs `cp -r` of the same
  * tree in the same run; then the tree pinned by a second node from the first
  * over the private swarm, and downloaded as a folder (get). Target: add >=
- * 0.25x cp -r, every process under 200 MiB peak RSS.
+ * 0.25x cp -r, every process under 200 MiB peak RSS. Then one folder of
+ * `--big-folder` files (100,000) added and downloaded, peak RSS of each.
  */
+import fs from 'node:fs/promises'
 import path from 'node:path'
 import { cpRecursive } from '../lib/baselines.js'
 import type { BenchContext } from '../lib/context.js'
@@ -60,5 +62,47 @@ export async function smallFilesBench (ctx: BenchContext): Promise<Row[]> {
   } finally {
     provider.child.kill()
   }
+  if (options.bigFolder > 0) rows.push(...await bigFolderRows(ctx, ws))
+  return rows
+}
+
+/**
+ * One folder of `--big-folder` files (100,000 by default: a HAMT), added and then downloaded
+ * (get) in fresh processes: peak RSS under 200 MiB each (the folder's links may be held while
+ * it is built, the files' bytes never are).
+ */
+async function bigFolderRows (ctx: BenchContext, ws: ReturnType<typeof benchWorkspace>): Promise<Row[]> {
+  const { options, dir, log } = ctx
+  const n = options.bigFolder
+  const src = path.join(dir, 'big-folder')
+  log(`small-files: writing ${n} files of ${options.smallFileSize} bytes into one folder`)
+  await writeSmallFiles(src, n, options.smallFileSize, 1)
+  const row = (name: string, ms: number, peakRssBytes: number, note?: string): Row =>
+    withinLimit({ script: 'small-files', name, bytes: n * options.smallFileSize, items: n, itemUnit: 'files', ms, peakRssBytes, note }, 'rss', SMALL_FILES_RSS_LIMIT, RSS_LABEL)
+  const repo = path.join(dir, 'repo-big')
+  const rows: Row[] = []
+  log(`small-files: ${n} files in one folder: addDirectory`)
+  let cid: string
+  const a = await startNode(repo, ws, { cpuProfDir: options.cpuProf })
+  try {
+    const r = await a.child.request<{ ms: number, cid: string }>('addDirectory', { path: src, profile: 'kubo' }, 1_800_000)
+    cid = r.cid
+    const { maxRssBytes } = await a.child.stop()
+    rows.push(row(`${n.toLocaleString('en-US')} files in one folder: addDirectory, peak RSS`, r.ms, maxRssBytes, r.cid))
+  } finally {
+    a.child.kill()
+  }
+  await fs.rm(src, { recursive: true, force: true })
+  log(`small-files: ${n} files in one folder: get`)
+  const out = path.join(dir, 'big-get')
+  const g = await startNode(repo, ws, { cpuProfDir: options.cpuProf })
+  try {
+    const r = await g.child.request<{ ms: number }>('get', { cid, out }, 1_800_000)
+    const { maxRssBytes } = await g.child.stop()
+    rows.push(row(`${n.toLocaleString('en-US')} files in one folder: get, peak RSS`, r.ms, maxRssBytes))
+  } finally {
+    g.child.kill()
+  }
+  await fs.rm(out, { recursive: true, force: true })
   return rows
 }

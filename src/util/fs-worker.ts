@@ -104,6 +104,7 @@ class FsWorker {
   private readonly pending = new Map<number, Queued[]>()
   private nextId = 0
   private dead?: Error
+  private scheduled = false
 
   constructor () {
     // no inherited execArgv: a parent run with `--input-type=module` would make the CommonJS source ESM
@@ -152,7 +153,14 @@ class FsWorker {
     if (this.dead != null) throw this.dead
     return new Promise((resolve, reject) => {
       this.queue.push({ request, resolve, reject })
-      this.pump()
+      // the requests of this turn of the event loop go in one message
+      if (!this.scheduled) {
+        this.scheduled = true
+        setImmediate(() => {
+          this.scheduled = false
+          this.pump()
+        })
+      }
     })
   }
 

@@ -84,3 +84,55 @@ export async function directorySize (local: Pick<ContentComponents['local'], 'ha
   if (node.Data == null || tryUnixfs(node.Data)?.isDirectory() !== true) return undefined
   return (await localDag({ local: local as ContentComponents['local'] }, root, options)).size
 }
+
+/**
+ * The UnixFS content size of a DAG from its blocks as they arrive, parents
+ * before children (the order a pin receives them in): the same number as
+ * `localDag().size` (a file linked twice counted twice), without reading any
+ * block back. Only the blocks that are the root or an entry of a directory
+ * are decoded; a file's inner blocks are passed over. Memory: the entries
+ * announced and not yet received, and the size of each file met.
+ */
+export class StreamedDagSize {
+  /** entries linked but not received yet, and how many times they are linked */
+  private readonly pending = new Map<string, number>()
+  /** content size of each entry already received */
+  private readonly known = new Map<string, number>()
+  private total = 0
+
+  constructor (root: CID) {
+    this.pending.set(mhKey(root), 1)
+  }
+
+  /** A block of the DAG, with its links (each block once). */
+  add (cid: CID, bytes: Uint8Array): void {
+    const k = mhKey(cid)
+    const times = this.pending.get(k)
+    if (times == null) return
+    this.pending.delete(k)
+    let n = 0
+    if (cid.code === RAW) {
+      n = bytes.byteLength
+    } else if (cid.code === dagPb.code) {
+      const node = dagPb.decode(bytes)
+      const unixfs = node.Data != null ? tryUnixfs(node.Data) : undefined
+      if (unixfs?.isDirectory() === true) {
+        for (const link of node.Links) {
+          const lk = mhKey(link.Hash)
+          const size = this.known.get(lk)
+          if (size != null) this.total += size
+          else this.pending.set(lk, (this.pending.get(lk) ?? 0) + 1)
+        }
+      } else if (unixfs != null && (unixfs.type === 'file' || unixfs.type === 'raw')) {
+        n = Number(unixfs.fileSize())
+      }
+    }
+    this.known.set(k, n)
+    this.total += n * times
+  }
+
+  /** The size, once every entry was received; undefined while some are missing. */
+  get size (): number | undefined {
+    return this.pending.size === 0 ? this.total : undefined
+  }
+}

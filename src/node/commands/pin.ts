@@ -13,7 +13,8 @@ import { BlockTimeoutError, fetchBlock, getBlock, readLinks, walkDag } from '../
 import { pinDag } from '../pins/pin-dag.js'
 import { fileSize } from './content-size.js'
 import { dialPeers } from './network.js'
-import { directorySize } from '../blocks/local-dag.js'
+import { directorySize, StreamedDagSize } from '../blocks/local-dag.js'
+import { CidList } from '../blocks/cid-list.js'
 import { inWriteSession } from './session.js'
 import type { WorkspaceComponents } from '../components.js'
 import type { PinInfo, PinOptions } from '../types.js'
@@ -46,11 +47,18 @@ async function pinOnce (components: PinComponents, cid: CID, options: PinOptions
     // the holders the orchestrator named: connected first, then every connected peer shares the transfer
     if (options.providers != null && options.providers.length > 0) await dialPeers(components, options.providers, op)
     const size = await inWriteSession(components, async () => {
-      const bytes = await fetchDag(components, cid, op.signal, options)
+      // every block of the DAG passes through fetchDag once at least: the pin records and a
+      // directory's size come from them, without reading the DAG back
+      const blocks = new CidList({ unique: true })
+      const sizer = new StreamedDagSize(cid)
+      const bytes = await fetchDag(components, cid, op.signal, options, (blockCid, block) => {
+        blocks.add(blockCid)
+        sizer.add(blockCid, block)
+      })
       const root = await getBlock(components.store, cid, op)
       // a directory's size is the size of all its files (issue #12)
-      const size = await fileSize(cid, root, components.getCodec) ?? await directorySize(components.store, cid, op) ?? bytes
-      await pinDag(components, cid, { size, name: options.name, signal: op.signal })
+      const size = await fileSize(cid, root, components.getCodec) ?? sizer.size ?? await directorySize(components.store, cid, op) ?? bytes
+      await pinDag(components, cid, { size, name: options.name, signal: op.signal, blocks })
       return size
     })
     components.quota?.afterWrite()
@@ -64,11 +72,12 @@ async function pinOnce (components: PinComponents, cid: CID, options: PinOptions
 }
 
 /** Brings every block of the DAG under `cid` into the local store; resolves with the DAG's bytes. */
-async function fetchDag (components: PinComponents, cid: CID, signal: AbortSignal, options: PinOptions): Promise<number> {
+async function fetchDag (components: PinComponents, cid: CID, signal: AbortSignal, options: PinOptions, onBlock: (cid: CID, block: Uint8Array) => void): Promise<number> {
   const { settings } = components
   let bytes = 0
   let total: number | undefined
   const account = (blockCid: CID, block: Uint8Array, links: Array<{ tsize?: number }>): void => {
+    onBlock(blockCid, block)
     if (blockCid.equals(cid)) total = block.byteLength + links.reduce((n, l) => n + (l.tsize ?? 0), 0)
     bytes += block.byteLength
     options.onProgress?.({ bytes, total })
