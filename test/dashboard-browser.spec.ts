@@ -41,10 +41,10 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     dir = await mkdtemp(join(tmpdir(), 'otd-browser-'))
     orch = createOrchestrator({ dataDir: dir, port: 0 })
     const { url } = await orch.start()
-    orch.createWorkspace({ id: ws, name: 'Design team' })
+    await orch.createWorkspace({ id: ws, name: 'Design team' })
     for (const name of ['laptop', 'server']) {
-      const { node, token } = orch.createNode({ name })
-      orch.addMember(ws, node.id)
+      const { node, token } = await orch.createNode({ name })
+      await orch.addMember(ws, node.id)
       const storageNode = await createStorageNode({ storagePath: join(dir, name), quotaBytes: 8 * MiB, listenAddresses: LOOPBACK })
       nodes.push(storageNode)
       const client = createOrchestratorClient({ url, token, storageNode, nodeName: name })
@@ -52,7 +52,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
       await client.start()
       await client.waitConnected({ signal: AbortSignal.timeout(10_000) })
     }
-    key = orch.swarmKeyFor(ws)
+    key = await orch.swarmKeyFor(ws)
     gateway = createWorkspaceGateway({
       storageNode: await createStorageNode({ storagePath: join(dir, 'gateway'), quotaBytes: 64 * MiB, listenAddresses: LOOPBACK }),
       orchestrator: orch // keys from orch.swarmKeyFor (in memory)
@@ -62,8 +62,8 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     browser = await launchChromium()
     page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1200, height: 900 } })
     // wait until both nodes have joined and reported storage
-    await until(() => {
-      const s = orch.workspaceStatus(ws)
+    await until(async () => {
+      const s = await orch.workspaceStatus(ws)
       return s.nodesOnline === 2 && s.nodes.every(n => n.storage != null && n.peerId != null)
     }, 20_000)
   }, 60_000)
@@ -114,7 +114,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     expect(await row.locator('td').first().textContent()).toBe('photo.bin')
     expect(await row.locator('.size').textContent()).toBe('1.5 MiB')
     await expect.poll(async () => await page.locator('#total-used').textContent(), { timeout: 10_000 }).not.toBe('0 B')
-    const usedAfterUpload = orch.workspaceStatus(ws).storage.used
+    const usedAfterUpload = (await orch.workspaceStatus(ws)).storage.used
     // each bar's fill follows the node's usage (about 19 % of 8 MiB)
     const fill = await page.locator('#usage-bars .row[data-node] .bar > span').first().evaluate(el => (el as HTMLElement).style.width)
     expect(fill).toMatch(/^(1[5-9]|2[0-9])%$/)
@@ -141,7 +141,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     await page.locator('#node-pins-body tr button.unpin').click()
     await page.locator('#error').waitFor({ state: 'visible' })
     expect(await page.locator('#error-text').textContent()).toMatch(/^No other online member can take a copy/)
-    expect(orch.pinStatus(ws, orch.workspaceStatus(ws).pins[0].cid).copies).toBe(2)
+    expect((await orch.pinStatus(ws, (await orch.workspaceStatus(ws)).pins[0].cid)).copies).toBe(2)
     await page.locator('#error-close').click()
     await page.locator('#error').waitFor({ state: 'hidden' })
     await page.locator('#tab-storage').click()
@@ -154,7 +154,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     await until(async () => {
       for (const n of nodes) await n.workspace(ws).gc()
       for (const c of clients) await c.reportStorage()
-      return orch.workspaceStatus(ws).storage.used < 64 * 1024
+      return (await orch.workspaceStatus(ws)).storage.used < 64 * 1024
     }, 15_000)
     await expect.poll(async () => await page.locator('#total-used').textContent(), { timeout: 10_000 }).toMatch(/^\d+(\.\d+)? (B|KiB)$/)
 
@@ -164,7 +164,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     await page.locator('#error').waitFor({ state: 'visible' })
     const message = await page.locator('#error-text').textContent()
     expect(message).toMatch(/^Not enough storage: this needs 10 MiB but only .+ is free\./)
-    expect(orch.workspaceStatus(ws).pins).toHaveLength(0)
+    expect((await orch.workspaceStatus(ws)).pins).toHaveLength(0)
     await page.screenshot({ path: 'test-results/dashboard-quota-error.png', fullPage: true })
 
     // the page never saw the swarm key

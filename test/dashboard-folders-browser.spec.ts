@@ -56,10 +56,10 @@ describe.skipIf(!hasChromium)('dashboard folders in a browser', () => {
     await writeFile(join(dir, 'upload/trip/photos/big.jpg'), big)
     orch = createOrchestrator({ dataDir: dir, port: 0 })
     const { url } = await orch.start()
-    orch.createWorkspace({ id: ws, name: 'Trips' })
+    await orch.createWorkspace({ id: ws, name: 'Trips' })
     for (const name of ['laptop', 'server']) {
-      const { node, token } = orch.createNode({ name })
-      orch.addMember(ws, node.id)
+      const { node, token } = await orch.createNode({ name })
+      await orch.addMember(ws, node.id)
       const storageNode = await createStorageNode({ storagePath: join(dir, name), quotaBytes: 16 * MiB, listenAddresses: LOOPBACK })
       nodes.push(storageNode)
       const client = createOrchestratorClient({ url, token, storageNode, nodeName: name })
@@ -75,8 +75,8 @@ describe.skipIf(!hasChromium)('dashboard folders in a browser', () => {
     await dashboard.start()
     browser = await launchChromium()
     page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1200, height: 900 } })
-    await until(() => {
-      const s = orch.workspaceStatus(ws)
+    await until(async () => {
+      const s = await orch.workspaceStatus(ws)
       return s.nodesOnline === 2 && s.nodes.every(n => n.storage != null && n.peerId != null)
     }, 20_000)
   }, 60_000)
@@ -103,12 +103,12 @@ describe.skipIf(!hasChromium)('dashboard folders in a browser', () => {
     await expect.poll(() => page.locator('#folder-status').textContent(), { timeout: 30_000 }).toMatch(/^trip uploaded: 4 files and folders/)
 
     // the pin: the folder's name, the size of all its files, on both members (whole DAG: every file readable offline)
-    const pin = orch.workspaceStatus(ws).pins.find(p => p.name === 'trip')
+    const pin = (await orch.workspaceStatus(ws)).pins.find(p => p.name === 'trip')
     expect(pin).toBeDefined()
     const root = pin?.cid as string
     const total = 'day one\n'.length + big.length
     expect(pin?.size).toBe(total)
-    await until(() => orch.pinStatus(ws, root).copies >= 2, 30_000)
+    await until(async () => (await orch.pinStatus(ws, root)).copies >= 2, 30_000)
     for (const n of nodes) {
       const member = n.workspace(ws)
       expect((await member.pins()).find(p => p.cid.toString() === root)?.size).toBe(total)

@@ -24,7 +24,7 @@ export interface FolderRoutesInit {
   api: string
   orchestrator: DashboardOrchestrator
   /** Throws unless the session may use the workspace. */
-  access: (req: FastifyRequest, workspaceId: string) => void
+  access: (req: FastifyRequest, workspaceId: string) => Promise<void>
   /** The gateway, or a 501 when it is disabled. */
   requireGateway: () => WorkspaceGateway
   defaultReplication: number
@@ -65,7 +65,7 @@ export async function registerFolderRoutes (scope: FastifyInstance, init: Folder
   })
 
   const nodeOf = async (req: FastifyRequest, ws: string): Promise<WorkspaceNode> => {
-    access(req, ws)
+    await access(req, ws)
     return await requireGateway().join(ws)
   }
 
@@ -97,7 +97,7 @@ export async function registerFolderRoutes (scope: FastifyInstance, init: Folder
       if (root == null) throw new InvalidArgumentError('The upload holds no file')
       const n = req.query.replication ?? init.defaultReplication
       const name = root.path !== '' ? root.path : 'folder'
-      const pin = orch.pin(req.params.ws, { cid: root.cid.toString(), name, size: root.size, replicationMin: n, replicationMax: n })
+      const pin = await orch.pin(req.params.ws, { cid: root.cid.toString(), name, size: root.size, replicationMin: n, replicationMax: n })
       return await reply.code(201).send({ cid: root.cid.toString(), name, size: root.size, entries, pin })
     } catch (err) {
       // let the browser read the error instead of stalling on its upload

@@ -58,7 +58,7 @@ class DefaultGateway implements WorkspaceGateway {
     let joining = this.#joins.get(workspaceId)
     if (joining == null) {
       joining = (async () => {
-        const status = this.#init.orchestrator.workspaceStatus(workspaceId)
+        const status = await this.#init.orchestrator.workspaceStatus(workspaceId)
         const key = await this.#swarmKey(workspaceId)
         return await this.storageNode.join(workspaceId, key, { bootstrapPeers: this.#memberAddresses(status.nodes) })
       })()
@@ -75,18 +75,18 @@ class DefaultGateway implements WorkspaceGateway {
     options.signal?.throwIfAborted()
     const min = options.replicationMin ?? this.#init.replication ?? 2
     const max = options.replicationMax ?? min
-    if (options.size != null) this.#checkRoom(workspaceId, options.size, min)
+    if (options.size != null) await this.#checkRoom(workspaceId, options.size, min)
     const node = await this.join(workspaceId, options)
     const added = await node.add(source, { name: options.name, pin: true, signal: options.signal })
     const cid = added.cid.toString()
     try {
-      if (options.size == null) this.#checkRoom(workspaceId, added.size, min)
+      if (options.size == null) await this.#checkRoom(workspaceId, added.size, min)
     } catch (err) {
       await node.unpin(cid).catch((e: Error) => { this.#log.warn({ workspaceId, cid, err: e.message }, 'dropping a refused upload failed') })
       throw err
     }
     if (this.#init.keepUploads !== true) this.#staged.set(`${workspaceId} ${cid}`, { workspaceId, cid, min })
-    const pin = this.#init.orchestrator.pin(workspaceId, { cid, name: options.name, size: added.size, replicationMin: min, replicationMax: max })
+    const pin = await this.#init.orchestrator.pin(workspaceId, { cid, name: options.name, size: added.size, replicationMin: min, replicationMax: max })
     void this.#release(workspaceId, cid)
     return { cid, size: added.size, pin }
   }
@@ -115,8 +115,8 @@ class DefaultGateway implements WorkspaceGateway {
   }
 
   /** Refuses an upload that no `min` members could hold (nodes that never reported count as fitting). */
-  #checkRoom (workspaceId: string, size: number, min: number): void {
-    const { nodes } = this.#init.orchestrator.workspaceStatus(workspaceId)
+  async #checkRoom (workspaceId: string, size: number, min: number): Promise<void> {
+    const { nodes } = await this.#init.orchestrator.workspaceStatus(workspaceId)
     if (nodes.length === 0) throw new ConflictError('This workspace has no storage node yet: add one before uploading')
     const fitting = nodes.filter(n => n.storage == null || n.storage.free >= size)
     if (fitting.length >= Math.min(min, nodes.length)) return
@@ -152,7 +152,7 @@ class DefaultGateway implements WorkspaceGateway {
         const workspaceId = event.workspaceId
         const rejoin = (async () => {
           const key = await this.#swarmKey(workspaceId)
-          const status = this.#init.orchestrator.workspaceStatus(workspaceId)
+          const status = await this.#init.orchestrator.workspaceStatus(workspaceId)
           return await this.storageNode.rotateKey(workspaceId, key, { bootstrapPeers: this.#memberAddresses(status.nodes) })
         })()
         this.#joins.set(workspaceId, rejoin)
@@ -177,7 +177,7 @@ class DefaultGateway implements WorkspaceGateway {
     if (staged == null) return
     if (!removed) {
       try {
-        const status = this.#init.orchestrator.pinStatus(workspaceId, cid)
+        const status = await this.#init.orchestrator.pinStatus(workspaceId, cid)
         if (status.copies < staged.min) return
       } catch (err) {
         // the pin is gone: release
