@@ -137,7 +137,16 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     for (const id of next) if (!ctx.state.sessions.has(id)) ctx.state.offlineSince.delete(id)
     online = next
     lastOnlineRead = Date.now()
+    // nodes that became ready on another instance: the leader places what waited for them
+    const fresh: Array<[string, string]> = []
+    for (const [ws, nodes] of ready) {
+      const known = ctx.state.remoteReady.get(ws)
+      for (const id of nodes.keys()) if (known?.has(id) !== true) fresh.push([ws, id])
+    }
     ctx.state.setRemote(next, ready)
+    // this instance's ready nodes hear of them (bootstrap_update), as of a node that became ready here
+    for (const [ws, id] of fresh) core.bootstrap.queue(ws, id)
+    if (lease.isLeader) for (const ws of new Set(fresh.map(([ws]) => ws))) core.replication.schedule(ws)
     // free space the other instances' nodes reported
     const nodes = await ctx.store.listNodes()
     for (const n of nodes) {
