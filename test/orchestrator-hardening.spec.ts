@@ -14,10 +14,57 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createOrchestrator, DATABASE_FILE_NAME } from '../src/orchestrator/index.js'
 import type { Orchestrator, OrchestratorLogger } from '../src/orchestrator/index.js'
 import { PROTOCOL_VERSION } from '../src/protocol/index.js'
+import pg from 'pg'
+import { usePostgres } from './helpers/postgres.js'
 
 const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 const PEERS = ['12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK', '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN']
 const isWindows = process.platform === 'win32'
+
+const postgres = usePostgres()
+
+describe.skipIf(postgres.skip != null)('orchestrator hardening (PostgreSQL)', () => {
+  it('encrypts swarm keys at rest with a KEK on PostgreSQL too: plain keys sealed on open, no start without it, rotation', async () => {
+    const database = await postgres.createDatabase()
+    const rows = async (): Promise<string[]> => {
+      const client = new pg.Client({ connectionString: database })
+      await client.connect()
+      try {
+        return (await client.query<{ swarm_key: string }>('SELECT swarm_key FROM workspaces ORDER BY id')).rows.map(r => r.swarm_key)
+      } finally {
+        await client.end()
+      }
+    }
+    const plain = createOrchestrator({ database, port: 0 })
+    await plain.start()
+    const id = (await plain.createWorkspace({ name: 'Old' })).id
+    const key = await plain.swarmKeyFor(id)
+    await plain.stop()
+    expect(await rows()).toEqual([key])
+
+    const kek = randomBytes(32).toString('hex')
+    const enc = createOrchestrator({ database, port: 0, keyEncryptionKey: kek })
+    await enc.start()
+    expect(await enc.swarmKeyFor(id)).toBe(key)
+    const other = (await enc.createWorkspace({ name: 'New' })).id
+    const otherKey = await enc.swarmKeyFor(other)
+    for (const stored of await rows()) {
+      expect(stored).toMatch(/^otk1:/)
+      expect(stored).not.toContain(key)
+      expect(stored).not.toContain(otherKey)
+    }
+    const next = randomBytes(32).toString('hex')
+    expect(await enc.rotateKeyEncryptionKey(next)).toBe(2)
+    await enc.stop()
+
+    await expect(createOrchestrator({ database, port: 0, keyEncryptionKeyFile: '' }).start()).rejects.toMatchObject({ code: 'ERR_KEY_ENCRYPTION_KEY' })
+    await expect(createOrchestrator({ database, port: 0, keyEncryptionKey: kek }).start()).rejects.toMatchObject({ code: 'ERR_KEY_ENCRYPTION_KEY' })
+    const rotated = createOrchestrator({ database, port: 0, keyEncryptionKey: next })
+    await rotated.start()
+    expect([await rotated.swarmKeyFor(id), await rotated.swarmKeyFor(other)]).toEqual([key, otherKey])
+    await rotated.stop()
+  })
+})
 
 describe('orchestrator hardening', () => {
   let dir: string

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it, expect } from 'vitest'
 import WebSocket from 'ws'
 import { createOrchestrator, DATABASE_FILE_NAME } from '../src/orchestrator/index.js'
+import { usePostgres } from './helpers/postgres.js'
 import type { Orchestrator, OrchestratorEvent } from '../src/orchestrator/index.js'
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../src/protocol/index.js'
 
@@ -86,7 +87,13 @@ class RawNode {
   close (): void { this.ws.close() }
 }
 
-describe('orchestrator', () => {
+// the same behaviour on both engines: the SQLite file, and PostgreSQL (one instance, leading)
+const postgres = usePostgres()
+// where PostgreSQL cannot be started, usePostgres says why and only the SQLite run is left
+const engines = (['sqlite', 'postgres'] as const).filter(e => e === 'sqlite' || postgres.skip == null).map(engine => ({ engine }))
+
+describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
+  let dbOptions: { dataDir: string } | { database: string }
   let dir: string
   let orch: Orchestrator
   let url: string
@@ -97,7 +104,8 @@ describe('orchestrator', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'orch-test-'))
-    orch = createOrchestrator({ dataDir: dir, port: 0, repinGraceMs: 400, authTimeoutMs: 2000 })
+    dbOptions = engine === 'sqlite' ? { dataDir: dir } : { database: await postgres.createDatabase() }
+    orch = createOrchestrator({ ...dbOptions, port: 0, repinGraceMs: 400, authTimeoutMs: 2000 })
     ;({ url, adminUrl } = await orch.start())
   })
 
@@ -107,11 +115,13 @@ describe('orchestrator', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('listens on 127.0.0.1 and stores state in a SQLite file', async () => {
+  it('listens on 127.0.0.1 and stores state in a SQLite file (or PostgreSQL: no file)', async () => {
     expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/)
     expect(adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const { readdir } = await import('node:fs/promises')
-    expect(await readdir(dir)).toContain(DATABASE_FILE_NAME)
+    if (engine === 'sqlite') expect(await readdir(dir)).toContain(DATABASE_FILE_NAME)
+    else expect(await readdir(dir)).toEqual([])
+    expect(orch.isLeader).toBe(true)
   })
 
   it('refuses a bad token before sending anything else, and stays alive', async () => {
@@ -338,7 +348,7 @@ describe('orchestrator', () => {
     expect((await a.waitFor(m => m.type === 'error')).code).toBe('ERR_FORBIDDEN')
   })
 
-  it('keeps everything across a restart on the same SQLite file', async () => {
+  it('keeps everything across a restart on the same database', async () => {
     await orch.createWorkspace({ id: 'w', name: 'W' })
     const c = await orch.createNode({ name: 'n' })
     await orch.addMember('w', c.node.id)
@@ -346,7 +356,7 @@ describe('orchestrator', () => {
     const key = (await orch.getWorkspace('w')).keyFingerprint
     const adminToken = orch.adminToken
     await orch.stop()
-    orch = createOrchestrator({ dataDir: dir, port: 0, adminToken })
+    orch = createOrchestrator({ ...dbOptions, port: 0, adminToken })
     ;({ url } = await orch.start())
     expect(await orch.getWorkspace('w')).toMatchObject({ keyFingerprint: key, members: [c.node.id] })
     expect(await orch.pinStatus('w', CIDS[0])).toMatchObject({ name: 'x', replicationMin: 1 })

@@ -91,6 +91,7 @@ class DefaultOrchestrator implements Orchestrator {
       })
       this.#core = core
       link?.attach(core)
+      await link?.settle()
       core.onChange(event => {
         for (const l of this.#listeners) {
           try { l(event) } catch (err) { this.#log.warn({ err: (err as Error).message }, 'change listener threw') }

@@ -51,6 +51,8 @@ export interface StartedLink {
   attach(core: OrchestratorCore): void
   /** Reads the other instances' nodes now. */
   refresh(): Promise<void>
+  /** After `attach`: when no instance leads yet, waits (up to `timeoutMs`) until this one does, so that a lone instance places from its first call. */
+  settle(timeoutMs?: number): Promise<void>
   stop(): Promise<void>
 }
 
@@ -230,6 +232,15 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     bus,
     lease,
     refresh,
+    async settle (timeoutMs = 5000) {
+      if (lease.isLeader || await lease.holder() != null) return
+      try {
+        await lease.waitUntilLeader({ signal: AbortSignal.timeout(timeoutMs) })
+      } catch (err) {
+        // another instance won the lease meanwhile (or the server is slow): this one follows
+        log.debug({ err: (err as Error).message }, 'not leading after start')
+      }
+    },
     attach (c) {
       core = c
       bus.addEventListener('node-message', onMessage)
