@@ -25,13 +25,13 @@ const { url, adminUrl, dashboardUrl } = await orchestrator.start()
 console.log('orchestrator', { url, adminUrl, dashboardUrl })
 orchestrator.onChange(e => { if (e.type === 'allocation') console.log('  allocation', e.nodeId, e.state) })
 
-const workspace = orchestrator.createWorkspace({ id: 'demo', name: 'Demo' })
+const workspace = await orchestrator.createWorkspace({ id: 'demo', name: 'Demo' })
 console.log('workspace', workspace.id, 'key fingerprint', workspace.keyFingerprint)
 
 const machines = []
 for (const name of ['left', 'right']) {
-  const { node, token } = orchestrator.createNode({ name })
-  orchestrator.addMember(workspace.id, node.id)
+  const { node, token } = await orchestrator.createNode({ name })
+  await orchestrator.addMember(workspace.id, node.id)
   const storageNode = await createStorageNode({ storagePath: join(dir, name), quotaBytes: 64 * 2 ** 20, listenAddresses: ['/ip4/127.0.0.1/tcp/0'] })
   const client = createOrchestratorClient({ url, token, storageNode, nodeName: name })
   await client.start()
@@ -40,13 +40,13 @@ for (const name of ['left', 'right']) {
 }
 
 // wait until both nodes run the workspace
-while (orchestrator.workspaceStatus('demo').nodes.some(n => n.peerId == null)) await new Promise(resolve => setTimeout(resolve, 100))
+while ((await orchestrator.workspaceStatus('demo')).nodes.some(n => n.peerId == null)) await new Promise(resolve => setTimeout(resolve, 100))
 
 const left = machines[0].storageNode.workspace('demo')
 const { cid, size } = await left.add(new TextEncoder().encode('hello from the orchestrator example\n'), { pin: false })
 console.log('added', cid.toString(), size, 'bytes')
-orchestrator.pin('demo', { cid: cid.toString(), replicationMin: 2, replicationMax: 2, name: 'hello.txt' })
-while (orchestrator.pinStatus('demo', cid.toString()).copies < 2) await new Promise(resolve => setTimeout(resolve, 100))
+await orchestrator.pin('demo', { cid: cid.toString(), replicationMin: 2, replicationMax: 2, name: 'hello.txt' })
+while ((await orchestrator.pinStatus('demo', cid.toString())).copies < 2) await new Promise(resolve => setTimeout(resolve, 100))
 
 // the same status through the admin API
 const res = await fetch(`${adminUrl}/workspaces/demo/status`, { headers: { authorization: `Bearer ${orchestrator.adminToken}` } })

@@ -41,8 +41,8 @@ describe('orchestrator + clients + storage nodes', () => {
     const node = await createStorageNode({ storagePath: dir, quotaBytes: quota, listenAddresses: LOOPBACK, blockTimeout: 3000, blockRetries: 2, dialTimeout: 2000, reserveBytes: 0 })
     let creds = existing
     if (creds == null) {
-      const created = orch.createNode({ name })
-      orch.addMember(workspace, created.node.id)
+      const created = await orch.createNode({ name })
+      await orch.addMember(workspace, created.node.id)
       creds = { nodeId: created.node.id, token: created.token }
     }
     const events: ClientEvent[] = []
@@ -61,8 +61,8 @@ describe('orchestrator + clients + storage nodes', () => {
     orch = createOrchestrator({ databasePath: dbPath, port: 0, repinGraceMs: 1000 })
     ;({ url } = await orch.start())
     port = Number(new URL(url).port)
-    orch.createWorkspace({ id: 'alpha', name: 'Alpha' })
-    orch.createWorkspace({ id: 'beta', name: 'Beta' })
+    await orch.createWorkspace({ id: 'alpha', name: 'Alpha' })
+    await orch.createWorkspace({ id: 'beta', name: 'Beta' })
     await Promise.all([
       machine('a', 64 * MiB, 'alpha'),
       machine('b', 256 * MiB, 'alpha'),
@@ -81,14 +81,14 @@ describe('orchestrator + clients + storage nodes', () => {
   })
 
   it('joins the workspace members and bootstraps them to each other', async () => {
-    await expect.poll(() => orch.workspaceStatus('alpha').nodes.filter(n => n.peerId != null).length, { timeout: 20_000 }).toBe(3)
+    await expect.poll(async () => (await orch.workspaceStatus('alpha')).nodes.filter(n => n.peerId != null).length, { timeout: 20_000 }).toBe(3)
     for (const name of ['a', 'b', 'c']) {
       await expect.poll(() => machines[name].node.workspace('alpha').peers().length, { timeout: 20_000 }).toBeGreaterThanOrEqual(1)
     }
-    const status = orch.workspaceStatus('alpha')
+    const status = await orch.workspaceStatus('alpha')
     expect(status.nodesOnline).toBe(3)
-    await expect.poll(() => orch.workspaceStatus('alpha').storage.quota, { timeout: 10_000 }).toBe((64 + 256 + 192) * MiB)
-    expect(machines.a.node.workspace('alpha').keyFingerprint).toBe(orch.getWorkspace('alpha').keyFingerprint)
+    await expect.poll(async () => (await orch.workspaceStatus('alpha')).storage.quota, { timeout: 10_000 }).toBe((64 + 256 + 192) * MiB)
+    expect(machines.a.node.workspace('alpha').keyFingerprint).toBe((await orch.getWorkspace('alpha')).keyFingerprint)
   })
 
   let cid: string
@@ -97,13 +97,13 @@ describe('orchestrator + clients + storage nodes', () => {
     const data = randomBytes(600 * 1024)
     const added = await machines.a.node.workspace('alpha').add(data, { pin: false })
     cid = added.cid.toString()
-    orch.pin('alpha', { cid, replicationMin: 2, replicationMax: 2, name: 'data.bin' })
-    await expect.poll(() => orch.pinStatus('alpha', cid).copies, { timeout: 30_000 }).toBe(2)
-    const holders = orch.pinStatus('alpha', cid).allocations.filter(x => x.state === 'pinned').map(x => x.nodeId).sort()
+    await orch.pin('alpha', { cid, replicationMin: 2, replicationMax: 2, name: 'data.bin' })
+    await expect.poll(async () => (await orch.pinStatus('alpha', cid)).copies, { timeout: 30_000 }).toBe(2)
+    const holders = (await orch.pinStatus('alpha', cid)).allocations.filter(x => x.state === 'pinned').map(x => x.nodeId).sort()
     expect(holders).toEqual([machines.b.nodeId, machines.c.nodeId].sort())
     expect(await machines.b.node.workspace('alpha').isPinned(cid)).toBe(true)
     expect(await machines.c.node.workspace('alpha').isPinned(cid)).toBe(true)
-    expect(orch.pinStatus('alpha', cid).size).toBe(600 * 1024)
+    expect((await orch.pinStatus('alpha', cid)).size).toBe(600 * 1024)
   })
 
   it('re-pins on the third node when one stays offline past the grace period', async () => {
@@ -112,7 +112,7 @@ describe('orchestrator + clients + storage nodes', () => {
     await b.client.stop()
     await b.node.stop()
     delete machines.b
-    await expect.poll(() => orch.pinStatus('alpha', cid).allocations.find(x => x.nodeId === machines.a.nodeId)?.state, { timeout: 30_000 }).toBe('pinned')
+    await expect.poll(async () => (await orch.pinStatus('alpha', cid)).allocations.find(x => x.nodeId === machines.a.nodeId)?.state, { timeout: 30_000 }).toBe('pinned')
     expect(await machines.a.node.workspace('alpha').isPinned(cid)).toBe(true)
   })
 
@@ -121,14 +121,14 @@ describe('orchestrator + clients + storage nodes', () => {
     await orch.stop()
     orch = createOrchestrator({ databasePath: dbPath, port, adminToken, repinGraceMs: 1000 })
     await orch.start()
-    expect(orch.listWorkspaces().map(w => w.id).sort()).toEqual(['alpha', 'beta'])
-    await expect.poll(() => orch.workspaceStatus('alpha').nodesOnline, { timeout: 20_000 }).toBe(2)
-    const pin = orch.pinStatus('alpha', cid)
+    expect((await orch.listWorkspaces()).map(w => w.id).sort()).toEqual(['alpha', 'beta'])
+    await expect.poll(async () => (await orch.workspaceStatus('alpha')).nodesOnline, { timeout: 20_000 }).toBe(2)
+    const pin = await orch.pinStatus('alpha', cid)
     expect(pin).toMatchObject({ name: 'data.bin', replicationMin: 2 })
     // a and c still hold it; b (offline past its grace period) keeps its record until it returns
     await new Promise(resolve => setTimeout(resolve, 300))
     const online = new Set([machines.a.nodeId, machines.c.nodeId])
-    const allocations = orch.pinStatus('alpha', cid).allocations
+    const allocations = (await orch.pinStatus('alpha', cid)).allocations
     expect(allocations.filter(x => online.has(x.nodeId)).map(x => x.state)).toEqual(['pinned', 'pinned'])
     expect(allocations.some(x => x.state === 'unpinning' || x.state === 'pinning')).toBe(false)
     expect(machines.a.events.filter(e => e.type === 'connected').length).toBeGreaterThanOrEqual(2)
@@ -139,13 +139,13 @@ describe('orchestrator + clients + storage nodes', () => {
     await expect.poll(() => b.events.some(e => e.type === 'joined'), { timeout: 20_000 }).toBe(true)
     expect(await b.node.workspace('alpha').isPinned(cid)).toBe(true)
     // three copies for replicationMax 2: the node with the least free space (a) lets go
-    await expect.poll(() => orch.pinStatus('alpha', cid).allocations.map(x => x.nodeId).sort(), { timeout: 20_000 })
+    await expect.poll(async () => (await orch.pinStatus('alpha', cid)).allocations.map(x => x.nodeId).sort(), { timeout: 20_000 })
       .toEqual([machines.b.nodeId, machines.c.nodeId].sort())
     await expect.poll(async () => await machines.a.node.workspace('alpha').isPinned(cid), { timeout: 10_000 }).toBe(false)
   })
 
   it('rotates the key on online members', async () => {
-    const rotation = orch.rotateKey('alpha')
+    const rotation = await orch.rotateKey('alpha')
     for (const name of ['a', 'b', 'c']) {
       await expect.poll(() => machines[name].node.workspace('alpha').keyFingerprint, { timeout: 20_000 }).toBe(rotation.keyFingerprint)
     }
@@ -156,7 +156,7 @@ describe('orchestrator + clients + storage nodes', () => {
     const d = machines.d
     expect(d.node.workspaces().map(w => w.workspaceId)).toEqual(['beta'])
     expect(new Set(d.events.filter(e => e.type === 'joined').map(e => (e as { workspaceId: string }).workspaceId))).toEqual(new Set(['beta']))
-    const alphaFingerprints = new Set([orch.getWorkspace('alpha').keyFingerprint, machines.a.node.workspace('alpha').keyFingerprint])
+    const alphaFingerprints = new Set([(await orch.getWorkspace('alpha')).keyFingerprint, machines.a.node.workspace('alpha').keyFingerprint])
     expect(alphaFingerprints.has(d.node.workspace('beta').keyFingerprint)).toBe(false)
     const stat = await d.node.workspace('beta').stat(cid, { offline: true, timeout: 500 }).catch(() => undefined)
     expect(stat?.local ?? false).toBe(false)

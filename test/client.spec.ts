@@ -39,14 +39,14 @@ describe('orchestrator client', () => {
       expect(bad.connected).toBe(false)
       await bad.stop()
 
-      const { node: info, token } = orch.createNode({ name: 'n' })
+      const { node: info, token } = await orch.createNode({ name: 'n' })
       const client = createOrchestratorClient({ url, token, storageNode: node, reconnectInitialMs: 50, reconnectMaxMs: 200, storageReportIntervalMs: 0 })
       const events: ClientEvent[] = []
       client.onEvent(e => events.push(e))
       await client.start()
       await client.waitConnected({ signal: AbortSignal.timeout(5000) })
       expect(client.nodeId).toBe(info.id)
-      await expect.poll(() => orch.getNode(info.id).storage?.quota).toBe(8 * 2 ** 20)
+      await expect.poll(async () => (await orch.getNode(info.id)).storage?.quota).toBe(8 * 2 ** 20)
 
       await orch.stop()
       await expect.poll(() => client.connected).toBe(false)
@@ -54,7 +54,7 @@ describe('orchestrator client', () => {
       await restarted.start()
       await expect.poll(() => client.connected, { timeout: 10_000 }).toBe(true)
       expect(events.filter(e => e.type === 'connected')).toHaveLength(2)
-      expect(restarted.getNode(info.id).online).toBe(true)
+      expect((await restarted.getNode(info.id)).online).toBe(true)
       await client.stop()
     } finally {
       await restarted.stop()

@@ -49,18 +49,18 @@ describe('dashboard API (fastify inject)', () => {
     dir = await mkdtemp(join(tmpdir(), 'otd-api-'))
     orch = createOrchestrator({ dataDir: dir, port: 0 })
     ;({ url: wsUrl } = await orch.start())
-    wsA = orch.createWorkspace({ id: 'ws-a', name: 'Team A' }).id
-    wsB = orch.createWorkspace({ id: 'ws-b', name: 'Team B' }).id
-    const n1 = orch.createNode({ name: 'laptop' })
-    const n2 = orch.createNode({ name: 'server' })
-    orch.addMember(wsA, n1.node.id)
-    orch.addMember(wsA, n2.node.id)
+    wsA = (await orch.createWorkspace({ id: 'ws-a', name: 'Team A' })).id
+    wsB = (await orch.createWorkspace({ id: 'ws-b', name: 'Team B' })).id
+    const n1 = await orch.createNode({ name: 'laptop' })
+    const n2 = await orch.createNode({ name: 'server' })
+    await orch.addMember(wsA, n1.node.id)
+    await orch.addMember(wsA, n2.node.id)
     laptopToken = n1.token
     serverToken = n2.token
     // another connection to the file sees the orchestrator's writes at once: every method commits before it returns
     const read = swarmKeyFromDatabase(join(dir, DATABASE_FILE_NAME))
     keys = [read(wsA), read(wsB)]
-    expect(keys).toEqual([orch.swarmKeyFor(wsA), orch.swarmKeyFor(wsB)])
+    expect(keys).toEqual([await orch.swarmKeyFor(wsA), await orch.swarmKeyFor(wsB)])
     dash = buildDashboardApp({ orchestrator: orch, memberTokens: [{ token: memberToken, workspaceIds: [wsA] }], keepAliveMs: 200 })
   })
 
@@ -172,7 +172,7 @@ describe('dashboard API (fastify inject)', () => {
     expect(up.statusCode).toBe(501)
     expect(up.json().error.code).toBe('ERR_GATEWAY_DISABLED')
     expect((await call('GET', `/dashboard/api/workspaces/${wsA}/content/${CID2}`, { cookie })).statusCode).toBe(501)
-    const nodeId = orch.workspaceStatus(wsA).nodes[0].id
+    const nodeId = (await orch.workspaceStatus(wsA)).nodes[0].id
     const manual = await call('POST', `/dashboard/api/workspaces/${wsA}/nodes/${nodeId}/pins`, { cookie, payload: { cid: CID } })
     expect(manual.statusCode).toBe(409)
     expect(manual.json().error.code).toBe('ERR_CONFLICT')
@@ -185,7 +185,7 @@ describe('dashboard API (fastify inject)', () => {
 
   it('pins on and unpins from one chosen online node, and shows its drive free space', async () => {
     const cookie = await login(orch.adminToken)
-    const nodes = orch.workspaceStatus(wsA).nodes
+    const nodes = (await orch.workspaceStatus(wsA)).nodes
     const laptop = nodes.find(n => n.name === 'laptop')!
     const server = nodes.find(n => n.name === 'server')!
     // hand-driven nodes: hello, storage report (with drive_free), ready in the workspace
@@ -214,7 +214,7 @@ describe('dashboard API (fastify inject)', () => {
     const [onLaptop, onServer] = raw
     try {
       await Promise.all(raw.map(async r => { await r.join() }))
-      await expect.poll(() => orch.workspaceStatus(wsA).nodes.filter(n => n.peerId != null).length).toBe(2)
+      await expect.poll(async () => (await orch.workspaceStatus(wsA)).nodes.filter(n => n.peerId != null).length).toBe(2)
 
       const view = (await call('GET', `/dashboard/api/workspaces/${wsA}/nodes/${laptop.id}`, { cookie })).json()
       expect(view.node).toMatchObject({ online: true, storage: { used: 1024, quota: 8192, free: 7168, driveFree: 5 * 2 ** 30 } })
@@ -225,7 +225,7 @@ describe('dashboard API (fastify inject)', () => {
       expect(pinned.json()).toMatchObject({ cid: CID2, name: 'manual.bin', replicationMax: 1 })
       expect(await onLaptop.next('pin_content', CID2)).toMatchObject({ workspace_id: wsA, name: 'manual.bin' })
       onLaptop.send({ type: 'content_pinned', workspace_id: wsA, cid: CID2, size: 11 })
-      await expect.poll(() => orch.pinStatus(wsA, CID2).copies).toBe(1)
+      await expect.poll(async () => (await orch.pinStatus(wsA, CID2)).copies).toBe(1)
       expect(onServer.messages.some(m => m.type === 'pin_content')).toBe(false)
       const withPin = (await call('GET', `/dashboard/api/workspaces/${wsA}/nodes/${laptop.id}`, { cookie })).json()
       expect(withPin.pins).toMatchObject([{ cid: CID2, state: 'pinned', size: 11 }])
@@ -234,21 +234,21 @@ describe('dashboard API (fastify inject)', () => {
       expect((await call('POST', `/dashboard/api/workspaces/${wsA}/nodes/${server.id}/pins`, { cookie, payload: { cid: CID2 } })).json()).toMatchObject({ replicationMax: 2 })
       await onServer.next('pin_content', CID2)
       onServer.send({ type: 'content_pinned', workspace_id: wsA, cid: CID2, size: 11 })
-      await expect.poll(() => orch.pinStatus(wsA, CID2).copies).toBe(2)
+      await expect.poll(async () => (await orch.pinStatus(wsA, CID2)).copies).toBe(2)
 
       // unpin from the laptop: the server keeps its copy
       const unpinned = await call('DELETE', `/dashboard/api/workspaces/${wsA}/nodes/${laptop.id}/pins/${CID2}`, { cookie })
       expect(unpinned.statusCode).toBe(204)
       await onLaptop.next('unpin_content', CID2)
       onLaptop.send({ type: 'content_unpinned', workspace_id: wsA, cid: CID2 })
-      await expect.poll(() => orch.pinStatus(wsA, CID2).allocations.map(a => [a.nodeId, a.state])).toEqual([[server.id, 'pinned']])
-      expect(orch.pinStatus(wsA, CID2)).toMatchObject({ replicationMax: 1, copies: 1 })
+      await expect.poll(async () => (await orch.pinStatus(wsA, CID2)).allocations.map(a => [a.nodeId, a.state])).toEqual([[server.id, 'pinned']])
+      expect(await orch.pinStatus(wsA, CID2)).toMatchObject({ replicationMax: 1, copies: 1 })
       expect(onServer.messages.some(m => m.type === 'unpin_content')).toBe(false)
       expect((await call('GET', `/dashboard/api/workspaces/${wsA}/nodes/${laptop.id}`, { cookie })).json().pins).toEqual([])
     } finally {
       for (const r of raw) r.ws.terminate()
-      await expect.poll(() => orch.workspaceStatus(wsA).nodesOnline).toBe(0)
-      orch.unpin(wsA, CID2)
+      await expect.poll(async () => (await orch.workspaceStatus(wsA)).nodesOnline).toBe(0)
+      await orch.unpin(wsA, CID2)
     }
   })
 
@@ -288,8 +288,8 @@ describe('dashboard API (fastify inject)', () => {
         req.end()
       })
       await streaming
-      orch.pin(wsB, { cid: CID2 })
-      orch.pin(wsA, { cid: CID2 })
+      await orch.pin(wsB, { cid: CID2 })
+      await orch.pin(wsA, { cid: CID2 })
       await done
       const text = received.join('')
       expect(text).toContain(': keep-alive')

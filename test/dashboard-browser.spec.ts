@@ -30,7 +30,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
   beforeAll(async () => {
     world = await startDashboardWorld({ name: 'otd-browser', workspace: ws, workspaceName: 'Design team', nodeQuotaBytes: 8 * MiB })
     ;({ orch, nodes, clients, gateway, page } = world)
-    key = orch.swarmKeyFor(ws)
+    key = await orch.swarmKeyFor(ws)
   }, 60_000)
 
   afterAll(async () => {
@@ -71,7 +71,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     expect(await row.locator('td').first().textContent()).toBe('photo.bin')
     expect(await row.locator('.size').textContent()).toBe('1.5 MiB')
     await expect.poll(async () => await page.locator('#total-used').textContent(), { timeout: 10_000 }).not.toBe('0 B')
-    const usedAfterUpload = orch.workspaceStatus(ws).storage.used
+    const usedAfterUpload = (await orch.workspaceStatus(ws)).storage.used
     // each bar's fill follows the node's usage (about 19 % of 8 MiB)
     const fill = await page.locator('#usage-bars .row[data-node] .bar > span').first().evaluate(el => (el as HTMLElement).style.width)
     expect(fill).toMatch(/^(1[5-9]|2[0-9])%$/)
@@ -98,7 +98,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     await page.locator('#node-pins-body tr button.unpin').click()
     await page.locator('#error').waitFor({ state: 'visible' })
     expect(await page.locator('#error-text').textContent()).toMatch(/^No other online member can take a copy/)
-    expect(orch.pinStatus(ws, orch.workspaceStatus(ws).pins[0].cid).copies).toBe(2)
+    expect((await orch.pinStatus(ws, (await orch.workspaceStatus(ws)).pins[0].cid)).copies).toBe(2)
     await page.locator('#error-close').click()
     await page.locator('#error').waitFor({ state: 'hidden' })
     await page.locator('#tab-storage').click()
@@ -111,7 +111,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     await until(async () => {
       for (const n of nodes) await n.workspace(ws).gc()
       for (const c of clients) await c.reportStorage()
-      return orch.workspaceStatus(ws).storage.used < 64 * 1024
+      return (await orch.workspaceStatus(ws)).storage.used < 64 * 1024
     }, 15_000)
     await expect.poll(async () => await page.locator('#total-used').textContent(), { timeout: 10_000 }).toMatch(/^\d+(\.\d+)? (B|KiB)$/)
 
@@ -121,7 +121,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     await page.locator('#error').waitFor({ state: 'visible' })
     const message = await page.locator('#error-text').textContent()
     expect(message).toMatch(/^Not enough storage: this needs 10 MiB but only .+ is free\./)
-    expect(orch.workspaceStatus(ws).pins).toHaveLength(0)
+    expect((await orch.workspaceStatus(ws)).pins).toHaveLength(0)
     await page.screenshot({ path: 'test-results/dashboard-quota-error.png', fullPage: true })
 
     // the page never saw the swarm key

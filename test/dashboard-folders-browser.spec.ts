@@ -50,12 +50,12 @@ describe.skipIf(!hasChromium)('dashboard folders in a browser', () => {
     await expect.poll(() => page.locator('#folder-status').textContent(), { timeout: 30_000 }).toMatch(/^trip uploaded: 4 files and folders/)
 
     // the pin: the folder's name, the size of all its files, on both members (whole DAG: every file readable offline)
-    const pin = orch.workspaceStatus(ws).pins.find(p => p.name === 'trip')
+    const pin = (await orch.workspaceStatus(ws)).pins.find(p => p.name === 'trip')
     expect(pin).toBeDefined()
     const root = pin?.cid as string
     const total = 'day one\n'.length + big.length
     expect(pin?.size).toBe(total)
-    await until(() => orch.pinStatus(ws, root).copies >= 2, 30_000)
+    await until(async () => (await orch.pinStatus(ws, root)).copies >= 2, 30_000)
     for (const n of nodes) {
       const member = n.workspace(ws)
       expect((await member.pins()).find(p => p.cid.toString() === root)?.size).toBe(total)

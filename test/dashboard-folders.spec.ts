@@ -46,8 +46,8 @@ describe('dashboard folders (inject)', () => {
     dir = await mkdtemp(join(tmpdir(), 'dash-folders-'))
     orch = createOrchestrator({ dataDir: dir, port: 0 })
     await orch.start()
-    ws = orch.createWorkspace({ id: 'ws-f', name: 'Folders' }).id
-    orch.addMember(ws, orch.createNode({ name: 'member' }).node.id)
+    ws = (await orch.createWorkspace({ id: 'ws-f', name: 'Folders' })).id
+    await orch.addMember(ws, (await orch.createNode({ name: 'member' })).node.id)
     const storageNode = await createStorageNode({ storagePath: join(dir, 'gw'), quotaBytes: 64 * MiB, listenAddresses: ['/ip4/127.0.0.1/tcp/0'], reserveBytes: 0 })
     gateway = createWorkspaceGateway({ storageNode, orchestrator: orch })
     dash = buildDashboardApp({ orchestrator: orch, gateway, maxUploadBytes: 1 * MiB })
@@ -69,7 +69,7 @@ describe('dashboard folders (inject)', () => {
     const body = res.json()
     expect(body).toMatchObject({ name: 'trip', size: 'day one'.length + 'jpeg bytes'.length + 'more jpeg'.length, entries: 5 })
     root = body.cid
-    expect(orch.pinStatus(ws, root)).toMatchObject({ name: 'trip', size: body.size })
+    expect(await orch.pinStatus(ws, root)).toMatchObject({ name: 'trip', size: body.size })
   })
 
   it('browses the folder and a folder inside it', async () => {
@@ -94,12 +94,12 @@ describe('dashboard folders (inject)', () => {
   it('needs a login; refuses a folder above the upload limit and pins nothing', async () => {
     const anon = await dash.app.inject({ method: 'GET', url: `/dashboard/api/workspaces/${ws}/browse/${root}` })
     expect(anon.statusCode).toBe(401)
-    const pins = orch.workspaceStatus(ws).pins.length
+    const pins = (await orch.workspaceStatus(ws)).pins.length
     const { payload, headers } = multipart({ 'big/a.txt': 'x'.repeat(700 * 1024), 'big/b.txt': 'y'.repeat(700 * 1024) })
     const res = await dash.app.inject({ method: 'POST', url: `/dashboard/api/workspaces/${ws}/upload-folder`, payload, headers: { ...headers, cookie } })
     expect(res.statusCode).toBe(507)
     expect(res.json().error.code).toBe('ERR_QUOTA_EXCEEDED')
-    expect(orch.workspaceStatus(ws).pins.length).toBe(pins)
+    expect((await orch.workspaceStatus(ws)).pins.length).toBe(pins)
     expect((await gateway.storageNode.workspace(ws).pins()).map(p => p.cid.toString())).toEqual([root])
   })
 

@@ -58,7 +58,7 @@ describe('dashboard authorisation and error shape', () => {
   beforeAll(async () => {
     server = createOrchestratorServer({ databasePath: ':memory:', port: 0, dashboard: true })
     ;({ adminUrl } = await server.start())
-    server.createWorkspace({ id: 'ws-a', name: 'A' })
+    await server.createWorkspace({ id: 'ws-a', name: 'A' })
     standalone = buildDashboardApp({ orchestrator: server })
   })
 

@@ -106,16 +106,16 @@ describe('orchestrator core (manual clock, in-memory connections)', () => {
   let tokens: string[]
   let ids: string[]
 
-  beforeEach(() => {
+  beforeEach(async () => {
     time = createManualTime(1_000_000)
     store = openOrchestratorStore({ path: ':memory:' })
-    core = createOrchestratorCore({ store, clock: time, scheduler: time, repinGraceMs: GRACE })
-    core.createWorkspace({ id: 'w', name: 'W' })
+    core = await createOrchestratorCore({ store, clock: time, scheduler: time, repinGraceMs: GRACE })
+    await core.createWorkspace({ id: 'w', name: 'W' })
     tokens = []
     ids = []
     for (const name of ['a', 'b', 'c']) {
-      const { node, token } = core.createNode({ name })
-      core.addMember('w', node.id)
+      const { node, token } = await core.createNode({ name })
+      await core.addMember('w', node.id)
       tokens.push(token)
       ids.push(node.id)
     }
@@ -126,15 +126,21 @@ describe('orchestrator core (manual clock, in-memory connections)', () => {
     store.close()
   })
 
-  const send = (session: HubSession, ...msgs: object[]): void => {
-    core.hub.receive(msgs.map(m => ({ session, data: JSON.stringify(m) })))
+  const send = async (session: HubSession, ...msgs: object[]): Promise<void> => {
+    await core.hub.receive(msgs.map(m => ({ session, data: JSON.stringify(m) })))
+  }
+
+  /** Moves the manual clock, then waits for the work its timers started (placement runs are asynchronous). */
+  const advance = async (ms: number): Promise<void> => {
+    time.advance(ms)
+    await core.idle()
   }
 
   /** Connects node i, reports `free` bytes and makes it ready with `cids`. */
-  const join = (i: number, free: number, cids: string[] = []): { conn: FakeConnection, session: HubSession } => {
+  const join = async (i: number, free: number, cids: string[] = []): Promise<{ conn: FakeConnection, session: HubSession }> => {
     const conn = new FakeConnection()
     const session = core.hub.accept(conn)
-    send(session,
+    await send(session,
       { type: 'hello', protocol_version: PROTOCOL_VERSION, token: tokens[i] },
       { type: 'storage_report', used: 0, quota: free, free, workspaces: [] },
       { type: 'ipfs_ready', workspace_id: 'w', peer_id: PEERS[i], addresses: [`/ip4/127.0.0.1/tcp/${4001 + i}`] },
@@ -143,89 +149,89 @@ describe('orchestrator core (manual clock, in-memory connections)', () => {
     return { conn, session }
   }
 
-  it('refuses a bad token and closes a silent connection after the auth timeout', () => {
+  it('refuses a bad token and closes a silent connection after the auth timeout', async () => {
     const bad = new FakeConnection()
-    send(core.hub.accept(bad), { type: 'hello', protocol_version: PROTOCOL_VERSION, token: 'ot_nope' })
+    await send(core.hub.accept(bad), { type: 'hello', protocol_version: PROTOCOL_VERSION, token: 'ot_nope' })
     expect(bad.of('error')[0]).toMatchObject({ code: 'ERR_UNAUTHORIZED' })
     expect(bad.closed).toBe(4001)
     const silent = new FakeConnection()
     core.hub.accept(silent)
-    time.advance(9_999)
+    await advance(9_999)
     expect(silent.closed).toBeUndefined()
-    time.advance(1)
+    await advance(1)
     expect(silent.closed).toBe(4008)
   })
 
-  it('places a pin, re-pins after the grace period (copies stop counting), trims the surplus when the node returns', () => {
-    const a = join(0, 300)
-    const b = join(1, 200)
-    const c = join(2, 100)
-    core.pin('w', { cid: CIDS[0], replicationMin: 2 })
+  it('places a pin, re-pins after the grace period (copies stop counting), trims the surplus when the node returns', async () => {
+    const a = await join(0, 300)
+    const b = await join(1, 200)
+    const c = await join(2, 100)
+    await core.pin('w', { cid: CIDS[0], replicationMin: 2 })
     expect(a.conn.of('pin_content')).toHaveLength(1)
     expect(b.conn.of('pin_content')).toHaveLength(1)
     expect(c.conn.of('pin_content')).toHaveLength(0)
-    send(a.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 10 })
-    send(b.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 10 })
-    expect(core.pinStatus('w', CIDS[0])).toMatchObject({ copies: 2, status: 'pinned' })
+    await send(a.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 10 })
+    await send(b.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 10 })
+    expect(await core.pinStatus('w', CIDS[0])).toMatchObject({ copies: 2, status: 'pinned' })
 
     // a goes away: its copy counts during the grace period, then not
-    core.hub.closed(a.session)
-    time.advance(GRACE - 1)
+    await core.hub.closed(a.session)
+    await advance(GRACE - 1)
     expect(c.conn.of('pin_content')).toHaveLength(0)
-    expect(core.pinStatus('w', CIDS[0]).copies).toBe(2)
-    time.advance(100)
-    expect(core.pinStatus('w', CIDS[0])).toMatchObject({ copies: 1, status: 'pinning' })
+    expect((await core.pinStatus('w', CIDS[0])).copies).toBe(2)
+    await advance(100)
+    expect(await core.pinStatus('w', CIDS[0])).toMatchObject({ copies: 1, status: 'pinning' })
     expect(c.conn.of('pin_content')).toHaveLength(1)
-    send(c.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 10 })
-    expect(core.pinStatus('w', CIDS[0])).toMatchObject({ copies: 2, status: 'pinned' })
+    await send(c.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 10 })
+    expect(await core.pinStatus('w', CIDS[0])).toMatchObject({ copies: 2, status: 'pinned' })
 
     // a comes back with its copy: three copies for two wanted, the one with the least free space goes
-    const back = join(0, 300, [CIDS[0]])
-    time.advance(20)
+    const back = await join(0, 300, [CIDS[0]])
+    await advance(20)
     expect(c.conn.of('unpin_content')).toEqual([{ type: 'unpin_content', workspace_id: 'w', cid: CIDS[0] }])
     expect(back.conn.of('unpin_content')).toHaveLength(0)
-    send(c.session, { type: 'content_unpinned', workspace_id: 'w', cid: CIDS[0] })
-    expect(core.pinStatus('w', CIDS[0]).allocations.map(x => x.nodeId).sort()).toEqual([ids[0], ids[1]].sort())
+    await send(c.session, { type: 'content_unpinned', workspace_id: 'w', cid: CIDS[0] })
+    expect((await core.pinStatus('w', CIDS[0])).allocations.map(x => x.nodeId).sort()).toEqual([ids[0], ids[1]].sort())
   })
 
-  it('reconciles pin_sync: a lost copy is asked again, an unknown one is unpinned, a held one is adopted', () => {
-    const a = join(0, 300)
-    core.pin('w', { cid: CIDS[0], replicationMin: 1 })
-    core.pin('w', { cid: CIDS[1], replicationMin: 1 })
-    send(a.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 1 })
+  it('reconciles pin_sync: a lost copy is asked again, an unknown one is unpinned, a held one is adopted', async () => {
+    const a = await join(0, 300)
+    await core.pin('w', { cid: CIDS[0], replicationMin: 1 })
+    await core.pin('w', { cid: CIDS[1], replicationMin: 1 })
+    await send(a.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 1 })
     a.conn.take()
     // after a restart of the node: it lost CIDS[0], kept CIDS[1] (still 'pinning' here) and holds a stray CIDS[2]
-    send(a.session, { type: 'pin_sync', workspace_id: 'w', cids: [CIDS[1], CIDS[2]] })
+    await send(a.session, { type: 'pin_sync', workspace_id: 'w', cids: [CIDS[1], CIDS[2]] })
     expect(a.conn.of('pin_content').map(m => m.cid)).toEqual([CIDS[0]])
     expect(a.conn.of('unpin_content').map(m => m.cid)).toEqual([CIDS[2]])
-    expect(core.pinStatus('w', CIDS[1]).allocations).toMatchObject([{ nodeId: ids[0], state: 'pinned' }])
+    expect((await core.pinStatus('w', CIDS[1])).allocations).toMatchObject([{ nodeId: ids[0], state: 'pinned' }])
   })
 
-  it('pins on a chosen node (max grows so the copy stays), unpins from one only while min still holds', () => {
-    const a = join(0, 300)
-    const b = join(1, 200)
-    core.pin('w', { cid: CIDS[0], replicationMin: 1 })
+  it('pins on a chosen node (max grows so the copy stays), unpins from one only while min still holds', async () => {
+    const a = await join(0, 300)
+    const b = await join(1, 200)
+    await core.pin('w', { cid: CIDS[0], replicationMin: 1 })
     expect(a.conn.of('pin_content')).toHaveLength(1)
-    send(a.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 1 })
-    expect(core.pinOnNode('w', ids[1], { cid: CIDS[0] })).toMatchObject({ replicationMax: 2 })
+    await send(a.session, { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 1 })
+    expect(await core.pinOnNode('w', ids[1], { cid: CIDS[0] })).toMatchObject({ replicationMax: 2 })
     expect(b.conn.of('pin_content')).toHaveLength(1)
     // an offline member gets a queued allocation, sent on its pin_sync
-    expect(core.pinOnNode('w', ids[2], { cid: CIDS[0] }).allocations.find(x => x.nodeId === ids[2])?.state).toBe('queued')
-    core.unpinOnNode('w', ids[0], CIDS[0])
+    expect((await core.pinOnNode('w', ids[2], { cid: CIDS[0] })).allocations.find(x => x.nodeId === ids[2])?.state).toBe('queued')
+    await core.unpinOnNode('w', ids[0], CIDS[0])
     expect(a.conn.of('unpin_content')).toHaveLength(1)
-    expect(core.pinStatus('w', CIDS[0]).replicationMax).toBe(2)
+    expect((await core.pinStatus('w', CIDS[0])).replicationMax).toBe(2)
     // min 2 with one ready copy left: nobody else online can take it
-    core.pin('w', { cid: CIDS[1], replicationMin: 1 })
+    await core.pin('w', { cid: CIDS[1], replicationMin: 1 })
     const holder = [a, b].find(x => x.conn.of('pin_content').some(m => m.cid === CIDS[1]))
     expect(holder).toBeDefined()
     const holderId = holder === a ? ids[0] : ids[1]
-    core.hub.closed((holder === a ? b : a).session)
-    expect(() => core.unpinOnNode('w', holderId, CIDS[1])).toThrow(expect.objectContaining({ code: 'ERR_CONFLICT' }))
+    await core.hub.closed((holder === a ? b : a).session)
+    await expect(core.unpinOnNode('w', holderId, CIDS[1])).rejects.toThrow(expect.objectContaining({ code: 'ERR_CONFLICT' }))
   })
 
-  it('commits a batch before any answer is sent, and a failing frame rolls back alone', () => {
-    const a = join(0, 300)
-    core.pin('w', { cid: CIDS[0] })
+  it('commits a batch before any answer is sent, and a failing frame rolls back alone', async () => {
+    const a = await join(0, 300)
+    await core.pin('w', { cid: CIDS[0] })
     let seenCommitted: boolean | undefined
     core.onChange(event => {
       if (event.type === 'allocation' && event.state === 'pinned') {
@@ -233,11 +239,11 @@ describe('orchestrator core (manual clock, in-memory connections)', () => {
         seenCommitted = !(store as unknown as { db: { inTransaction: boolean } }).db.inTransaction
       }
     })
-    send(a.session,
+    await send(a.session,
       { type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 1 },
       { type: 'pin_sync', workspace_id: 'w', cids: ['not a cid'] })
     expect(seenCommitted).toBe(true)
-    expect(core.pinStatus('w', CIDS[0]).copies).toBe(1)
+    expect((await core.pinStatus('w', CIDS[0])).copies).toBe(1)
     expect(a.conn.of('error').length).toBeGreaterThan(0)
   })
 })

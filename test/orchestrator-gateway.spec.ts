@@ -39,7 +39,7 @@ describe('orchestrator with its gateway and dashboard', () => {
       gateway: { storagePath: join(root, 'gateway'), quotaBytes: 64 * MiB, replication: 1 }
     })
     addresses = await orch.start()
-    orch.createWorkspace({ id: WS, name: 'Team' })
+    await orch.createWorkspace({ id: WS, name: 'Team' })
   }, 30_000)
 
   afterAll(async () => {
@@ -58,8 +58,8 @@ describe('orchestrator with its gateway and dashboard', () => {
     expect(gatewayAddrs.every(a => a.startsWith('/ip4/127.0.0.1/') && a.endsWith(`/p2p/${gatewayPeer}`))).toBe(true)
 
     // what a member receives: the gateway's addresses in workspace_joined
-    const probe = orch.createNode({ name: 'probe' })
-    orch.addMember(WS, probe.node.id)
+    const probe = await orch.createNode({ name: 'probe' })
+    await orch.addMember(WS, probe.node.id)
     const raw = new WebSocket(addresses.url)
     const messages: any[] = []
     raw.on('message', data => { messages.push(JSON.parse(data.toString())) })
@@ -69,11 +69,11 @@ describe('orchestrator with its gateway and dashboard', () => {
     const joined = messages.find(m => m.type === 'workspace_joined')
     expect(joined.bootstrap_peers).toEqual(expect.arrayContaining(gatewayAddrs))
     raw.terminate()
-    orch.removeMember(WS, probe.node.id)
+    await orch.removeMember(WS, probe.node.id)
 
     // a real node joins and is connected to the gateway
-    const { node: created, token } = orch.createNode({ name: 'laptop' })
-    orch.addMember(WS, created.id)
+    const { node: created, token } = await orch.createNode({ name: 'laptop' })
+    await orch.addMember(WS, created.id)
     node = await createStorageNode({ storagePath: join(root, 'laptop'), quotaBytes: 64 * MiB, listenAddresses: LOOPBACK })
     client = createOrchestratorClient({ url: addresses.url, token, storageNode: node, storageReportIntervalMs: 0 })
     await client.start()
@@ -82,7 +82,7 @@ describe('orchestrator with its gateway and dashboard', () => {
       try { return node!.workspace(WS).peers().some(p => p.peerId === gatewayPeer) } catch { return false }
     }, { timeout: 15_000 }).toBe(true)
     // and the node reported its drive's free space
-    await expect.poll(() => orch.getNode(created.id).storage?.driveFree ?? 0, { timeout: 10_000 }).toBeGreaterThan(0)
+    await expect.poll(async () => (await orch.getNode(created.id)).storage?.driveFree ?? 0, { timeout: 10_000 }).toBeGreaterThan(0)
   }, 40_000)
 
   it('serves the dashboard on its own port: page, login, upload through the gateway to the member', async () => {
@@ -111,13 +111,13 @@ describe('orchestrator with its gateway and dashboard', () => {
     })
     expect(up.status).toBe(201)
     const { cid } = await up.json()
-    await expect.poll(() => orch.pinStatus(WS, cid).copies, { timeout: 20_000 }).toBe(1)
+    await expect.poll(async () => (await orch.pinStatus(WS, cid)).copies, { timeout: 20_000 }).toBe(1)
     const down = await fetch(`${addresses.adminUrl}/dashboard/api/workspaces/${WS}/content/${cid as string}`, { headers: { cookie } })
     expect(Buffer.compare(Buffer.from(await down.arrayBuffer()), content)).toBe(0)
   }, 40_000)
 
   it('re-keys the gateway with the workspace, and the member finds it again', async () => {
-    const { keyFingerprint } = orch.rotateKey(WS)
+    const { keyFingerprint } = await orch.rotateKey(WS)
     const gateway = orch.gateway!
     await expect.poll(() => gateway.workspaces().find(w => w.workspaceId === WS)?.keyFingerprint, { timeout: 15_000 }).toBe(keyFingerprint)
     await expect.poll(() => node!.workspace(WS).keyFingerprint, { timeout: 15_000 }).toBe(keyFingerprint)
@@ -133,8 +133,8 @@ describe('orchestrator gateway on restart', () => {
     try {
       const first = createOrchestrator({ databasePath, port: 0 })
       await first.start()
-      first.createWorkspace({ id: 'one', name: 'One' })
-      first.createWorkspace({ id: 'two', name: 'Two' })
+      await first.createWorkspace({ id: 'one', name: 'One' })
+      await first.createWorkspace({ id: 'two', name: 'Two' })
       await first.stop()
 
       const { createWorkspaceGateway } = await import('../src/dashboard/index.js')

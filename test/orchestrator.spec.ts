@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it, expect } from 'vitest'
 import WebSocket from 'ws'
 import { createOrchestrator, DATABASE_FILE_NAME } from '../src/orchestrator/index.js'
+import { usePostgres } from './helpers/postgres.js'
 import type { Orchestrator, OrchestratorEvent } from '../src/orchestrator/index.js'
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../src/protocol/index.js'
 
@@ -86,7 +87,13 @@ class RawNode {
   close (): void { this.ws.close() }
 }
 
-describe('orchestrator', () => {
+// the same behaviour on both engines: the SQLite file, and PostgreSQL (one instance, leading)
+const postgres = usePostgres()
+// where PostgreSQL cannot be started, usePostgres says why and only the SQLite run is left
+const engines = (['sqlite', 'postgres'] as const).filter(e => e === 'sqlite' || postgres.skip == null).map(engine => ({ engine }))
+
+describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
+  let dbOptions: { dataDir: string } | { database: string }
   let dir: string
   let orch: Orchestrator
   let url: string
@@ -97,7 +104,8 @@ describe('orchestrator', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'orch-test-'))
-    orch = createOrchestrator({ dataDir: dir, port: 0, repinGraceMs: 400, authTimeoutMs: 2000 })
+    dbOptions = engine === 'sqlite' ? { dataDir: dir } : { database: await postgres.createDatabase() }
+    orch = createOrchestrator({ ...dbOptions, port: 0, repinGraceMs: 400, authTimeoutMs: 2000 })
     ;({ url, adminUrl } = await orch.start())
   })
 
@@ -107,17 +115,19 @@ describe('orchestrator', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('listens on 127.0.0.1 and stores state in a SQLite file', async () => {
+  it('listens on 127.0.0.1 and stores state in a SQLite file (or PostgreSQL: no file)', async () => {
     expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/)
     expect(adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const { readdir } = await import('node:fs/promises')
-    expect(await readdir(dir)).toContain(DATABASE_FILE_NAME)
+    if (engine === 'sqlite') expect(await readdir(dir)).toContain(DATABASE_FILE_NAME)
+    else expect(await readdir(dir)).toEqual([])
+    expect(orch.isLeader).toBe(true)
   })
 
   it('refuses a bad token before sending anything else, and stays alive', async () => {
-    const ws = orch.createWorkspace({ name: 'w' })
-    const { node } = orch.createNode({ name: 'n' })
-    orch.addMember(ws.id, node.id)
+    const ws = await orch.createWorkspace({ name: 'w' })
+    const { node } = await orch.createNode({ name: 'n' })
+    await orch.addMember(ws.id, node.id)
     const bad = connect()
     const reply = await bad.hello('ot_wrong')
     expect(reply).toMatchObject({ type: 'error', code: 'ERR_UNAUTHORIZED' })
@@ -131,7 +141,7 @@ describe('orchestrator', () => {
     expect(missing.messages.map(m => m.type)).toEqual(['error'])
 
     const oldVersion = connect()
-    const { token } = orch.createNode({ name: 'x' })
+    const { token } = await orch.createNode({ name: 'x' })
     await oldVersion.opened
     oldVersion.send({ type: 'hello', protocol_version: 999, token })
     expect(await oldVersion.closed).toBe(4002)
@@ -153,7 +163,7 @@ describe('orchestrator', () => {
   })
 
   it('answers malformed JSON, unknown types and wrong fields with error, keeping the connection', async () => {
-    const { token } = orch.createNode({ name: 'n' })
+    const { token } = await orch.createNode({ name: 'n' })
     const n = connect()
     expect((await n.hello(token)).type).toBe('welcome')
     n.send('{oops')
@@ -164,11 +174,11 @@ describe('orchestrator', () => {
     expect(n.of('error').every(e => e.code === 'ERR_INVALID_MESSAGE')).toBe(true)
     expect(n.closeCode).toBeUndefined()
     n.send({ type: 'storage_report', used: 1, quota: 2, free: 1, workspaces: [] })
-    await expect.poll(() => orch.getNode(orch.listNodes()[0].id).storage?.free).toBe(1)
+    await expect.poll(async () => (await orch.getNode((await orch.listNodes())[0].id)).storage?.free).toBe(1)
   })
 
   it('closes on an oversized frame and keeps serving others', async () => {
-    const { token } = orch.createNode({ name: 'n' })
+    const { token } = await orch.createNode({ name: 'n' })
     const n = connect()
     await n.hello(token)
     n.send('x'.repeat(MAX_FRAME_BYTES + 10))
@@ -186,11 +196,11 @@ describe('orchestrator', () => {
   })
 
   it('never gives a workspace key to a node that is not a member', async () => {
-    const a = orch.createWorkspace({ id: 'alpha', name: 'A' })
-    orch.createWorkspace({ id: 'beta', name: 'B' })
-    const member = orch.createNode({ name: 'member' })
-    const outsider = orch.createNode({ name: 'outsider' })
-    orch.addMember(a.id, member.node.id)
+    const a = await orch.createWorkspace({ id: 'alpha', name: 'A' })
+    await orch.createWorkspace({ id: 'beta', name: 'B' })
+    const member = await orch.createNode({ name: 'member' })
+    const outsider = await orch.createNode({ name: 'outsider' })
+    await orch.addMember(a.id, member.node.id)
     const m = connect()
     const o = connect()
     await m.join(member.token, PEER(0), 1000)
@@ -199,7 +209,7 @@ describe('orchestrator', () => {
     o.send({ type: 'pin_sync', workspace_id: 'alpha', cids: [] })
     await o.waitFor(() => o.of('error').length >= 2)
     expect(o.of('error').every(e => e.code === 'ERR_FORBIDDEN')).toBe(true)
-    orch.pin('alpha', { cid: CIDS[0], replicationMin: 1, replicationMax: -1 })
+    await orch.pin('alpha', { cid: CIDS[0], replicationMin: 1, replicationMax: -1 })
     await m.waitFor(x => x.type === 'pin_content')
     // pin() sent its messages before returning: anything for o came before the barrier's answer
     await o.barrier()
@@ -208,13 +218,13 @@ describe('orchestrator', () => {
   })
 
   it('bootstraps peers: a joining node learns online peers, the others get bootstrap_update', async () => {
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const tokens = [0, 1].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c.token })
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const tokens = await Promise.all([0, 1].map(async i => { const c = await orch.createNode({ name: `n${i}` }); await orch.addMember('w', c.node.id); return c.token }))
     const a = connect()
     await a.join(tokens[0], PEER(0), 100)
     expect(a.of('workspace_joined')[0]).toMatchObject({ workspace_id: 'w', key_version: 1, bootstrap_peers: [] })
     expect(a.of('workspace_joined')[0].ipfs_swarm_key).toMatch(/^[0-9a-f]{64}$/)
-    await expect.poll(() => orch.workspaceStatus('w').nodes.find(n => n.peerId === PEER(0))).toBeTruthy()
+    await expect.poll(async () => (await orch.workspaceStatus('w')).nodes.find(n => n.peerId === PEER(0))).toBeTruthy()
     const b = connect()
     await b.join(tokens[1], PEER(1), 100)
     const joinedB = b.of('workspace_joined')[0]
@@ -226,64 +236,64 @@ describe('orchestrator', () => {
   })
 
   it('places a pin on the members with the most free space, re-pins after the grace period, trims when the node returns', async () => {
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const creds = [0, 1, 2].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c })
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const creds = await Promise.all([0, 1, 2].map(async i => { const c = await orch.createNode({ name: `n${i}` }); await orch.addMember('w', c.node.id); return c }))
     const events: OrchestratorEvent[] = []
     orch.onChange(e => events.push(e))
     const raw = creds.map(() => connect())
     await raw[0].join(creds[0].token, PEER(0), 1000)
     await raw[1].join(creds[1].token, PEER(1), 3000)
     await raw[2].join(creds[2].token, PEER(2), 2000)
-    await expect.poll(() => orch.workspaceStatus('w').nodesOnline).toBe(3)
+    await expect.poll(async () => (await orch.workspaceStatus('w')).nodesOnline).toBe(3)
     for (const r of raw) await r.barrier()
 
-    orch.pin('w', { cid: CIDS[0], replicationMin: 2, replicationMax: 2, name: 'a.bin' })
+    await orch.pin('w', { cid: CIDS[0], replicationMin: 2, replicationMax: 2, name: 'a.bin' })
     const p1 = await raw[1].waitFor(m => m.type === 'pin_content')
     await raw[2].waitFor(m => m.type === 'pin_content')
     expect(p1).toMatchObject({ workspace_id: 'w', cid: CIDS[0], name: 'a.bin' })
     expect(raw[0].of('pin_content')).toHaveLength(0)
     raw[1].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 42 })
     raw[2].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 42 })
-    await expect.poll(() => orch.pinStatus('w', CIDS[0]).copies).toBe(2)
-    expect(orch.pinStatus('w', CIDS[0])).toMatchObject({ size: 42, status: 'pinned' })
+    await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).copies).toBe(2)
+    expect(await orch.pinStatus('w', CIDS[0])).toMatchObject({ size: 42, status: 'pinned' })
     expect(events.some(e => e.type === 'allocation' && e.state === 'pinned')).toBe(true)
 
     // node 1 goes away: nothing happens before the grace period, then node 0 gets the pin
     raw[1].close()
-    await expect.poll(() => orch.workspaceStatus('w').nodesOnline).toBe(2)
+    await expect.poll(async () => (await orch.workspaceStatus('w')).nodesOnline).toBe(2)
     await new Promise(resolve => setTimeout(resolve, 150))
     expect(raw[0].of('pin_content')).toHaveLength(0)
     await raw[0].waitFor(m => m.type === 'pin_content', 3000)
     raw[0].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 42 })
-    await expect.poll(() => orch.pinStatus('w', CIDS[0]).allocations.filter(a => a.state === 'pinned').length).toBe(3)
+    await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).allocations.filter(a => a.state === 'pinned').length).toBe(3)
 
     // node 1 returns with the content: one copy is surplus and gets unpinned somewhere
     const back = connect()
     await back.join(creds[1].token, PEER(1), 3000, { w: [CIDS[0]] })
-    await expect.poll(() => orch.pinStatus('w', CIDS[0]).allocations.filter(a => a.state === 'unpinning').length).toBe(1)
-    const surplus = orch.pinStatus('w', CIDS[0]).allocations.find(a => a.state === 'unpinning')!
+    await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).allocations.filter(a => a.state === 'unpinning').length).toBe(1)
+    const surplus = (await orch.pinStatus('w', CIDS[0])).allocations.find(a => a.state === 'unpinning')!
     const holder = [raw[0], back, raw[2]][creds.findIndex(c => c.node.id === surplus.nodeId)]
     await holder.waitFor(m => m.type === 'unpin_content')
     holder.send({ type: 'content_unpinned', workspace_id: 'w', cid: CIDS[0] })
-    await expect.poll(() => orch.pinStatus('w', CIDS[0]).allocations.length).toBe(2)
+    await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).allocations.length).toBe(2)
   })
 
   it('moves a failed pin to another node and reconciles pin_sync (missing re-pinned, unwanted unpinned)', async () => {
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const creds = [0, 1].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c })
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const creds = await Promise.all([0, 1].map(async i => { const c = await orch.createNode({ name: `n${i}` }); await orch.addMember('w', c.node.id); return c }))
     const a = connect()
     const b = connect()
     await a.join(creds[0].token, PEER(0), 5000)
     await b.join(creds[1].token, PEER(1), 1000)
     await a.barrier()
     await b.barrier()
-    orch.pin('w', { cid: CIDS[0], replicationMin: 1 })
+    await orch.pin('w', { cid: CIDS[0], replicationMin: 1 })
     await a.waitFor(m => m.type === 'pin_content')
     a.send({ type: 'pin_failed', workspace_id: 'w', cid: CIDS[0], error: { code: 'ERR_QUOTA_EXCEEDED', message: 'full' } })
     await b.waitFor(m => m.type === 'pin_content')
     b.send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 1 })
-    await expect.poll(() => orch.pinStatus('w', CIDS[0]).status).toBe('pinned')
-    expect(orch.pinStatus('w', CIDS[0]).allocations.find(x => x.nodeId === creds[0].node.id)?.error?.code).toBe('ERR_QUOTA_EXCEEDED')
+    await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).status).toBe('pinned')
+    expect((await orch.pinStatus('w', CIDS[0])).allocations.find(x => x.nodeId === creds[0].node.id)?.error?.code).toBe('ERR_QUOTA_EXCEEDED')
 
     // b reconnects having lost the content and holding an unknown CID
     b.close()
@@ -295,28 +305,28 @@ describe('orchestrator', () => {
   })
 
   it('gives replicationMax -1 pins to every member, including later ones', async () => {
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const c0 = orch.createNode({ name: 'n0' })
-    const c1 = orch.createNode({ name: 'n1' })
-    orch.addMember('w', c0.node.id)
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const c0 = await orch.createNode({ name: 'n0' })
+    const c1 = await orch.createNode({ name: 'n1' })
+    await orch.addMember('w', c0.node.id)
     const a = connect()
     await a.join(c0.token, PEER(0), 10)
     await a.barrier()
-    orch.pin('w', { cid: CIDS[1], replicationMin: 1, replicationMax: -1 })
+    await orch.pin('w', { cid: CIDS[1], replicationMin: 1, replicationMax: -1 })
     await a.waitFor(m => m.type === 'pin_content')
-    orch.addMember('w', c1.node.id)
+    await orch.addMember('w', c1.node.id)
     const b = connect()
     await b.join(c1.token, PEER(1), 10)
     await b.waitFor(m => m.type === 'pin_content' && m.cid === CIDS[1])
   })
 
   it('rotates a key: online members now, offline members on reconnect', async () => {
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const creds = [0, 1].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c })
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const creds = await Promise.all([0, 1].map(async i => { const c = await orch.createNode({ name: `n${i}` }); await orch.addMember('w', c.node.id); return c }))
     const a = connect()
     await a.join(creds[0].token, PEER(0), 10)
     const before = a.of('workspace_joined')[0]
-    const rotation = orch.rotateKey('w')
+    const rotation = await orch.rotateKey('w')
     expect(rotation.keyVersion).toBe(2)
     const after = await a.waitFor(m => m.type === 'workspace_joined' && m.key_version === 2)
     expect(after.ipfs_swarm_key).not.toBe(before.ipfs_swarm_key)
@@ -327,29 +337,29 @@ describe('orchestrator', () => {
   })
 
   it('removing a member sends workspace_left and refuses its later messages', async () => {
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const c = orch.createNode({ name: 'n' })
-    orch.addMember('w', c.node.id)
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const c = await orch.createNode({ name: 'n' })
+    await orch.addMember('w', c.node.id)
     const a = connect()
     await a.join(c.token, PEER(0), 10)
-    orch.removeMember('w', c.node.id, { purge: true })
+    await orch.removeMember('w', c.node.id, { purge: true })
     expect(await a.waitFor(m => m.type === 'workspace_left')).toMatchObject({ workspace_id: 'w', purge: true })
     a.send({ type: 'pin_sync', workspace_id: 'w', cids: [] })
     expect((await a.waitFor(m => m.type === 'error')).code).toBe('ERR_FORBIDDEN')
   })
 
-  it('keeps everything across a restart on the same SQLite file', async () => {
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const c = orch.createNode({ name: 'n' })
-    orch.addMember('w', c.node.id)
-    orch.pin('w', { cid: CIDS[0], replicationMin: 1, name: 'x' })
-    const key = orch.getWorkspace('w').keyFingerprint
+  it('keeps everything across a restart on the same database', async () => {
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const c = await orch.createNode({ name: 'n' })
+    await orch.addMember('w', c.node.id)
+    await orch.pin('w', { cid: CIDS[0], replicationMin: 1, name: 'x' })
+    const key = (await orch.getWorkspace('w')).keyFingerprint
     const adminToken = orch.adminToken
     await orch.stop()
-    orch = createOrchestrator({ dataDir: dir, port: 0, adminToken })
+    orch = createOrchestrator({ ...dbOptions, port: 0, adminToken })
     ;({ url } = await orch.start())
-    expect(orch.getWorkspace('w')).toMatchObject({ keyFingerprint: key, members: [c.node.id] })
-    expect(orch.pinStatus('w', CIDS[0])).toMatchObject({ name: 'x', replicationMin: 1 })
+    expect(await orch.getWorkspace('w')).toMatchObject({ keyFingerprint: key, members: [c.node.id] })
+    expect(await orch.pinStatus('w', CIDS[0])).toMatchObject({ name: 'x', replicationMin: 1 })
     const a = connect()
     await a.join(c.token, PEER(0), 10)
     await a.waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0])
@@ -397,91 +407,91 @@ describe('orchestrator', () => {
   })
 
   it('pins on and unpins from a chosen node, keeping the other copies', async () => {
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const creds = [0, 1, 2].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c })
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const creds = await Promise.all([0, 1, 2].map(async i => { const c = await orch.createNode({ name: `n${i}` }); await orch.addMember('w', c.node.id); return c }))
     const raw = creds.map(() => connect())
     await raw[0].join(creds[0].token, PEER(0), 3000)
     await raw[1].join(creds[1].token, PEER(1), 2000)
     await raw[2].join(creds[2].token, PEER(2), 1000)
-    await expect.poll(() => orch.workspaceStatus('w').nodes.filter(n => n.peerId != null).length).toBe(3)
+    await expect.poll(async () => (await orch.workspaceStatus('w')).nodes.filter(n => n.peerId != null).length).toBe(3)
     for (const r of raw) await r.barrier()
     const [n0, n1, n2] = creds.map(c => c.node.id)
 
     // placement picks node 0 (most free); the manual pin adds node 2, and max grows so neither copy is surplus
-    orch.pin('w', { cid: CIDS[0], replicationMin: 1, name: 'a.bin' })
+    await orch.pin('w', { cid: CIDS[0], replicationMin: 1, name: 'a.bin' })
     await raw[0].waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0])
-    const manual = orch.pinOnNode('w', n2, { cid: CIDS[0] })
+    const manual = await orch.pinOnNode('w', n2, { cid: CIDS[0] })
     expect(manual).toMatchObject({ replicationMin: 1, replicationMax: 2, name: 'a.bin' })
     expect(await raw[2].waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0])).toMatchObject({ workspace_id: 'w', name: 'a.bin' })
     raw[0].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 5 })
     raw[2].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 5 })
-    await expect.poll(() => orch.pinStatus('w', CIDS[0]).copies).toBe(2)
+    await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).copies).toBe(2)
     // whatever content_pinned caused was sent before the barriers' answers
     await raw[0].barrier()
     await raw[2].barrier()
     expect([...raw[0].of('unpin_content'), ...raw[2].of('unpin_content')]).toHaveLength(0)
     expect(raw[1].of('pin_content')).toHaveLength(0)
     // pinning again on a node that holds it changes nothing
-    expect(orch.pinOnNode('w', n2, { cid: CIDS[0] })).toMatchObject({ replicationMax: 2, copies: 2 })
+    expect(await orch.pinOnNode('w', n2, { cid: CIDS[0] })).toMatchObject({ replicationMax: 2, copies: 2 })
 
     // a new CID pinned on one node only
-    expect(orch.pinOnNode('w', n1, { cid: CIDS[1], name: 'b.bin' })).toMatchObject({ replicationMin: 1, replicationMax: 1 })
+    expect(await orch.pinOnNode('w', n1, { cid: CIDS[1], name: 'b.bin' })).toMatchObject({ replicationMin: 1, replicationMax: 1 })
     await raw[1].waitFor(m => m.type === 'pin_content' && m.cid === CIDS[1])
     expect(raw[0].of('pin_content').some(m => m.cid === CIDS[1])).toBe(false)
 
     // unpin from node 0: max shrinks back to 1, node 2 keeps its copy, nobody else is asked
-    orch.unpinOnNode('w', n0, CIDS[0])
+    await orch.unpinOnNode('w', n0, CIDS[0])
     await raw[0].waitFor(m => m.type === 'unpin_content' && m.cid === CIDS[0])
-    expect(orch.pinStatus('w', CIDS[0])).toMatchObject({ replicationMax: 1, copies: 1 })
+    expect(await orch.pinStatus('w', CIDS[0])).toMatchObject({ replicationMax: 1, copies: 1 })
     raw[0].send({ type: 'content_unpinned', workspace_id: 'w', cid: CIDS[0] })
-    await expect.poll(() => orch.pinStatus('w', CIDS[0]).allocations.map(a => a.nodeId)).toEqual([n2])
+    await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).allocations.map(a => a.nodeId)).toEqual([n2])
     await new Promise(resolve => setTimeout(resolve, 100))
     expect(raw[1].of('pin_content').some(m => m.cid === CIDS[0])).toBe(false)
 
     // unpinning the last copy from its node moves it (replicationMin 1 must hold) to another node, not back to it
-    orch.unpinOnNode('w', n2, CIDS[0])
+    await orch.unpinOnNode('w', n2, CIDS[0])
     await raw[2].waitFor(m => m.type === 'unpin_content' && m.cid === CIDS[0])
     await raw[0].waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0], 5000, raw[0].messages.findIndex(m => m.type === 'unpin_content'))
-    expect(orch.pinStatus('w', CIDS[0]).allocations.find(a => a.nodeId === n2)?.state).toBe('unpinning')
+    expect((await orch.pinStatus('w', CIDS[0])).allocations.find(a => a.nodeId === n2)?.state).toBe('unpinning')
 
     // errors
-    expect(() => orch.unpinOnNode('w', n1, CIDS[0])).toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
-    expect(() => orch.unpinOnNode('w', n1, CIDS[2])).toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
-    expect(() => orch.pinOnNode('w', 'node-nope', { cid: CIDS[2] })).toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
-    expect(() => orch.pinOnNode('w', n1, { cid: 'nope' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CID' }))
-    const outsider = orch.createNode({ name: 'outsider' })
-    expect(() => orch.pinOnNode('w', outsider.node.id, { cid: CIDS[2] })).toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
-    orch.pin('w', { cid: CIDS[2], replicationMin: 1, replicationMax: -1 })
-    await expect.poll(() => orch.pinStatus('w', CIDS[2]).allocations.length).toBe(3)
-    expect(() => orch.unpinOnNode('w', n1, CIDS[2])).toThrow(expect.objectContaining({ code: 'ERR_CONFLICT' }))
+    await expect(orch.unpinOnNode('w', n1, CIDS[0])).rejects.toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
+    await expect(orch.unpinOnNode('w', n1, CIDS[2])).rejects.toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
+    await expect(orch.pinOnNode('w', 'node-nope', { cid: CIDS[2] })).rejects.toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
+    await expect(orch.pinOnNode('w', n1, { cid: 'nope' })).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_CID' }))
+    const outsider = await orch.createNode({ name: 'outsider' })
+    await expect(orch.pinOnNode('w', outsider.node.id, { cid: CIDS[2] })).rejects.toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
+    await orch.pin('w', { cid: CIDS[2], replicationMin: 1, replicationMax: -1 })
+    await expect.poll(async () => (await orch.pinStatus('w', CIDS[2])).allocations.length).toBe(3)
+    await expect(orch.unpinOnNode('w', n1, CIDS[2])).rejects.toThrow(expect.objectContaining({ code: 'ERR_CONFLICT' }))
   })
 
   it('queues a manual pin for an offline node and sends it when the node is back', async () => {
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const c = orch.createNode({ name: 'n' })
-    orch.addMember('w', c.node.id)
-    const status = orch.pinOnNode('w', c.node.id, { cid: CIDS[0], replicationMin: 1 })
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const c = await orch.createNode({ name: 'n' })
+    await orch.addMember('w', c.node.id)
+    const status = await orch.pinOnNode('w', c.node.id, { cid: CIDS[0], replicationMin: 1 })
     expect(status.allocations).toMatchObject([{ nodeId: c.node.id, state: 'queued' }])
     const a = connect()
     await a.join(c.token, PEER(0), 100)
     await a.waitFor(m => m.type === 'pin_content' && m.cid === CIDS[0])
     a.send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 3 })
-    await expect.poll(() => orch.pinStatus('w', CIDS[0]).copies).toBe(1)
+    await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).copies).toBe(1)
     // the only member: no other node could keep replicationMin, so unpinning it there is refused
-    expect(() => orch.unpinOnNode('w', c.node.id, CIDS[0])).toThrow(expect.objectContaining({ code: 'ERR_CONFLICT' }))
-    expect(orch.pinStatus('w', CIDS[0]).allocations).toMatchObject([{ state: 'pinned' }])
+    await expect(orch.unpinOnNode('w', c.node.id, CIDS[0])).rejects.toThrow(expect.objectContaining({ code: 'ERR_CONFLICT' }))
+    expect((await orch.pinStatus('w', CIDS[0])).allocations).toMatchObject([{ state: 'pinned' }])
   })
 
   it('stores the drive free space of storage_report (null when a node does not send it)', async () => {
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const c = orch.createNode({ name: 'n' })
-    orch.addMember('w', c.node.id)
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const c = await orch.createNode({ name: 'n' })
+    await orch.addMember('w', c.node.id)
     const a = connect()
     await a.join(c.token, PEER(0), 100)
-    await expect.poll(() => orch.getNode(c.node.id).storage).toMatchObject({ free: 100, driveFree: null })
+    await expect.poll(async () => (await orch.getNode(c.node.id)).storage).toMatchObject({ free: 100, driveFree: null })
     a.send({ type: 'storage_report', used: 10, quota: 100, free: 90, drive_free: 123_456_789, workspaces: [] })
-    await expect.poll(() => orch.getNode(c.node.id).storage).toMatchObject({ used: 10, free: 90, driveFree: 123_456_789 })
-    expect(orch.workspaceStatus('w').nodes[0].storage?.driveFree).toBe(123_456_789)
+    await expect.poll(async () => (await orch.getNode(c.node.id)).storage).toMatchObject({ used: 10, free: 90, driveFree: 123_456_789 })
+    expect((await orch.workspaceStatus('w')).nodes[0].storage?.driveFree).toBe(123_456_789)
   })
 
   it('coalesces bootstrap updates and adds extra bootstrap peers (only valid /p2p/ multiaddrs)', async () => {
@@ -493,12 +503,12 @@ describe('orchestrator', () => {
       extraBootstrapPeers: (ws) => ws === 'w' ? [gatewayAddr, 'garbage', '/ip4/127.0.0.1/tcp/1'] : []
     })
     ;({ url } = await orch.start())
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const creds = [0, 1, 2].map(i => { const c = orch.createNode({ name: `n${i}` }); orch.addMember('w', c.node.id); return c })
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const creds = await Promise.all([0, 1, 2].map(async i => { const c = await orch.createNode({ name: `n${i}` }); await orch.addMember('w', c.node.id); return c }))
     const a = connect()
     await a.join(creds[0].token, PEER(0), 100)
     expect(a.of('workspace_joined')[0].bootstrap_peers).toEqual([gatewayAddr])
-    await expect.poll(() => orch.workspaceStatus('w').nodes.filter(n => n.peerId != null).length).toBe(1)
+    await expect.poll(async () => (await orch.workspaceStatus('w')).nodes.filter(n => n.peerId != null).length).toBe(1)
 
     // two nodes become ready in the same moment: node 0 hears of both in one bootstrap_update
     const b = connect()
@@ -519,7 +529,7 @@ describe('orchestrator', () => {
     expect(toB.peers.join(' ')).not.toContain(`/p2p/${PEER(1)}`)
 
     // extra peers changed: announce them to the ready members now
-    orch.announceBootstrapPeers('w')
+    await orch.announceBootstrapPeers('w')
     const announced = await a.waitFor(m => m.type === 'bootstrap_update' && m.peers[0] === gatewayAddr)
     expect(announced.peers).toEqual([gatewayAddr])
   })
@@ -528,17 +538,17 @@ describe('orchestrator', () => {
     await orch.stop()
     orch = createOrchestrator({ databasePath: ':memory:', port: 0 })
     ;({ url, adminUrl } = await orch.start())
-    orch.createWorkspace({ id: 'w', name: 'W' })
-    const c = orch.createNode({ name: 'n' })
-    orch.addMember('w', c.node.id)
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const c = await orch.createNode({ name: 'n' })
+    await orch.addMember('w', c.node.id)
     const a = connect()
     await a.join(c.token, PEER(0), 100)
-    expect(orch.swarmKeyFor('w')).toBe(a.of('workspace_joined')[0].ipfs_swarm_key)
-    expect(() => orch.swarmKeyFor('nope')).toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
-    orch.rotateKey('w')
-    expect(orch.swarmKeyFor('w')).toBe((await a.waitFor(m => m.type === 'workspace_joined' && m.key_version === 2)).ipfs_swarm_key)
+    expect(await orch.swarmKeyFor('w')).toBe(a.of('workspace_joined')[0].ipfs_swarm_key)
+    await expect(orch.swarmKeyFor('nope')).rejects.toThrow(expect.objectContaining({ code: 'ERR_RECORD_NOT_FOUND' }))
+    await orch.rotateKey('w')
+    expect(await orch.swarmKeyFor('w')).toBe((await a.waitFor(m => m.type === 'workspace_joined' && m.key_version === 2)).ipfs_swarm_key)
     const res = await fetch(`${adminUrl}/workspaces/w`, { headers: { authorization: `Bearer ${orch.adminToken}` } })
-    expect(await res.text()).not.toContain(orch.swarmKeyFor('w'))
+    expect(await res.text()).not.toContain(await orch.swarmKeyFor('w'))
   })
 
   it('serves plugin routes on its own port beside the admin API, which keeps its bearer check', async () => {

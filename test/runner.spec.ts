@@ -111,9 +111,9 @@ describe('startNodeRunner', () => {
     const orch = createOrchestrator({ databasePath: join(dir, 'orch.db'), port: 0 })
     const { url } = await orch.start()
     try {
-      const ws = orch.createWorkspace({ id: 'logged', name: 'Logged' })
-      const { node, token } = orch.createNode({ name: 'n1' })
-      orch.addMember(ws.id, node.id)
+      const ws = await orch.createWorkspace({ id: 'logged', name: 'Logged' })
+      const { node, token } = await orch.createNode({ name: 'n1' })
+      await orch.addMember(ws.id, node.id)
 
       const sink = new PassThrough()
       let log = ''

@@ -38,12 +38,12 @@ export const handlers: Handlers = {
     const { url } = await orch.start()
     orch.onChange(onEvent)
     workspaceIds = []
-    for (let w = 0; w < args.workspaces; w++) workspaceIds.push(orch.createWorkspace({ name: `bench ${w}` }).id)
+    for (let w = 0; w < args.workspaces; w++) workspaceIds.push((await orch.createWorkspace({ name: `bench ${w}` })).id)
     const nodes: Array<{ token: string, workspaceId: string }> = []
     for (let i = 0; i < args.nodes; i++) {
-      const { node, token } = orch.createNode({ name: `sim-${i}` })
+      const { node, token } = await orch.createNode({ name: `sim-${i}` })
       const workspaceId = workspaceIds[i % workspaceIds.length]
-      orch.addMember(workspaceId, node.id)
+      await orch.addMember(workspaceId, node.id)
       nodes.push({ token, workspaceId })
     }
     return { url, nodes }
@@ -61,7 +61,7 @@ export const handlers: Handlers = {
     const before = counters.pinned
     const start = performance.now()
     for (let i = 0; i < cids.length; i++) {
-      orch.pin(workspaceIds[i % workspaceIds.length], { cid: cids[i], replicationMin: args.replication, size: 1024 })
+      await orch.pin(workspaceIds[i % workspaceIds.length], { cid: cids[i], replicationMin: args.replication, size: 1024 })
     }
     const placedMs = performance.now() - start
     await until('pinned', before + args.pins * args.replication)

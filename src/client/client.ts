@@ -1,20 +1,21 @@
 /**
  * The orchestrator client: keeps a WebSocket to the orchestrator open
- * (reconnecting with backoff) and drives a StorageNode from its messages.
+ * (reconnecting with backoff, moving down its list of URLs when there are
+ * several instances) and drives a StorageNode from its messages.
  * Swarm keys stay in memory; only fingerprints are logged.
  */
 import WebSocket from 'ws'
 import type { RawData } from 'ws'
 import { AbortedError, NotStartedError } from '../errors.js'
-import { parseSwarmKey } from '../swarm-key/index.js'
-import { MAX_FRAME_BYTES, MAX_PEER_ADDRESSES, PROTOCOL_VERSION, encodeMessage, multiaddrSchema, parseOrchestratorMessage } from '../protocol/index.js'
-import type {
-  BootstrapUpdateMessage, NodeMessage, OrchestratorMessage, WorkspaceJoinedMessage, WorkspaceLeftMessage
-} from '../protocol/index.js'
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, encodeMessage, parseOrchestratorMessage } from '../protocol/index.js'
+import type { NodeMessage, OrchestratorMessage } from '../protocol/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { ClientEvent, ClientLogger, OrchestratorClient, OrchestratorClientInit } from './types.js'
-import { assertSecureUrl, displayUrl } from './url.js'
-import { createPinHandler, dialAll } from './pins.js'
+import { displayUrl, orchestratorUrls } from './url.js'
+import { storageReport } from './report.js'
+import { createPinHandler } from './pins.js'
+import { lookupWorkspace, onBootstrap, onJoined, onLeft } from './workspaces.js'
+import type { WorkspaceContext } from './workspaces.js'
 import type { PinHandler } from './pins.js'
 import type { StorageNode, WorkspaceNode } from '../node/types.js'
 import { backoffDelay } from './backoff.js'
@@ -42,12 +43,14 @@ const silentLogger: ClientLogger = { debug () {}, info () {}, warn () {}, error 
  * ```
  */
 export function createOrchestratorClient (init: OrchestratorClientInit): OrchestratorClient {
-  assertSecureUrl(init.url, init.allowInsecure === true)
-  return new DefaultClient(init)
+  return new DefaultClient(init, orchestratorUrls(init.url, init.allowInsecure === true))
 }
 
 class DefaultClient implements OrchestratorClient {
   readonly #init: OrchestratorClientInit
+  /** The orchestrator URLs, tried in turn; `#urlIndex` is the current one. */
+  readonly #urls: string[]
+  #urlIndex = 0
   readonly #node: StorageNode
   readonly #log: ClientLogger
   readonly #listeners = new Set<(event: ClientEvent) => void>()
@@ -71,8 +74,9 @@ class DefaultClient implements OrchestratorClient {
   readonly #pending = new Set<Promise<unknown>>()
   readonly #pins: PinHandler
 
-  constructor (init: OrchestratorClientInit) {
+  constructor (init: OrchestratorClientInit, urls: string[]) {
     this.#init = init
+    this.#urls = urls
     this.#node = init.storageNode
     this.#log = init.logger ?? silentLogger
     this.#pins = createPinHandler({
@@ -88,6 +92,8 @@ class DefaultClient implements OrchestratorClient {
 
   get connected (): boolean { return this.#welcomed }
   get nodeId (): string | undefined { return this.#nodeId }
+  get currentUrl (): string { return displayUrl(this.#url) }
+  get #url (): string { return this.#urls[this.#urlIndex] }
 
   onEvent (listener: (event: ClientEvent) => void): () => void {
     this.#listeners.add(listener)
@@ -161,23 +167,14 @@ class DefaultClient implements OrchestratorClient {
   async reportStorage (options: AbortOptions = {}): Promise<void> {
     throwIfAborted(options.signal)
     if (!this.#welcomed) return
-    const stats = await this.#node.stats(options)
-    const driveFree = Math.floor(stats.driveFreeBytes)
-    this.#send({
-      type: 'storage_report',
-      used: Math.max(0, Math.floor(stats.usedBytes)),
-      quota: Math.max(0, Math.floor(stats.quotaBytes)),
-      free: Math.max(0, Math.floor(Math.min(stats.freeBytes, stats.driveFreeBytes))),
-      ...(Number.isSafeInteger(driveFree) ? { drive_free: Math.max(0, driveFree) } : {}),
-      workspaces: stats.workspaces.map(w => ({ workspace_id: w.workspaceId, used: Math.max(0, Math.floor(w.repoBytes)), pins: w.pins }))
-    })
+    this.#send(await storageReport(this.#node, options))
   }
 
   // ---- connection ----------------------------------------------------------
 
   #connect (): void {
     if (!this.#running) return
-    const ws = new WebSocket(this.#init.url, {
+    const ws = new WebSocket(this.#url, {
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: 10_000,
       ...(this.#init.tls ?? {})
@@ -218,6 +215,8 @@ class DefaultClient implements OrchestratorClient {
         return
       }
       if (!wasWelcomed) this.#unreachable(code)
+      // the next instance: this one failed or went away (with one URL, the same again)
+      this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length
       this.#scheduleReconnect()
     })
   }
@@ -227,7 +226,7 @@ class DefaultClient implements OrchestratorClient {
     if (!this.#running) return
     this.#failures++
     const now = Date.now()
-    const fields = { url: displayUrl(this.#init.url), attempts: this.#failures, code, err: this.#lastError }
+    const fields = { url: displayUrl(this.#url), attempts: this.#failures, code, err: this.#lastError }
     this.#lastError = undefined
     if (now - this.#lastUnreachableWarn >= (this.#init.unreachableWarnIntervalMs ?? 60_000)) {
       this.#lastUnreachableWarn = now
@@ -247,7 +246,7 @@ class DefaultClient implements OrchestratorClient {
 
   #fatal (error: { code: string, message: string }): void {
     if (!this.#running) return
-    this.#log.error({ ...error, url: displayUrl(this.#init.url) }, 'the orchestrator refused this node; not reconnecting')
+    this.#log.error({ ...error, url: displayUrl(this.#url) }, 'the orchestrator refused this node; not reconnecting')
     this.#running = false
     clearInterval(this.#reportTimer)
     this.#emit({ type: 'fatal', error })
@@ -281,7 +280,7 @@ class DefaultClient implements OrchestratorClient {
       case 'welcome':
         this.#welcomed = true
         this.#attempt = 0
-        if (this.#failures > 0) this.#log.info({ url: displayUrl(this.#init.url), attempts: this.#failures }, 'reached the orchestrator again')
+        if (this.#failures > 0) this.#log.info({ url: displayUrl(this.#url), attempts: this.#failures }, 'reached the orchestrator again')
         this.#failures = 0
         this.#lastUnreachableWarn = -Infinity
         this.#nodeId = msg.node_id
@@ -295,13 +294,13 @@ class DefaultClient implements OrchestratorClient {
         else this.#emit({ type: 'error', error: { code: msg.code, message: msg.message } })
         return
       case 'workspace_joined':
-        this.#chain(msg.workspace_id, async () => { await this.#onJoined(msg, ws) })
+        this.#chain(msg.workspace_id, async () => { await onJoined(this.#workspaceContext(ws), msg) })
         return
       case 'workspace_left':
-        this.#chain(msg.workspace_id, async () => { await this.#onLeft(msg) })
+        this.#chain(msg.workspace_id, async () => { await onLeft(this.#workspaceContext(ws), msg) })
         return
       case 'bootstrap_update':
-        this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await this.#onBootstrap(msg) }))
+        this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await onBootstrap(this.#workspaceContext(ws), msg) }))
         return
       case 'pin_content':
         this.#track(this.#afterLifecycle(msg.workspace_id).then(async () => { await this.#pins.pin(msg) }))
@@ -325,71 +324,22 @@ class DefaultClient implements OrchestratorClient {
   }
 
   #workspace (workspaceId: string): WorkspaceNode | undefined {
-    try {
-      return this.#node.workspace(workspaceId)
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ERR_WORKSPACE_NOT_JOINED') {
-        this.#log.warn({ workspaceId, err: (err as Error).message }, 'cannot look up the workspace')
-      }
-      return undefined
+    return lookupWorkspace(this.#node, workspaceId, this.#log)
+  }
+
+  /** What the workspace handlers (`workspaces.ts`) need of the client. */
+  #workspaceContext (ws: WebSocket): WorkspaceContext {
+    return {
+      node: this.#node,
+      log: this.#log,
+      signal: this.#abort.signal,
+      keyVersions: this.#keyVersions,
+      filterAddresses: this.#init.filterAddresses,
+      current: () => this.#ws === ws,
+      send: (m) => { this.#send(m, ws) },
+      emit: (e) => { this.#emit(e) },
+      changed: () => { this.#scheduleReport() }
     }
-  }
-
-  // ---- handlers ------------------------------------------------------------
-
-  async #onJoined (msg: WorkspaceJoinedMessage, ws: WebSocket): Promise<void> {
-    const id = msg.workspace_id
-    const key = parseSwarmKey(msg.ipfs_swarm_key)
-    const signal = this.#abort.signal
-    try {
-      let wn = this.#workspace(id)
-      const options = { bootstrapPeers: msg.bootstrap_peers, signal }
-      if (wn == null) {
-        wn = await this.#node.join(id, key, options)
-      } else if (wn.keyFingerprint !== key.fingerprint) {
-        wn = await this.#node.rotateKey(id, key, options)
-      } else {
-        await dialAll(wn, msg.bootstrap_peers, this.#abort.signal, this.#log)
-      }
-      this.#keyVersions.set(id, msg.key_version)
-      this.#log.info({ workspaceId: id, keyVersion: msg.key_version, keyFingerprint: key.fingerprint }, 'workspace joined')
-      this.#emit({ type: 'joined', workspaceId: id, keyVersion: msg.key_version, keyFingerprint: key.fingerprint })
-      if (this.#ws !== ws) return // reconnected meanwhile: the new connection sends its own workspace_joined
-      const addresses = this.#addresses(wn)
-      this.#send({ type: 'ipfs_ready', workspace_id: id, peer_id: wn.peerId, addresses }, ws)
-      const pins = await wn.pins({ signal })
-      this.#send({ type: 'pin_sync', workspace_id: id, cids: pins.map(p => p.cid.toString()) }, ws)
-      this.#scheduleReport()
-    } catch (err) {
-      const e = err as Error & { code?: string }
-      this.#log.error({ workspaceId: id, keyFingerprint: key.fingerprint, code: e.code, err: e.message }, 'joining workspace failed')
-      this.#send({ type: 'error', code: e.code ?? 'ERR_JOIN_FAILED', message: e.message.slice(0, 1000), in_reply_to: 'workspace_joined' }, ws)
-      this.#emit({ type: 'error', error: { code: e.code ?? 'ERR_JOIN_FAILED', message: e.message } })
-    }
-  }
-
-  #addresses (wn: WorkspaceNode): string[] {
-    let addrs = wn.multiaddrs()
-    if (this.#init.filterAddresses != null) addrs = this.#init.filterAddresses(addrs)
-    return addrs.filter(a => multiaddrSchema.safeParse(a).success).slice(0, MAX_PEER_ADDRESSES)
-  }
-
-  async #onLeft (msg: WorkspaceLeftMessage): Promise<void> {
-    this.#keyVersions.delete(msg.workspace_id)
-    if (this.#workspace(msg.workspace_id) == null) return
-    try {
-      await this.#node.leave(msg.workspace_id, { purge: msg.purge === true })
-      this.#log.info({ workspaceId: msg.workspace_id, purge: msg.purge === true }, 'workspace left')
-      this.#emit({ type: 'left', workspaceId: msg.workspace_id })
-      this.#scheduleReport()
-    } catch (err) {
-      this.#log.error({ workspaceId: msg.workspace_id, err: (err as Error).message }, 'leaving workspace failed')
-    }
-  }
-
-  async #onBootstrap (msg: BootstrapUpdateMessage): Promise<void> {
-    const wn = this.#workspace(msg.workspace_id)
-    if (wn != null) await dialAll(wn, msg.peers, this.#abort.signal, this.#log)
   }
 
   /** A storage report shortly after a change (several changes give one report). */

@@ -13,8 +13,13 @@ export interface ClientLogger {
 }
 
 export interface OrchestratorClientInit {
-  /** The orchestrator's WebSocket URL (`ws://...` or `wss://...`). */
-  url: string
+  /**
+   * The orchestrator's WebSocket URL (`ws://...` or `wss://...`), or several
+   * (a list, or one string with commas): instances of one orchestrator on a
+   * shared PostgreSQL. The client connects to the first and moves to the next
+   * one whenever a connection fails or drops.
+   */
+  url: string | readonly string[]
   /** This node's token (from the orchestrator's `createNode`). */
   token: string
   /** The storage node to drive. The client never stops it. */
@@ -69,6 +74,8 @@ export interface OrchestratorClient {
   readonly connected: boolean
   /** This node's id, once welcomed. */
   readonly nodeId: string | undefined
+  /** The URL of the current (or next) connection attempt, without credentials. */
+  readonly currentUrl: string
   /** Resolves once connected and welcomed. @throws {AbortedError} on abort or stop */
   waitConnected(options?: AbortOptions): Promise<void>
   /** Subscribes to client events; returns the unsubscribe function. */

@@ -31,3 +31,19 @@ export function displayUrl (url: string): string {
   const u = new URL(url)
   return `${u.protocol}//${u.host}${u.pathname}`
 }
+
+/**
+ * The orchestrator URLs of a client, in the order they are tried: a list, or
+ * one string (comma-separated for several instances of one orchestrator).
+ * Each is checked as by {@link assertSecureUrl}.
+ *
+ * @throws {InvalidConfigError} no URL, or one that is not ws(s):// or http(s)://
+ * @throws {InsecureConnectionError} as {@link assertSecureUrl}
+ */
+export function orchestratorUrls (url: string | readonly string[], allowInsecure = false): string[] {
+  const list = (typeof url === 'string' ? url.split(',') : [...url]).map(u => typeof u === 'string' ? u.trim() : u).filter(u => u !== '')
+  if (list.length === 0) throw new InvalidConfigError('No orchestrator URL given')
+  if (list.length > 64) throw new InvalidConfigError('At most 64 orchestrator URLs')
+  for (const u of list) assertSecureUrl(u, allowInsecure)
+  return list
+}

@@ -24,7 +24,7 @@ export interface FolderRoutesInit {
   /** `<prefix>/api` */
   api: string
   /** Throws unless the session may use the workspace. */
-  access: (req: FastifyRequest, workspaceId: string) => void
+  access: (req: FastifyRequest, workspaceId: string) => Promise<void>
   /** The gateway, or a 501 when it is disabled. */
   requireGateway: () => WorkspaceGateway
   defaultReplication: number
@@ -65,7 +65,7 @@ export async function registerFolderRoutes (scope: FastifyInstance, init: Folder
   })
 
   const nodeOf = async (req: FastifyRequest, ws: string): Promise<WorkspaceNode> => {
-    access(req, ws)
+    await access(req, ws)
     return await requireGateway().join(ws)
   }
 
@@ -76,7 +76,7 @@ export async function registerFolderRoutes (scope: FastifyInstance, init: Folder
     }
   }, async (req, reply) => {
     if (!req.isMultipart()) throw new InvalidArgumentError('Send the folder as multipart/form-data, one part per file named with its path')
-    access(req, req.params.ws)
+    await access(req, req.params.ws)
     const gateway = requireGateway()
     const signal = closeSignal(req, reply)
     try {

@@ -120,11 +120,11 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
     return sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE))
   }
 
-  function access (req: FastifyRequest, workspaceId: string): void {
+  async function access (req: FastifyRequest, workspaceId: string): Promise<void> {
     const who = req.dashboardIdentity
     if (who == null) throw new UnauthorizedError('Log in first')
     if (!canAccess(who, workspaceId)) throw new ForbiddenError('No access to this workspace')
-    orch.getWorkspace(workspaceId) // 404 when it does not exist
+    await orch.getWorkspace(workspaceId) // 404 when it does not exist
   }
 
   function requireGateway (): NonNullable<typeof gateway> {
@@ -198,14 +198,14 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
     scope.get(`${api}/session`, async (req) => {
       const who = req.dashboardIdentity
       if (who == null) throw new UnauthorizedError('Log in first')
-      const workspaces = orch.listWorkspaces().filter(w => canAccess(who, w.id)).map(w => ({ id: w.id, name: w.name }))
+      const workspaces = (await orch.listWorkspaces()).filter(w => canAccess(who, w.id)).map(w => ({ id: w.id, name: w.name }))
       return { role: who.role, workspaces }
     })
 
     // ---- workspace storage --------------------------------------------
     scope.get<{ Params: { ws: string } }>(`${api}/workspaces/:ws`, { schema: { params: wsParams } }, async (req) => {
-      access(req, req.params.ws)
-      return dashboardStatus(orch.workspaceStatus(req.params.ws), gateway != null)
+      await access(req, req.params.ws)
+      return dashboardStatus(await orch.workspaceStatus(req.params.ws), gateway != null)
     })
 
     scope.post<{ Params: { ws: string }, Body: { cid: string, name?: string, replicationMin?: number, replicationMax?: number } }>(`${api}/workspaces/:ws/pins`, {
@@ -219,15 +219,15 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
         }
       }
     }, async (req, reply) => {
-      access(req, req.params.ws)
+      await access(req, req.params.ws)
       const min = req.body.replicationMin ?? defaultReplication
-      const pin = orch.pin(req.params.ws, { cid: req.body.cid, name: req.body.name, replicationMin: min, replicationMax: req.body.replicationMax ?? min })
+      const pin = await orch.pin(req.params.ws, { cid: req.body.cid, name: req.body.name, replicationMin: min, replicationMax: req.body.replicationMax ?? min })
       return reply.code(201).send(pin)
     })
 
     scope.delete<{ Params: { ws: string, cid: string } }>(`${api}/workspaces/:ws/pins/:cid`, { schema: { params: pinParams } }, async (req, reply) => {
-      access(req, req.params.ws)
-      orch.unpin(req.params.ws, req.params.cid)
+      await access(req, req.params.ws)
+      await orch.unpin(req.params.ws, req.params.cid)
       return reply.code(204).send()
     })
 
@@ -238,7 +238,7 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
         querystring: { type: 'object', properties: { name: { type: 'string', maxLength: 1024 }, replication }, additionalProperties: false }
       }
     }, async (req, reply) => {
-      access(req, req.params.ws)
+      await access(req, req.params.ws)
       const gw = requireGateway()
       if (!(req.body instanceof Readable)) throw new InvalidArgumentError('Send the file as application/octet-stream')
       const declared = req.headers['content-length'] != null ? Number(req.headers['content-length']) : undefined
@@ -264,12 +264,12 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
     scope.get<{ Params: { ws: string, cid: string }, Querystring: { download?: string } }>(`${api}/workspaces/:ws/content/:cid`, {
       schema: { params: pinParams, querystring: { type: 'object', properties: { download: { type: 'string', maxLength: 8 } } } }
     }, async (req, reply) => {
-      access(req, req.params.ws)
+      await access(req, req.params.ws)
       const gw = requireGateway()
       let name: string | null = null
       let size: number | null = null
       try {
-        const pin = orch.pinStatus(req.params.ws, req.params.cid)
+        const pin = await orch.pinStatus(req.params.ws, req.params.cid)
         name = pin.name
         size = pin.size
       } catch (err) {
@@ -302,8 +302,8 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
 
     // ---- node view -----------------------------------------------------
     scope.get<{ Params: { ws: string, node: string } }>(`${api}/workspaces/:ws/nodes/:node`, { schema: { params: nodeParams } }, async (req) => {
-      access(req, req.params.ws)
-      const status = dashboardStatus(orch.workspaceStatus(req.params.ws), gateway != null)
+      await access(req, req.params.ws)
+      const status = dashboardStatus(await orch.workspaceStatus(req.params.ws), gateway != null)
       const node = status.nodes.find(n => n.id === req.params.node)
       if (node == null) throw new DashboardStatusError('ERR_RECORD_NOT_FOUND', `Node ${req.params.node} is not a member of this workspace`)
       const pins = status.pins.flatMap(p => {
@@ -316,17 +316,17 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
     scope.post<{ Params: { ws: string, node: string }, Body: { cid: string, name?: string } }>(`${api}/workspaces/:ws/nodes/:node/pins`, {
       schema: { params: nodeParams, body: { type: 'object', properties: { cid: cidParam, name: { type: 'string', maxLength: 1024 } }, required: ['cid'], additionalProperties: false } }
     }, async (req, reply) => {
-      access(req, req.params.ws)
+      await access(req, req.params.ws)
       normaliseCid(req.body.cid) // a bad CID is a 400 before anything else
-      const node = orch.getNode(req.params.node)
+      const node = await orch.getNode(req.params.node)
       if (!node.workspaces.includes(req.params.ws)) throw new DashboardStatusError('ERR_RECORD_NOT_FOUND', `Node ${req.params.node} is not a member of this workspace`)
       if (!node.online) throw new ConflictError(`Node ${node.name} is offline: it cannot pin now`)
-      return reply.code(201).send(orch.pinOnNode(req.params.ws, req.params.node, { cid: req.body.cid, name: req.body.name }))
+      return reply.code(201).send(await orch.pinOnNode(req.params.ws, req.params.node, { cid: req.body.cid, name: req.body.name }))
     })
 
     scope.delete<{ Params: { ws: string, node: string, cid: string } }>(`${api}/workspaces/:ws/nodes/:node/pins/:cid`, { schema: { params: nodePinParams } }, async (req, reply) => {
-      access(req, req.params.ws)
-      orch.unpinOnNode(req.params.ws, req.params.node, req.params.cid)
+      await access(req, req.params.ws)
+      await orch.unpinOnNode(req.params.ws, req.params.node, req.params.cid)
       return reply.code(204).send()
     })
 
@@ -335,8 +335,8 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
       schema: { querystring: { type: 'object', properties: { workspace: idParam }, required: ['workspace'] } }
     }, async (req, reply) => {
       const ws = req.query.workspace
-      access(req, ws)
-      let memberIds = new Set(orch.getWorkspace(ws).members)
+      await access(req, ws)
+      let memberIds = new Set((await orch.getWorkspace(ws)).members)
       reply.hijack()
       const res = reply.raw
       res.writeHead(200, {
@@ -349,11 +349,11 @@ export function registerDashboard (app: FastifyInstance, init: DashboardInit): (
       const write = (event: OrchestratorEvent): void => {
         const target = eventWorkspace(event)
         if (target === ws && (event.type === 'member:added' || event.type === 'member:removed')) {
-          try {
-            memberIds = new Set(orch.getWorkspace(ws).members)
-          } catch (err) {
-            log.debug({ workspaceId: ws, err: (err as Error).message }, 'event stream could not refresh the members')
-          }
+          // a member event names its node: count it at once, then take the list as stored
+          if (event.type === 'member:added') memberIds.add(event.nodeId)
+          orch.getWorkspace(ws).then(w => { memberIds = new Set(w.members) }, (err: Error) => {
+            log.debug({ workspaceId: ws, err: err.message }, 'event stream could not refresh the members')
+          })
         }
         const relevant = target != null ? target === ws : ('nodeId' in event && memberIds.has(event.nodeId))
         if (!relevant) return

@@ -14,8 +14,8 @@ export type DashboardOrchestrator = Pick<Orchestrator,
 
 /** Manual pin/unpin on one node (the orchestrator's `pinOnNode` / `unpinOnNode`), used by the node view. */
 export interface NodePinControl {
-  pinOnNode(workspaceId: string, nodeId: string, request: PinRequest): PinStatus
-  unpinOnNode(workspaceId: string, nodeId: string, cid: string): void
+  pinOnNode(workspaceId: string, nodeId: string, request: PinRequest): Promise<PinStatus>
+  unpinOnNode(workspaceId: string, nodeId: string, cid: string): Promise<void>
 }
 
 /** A member login: this token opens these workspaces (read and write). */

@@ -58,7 +58,7 @@ class DefaultGateway implements WorkspaceGateway {
     let joining = this.#joins.get(workspaceId)
     if (joining == null) {
       joining = (async () => {
-        const status = this.#init.orchestrator.workspaceStatus(workspaceId)
+        const status = await this.#init.orchestrator.workspaceStatus(workspaceId)
         const key = await this.#swarmKey(workspaceId)
         return await this.storageNode.join(workspaceId, key, { bootstrapPeers: this.#memberAddresses(status.nodes) })
       })()
@@ -75,7 +75,7 @@ class DefaultGateway implements WorkspaceGateway {
     options.signal?.throwIfAborted()
     const min = options.replicationMin ?? this.#init.replication ?? 2
     const max = options.replicationMax ?? min
-    if (options.size != null) this.#checkRoom(workspaceId, options.size, min)
+    if (options.size != null) await this.#checkRoom(workspaceId, options.size, min)
     const node = await this.join(workspaceId, options)
     const added = await node.add(source, { name: options.name, pin: true, signal: options.signal })
     const cid = added.cid.toString()
@@ -115,13 +115,13 @@ class DefaultGateway implements WorkspaceGateway {
    */
   async #place (node: WorkspaceNode, workspaceId: string, cid: string, size: number, opts: { name?: string, min: number, max: number, checkRoom: boolean }): Promise<PinStatus> {
     try {
-      if (opts.checkRoom) this.#checkRoom(workspaceId, size, opts.min)
+      if (opts.checkRoom) await this.#checkRoom(workspaceId, size, opts.min)
     } catch (err) {
       await node.unpin(cid).catch((e: Error) => { this.#log.warn({ workspaceId, cid, err: e.message }, 'dropping a refused upload failed') })
       throw err
     }
     if (this.#init.keepUploads !== true) this.#staged.set(`${workspaceId} ${cid}`, { workspaceId, cid, min: opts.min })
-    const pin = this.#init.orchestrator.pin(workspaceId, { cid, name: opts.name, size, replicationMin: opts.min, replicationMax: opts.max })
+    const pin = await this.#init.orchestrator.pin(workspaceId, { cid, name: opts.name, size, replicationMin: opts.min, replicationMax: opts.max })
     void this.#release(workspaceId, cid)
     return pin
   }
@@ -150,8 +150,8 @@ class DefaultGateway implements WorkspaceGateway {
   }
 
   /** Refuses an upload that no `min` members could hold (nodes that never reported count as fitting). */
-  #checkRoom (workspaceId: string, size: number, min: number): void {
-    const { nodes } = this.#init.orchestrator.workspaceStatus(workspaceId)
+  async #checkRoom (workspaceId: string, size: number, min: number): Promise<void> {
+    const { nodes } = await this.#init.orchestrator.workspaceStatus(workspaceId)
     if (nodes.length === 0) throw new ConflictError('This workspace has no storage node yet: add one before uploading')
     const fitting = nodes.filter(n => n.storage == null || n.storage.free >= size)
     if (fitting.length >= Math.min(min, nodes.length)) return
@@ -187,7 +187,7 @@ class DefaultGateway implements WorkspaceGateway {
         const workspaceId = event.workspaceId
         const rejoin = (async () => {
           const key = await this.#swarmKey(workspaceId)
-          const status = this.#init.orchestrator.workspaceStatus(workspaceId)
+          const status = await this.#init.orchestrator.workspaceStatus(workspaceId)
           return await this.storageNode.rotateKey(workspaceId, key, { bootstrapPeers: this.#memberAddresses(status.nodes) })
         })()
         this.#joins.set(workspaceId, rejoin)
@@ -212,7 +212,7 @@ class DefaultGateway implements WorkspaceGateway {
     if (staged == null) return
     if (!removed) {
       try {
-        const status = this.#init.orchestrator.pinStatus(workspaceId, cid)
+        const status = await this.#init.orchestrator.pinStatus(workspaceId, cid)
         if (status.copies < staged.min) return
       } catch (err) {
         // the pin is gone: release

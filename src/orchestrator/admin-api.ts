@@ -84,30 +84,30 @@ export function buildAdminApp (orch: AdminMethods, init: AdminAppInit): FastifyI
 
     scope.get('/health', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }))
 
-    scope.get('/workspaces', { schema: { response: r } }, async () => ({ workspaces: orch.listWorkspaces() }))
+    scope.get('/workspaces', { schema: { response: r } }, async () => ({ workspaces: await orch.listWorkspaces() }))
 
     scope.post<{ Body: { id?: string, name: string } }>('/workspaces', {
       schema: {
         body: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 }, name: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name'], additionalProperties: false },
         response: r
       }
-    }, async (req, reply) => reply.code(201).send(orch.createWorkspace(req.body)))
+    }, async (req, reply) => reply.code(201).send(await orch.createWorkspace(req.body)))
 
-    scope.get<{ Params: { id: string } }>('/workspaces/:id', { schema: { params: wsParams, response: r } }, async (req) => orch.getWorkspace(req.params.id))
+    scope.get<{ Params: { id: string } }>('/workspaces/:id', { schema: { params: wsParams, response: r } }, async (req) => await orch.getWorkspace(req.params.id))
 
-    scope.get<{ Params: { id: string } }>('/workspaces/:id/status', { schema: { params: wsParams, response: r } }, async (req) => orch.workspaceStatus(req.params.id))
+    scope.get<{ Params: { id: string } }>('/workspaces/:id/status', { schema: { params: wsParams, response: r } }, async (req) => await orch.workspaceStatus(req.params.id))
 
-    scope.post<{ Params: { id: string } }>('/workspaces/:id/rotate-key', { schema: { params: wsParams, response: r } }, async (req) => orch.rotateKey(req.params.id))
+    scope.post<{ Params: { id: string } }>('/workspaces/:id/rotate-key', { schema: { params: wsParams, response: r } }, async (req) => await orch.rotateKey(req.params.id))
 
     scope.put<{ Params: { id: string, nodeId: string } }>('/workspaces/:id/members/:nodeId', { schema: { params: memberParams, response: r } }, async (req, reply) => {
-      orch.addMember(req.params.id, req.params.nodeId)
+      await orch.addMember(req.params.id, req.params.nodeId)
       return reply.code(204).send()
     })
 
     scope.delete<{ Params: { id: string, nodeId: string }, Querystring: { purge?: boolean } }>('/workspaces/:id/members/:nodeId', {
       schema: { params: memberParams, querystring: { type: 'object', properties: { purge: { type: 'boolean' } }, additionalProperties: false }, response: r }
     }, async (req, reply) => {
-      orch.removeMember(req.params.id, req.params.nodeId, { purge: req.query.purge === true })
+      await orch.removeMember(req.params.id, req.params.nodeId, { purge: req.query.purge === true })
       return reply.code(204).send()
     })
 
@@ -128,22 +128,22 @@ export function buildAdminApp (orch: AdminMethods, init: AdminAppInit): FastifyI
         },
         response: r
       }
-    }, async (req, reply) => reply.code(201).send(orch.pin(req.params.id, req.body)))
+    }, async (req, reply) => reply.code(201).send(await orch.pin(req.params.id, req.body)))
 
-    scope.get<{ Params: { id: string, cid: string } }>('/workspaces/:id/pins/:cid', { schema: { params: pinParams, response: r } }, async (req) => orch.pinStatus(req.params.id, req.params.cid))
+    scope.get<{ Params: { id: string, cid: string } }>('/workspaces/:id/pins/:cid', { schema: { params: pinParams, response: r } }, async (req) => await orch.pinStatus(req.params.id, req.params.cid))
 
     scope.delete<{ Params: { id: string, cid: string } }>('/workspaces/:id/pins/:cid', { schema: { params: pinParams, response: r } }, async (req, reply) => {
-      orch.unpin(req.params.id, req.params.cid)
+      await orch.unpin(req.params.id, req.params.cid)
       return reply.code(204).send()
     })
 
-    scope.get('/nodes', { schema: { response: r } }, async () => ({ nodes: orch.listNodes() }))
+    scope.get('/nodes', { schema: { response: r } }, async () => ({ nodes: await orch.listNodes() }))
 
     scope.post<{ Body: { name: string } }>('/nodes', {
       schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['name'], additionalProperties: false }, response: r }
-    }, async (req, reply) => reply.code(201).send(orch.createNode(req.body)))
+    }, async (req, reply) => reply.code(201).send(await orch.createNode(req.body)))
 
-    scope.get<{ Params: { id: string } }>('/nodes/:id', { schema: { params: wsParams, response: r } }, async (req) => orch.getNode(req.params.id))
+    scope.get<{ Params: { id: string } }>('/nodes/:id', { schema: { params: wsParams, response: r } }, async (req) => await orch.getNode(req.params.id))
   })
 
   return app

@@ -6,7 +6,7 @@
  */
 import { parseSwarmKey } from '../swarm-key/index.js'
 import { MAX_PEER_ADDRESSES, multiaddrSchema } from '../protocol/index.js'
-import type { OrchestratorContext } from './context.js'
+import type { OrchestratorContext, Scope } from './context.js'
 import type { NodeSession } from './state.js'
 import type { TimerHandle } from './clock.js'
 
@@ -23,11 +23,11 @@ export class Bootstrap {
     this.#ctx = ctx
   }
 
-  /** Sends `workspace_joined` (key and bootstrap peers) to a member's session. */
-  sendJoined (session: NodeSession, workspaceId: string): void {
-    const ws = this.#ctx.store.getWorkspace(workspaceId)
+  /** Sends `workspace_joined` (key and bootstrap peers) to a member's session (after `s` commits). */
+  async sendJoined (s: Scope, session: NodeSession, workspaceId: string): Promise<void> {
+    const ws = await s.db.getWorkspace(workspaceId)
     if (ws == null || session.nodeId == null || !this.#ctx.state.isMember(workspaceId, session.nodeId)) return
-    this.#ctx.send(session, {
+    s.send(session, {
       type: 'workspace_joined',
       workspace_id: ws.id,
       ipfs_swarm_key: ws.swarm_key,
@@ -42,7 +42,7 @@ export class Bootstrap {
     const extra = this.extraPeers(workspaceId)
     if (extra.length === 0) return
     for (const nodeId of this.#ctx.state.ready.get(workspaceId) ?? []) {
-      this.#ctx.sendTo(nodeId, { type: 'bootstrap_update', workspace_id: workspaceId, peers: extra })
+      this.#ctx.sendToNow(nodeId, { type: 'bootstrap_update', workspace_id: workspaceId, peers: extra })
     }
   }
 
@@ -93,7 +93,7 @@ export class Bootstrap {
         const session = state.sessions.get(nodeId)
         if (session == null) continue
         const peers = sample(freshIds.filter(id => id !== nodeId), settings.maxBootstrapPeers).flatMap(id => addrs.get(id) ?? [])
-        if (peers.length > 0) this.#ctx.send(session, { type: 'bootstrap_update', workspace_id: workspaceId, peers })
+        if (peers.length > 0) this.#ctx.sendNow(session, { type: 'bootstrap_update', workspace_id: workspaceId, peers })
       }
     }
   }

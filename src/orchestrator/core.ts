@@ -3,6 +3,8 @@
  * commands, the views and the session hub, wired together. `createOrchestrator`
  * puts a WebSocket server and the admin API in front of it; tests drive it
  * directly with in-memory connections, a manual clock and scheduler.
+ * The store is asynchronous: SQLite (given as is, or through
+ * `asyncSqliteStore`) or PostgreSQL (`createPostgresStore`).
  */
 import { Bootstrap } from './bootstrap.js'
 import { systemClock, systemScheduler } from './clock.js'
@@ -14,6 +16,11 @@ import { OrchestratorContext } from './context.js'
 import { Replication } from './replication.js'
 import { SessionHub } from './session-hub.js'
 import { LiveState } from './state.js'
+import { singleInstance } from './cluster/link.js'
+import type { ClusterLink } from './cluster/link.js'
+import { asyncSqliteStore } from './pg/sqlite-adapter.js'
+import type { SyncSqliteStore } from './pg/sqlite-adapter.js'
+import type { AsyncOrchestratorStore } from './pg/async-store.js'
 import type { KeyEncryptionKey } from './store/key-encryption.js'
 import type { OrchestratorStore } from './store/types.js'
 import type { CreatedNode, KeyRotation, NodeInfo, Orchestrator, OrchestratorEvent, OrchestratorLogger, PinRequest, PinStatus, WorkspaceInfo, WorkspaceStatus } from './types.js'
@@ -22,7 +29,10 @@ import { nodeInfo, pinStatus, workspaceInfo, workspaceStatus } from './views.js'
 export const silentLogger: OrchestratorLogger = { debug () {}, info () {}, warn () {}, error () {} }
 
 export interface OrchestratorCoreInit {
-  store: OrchestratorStore
+  /** An asynchronous store, or an open SQLite store (wrapped in `asyncSqliteStore`). */
+  store: AsyncOrchestratorStore | OrchestratorStore
+  /** The other instances on the same database. @default alone ({@link singleInstance}) */
+  link?: ClusterLink
   clock?: Clock
   scheduler?: Scheduler
   logger?: OrchestratorLogger
@@ -38,13 +48,19 @@ export interface OrchestratorCoreInit {
 }
 
 /** The library API of the orchestrator, plus the session hub its transport feeds. */
-export type OrchestratorCore = Omit<Orchestrator, 'start' | 'stop' | 'adminToken' | 'rotateKeyEncryptionKey'> & {
+export type OrchestratorCore = Omit<Orchestrator, 'start' | 'stop' | 'adminToken' | 'rotateKeyEncryptionKey' | 'idle' | 'isLeader'> & {
   readonly hub: SessionHub
   readonly context: OrchestratorContext
+  readonly replication: Replication
+  readonly bootstrap: Bootstrap
+  /** The store the core works on (asynchronous). */
+  readonly store: AsyncOrchestratorStore
   /** Records that the orchestrator is alive now (its downtime does not count against the nodes). */
-  touchAlive(): void
+  touchAlive(): Promise<void>
   /** Re-encrypts every swarm key under `next` (`null`: plain) in one transaction; returns how many. */
-  rotateKeyEncryptionKey(next: KeyEncryptionKey | null): number
+  rotateKeyEncryptionKey(next: KeyEncryptionKey | null): Promise<number>
+  /** Resolves once the work started by timers and received frames is done (tests wait on it after moving a manual clock). */
+  idle(): Promise<void>
   /** Stops the timers and forgets the live state (the store stays open: its owner closes it). */
   close(): void
 }
@@ -58,19 +74,21 @@ export type OrchestratorCore = Omit<Orchestrator, 'start' | 'stop' | 'adminToken
  * @example
  * ```ts
  * const time = createManualTime()
- * const core = createOrchestratorCore({ store: openOrchestratorStore({ path: ':memory:' }), clock: time, scheduler: time })
+ * const core = await createOrchestratorCore({ store: openOrchestratorStore({ path: ':memory:' }), clock: time, scheduler: time })
  * const session = core.hub.accept(connection)
- * core.hub.receive([{ session, data: JSON.stringify({ type: 'hello', protocol_version: 1, token }) }])
+ * await core.hub.receive([{ session, data: JSON.stringify({ type: 'hello', protocol_version: 1, token }) }])
  * ```
  */
-export function createOrchestratorCore (init: OrchestratorCoreInit): OrchestratorCore {
+export async function createOrchestratorCore (init: OrchestratorCoreInit): Promise<OrchestratorCore> {
+  const store = 'dialect' in init.store ? init.store : asyncSqliteStore(init.store as unknown as SyncSqliteStore)
   const clock = init.clock ?? systemClock
   const startedAt = clock.now()
   const repinGraceMs = init.repinGraceMs ?? 600_000
   const state = new LiveState(startedAt, repinGraceMs)
   const ctx = new OrchestratorContext({
-    store: init.store,
+    store,
     state,
+    link: init.link ?? singleInstance,
     clock,
     scheduler: init.scheduler ?? systemScheduler,
     log: init.logger ?? silentLogger,
@@ -86,31 +104,41 @@ export function createOrchestratorCore (init: OrchestratorCoreInit): Orchestrato
   const bootstrap = new Bootstrap(ctx)
   const parts: OrchestratorParts = { ctx, replication, bootstrap }
   const hub = new SessionHub(parts)
-  restore(ctx, replication, startedAt)
+  await restore(ctx, replication, startedAt)
 
   return {
     hub,
     context: ctx,
+    replication,
+    bootstrap,
+    store,
     onChange: (listener: (event: OrchestratorEvent) => void) => ctx.onChange(listener),
-    swarmKeyFor: (workspaceId: string): string => ctx.workspaceRow(workspaceId).swarm_key,
-    announceBootstrapPeers: (workspaceId: string): void => { bootstrap.announce(ctx.workspaceRow(workspaceId).id) },
-    createWorkspace: (i: { id?: string, name: string }): WorkspaceInfo => createWorkspace(parts, i),
-    listWorkspaces: (): WorkspaceInfo[] => { ctx.check(); return ctx.store.listWorkspaces().map(w => workspaceInfo(ctx, w)) },
-    getWorkspace: (workspaceId: string): WorkspaceInfo => workspaceInfo(ctx, ctx.workspaceRow(workspaceId)),
-    rotateKey: (workspaceId: string): KeyRotation => rotateKey(parts, workspaceId),
-    createNode: (i: { name: string }): CreatedNode => createNode(parts, i),
-    listNodes: (): NodeInfo[] => { ctx.check(); return ctx.store.listNodes().map(n => nodeInfo(ctx, n)) },
-    getNode: (nodeId: string): NodeInfo => nodeInfo(ctx, ctx.nodeRow(nodeId)),
-    addMember: (workspaceId: string, nodeId: string): void => { addMember(parts, workspaceId, nodeId) },
-    removeMember: (workspaceId: string, nodeId: string, options?: { purge?: boolean }): void => { removeMember(parts, workspaceId, nodeId, options) },
-    pin: (workspaceId: string, request: PinRequest): PinStatus => pin(parts, workspaceId, request),
-    unpin: (workspaceId: string, cid: string): void => { unpin(parts, workspaceId, cid) },
-    pinOnNode: (workspaceId: string, nodeId: string, request: PinRequest): PinStatus => pinOnNode(parts, workspaceId, nodeId, request),
-    unpinOnNode: (workspaceId: string, nodeId: string, cid: string): void => { unpinOnNode(parts, workspaceId, nodeId, cid) },
-    pinStatus: (workspaceId: string, cid: string): PinStatus => pinStatus(ctx, workspaceId, cid),
-    workspaceStatus: (workspaceId: string): WorkspaceStatus => workspaceStatus(ctx, workspaceId),
-    touchAlive: (): void => { if (!ctx.closed) ctx.store.setMeta('last_alive', String(clock.now())) },
-    rotateKeyEncryptionKey: (next: KeyEncryptionKey | null): number => { ctx.check(); return ctx.store.rotateKeyEncryptionKey(next) },
+    swarmKeyFor: async (workspaceId: string): Promise<string> => (await ctx.workspaceRow(workspaceId)).swarm_key,
+    announceBootstrapPeers: async (workspaceId: string): Promise<void> => { bootstrap.announce((await ctx.workspaceRow(workspaceId)).id) },
+    createWorkspace: async (i: { id?: string, name: string }): Promise<WorkspaceInfo> => await createWorkspace(parts, i),
+    listWorkspaces: async (): Promise<WorkspaceInfo[]> => { ctx.check(); return (await store.listWorkspaces()).map(w => workspaceInfo(ctx, w)) },
+    getWorkspace: async (workspaceId: string): Promise<WorkspaceInfo> => workspaceInfo(ctx, await ctx.workspaceRow(workspaceId)),
+    rotateKey: async (workspaceId: string): Promise<KeyRotation> => await rotateKey(parts, workspaceId),
+    createNode: async (i: { name: string }): Promise<CreatedNode> => await createNode(parts, i),
+    listNodes: async (): Promise<NodeInfo[]> => {
+      ctx.check()
+      const online = await ctx.link.onlineNodes()
+      const out: NodeInfo[] = []
+      for (const n of await store.listNodes()) out.push(await nodeInfo(ctx, n, online))
+      return out
+    },
+    getNode: async (nodeId: string): Promise<NodeInfo> => await nodeInfo(ctx, await ctx.nodeRow(nodeId), await ctx.link.onlineNodes()),
+    addMember: async (workspaceId: string, nodeId: string): Promise<void> => { await addMember(parts, workspaceId, nodeId) },
+    removeMember: async (workspaceId: string, nodeId: string, options?: { purge?: boolean }): Promise<void> => { await removeMember(parts, workspaceId, nodeId, options) },
+    pin: async (workspaceId: string, request: PinRequest): Promise<PinStatus> => await pin(parts, workspaceId, request),
+    unpin: async (workspaceId: string, cid: string): Promise<void> => { await unpin(parts, workspaceId, cid) },
+    pinOnNode: async (workspaceId: string, nodeId: string, request: PinRequest): Promise<PinStatus> => await pinOnNode(parts, workspaceId, nodeId, request),
+    unpinOnNode: async (workspaceId: string, nodeId: string, cid: string): Promise<void> => { await unpinOnNode(parts, workspaceId, nodeId, cid) },
+    pinStatus: async (workspaceId: string, cid: string): Promise<PinStatus> => await pinStatus(ctx, workspaceId, cid),
+    workspaceStatus: async (workspaceId: string): Promise<WorkspaceStatus> => await workspaceStatus(ctx, workspaceId),
+    touchAlive: async (): Promise<void> => { if (!ctx.closed) await store.setMeta('last_alive', String(clock.now())) },
+    rotateKeyEncryptionKey: async (next: KeyEncryptionKey | null): Promise<number> => { ctx.check(); return await store.rotateKeyEncryptionKey(next) },
+    idle: async () => { await ctx.idle() },
     close: (): void => {
       replication.close()
       bootstrap.close()
@@ -120,20 +148,20 @@ export function createOrchestratorCore (init: OrchestratorCoreInit): Orchestrato
   }
 }
 
-function restore (ctx: OrchestratorContext, replication: Replication, startedAt: number): void {
+async function restore (ctx: OrchestratorContext, replication: Replication, startedAt: number): Promise<void> {
   const { store, state } = ctx
-  for (const ws of store.listWorkspaces()) state.members.set(ws.id, new Set(store.listMemberIds(ws.id)))
+  for (const ws of await store.listWorkspaces()) state.members.set(ws.id, new Set(await store.listMemberIds(ws.id)))
   // the orchestrator's own downtime does not count against the nodes: a node
   // that was online when it stopped starts its grace period now, one that
   // was already offline for X ms is offline for X ms now
-  const lastAlive = Number(store.getMeta('last_alive') ?? startedAt)
+  const lastAlive = Number(await store.getMeta('last_alive') ?? startedAt)
   const downtime = Math.max(0, startedAt - lastAlive)
-  for (const node of store.listNodes()) {
+  for (const node of await store.listNodes()) {
     const since = node.last_seen == null ? startedAt : Math.min(startedAt, node.last_seen + downtime)
     state.offlineSince.set(node.id, since)
     if (node.storage_free != null) state.free.set(node.id, node.storage_free)
   }
-  store.transaction(() => { store.setMeta('last_alive', String(startedAt)) })
+  await store.setMeta('last_alive', String(startedAt))
   // after the grace period, place the pins of nodes that never came back
   ctx.later(ctx.settings.repinGraceMs + 10, () => { replication.scheduleAll() })
 }

@@ -8,10 +8,10 @@
  * import { createOrchestrator } from 'otherthing-storage/orchestrator'
  * const orch = createOrchestrator({ dataDir: './state', port: 7420 })
  * const { url, adminUrl } = await orch.start()
- * const ws = orch.createWorkspace({ name: 'Team' })
- * const { node, token } = orch.createNode({ name: 'laptop' })
- * orch.addMember(ws.id, node.id)
- * orch.pin(ws.id, { cid: 'bafy...', replicationMin: 2, replicationMax: 3 })
+ * const ws = await orch.createWorkspace({ name: 'Team' })
+ * const { node, token } = await orch.createNode({ name: 'laptop' })
+ * await orch.addMember(ws.id, node.id)
+ * await orch.pin(ws.id, { cid: 'bafy...', replicationMin: 2, replicationMax: 3 })
  *
  * // with the dashboard on the same port and an always-on workspace gateway: see createOrchestratorServer (src/server/)
  * ```

@@ -6,16 +6,16 @@
  * above it (`createOrchestratorServer` in `src/server/`) through `plugins`,
  * `extraBootstrapPeers` and `onChange`.
  */
-import { mkdirSync } from 'node:fs'
-import { dirname, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { ConflictError, InvalidArgumentError, InvalidStoragePathError, NotStartedError } from '../errors.js'
+import { ConflictError, InvalidArgumentError, NotStartedError } from '../errors.js'
 import { buildAdminApp } from './admin-api.js'
 import { createOrchestratorCore } from './core.js'
 import type { OrchestratorCore } from './core.js'
-import { openOrchestratorStore } from './store/sqlite.js'
 import { parseKeyEncryptionKey, resolveKeyEncryptionKey } from './store/key-encryption.js'
-import type { OrchestratorStore } from './store/types.js'
+import type { AsyncOrchestratorStore } from './pg/async-store.js'
+import { chooseDatabase, describeDatabase, openStore } from './open-store.js'
+import { startClusterLink } from './cluster/postgres-link.js'
+import type { StartedLink } from './cluster/postgres-link.js'
 import { generateToken } from '../util/tokens.js'
 import { isLoopbackHost } from '../util/host.js'
 import { attachWsTransport } from './ws-transport.js'
@@ -30,8 +30,7 @@ export { CLOSE_CODES, ERR_PROTOCOL_VERSION } from './session-hub.js'
 export { BOOTSTRAP_COALESCE_MS } from './bootstrap.js'
 export { normaliseCid } from '../util/cid.js'
 
-/** File name of the database inside `dataDir`. */
-export const DATABASE_FILE_NAME = 'otherthing-orchestrator.db'
+export { DATABASE_FILE_NAME } from './open-store.js'
 
 /**
  * Creates an orchestrator. Nothing opens until `start()`.
@@ -40,9 +39,12 @@ export const DATABASE_FILE_NAME = 'otherthing-orchestrator.db'
  * ```ts
  * const orch = createOrchestrator({ dataDir: './state', port: 7420 })
  * const { url, adminUrl } = await orch.start()
- * const ws = orch.createWorkspace({ name: 'Team' })
- * const { node, token } = orch.createNode({ name: 'laptop' })
- * orch.addMember(ws.id, node.id)
+ * const ws = await orch.createWorkspace({ name: 'Team' })
+ * const { node, token } = await orch.createNode({ name: 'laptop' })
+ * await orch.addMember(ws.id, node.id)
+ *
+ * // or on PostgreSQL, where several instances may share the database
+ * const shared = createOrchestrator({ database: 'postgres://orch:secret@db.example:5432/otherthing', port: 7420 })
  * ```
  */
 export function createOrchestrator (init: OrchestratorInit = {}): Orchestrator {
@@ -54,7 +56,8 @@ class DefaultOrchestrator implements Orchestrator {
   readonly #init: OrchestratorInit
   readonly #log: OrchestratorLogger
   readonly #listeners = new Set<(event: OrchestratorEvent) => void>()
-  #store: OrchestratorStore | null = null
+  #store: AsyncOrchestratorStore | null = null
+  #link: StartedLink | null = null
   #core: OrchestratorCore | null = null
   #app: FastifyInstance | null = null
   #transport: WsTransport | null = null
@@ -71,18 +74,24 @@ class DefaultOrchestrator implements Orchestrator {
   async start (): Promise<OrchestratorAddresses> {
     if (this.#store != null) throw new ConflictError('Orchestrator already started')
     const init = this.#init
-    const dbPath = init.databasePath ?? join(init.dataDir ?? process.cwd(), DATABASE_FILE_NAME)
-    if (dbPath !== ':memory:') makeDataDir(dirname(dbPath))
+    const database = chooseDatabase(init)
     const kek = init.keyEncryptionKey != null ? parseKeyEncryptionKey(init.keyEncryptionKey) : resolveKeyEncryptionKey({ keyEncryptionKeyFile: init.keyEncryptionKeyFile })
-    const store = openOrchestratorStore({ path: dbPath, ...(kek != null ? { keyEncryptionKey: kek } : {}) })
+    const store = await openStore(database, { ...(kek != null ? { keyEncryptionKey: kek } : {}), logger: this.#log })
     this.#store = store
     try {
-      const core = createOrchestratorCore({
+      const link = database.engine === 'postgres'
+        ? await startClusterLink({ connectionString: database.url, instanceId: init.instanceId, logger: this.#log })
+        : null
+      this.#link = link
+      const core = await createOrchestratorCore({
         store,
+        ...(link != null ? { link: link.link } : {}),
         logger: this.#log,
         ...pick(init, ['clock', 'scheduler', 'repinGraceMs', 'maxBootstrapPeers', 'pinTimeoutMs', 'authTimeoutMs', 'extraBootstrapPeers'])
       })
       this.#core = core
+      link?.attach(core)
+      await link?.settle()
       core.onChange(event => {
         for (const l of this.#listeners) {
           try { l(event) } catch (err) { this.#log.warn({ err: (err as Error).message }, 'change listener threw') }
@@ -92,7 +101,7 @@ class DefaultOrchestrator implements Orchestrator {
       this.#app = app
       for (const plugin of init.plugins ?? []) await plugin(app, this)
       const wsPath = init.wsPath ?? '/ws'
-      this.#transport = attachWsTransport({ server: app.server, hub: core.hub, log: this.#log, path: wsPath, heartbeatMs: init.heartbeatMs, onBeat: () => { core.touchAlive() } })
+      this.#transport = attachWsTransport({ server: app.server, hub: core.hub, log: this.#log, path: wsPath, heartbeatMs: init.heartbeatMs, onBeat: () => { core.touchAlive().catch((err: Error) => { this.#log.warn({ err: err.message }, 'recording the time failed') }) } })
       const host = init.host ?? '127.0.0.1'
       await app.listen({ host, port: init.port ?? 7420, backlog: 2048 })
 
@@ -106,7 +115,7 @@ class DefaultOrchestrator implements Orchestrator {
         // nodes receive swarm keys and send their tokens over this socket
         this.#log.warn({ host: address.address, port: address.port }, 'orchestrator listens without TLS on a non-loopback address: swarm keys and node tokens cross the network in clear; give `tls` (or put a TLS proxy in front)')
       }
-      this.#log.info({ ...addresses, database: dbPath === ':memory:' ? dbPath : 'file', keysEncrypted: store.encryptsKeys }, 'orchestrator started')
+      this.#log.info({ ...addresses, database: describeDatabase(database), ...(link != null ? { instanceId: link.instanceId } : {}), keysEncrypted: store.encryptsKeys }, 'orchestrator started')
       return addresses
     } catch (err) {
       await this.stop()
@@ -125,14 +134,19 @@ class DefaultOrchestrator implements Orchestrator {
       await app.close()
     }
     try {
-      this.#core?.touchAlive()
+      await this.#core?.idle()
+      await this.#core?.touchAlive()
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'recording the stop time failed')
     }
     this.#core?.close()
     this.#core = null
-    this.#store?.close()
+    const link = this.#link
+    this.#link = null
+    await link?.stop()
+    const store = this.#store
     this.#store = null
+    await store?.close()
   }
 
   // ---- library API ---------------------------------------------------------
@@ -147,37 +161,34 @@ class DefaultOrchestrator implements Orchestrator {
     return () => { this.#listeners.delete(listener) }
   }
 
-  swarmKeyFor (workspaceId: string): string { return this.#c().swarmKeyFor(workspaceId) }
-  announceBootstrapPeers (workspaceId: string): void { this.#c().announceBootstrapPeers(workspaceId) }
-  createWorkspace (init: { id?: string, name: string }): WorkspaceInfo { return this.#c().createWorkspace(init) }
-  listWorkspaces (): WorkspaceInfo[] { return this.#c().listWorkspaces() }
-  getWorkspace (workspaceId: string): WorkspaceInfo { return this.#c().getWorkspace(workspaceId) }
-  rotateKey (workspaceId: string): KeyRotation { return this.#c().rotateKey(workspaceId) }
-  createNode (init: { name: string }): CreatedNode { return this.#c().createNode(init) }
-  listNodes (): NodeInfo[] { return this.#c().listNodes() }
-  getNode (nodeId: string): NodeInfo { return this.#c().getNode(nodeId) }
-  addMember (workspaceId: string, nodeId: string): void { this.#c().addMember(workspaceId, nodeId) }
-  removeMember (workspaceId: string, nodeId: string, options?: { purge?: boolean }): void { this.#c().removeMember(workspaceId, nodeId, options) }
-  pin (workspaceId: string, request: PinRequest): PinStatus { return this.#c().pin(workspaceId, request) }
-  unpin (workspaceId: string, cid: string): void { this.#c().unpin(workspaceId, cid) }
-  pinOnNode (workspaceId: string, nodeId: string, request: PinRequest): PinStatus { return this.#c().pinOnNode(workspaceId, nodeId, request) }
-  unpinOnNode (workspaceId: string, nodeId: string, cid: string): void { this.#c().unpinOnNode(workspaceId, nodeId, cid) }
-  pinStatus (workspaceId: string, cid: string): PinStatus { return this.#c().pinStatus(workspaceId, cid) }
-  workspaceStatus (workspaceId: string): WorkspaceStatus { return this.#c().workspaceStatus(workspaceId) }
+  async swarmKeyFor (workspaceId: string): Promise<string> { return await this.#c().swarmKeyFor(workspaceId) }
+  async announceBootstrapPeers (workspaceId: string): Promise<void> { await this.#c().announceBootstrapPeers(workspaceId) }
+  async createWorkspace (init: { id?: string, name: string }): Promise<WorkspaceInfo> { return await this.#c().createWorkspace(init) }
+  async listWorkspaces (): Promise<WorkspaceInfo[]> { return await this.#c().listWorkspaces() }
+  async getWorkspace (workspaceId: string): Promise<WorkspaceInfo> { return await this.#c().getWorkspace(workspaceId) }
+  async rotateKey (workspaceId: string): Promise<KeyRotation> { return await this.#c().rotateKey(workspaceId) }
+  async createNode (init: { name: string }): Promise<CreatedNode> { return await this.#c().createNode(init) }
+  async listNodes (): Promise<NodeInfo[]> { return await this.#c().listNodes() }
+  async getNode (nodeId: string): Promise<NodeInfo> { return await this.#c().getNode(nodeId) }
+  async addMember (workspaceId: string, nodeId: string): Promise<void> { await this.#c().addMember(workspaceId, nodeId) }
+  async removeMember (workspaceId: string, nodeId: string, options?: { purge?: boolean }): Promise<void> { await this.#c().removeMember(workspaceId, nodeId, options) }
+  async pin (workspaceId: string, request: PinRequest): Promise<PinStatus> { return await this.#c().pin(workspaceId, request) }
+  async unpin (workspaceId: string, cid: string): Promise<void> { await this.#c().unpin(workspaceId, cid) }
+  async pinOnNode (workspaceId: string, nodeId: string, request: PinRequest): Promise<PinStatus> { return await this.#c().pinOnNode(workspaceId, nodeId, request) }
+  async unpinOnNode (workspaceId: string, nodeId: string, cid: string): Promise<void> { await this.#c().unpinOnNode(workspaceId, nodeId, cid) }
+  async pinStatus (workspaceId: string, cid: string): Promise<PinStatus> { return await this.#c().pinStatus(workspaceId, cid) }
+  async workspaceStatus (workspaceId: string): Promise<WorkspaceStatus> { return await this.#c().workspaceStatus(workspaceId) }
 
-  rotateKeyEncryptionKey (next: string | Uint8Array | null): number {
-    const count = this.#c().rotateKeyEncryptionKey(next == null ? null : parseKeyEncryptionKey(next))
+  /** Resolves once the work in flight (received frames, placement started by timers) is done. */
+  async idle (): Promise<void> { await this.#c().idle() }
+
+  /** Whether this instance places pins now (always, alone on its database; the lease holder among several on PostgreSQL). */
+  get isLeader (): boolean { return this.#core?.context.link.isLeader() ?? false }
+
+  async rotateKeyEncryptionKey (next: string | Uint8Array | null): Promise<number> {
+    const count = await this.#c().rotateKeyEncryptionKey(next == null ? null : parseKeyEncryptionKey(next))
     this.#log.info({ keys: count, encrypted: next != null }, 'swarm keys re-encrypted')
     return count
-  }
-}
-
-/** Creates the database's folder (mode 0700 when new), or throws a typed error. */
-function makeDataDir (dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-  } catch (err) {
-    throw new InvalidStoragePathError(`Cannot create the orchestrator's data folder: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
   }
 }
 

@@ -2,10 +2,13 @@
  * Applies the planner's answers: writes allocations, emits their events and
  * sends `pin_content` / `unpin_content`. Placement of a whole workspace is
  * batched: {@link Replication.schedule} marks it dirty, and one timer
- * ({@link PLACEMENT_BATCH_MS}) places every dirty workspace in one transaction each.
+ * ({@link PLACEMENT_BATCH_MS}) places every dirty workspace in one transaction
+ * each, its pins locked (`lockPins`) so that two placers never place one pin
+ * twice. Only the leading instance places; another one asks the leader
+ * (`link.placementNeeded`).
  */
 import type { OrchestratorMessage } from '../protocol/index.js'
-import type { OrchestratorContext } from './context.js'
+import type { OrchestratorContext, Scope, TxScope } from './context.js'
 import { planPin } from './planner.js'
 import type { AllocationRow, AllocationState, PinRow } from './store/types.js'
 import type { TimerHandle } from './clock.js'
@@ -17,6 +20,8 @@ export class Replication {
   readonly #ctx: OrchestratorContext
   readonly #dirty = new Set<string>()
   #timer: TimerHandle | undefined
+  /** The running flush: placement runs one at a time on an instance. */
+  #running: Promise<void> = Promise.resolve()
 
   constructor (ctx: OrchestratorContext) {
     this.#ctx = ctx
@@ -24,11 +29,15 @@ export class Replication {
 
   /** Places the workspace's pins within {@link PLACEMENT_BATCH_MS}, with every other workspace marked meanwhile. */
   schedule (workspaceId: string): void {
+    if (!this.#ctx.link.isLeader()) {
+      this.#ctx.link.placementNeeded(workspaceId)
+      return
+    }
     this.#dirty.add(workspaceId)
     if (this.#timer != null || this.#ctx.closed) return
-    this.#timer = this.#ctx.later(PLACEMENT_BATCH_MS, () => {
+    this.#timer = this.#ctx.later(PLACEMENT_BATCH_MS, async () => {
       this.#timer = undefined
-      this.flush()
+      await this.flush()
     })
   }
 
@@ -36,17 +45,21 @@ export class Replication {
     for (const ws of this.#ctx.state.members.keys()) this.schedule(ws)
   }
 
-  /** Places every dirty workspace now. */
-  flush (): void {
-    const list = [...this.#dirty]
-    this.#dirty.clear()
-    for (const ws of list) {
-      try {
-        this.placeWorkspace(ws)
-      } catch (err) {
-        this.#ctx.log.error({ workspaceId: ws, err: (err as Error).message }, 'placement failed')
+  /** Places every dirty workspace now (after a run already going). */
+  async flush (): Promise<void> {
+    const run = this.#running.then(async () => {
+      const list = [...this.#dirty]
+      this.#dirty.clear()
+      for (const ws of list) {
+        try {
+          await this.placeWorkspace(ws)
+        } catch (err) {
+          this.#ctx.log.error({ workspaceId: ws, err: (err as Error).message }, 'placement failed')
+        }
       }
-    }
+    })
+    this.#running = run
+    await run
   }
 
   /** Re-places the pins of `workspaceIds` once the grace period of a node that went offline is over. */
@@ -57,54 +70,64 @@ export class Replication {
     })
   }
 
-  placeWorkspace (workspaceId: string): void {
-    const { store } = this.#ctx
-    if (this.#ctx.closed || store.getWorkspace(workspaceId) == null) return
-    this.#ctx.tx(() => {
+  async placeWorkspace (workspaceId: string): Promise<void> {
+    const ctx = this.#ctx
+    if (ctx.closed || !ctx.link.isLeader()) return
+    await ctx.tx(async t => {
+      if (await t.db.getWorkspace(workspaceId) == null) return
+      // lock the pins first (in cid order): a placer elsewhere waits, then sees these allocations
+      const pins = await t.db.lockPins(workspaceId)
       const byPin = new Map<string, AllocationRow[]>()
-      for (const a of store.listAllocationsOfWorkspace(workspaceId)) {
+      for (const a of await t.db.listAllocationsOfWorkspace(workspaceId)) {
         const list = byPin.get(a.cid)
         if (list == null) byPin.set(a.cid, [a])
         else list.push(a)
       }
-      for (const pin of store.listPins(workspaceId)) this.placePin(workspaceId, pin.cid, pin, byPin.get(pin.cid) ?? [])
+      for (const pin of pins) await this.placePin(t, workspaceId, pin.cid, pin, byPin.get(pin.cid) ?? [])
     })
   }
 
-  /** Brings one pin between its min and max copies (see `planPin`). Call inside `ctx.tx`. */
-  placePin (workspaceId: string, cid: string, pinRow?: PinRow, allocs?: AllocationRow[]): void {
-    const { store, state } = this.#ctx
-    const pin = pinRow ?? store.getPin(workspaceId, cid)
+  /**
+   * Brings one pin between its min and max copies (see `planPin`), inside a
+   * transaction. On an instance that does not lead, it asks the leader instead.
+   */
+  async placePin (t: TxScope, workspaceId: string, cid: string, pinRow?: PinRow, allocs?: AllocationRow[]): Promise<void> {
+    const { state } = this.#ctx
+    if (!this.#ctx.link.isLeader()) {
+      t.afterCommit(() => { this.#ctx.link.placementNeeded(workspaceId) })
+      return
+    }
+    const pin = pinRow ?? await t.db.lockPin(workspaceId, cid)
     if (pin == null) return
-    const allocations = allocs ?? store.listAllocationsOfPin(workspaceId, cid)
+    const allocations = allocs ?? await t.db.listAllocationsOfPin(workspaceId, cid)
     const now = this.#ctx.clock.now()
     const members = this.#ctx.memberSet(workspaceId)
     const plan = planPin({ replicationMin: pin.replication_min, replicationMax: pin.replication_max, size: pin.size, allocations }, state.snapshot(members, workspaceId), now)
     let message: OrchestratorMessage | undefined
     for (const { nodeId, state: allocState } of plan.allocate) {
-      this.setAllocation(workspaceId, cid, nodeId, allocState, null, now)
+      await this.setAllocation(t, workspaceId, cid, nodeId, allocState, null, now)
       if (allocState !== 'pinning') continue
       state.reserve(nodeId, pin.size)
       message ??= this.pinMessage(pin, allocations)
-      this.#ctx.sendTo(nodeId, message)
+      t.sendTo(nodeId, message)
     }
     if (plan.underReplicated) {
       const copies = plan.allocate.filter(a => a.state === 'pinning').length
       this.#ctx.log.debug({ workspaceId, cid, chosen: copies, min: pin.replication_min }, 'pin under-replicated')
     }
     for (const nodeId of plan.drop) {
-      this.setAllocation(workspaceId, cid, nodeId, 'unpinning', null, now)
+      await this.setAllocation(t, workspaceId, cid, nodeId, 'unpinning', null, now)
       const session = state.sessions.get(nodeId)
-      if (session?.ready.has(workspaceId) === true) this.#ctx.send(session, { type: 'unpin_content', workspace_id: workspaceId, cid })
+      if (session?.ready.has(workspaceId) === true) t.send(session, { type: 'unpin_content', workspace_id: workspaceId, cid })
     }
   }
 
   /** `pin_content` for a pin, with the addresses of up to 3 ready members that hold it as providers. */
-  pinMessage (pin: PinRow, allocations?: AllocationRow[]): OrchestratorMessage {
+  pinMessage (pin: PinRow, allocations: AllocationRow[]): OrchestratorMessage {
     const providers: string[] = []
     const peers = this.#ctx.state.peerAddrs.get(pin.workspace_id)
     if (peers != null && peers.size > 0) {
-      for (const a of allocations ?? this.#ctx.store.listAllocationsOfPin(pin.workspace_id, pin.cid)) {
+      for (const a of allocations) {
         const addrs = a.state === 'pinned' ? peers.get(a.node_id) : undefined
         if (addrs != null) providers.push(...addrs.slice(0, 4))
         if (providers.length >= 12) break
@@ -121,14 +144,14 @@ export class Replication {
     }
   }
 
-  setAllocation (workspaceId: string, cid: string, nodeId: string, state: AllocationState, error: { code: string, message: string } | null, at: number): void {
-    this.#ctx.store.setAllocation(workspaceId, cid, nodeId, state, error == null ? null : JSON.stringify(error), at)
-    this.#ctx.emit({ type: 'allocation', workspaceId, cid, nodeId, state, ...(error != null ? { error } : {}) })
+  async setAllocation (s: Scope, workspaceId: string, cid: string, nodeId: string, state: AllocationState, error: { code: string, message: string } | null, at: number): Promise<void> {
+    await s.db.setAllocation(workspaceId, cid, nodeId, state, error == null ? null : JSON.stringify(error), at)
+    s.emit({ type: 'allocation', workspaceId, cid, nodeId, state, ...(error != null ? { error } : {}) })
   }
 
-  removeAllocation (workspaceId: string, cid: string, nodeId: string): void {
-    this.#ctx.store.deleteAllocation(workspaceId, cid, nodeId)
-    this.#ctx.emit({ type: 'allocation', workspaceId, cid, nodeId, state: 'removed' })
+  async removeAllocation (s: Scope, workspaceId: string, cid: string, nodeId: string): Promise<void> {
+    await s.db.deleteAllocation(workspaceId, cid, nodeId)
+    s.emit({ type: 'allocation', workspaceId, cid, nodeId, state: 'removed' })
   }
 
   close (): void {

@@ -7,6 +7,9 @@
  * (the WebSocket adapter hands in what arrived in one event-loop turn) and
  * runs them in ONE transaction, each frame in its own savepoint so that one
  * failing frame rolls back alone. The batch commits before any answer is sent.
+ * Batches and closes run one after the other, in the order they came in
+ * (the store is asynchronous: a batch that arrives while one runs waits, and
+ * the frames that arrive meanwhile join one next batch).
  */
 import { InvalidMessageError, UnauthorizedError } from '../errors.js'
 import { PROTOCOL_VERSION, parseNodeMessage } from '../protocol/index.js'
@@ -14,6 +17,7 @@ import type { NodeMessage } from '../protocol/index.js'
 import type { OrchestratorParts } from './commands/parts.js'
 import { onContentPinned, onContentUnpinned, onIpfsReady, onPinFailed, onPinSync, onStorageReport } from './handlers.js'
 import type { TimerHandle } from './clock.js'
+import type { Scope, TxScope } from './context.js'
 import type { NodeConnection, NodeSession } from './state.js'
 import { hashToken, tokenMatches } from '../util/tokens.js'
 
@@ -46,6 +50,8 @@ export class SessionHub {
   readonly #parts: OrchestratorParts
   /** Every open connection, authenticated or not. */
   readonly sockets = new Set<HubSession>()
+  #pending: Frame[] = []
+  #tail: Promise<void> = Promise.resolve()
 
   constructor (parts: OrchestratorParts) {
     this.#parts = parts
@@ -57,23 +63,40 @@ export class SessionHub {
     const session: HubSession = { connection, nodeId: null, ready: new Set() }
     this.sockets.add(session)
     session.authTimer = ctx.later(ctx.settings.authTimeoutMs, () => {
-      if (session.nodeId == null) this.#refuse(session, 'ERR_TIMEOUT', 'No hello received in time', CLOSE_CODES.authTimeout)
+      if (session.nodeId == null) this.#refuse(ctx.direct, session, 'ERR_TIMEOUT', 'No hello received in time', CLOSE_CODES.authTimeout)
     })
     return session
   }
 
-  /** Handles a batch of frames in one transaction (see the file header). */
-  receive (frames: Frame[]): void {
+  /** Handles a batch of frames in one transaction (see the file header); resolves once it is done. */
+  async receive (frames: Frame[]): Promise<void> {
+    if (frames.length === 0) return
+    for (const f of frames) this.#pending.push(f)
+    await this.#enqueue(async () => {
+      const batch = this.#pending
+      this.#pending = []
+      await this.#runBatch(batch)
+    })
+  }
+
+  /** Runs `task` after every batch and close before it; a failure is logged (by `ctx.track`), not thrown. */
+  async #enqueue (task: () => Promise<void>): Promise<void> {
+    const run = this.#parts.ctx.track('session hub', this.#tail.then(task))
+    this.#tail = run
+    await run
+  }
+
+  async #runBatch (frames: Frame[]): Promise<void> {
     const { ctx } = this.#parts
     if (ctx.closed || frames.length === 0) return
     try {
-      ctx.tx(() => {
+      await ctx.tx(async t => {
         for (const frame of frames) {
           try {
-            ctx.tx(() => { this.#onFrame(frame) })
+            await t.tx(async f => { await this.#onFrame(f, frame) })
           } catch (err) {
             ctx.log.error({ nodeId: frame.session.nodeId, err: (err as Error).message }, 'message handler failed')
-            ctx.send(frame.session, { type: 'error', code: 'ERR_INTERNAL', message: 'Internal error' })
+            t.send(frame.session, { type: 'error', code: 'ERR_INTERNAL', message: 'Internal error' })
           }
         }
       })
@@ -83,26 +106,30 @@ export class SessionHub {
   }
 
   /** The connection closed: the node is offline; its pins move after the grace period. */
-  closed (session: HubSession): void {
+  async closed (session: HubSession): Promise<void> {
     const { ctx, replication } = this.#parts
     ctx.cancel(session.authTimer)
     this.sockets.delete(session)
-    const nodeId = session.nodeId
-    if (nodeId == null || ctx.state.sessions.get(nodeId) !== session) return
-    ctx.state.sessions.delete(nodeId)
-    ctx.state.dropReady(nodeId, session)
-    const now = ctx.clock.now()
-    ctx.state.offlineSince.set(nodeId, now)
-    ctx.log.info({ nodeId }, 'node disconnected')
-    if (ctx.closed) return
-    ctx.tx(() => {
-      ctx.store.touchNode(nodeId, now)
-      ctx.emit({ type: 'node:offline', nodeId })
+    await this.#enqueue(async () => {
+      const nodeId = session.nodeId
+      if (nodeId == null || ctx.state.sessions.get(nodeId) !== session) return
+      ctx.state.sessions.delete(nodeId)
+      ctx.state.dropReady(nodeId, session)
+      const now = ctx.clock.now()
+      ctx.state.offlineSince.set(nodeId, now)
+      ctx.log.info({ nodeId }, 'node disconnected')
+      if (ctx.closed) return
+      const workspaces = await ctx.tx(async t => {
+        await t.db.touchNode(nodeId, now)
+        t.emit({ type: 'node:offline', nodeId })
+        return await t.db.listWorkspaceIdsOfNode(nodeId)
+      })
+      ctx.link.nodeReleased(nodeId)
+      replication.afterGrace(nodeId, workspaces)
     })
-    replication.afterGrace(nodeId, ctx.store.listWorkspaceIdsOfNode(nodeId))
   }
 
-  #onFrame ({ session, data, isBinary }: Frame): void {
+  async #onFrame (t: TxScope, { session, data, isBinary }: Frame): Promise<void> {
     const { ctx } = this.#parts
     let msg: NodeMessage
     try {
@@ -110,52 +137,52 @@ export class SessionHub {
       msg = parseNodeMessage(data)
     } catch (err) {
       const e = err as InvalidMessageError
-      if (session.nodeId == null) this.#refuse(session, e.code ?? 'ERR_INVALID_MESSAGE', e.message, CLOSE_CODES.invalidMessage)
-      else ctx.send(session, { type: 'error', code: e.code ?? 'ERR_INVALID_MESSAGE', message: e.message })
+      if (session.nodeId == null) this.#refuse(t, session, e.code ?? 'ERR_INVALID_MESSAGE', e.message, CLOSE_CODES.invalidMessage)
+      else t.send(session, { type: 'error', code: e.code ?? 'ERR_INVALID_MESSAGE', message: e.message })
       return
     }
     if (session.nodeId == null) {
       if (msg.type !== 'hello') {
-        this.#refuse(session, new UnauthorizedError().code, 'The first message must be hello', CLOSE_CODES.unauthorized)
+        this.#refuse(t, session, new UnauthorizedError().code, 'The first message must be hello', CLOSE_CODES.unauthorized)
         return
       }
-      this.#onHello(session, msg)
+      await this.#onHello(t, session, msg)
       return
     }
     const nodeId = session.nodeId
     switch (msg.type) {
       case 'hello':
-        ctx.send(session, { type: 'error', code: 'ERR_INVALID_MESSAGE', message: 'Already authenticated', in_reply_to: 'hello' })
+        t.send(session, { type: 'error', code: 'ERR_INVALID_MESSAGE', message: 'Already authenticated', in_reply_to: 'hello' })
         return
       case 'error':
         ctx.log.warn({ nodeId, code: msg.code, message: msg.message }, 'node reported an error')
         return
       case 'storage_report':
-        onStorageReport(this.#parts, nodeId, msg)
+        await onStorageReport(this.#parts, t, nodeId, msg)
         return
     }
     if (!ctx.state.isMember(msg.workspace_id, nodeId)) {
-      ctx.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
+      t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
       return
     }
     switch (msg.type) {
-      case 'ipfs_ready': onIpfsReady(this.#parts, session, nodeId, msg); break
-      case 'pin_sync': onPinSync(this.#parts, session, nodeId, msg); break
-      case 'content_pinned': onContentPinned(this.#parts, session, nodeId, msg); break
-      case 'pin_failed': onPinFailed(this.#parts, nodeId, msg); break
-      case 'content_unpinned': onContentUnpinned(this.#parts, nodeId, msg); break
+      case 'ipfs_ready': await onIpfsReady(this.#parts, t, session, nodeId, msg); break
+      case 'pin_sync': await onPinSync(this.#parts, t, session, nodeId, msg); break
+      case 'content_pinned': await onContentPinned(this.#parts, t, session, nodeId, msg); break
+      case 'pin_failed': await onPinFailed(this.#parts, t, nodeId, msg); break
+      case 'content_unpinned': await onContentUnpinned(this.#parts, t, nodeId, msg); break
     }
   }
 
-  #onHello (session: HubSession, msg: { protocol_version: number, token: string, node_name?: string }): void {
+  async #onHello (t: TxScope, session: HubSession, msg: { protocol_version: number, token: string, node_name?: string }): Promise<void> {
     const { ctx, bootstrap } = this.#parts
     if (msg.protocol_version !== PROTOCOL_VERSION) {
-      this.#refuse(session, ERR_PROTOCOL_VERSION, `Protocol version ${PROTOCOL_VERSION} required`, CLOSE_CODES.protocolVersion)
+      this.#refuse(t, session, ERR_PROTOCOL_VERSION, `Protocol version ${PROTOCOL_VERSION} required`, CLOSE_CODES.protocolVersion)
       return
     }
-    const node = ctx.store.getNodeByTokenHash(hashToken(msg.token))
+    const node = await t.db.getNodeByTokenHash(hashToken(msg.token))
     if (node == null || !tokenMatches(msg.token, node.token_hash)) {
-      this.#refuse(session, new UnauthorizedError().code, 'Invalid token', CLOSE_CODES.unauthorized)
+      this.#refuse(t, session, new UnauthorizedError().code, 'Invalid token', CLOSE_CODES.unauthorized)
       return
     }
     ctx.cancel(session.authTimer)
@@ -168,18 +195,18 @@ export class SessionHub {
     session.nodeId = node.id
     ctx.state.sessions.set(node.id, session)
     ctx.state.offlineSince.delete(node.id)
-    ctx.store.touchNode(node.id, ctx.clock.now())
-    ctx.send(session, { type: 'welcome', node_id: node.id, protocol_version: PROTOCOL_VERSION })
+    await t.db.touchNode(node.id, ctx.clock.now())
+    t.send(session, { type: 'welcome', node_id: node.id, protocol_version: PROTOCOL_VERSION })
     ctx.log.info({ nodeId: node.id }, 'node connected')
-    ctx.emit({ type: 'node:online', nodeId: node.id })
-    for (const wsId of ctx.store.listWorkspaceIdsOfNode(node.id)) bootstrap.sendJoined(session, wsId)
+    t.emit({ type: 'node:online', nodeId: node.id })
+    t.afterCommit(() => { ctx.link.nodeHeld(node.id) })
+    for (const wsId of await t.db.listWorkspaceIdsOfNode(node.id)) await bootstrap.sendJoined(t, session, wsId)
   }
 
-  #refuse (session: HubSession, code: string, message: string, closeCode: number): void {
-    const { ctx } = this.#parts
-    ctx.send(session, { type: 'error', code, message })
+  #refuse (t: Scope, session: HubSession, code: string, message: string, closeCode: number): void {
+    t.send(session, { type: 'error', code, message })
     // after the error frame (both wait for the open transaction to commit)
-    ctx.afterCommit(() => { this.#close(session, closeCode, message) })
+    t.afterCommit(() => { this.#close(session, closeCode, message) })
   }
 
   #close (session: HubSession, code: number, reason: string): void {

@@ -34,6 +34,13 @@ export class LiveState {
   readonly free = new Map<string, number>()
   /** When each offline node went offline (or when this orchestrator started). */
   readonly offlineSince = new Map<string, number>()
+  /**
+   * Nodes online on other instances sharing the database (empty alone). Their
+   * readiness and addresses are in `ready` / `peerAddrs` too, as `remoteReady` lists.
+   */
+  readonly remoteOnline = new Set<string>()
+  /** The entries of `ready` that belong to other instances' nodes, per workspace. */
+  readonly remoteReady = new Map<string, Set<string>>()
   readonly startedAt: number
   readonly repinGraceMs: number
 
@@ -43,7 +50,38 @@ export class LiveState {
   }
 
   isOnline (nodeId: string): boolean {
-    return this.sessions.has(nodeId)
+    return this.sessions.has(nodeId) || this.remoteOnline.has(nodeId)
+  }
+
+  /**
+   * Replaces what is known of other instances' nodes: who is online, and
+   * who is ready in which workspace with which addresses. Local sessions win.
+   */
+  setRemote (online: Iterable<string>, ready: Map<string, Map<string, string[]>>): void {
+    this.remoteOnline.clear()
+    for (const id of online) if (!this.sessions.has(id)) this.remoteOnline.add(id)
+    for (const [ws, ids] of this.remoteReady) {
+      for (const id of ids) {
+        if (this.sessions.has(id)) continue
+        this.ready.get(ws)?.delete(id)
+        this.peerAddrs.get(ws)?.delete(id)
+      }
+    }
+    this.remoteReady.clear()
+    for (const [ws, nodes] of ready) {
+      const ids = new Set<string>()
+      for (const [id, addrs] of nodes) {
+        if (this.sessions.has(id) || !this.remoteOnline.has(id)) continue
+        ids.add(id)
+        let r = this.ready.get(ws)
+        if (r == null) this.ready.set(ws, r = new Set())
+        r.add(id)
+        let a = this.peerAddrs.get(ws)
+        if (a == null) this.peerAddrs.set(ws, a = new Map())
+        a.set(id, addrs)
+      }
+      this.remoteReady.set(ws, ids)
+    }
   }
 
   isMember (workspaceId: string, nodeId: string): boolean {
@@ -88,7 +126,7 @@ export class LiveState {
     return {
       members,
       ready: this.ready.get(workspaceId) ?? [],
-      isOnline: (nodeId) => this.sessions.has(nodeId),
+      isOnline: (nodeId) => this.isOnline(nodeId),
       offlineSince: this.offlineSince,
       startedAt: this.startedAt,
       repinGraceMs: this.repinGraceMs,
@@ -103,5 +141,7 @@ export class LiveState {
     this.peerAddrs.clear()
     this.free.clear()
     this.offlineSince.clear()
+    this.remoteOnline.clear()
+    this.remoteReady.clear()
   }
 }

@@ -20,6 +20,17 @@ export interface OrchestratorInit {
   dataDir?: string
   /** The SQLite file itself (overrides `dataDir`); `':memory:'` for a throwaway database. */
   databasePath?: string
+  /**
+   * A PostgreSQL URL (`postgres://user:password@host:port/database`): the
+   * state goes there instead of a SQLite file, and several instances may
+   * share it (placement on one of them at a time, failover within seconds;
+   * see docs/orchestrator-postgres.md). `createOrchestrator` reads the env
+   * variable `DATABASE_URL` when neither this nor `databasePath` is given.
+   * A SQLite file path is accepted too. @default the SQLite file in `dataDir`
+   */
+  database?: string
+  /** This instance's name among the instances on one PostgreSQL (1 to 50 characters). @default hostname-pid-random */
+  instanceId?: string
   /** Interface to listen on. @default '127.0.0.1' */
   host?: string
   /** TCP port; 0 picks a free one. @default 7420 */
@@ -195,29 +206,36 @@ export interface Orchestrator {
   start(): Promise<OrchestratorAddresses>
   /** Closes every node connection, the server and the database. */
   stop(): Promise<void>
+  /** Resolves once the work started by received frames and timers (placement runs) is done. */
+  idle(): Promise<void>
+  /**
+   * Whether this instance places pins and re-pins: always when it is alone on
+   * its database; on PostgreSQL, the instance holding the placement lease.
+   */
+  readonly isLeader: boolean
 
-  createWorkspace(init: { id?: string, name: string }): WorkspaceInfo
-  listWorkspaces(): WorkspaceInfo[]
-  getWorkspace(workspaceId: string): WorkspaceInfo
+  createWorkspace(init: { id?: string, name: string }): Promise<WorkspaceInfo>
+  listWorkspaces(): Promise<WorkspaceInfo[]>
+  getWorkspace(workspaceId: string): Promise<WorkspaceInfo>
   /** Generates a new swarm key (version + 1) and sends it to online members; offline ones get it on reconnect. */
-  rotateKey(workspaceId: string): KeyRotation
+  rotateKey(workspaceId: string): Promise<KeyRotation>
 
-  createNode(init: { name: string }): CreatedNode
-  listNodes(): NodeInfo[]
-  getNode(nodeId: string): NodeInfo
+  createNode(init: { name: string }): Promise<CreatedNode>
+  listNodes(): Promise<NodeInfo[]>
+  getNode(nodeId: string): Promise<NodeInfo>
 
-  addMember(workspaceId: string, nodeId: string): void
+  addMember(workspaceId: string, nodeId: string): Promise<void>
   /** Removes the node from the workspace; an online node gets `workspace_left` (and `purge`). Its pins are placed elsewhere. */
-  removeMember(workspaceId: string, nodeId: string, options?: { purge?: boolean }): void
+  removeMember(workspaceId: string, nodeId: string, options?: { purge?: boolean }): Promise<void>
 
-  pin(workspaceId: string, request: PinRequest): PinStatus
-  unpin(workspaceId: string, cid: string): void
+  pin(workspaceId: string, request: PinRequest): Promise<PinStatus>
+  unpin(workspaceId: string, cid: string): Promise<void>
   /**
    * Puts a copy on one chosen member (online or not: an offline one gets it when it comes back).
    * Creates the pin when needed (`replicationMin` default 1); when the pin already has
    * `replicationMax` copies elsewhere, `replicationMax` grows by one so the chosen copy stays.
    */
-  pinOnNode(workspaceId: string, nodeId: string, request: PinRequest): PinStatus
+  pinOnNode(workspaceId: string, nodeId: string, request: PinRequest): Promise<PinStatus>
   /**
    * Removes the copy on one member. `replicationMax` shrinks by one (not below `replicationMin`);
    * if fewer than `replicationMin` copies remain, one is placed on another online member.
@@ -225,9 +243,9 @@ export interface Orchestrator {
    * @throws {ConflictError} the pin wants a copy on every member (`replicationMax: -1`), or no
    * other online member could take the copy that `replicationMin` needs
    */
-  unpinOnNode(workspaceId: string, nodeId: string, cid: string): void
-  pinStatus(workspaceId: string, cid: string): PinStatus
-  workspaceStatus(workspaceId: string): WorkspaceStatus
+  unpinOnNode(workspaceId: string, nodeId: string, cid: string): Promise<void>
+  pinStatus(workspaceId: string, cid: string): Promise<PinStatus>
+  workspaceStatus(workspaceId: string): Promise<WorkspaceStatus>
 
   /** Subscribes to state changes; returns the unsubscribe function. */
   onChange(listener: (event: OrchestratorEvent) => void): () => void
@@ -236,13 +254,13 @@ export interface Orchestrator {
    * The workspace's current swarm key (64 hex characters), for an in-process
    * gateway. Library only: no route returns it. Keep it in memory, never log it.
    */
-  swarmKeyFor(workspaceId: string): string
+  swarmKeyFor(workspaceId: string): Promise<string>
   /**
    * Re-encrypts every swarm key under a new key-encryption key (`null`: stores
    * them in plain text) in one transaction; returns how many keys. Give the new
    * KEK to the next start. See also `rotateKeyEncryptionKey()` for a stopped orchestrator.
    */
-  rotateKeyEncryptionKey(next: string | Uint8Array | null): number
+  rotateKeyEncryptionKey(next: string | Uint8Array | null): Promise<number>
   /** Sends the extra bootstrap peers (`extraBootstrapPeers`, the gateway) to the workspace's ready members now. */
-  announceBootstrapPeers(workspaceId: string): void
+  announceBootstrapPeers(workspaceId: string): Promise<void>
 }

@@ -42,7 +42,8 @@ export function attachWsTransport (init: WsTransportInit): WsTransport {
     flushing = false
     const frames = pending
     pending = []
-    hub.receive(frames)
+    // failures are logged by the hub; batches run in order
+    void hub.receive(frames)
   }
 
   const onConnection = (ws: WebSocket): void => {
@@ -60,7 +61,7 @@ export function attachWsTransport (init: WsTransportInit): WsTransport {
       sockets.delete(session)
       // frames that arrived before the close are handled first
       if (pending.length > 0) flush()
-      hub.closed(session)
+      void hub.closed(session)
     })
     ws.on('message', (raw: RawData, isBinary: boolean) => {
       pending.push({ session, data: raw as Buffer, isBinary })

@@ -85,6 +85,14 @@ function parseUrl (protocols: string[]) {
   }
 }
 
+/** A repeatable URL option, kept as one comma-separated string (as `node-config.json` stores it). */
+function collectUrls (parse: (value: string) => string) {
+  return (value: string, previous?: string): string => {
+    const urls = value.split(',').map(v => parse(v.trim()))
+    return [...(previous !== undefined ? [previous] : []), ...urls].join(',')
+  }
+}
+
 function collect (value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
@@ -167,7 +175,7 @@ export function buildCli (io: CliIo = {}): Command {
     .option('-s, --storage <path>', 'storage path (the node keeps its data in <path>/otherthing-storage)')
     .option('--app-data <dir>', 'fallback storage path when --storage is unusable (default: the platform app-data folder)')
     .option('-q, --quota <size>', 'storage quota, e.g. 50GB or 512MiB', parseQuota)
-    .option('-o, --orchestrator <url>', 'orchestrator WebSocket URL (ws:// or wss://)', parseUrl(['ws:', 'wss:', 'http:', 'https:']))
+    .option('-o, --orchestrator <url>', 'orchestrator WebSocket URL (ws:// or wss://); repeat it for several instances on one PostgreSQL (tried in turn)', collectUrls(parseUrl(['ws:', 'wss:', 'http:', 'https:'])))
     .option('-t, --token <token>', 'node token for the orchestrator (or env OTHERTHING_NODE_TOKEN)')
     .option('--allow-insecure', 'allow plain ws:// to an orchestrator on another host (keys travel unencrypted)')
     .option('--api-host <host>', 'address the HTTP API listens on', '127.0.0.1')
@@ -184,7 +192,9 @@ export function buildCli (io: CliIo = {}): Command {
     .description('run an orchestrator (WebSocket for nodes, admin HTTP API) until Ctrl+C')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('-p, --port <port>', 'port (0: any free port)', parsePort, 0)
-    .option('--db <path>', 'SQLite database file (default: <app-data>/orchestrator.sqlite)')
+    .option('--db <path>', 'SQLite database file (default: <app-data>/otherthing-orchestrator.db)')
+    .option('--database <url>', 'PostgreSQL URL (postgres://user:password@host:5432/db; or env DATABASE_URL): several instances may share it')
+    .option('--instance-id <id>', 'this instance\'s name among several on one PostgreSQL (default: hostname-pid-random)')
     .option('--admin-token <token>', 'admin API bearer token (or env OTHERTHING_ADMIN_TOKEN; generated when absent)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(env.LOG_LEVEL ?? 'info'))
     .action(async (opts: OrchestratorCommandOptions) => { await runOrchestratorCommand(opts, { stdout, stderr, env, signal: io.signal }) })
@@ -232,6 +242,8 @@ export interface OrchestratorCommandOptions {
   host: string
   port: number
   db?: string
+  database?: string
+  instanceId?: string
   adminToken?: string
   logLevel: string
 }
@@ -295,6 +307,9 @@ async function runOrchestratorCommand (opts: OrchestratorCommandOptions, io: Res
     host: opts.host,
     port: opts.port,
     dbPath: opts.db,
+    database: opts.database,
+    instanceId: opts.instanceId,
+    env: io.env,
     adminToken: opts.adminToken ?? io.env.OTHERTHING_ADMIN_TOKEN,
     logger
   })

@@ -113,11 +113,11 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
     print(`      log in to the dashboard with the admin token ${o.adminToken}`)
 
     title('Creating workspace "demo" and two nodes')
-    const ws = o.createWorkspace({ id: 'demo', name: 'Demo workspace' })
-    const a = o.createNode({ name: 'node-a' })
-    const b = o.createNode({ name: 'node-b' })
-    o.addMember(ws.id, a.node.id)
-    o.addMember(ws.id, b.node.id)
+    const ws = await o.createWorkspace({ id: 'demo', name: 'Demo workspace' })
+    const a = await o.createNode({ name: 'node-a' })
+    const b = await o.createNode({ name: 'node-b' })
+    await o.addMember(ws.id, a.node.id)
+    await o.addMember(ws.id, b.node.id)
     print(`      workspace ${ws.id}, swarm key fingerprint ${ws.keyFingerprint} (the key itself stays secret)`)
     print(`      nodes: node-a ${a.node.id}, node-b ${b.node.id}`)
     const gateway = o.gateway
@@ -145,9 +145,9 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
       print(`      curl -H 'Authorization: Bearer ${runner.token ?? ''}' ${runner.url}/storage/stats`)
     }
     const [runnerA, runnerB] = runners
-    await waitFor('both nodes to join the workspace', timeout, () => {
+    await waitFor('both nodes to join the workspace', timeout, async () => {
       const joined = runners.every(r => r.storageNode.workspaces().some(w => w.workspaceId === ws.id))
-      const ready = o.workspaceStatus(ws.id).nodes.filter(n => n.online && n.peerId !== null).length === 2
+      const ready = (await o.workspaceStatus(ws.id)).nodes.filter(n => n.online && n.peerId !== null).length === 2
       return joined && ready ? true : undefined
     }, signal)
     print(`      both nodes joined ${ws.id} and found each other through the orchestrator`)
@@ -163,9 +163,9 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
     print(`      curl ${tokenA} --data-binary @${shellQuote(samplePath)} -H 'Content-Type: application/octet-stream' '${runnerA.url}/storage/upload?workspace=${ws.id}'`)
 
     title('Asking the orchestrator to pin it on node B')
-    o.pin(ws.id, { cid: uploaded.cid, replicationMin: 2, name: 'sample.bin', size: uploaded.size })
-    await waitFor('node B to pin the sample', timeout, () => {
-      const status = o.pinStatus(ws.id, uploaded.cid)
+    await o.pin(ws.id, { cid: uploaded.cid, replicationMin: 2, name: 'sample.bin', size: uploaded.size })
+    await waitFor('node B to pin the sample', timeout, async () => {
+      const status = await o.pinStatus(ws.id, uploaded.cid)
       const onB = status.allocations.find(al => al.nodeId === b.node.id)
       if (onB?.state === 'failed') throw new StorageError(`node B failed to pin: ${onB.error?.message ?? 'unknown error'}`)
       return onB?.state === 'pinned' ? true : undefined

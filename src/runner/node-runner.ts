@@ -22,7 +22,6 @@ import type { StorageLock } from '../storage/lock.js'
 import { defaultNodeConfig, readNodeConfig, writeNodeConfig } from '../storage/node-config.js'
 import { parseSwarmKey } from '../swarm-key/index.js'
 import { createOrchestratorClient } from '../client/index.js'
-import { displayUrl } from '../client/url.js'
 import { OrchestratorRefusedError } from '../errors.js'
 import { createStorageNode } from '../node/index.js'
 import { removeApiFile, writeApiFile } from './api-file.js'
@@ -256,20 +255,19 @@ async function startLocked (init: NodeRunnerInit, logger: Logger, signal: AbortS
         nodeName: config.nodeName,
         logger: logger.child({ component: 'client' })
       })
-      const url = config.orchestratorUrl
       c.onEvent(event => {
         logClientEvent(logger, event)
         if (event.type === 'joined') watchKey(event.workspaceId)
         if (event.type === 'left') { keyWatchers.get(event.workspaceId)?.(); keyWatchers.delete(event.workspaceId) }
         if (event.type !== 'fatal') return
         const err = new OrchestratorRefusedError(event.error.code)
-        logger.error({ url: displayUrl(url), reason: event.error.code }, `${err.message}: not reconnecting; fix the node token and restart`)
+        logger.error({ url: c.currentUrl, reason: event.error.code }, `${err.message}: not reconnecting; fix the node token and restart`)
         onRefused(err)
       })
       await c.start()
       cleanups.push(async () => { await c.stop() })
       client = c
-      logger.info({ url: config.orchestratorUrl }, 'orchestrator client started')
+      logger.info({ url: c.currentUrl }, 'orchestrator client started')
     } else if (config.orchestratorUrl !== undefined) {
       logger.warn('an orchestrator URL is configured but no node token: not connecting')
     }

@@ -1,9 +1,11 @@
 /**
  * The CLI's `orchestrator` command: starts an orchestrator with its SQLite
- * database in the app-data folder (or `--db`), logging through pino.
+ * database in the app-data folder (or `--db`), or on PostgreSQL
+ * (`--database postgres://…`, or env `DATABASE_URL`), logging through pino.
  */
 import { join } from 'node:path'
 import { createOrchestrator } from '../orchestrator/orchestrator.js'
+import { chooseDatabase, describeDatabase, isPostgresUrl } from '../orchestrator/open-store.js'
 import { defaultAppDataDir } from '../storage/app-data.js'
 import { silentLogger } from './logger.js'
 import type { Logger } from './logger.js'
@@ -16,6 +18,12 @@ export interface OrchestratorProcessInit {
   port?: number
   /** @default `<app-data>/otherthing-orchestrator.db` */
   dbPath?: string
+  /** A PostgreSQL URL (or a SQLite path); wins over `dbPath`. @default env `DATABASE_URL` when it is a PostgreSQL URL */
+  database?: string
+  /** This instance's name among several on one PostgreSQL. @default hostname-pid-random */
+  instanceId?: string
+  /** Where `DATABASE_URL` is read. @default process.env */
+  env?: NodeJS.ProcessEnv
   /** @default a random token, printed once at start */
   adminToken?: string
   /**
@@ -39,18 +47,23 @@ export interface OrchestratorProcess {
 
 export async function startOrchestratorProcess (init: OrchestratorProcessInit = {}): Promise<OrchestratorProcess> {
   const logger = init.logger ?? silentLogger()
-  const databasePath = init.dbPath ?? join(defaultAppDataDir(), 'otherthing-orchestrator.db')
+  const env = init.env ?? process.env
+  const fromEnv = env.DATABASE_URL != null && isPostgresUrl(env.DATABASE_URL) ? env.DATABASE_URL : undefined
+  const database = init.database ?? init.dbPath ?? fromEnv ?? join(defaultAppDataDir(), 'otherthing-orchestrator.db')
   // the orchestrator creates the folder (mode 0700) and the file (mode 0600)
   const orchestrator = createOrchestrator({
     host: init.host ?? '127.0.0.1',
     port: init.port ?? 0,
-    databasePath,
+    database,
+    ...(init.instanceId !== undefined ? { instanceId: init.instanceId } : {}),
     ...(init.adminToken !== undefined ? { adminToken: init.adminToken } : {}),
     ...(init.keyEncryptionKeyFile !== undefined ? { keyEncryptionKeyFile: init.keyEncryptionKeyFile } : {}),
     logger
   })
   const { url, adminUrl } = await orchestrator.start()
-  logger.info({ url, adminUrl, databasePath }, 'orchestrator started')
+  // never the URL itself: it may hold a password
+  const where = chooseDatabase({ database })
+  logger.info({ url, adminUrl, database: where.engine === 'sqlite' ? where.path : describeDatabase(where) }, 'orchestrator started')
   return {
     orchestrator,
     url,

@@ -98,7 +98,7 @@ class DefaultOrchestratorServer implements OrchestratorServer {
     if (gateway == null) return
     try {
       await gateway.join(workspaceId)
-      if (this.#gateway === gateway) this.orchestrator.announceBootstrapPeers(workspaceId)
+      if (this.#gateway === gateway) await this.orchestrator.announceBootstrapPeers(workspaceId)
     } catch (err) {
       this.#log.warn({ workspaceId, err: (err as Error).message }, 'gateway could not join the workspace')
     }
@@ -113,7 +113,7 @@ class DefaultOrchestratorServer implements OrchestratorServer {
       throw err
     }
     // the gateway is a member of every workspace from the start
-    if (this.#gateway != null) await Promise.all(this.orchestrator.listWorkspaces().map(async w => { await this.#joinGateway(w.id) }))
+    if (this.#gateway != null) await Promise.all((await this.orchestrator.listWorkspaces()).map(async w => { await this.#joinGateway(w.id) }))
     return this.#dashboardPrefix !== undefined ? { ...addresses, dashboardUrl: `${addresses.adminUrl}${this.#dashboardPrefix}/` } : addresses
   }
 
@@ -130,22 +130,24 @@ class DefaultOrchestratorServer implements OrchestratorServer {
   }
 
   onChange (listener: (event: OrchestratorEvent) => void): () => void { return this.orchestrator.onChange(listener) }
-  swarmKeyFor (workspaceId: string): string { return this.orchestrator.swarmKeyFor(workspaceId) }
-  announceBootstrapPeers (workspaceId: string): void { this.orchestrator.announceBootstrapPeers(workspaceId) }
-  rotateKeyEncryptionKey (next: string | Uint8Array | null): number { return this.orchestrator.rotateKeyEncryptionKey(next) }
-  createWorkspace (init: { id?: string, name: string }): WorkspaceInfo { return this.orchestrator.createWorkspace(init) }
-  listWorkspaces (): WorkspaceInfo[] { return this.orchestrator.listWorkspaces() }
-  getWorkspace (workspaceId: string): WorkspaceInfo { return this.orchestrator.getWorkspace(workspaceId) }
-  rotateKey (workspaceId: string): KeyRotation { return this.orchestrator.rotateKey(workspaceId) }
-  createNode (init: { name: string }): CreatedNode { return this.orchestrator.createNode(init) }
-  listNodes (): NodeInfo[] { return this.orchestrator.listNodes() }
-  getNode (nodeId: string): NodeInfo { return this.orchestrator.getNode(nodeId) }
-  addMember (workspaceId: string, nodeId: string): void { this.orchestrator.addMember(workspaceId, nodeId) }
-  removeMember (workspaceId: string, nodeId: string, options?: { purge?: boolean }): void { this.orchestrator.removeMember(workspaceId, nodeId, options) }
-  pin (workspaceId: string, request: PinRequest): PinStatus { return this.orchestrator.pin(workspaceId, request) }
-  unpin (workspaceId: string, cid: string): void { this.orchestrator.unpin(workspaceId, cid) }
-  pinOnNode (workspaceId: string, nodeId: string, request: PinRequest): PinStatus { return this.orchestrator.pinOnNode(workspaceId, nodeId, request) }
-  unpinOnNode (workspaceId: string, nodeId: string, cid: string): void { this.orchestrator.unpinOnNode(workspaceId, nodeId, cid) }
-  pinStatus (workspaceId: string, cid: string): PinStatus { return this.orchestrator.pinStatus(workspaceId, cid) }
-  workspaceStatus (workspaceId: string): WorkspaceStatus { return this.orchestrator.workspaceStatus(workspaceId) }
+  async idle (): Promise<void> { await this.orchestrator.idle() }
+  get isLeader (): boolean { return this.orchestrator.isLeader }
+  async swarmKeyFor (workspaceId: string): Promise<string> { return await this.orchestrator.swarmKeyFor(workspaceId) }
+  async announceBootstrapPeers (workspaceId: string): Promise<void> { await this.orchestrator.announceBootstrapPeers(workspaceId) }
+  async rotateKeyEncryptionKey (next: string | Uint8Array | null): Promise<number> { return await this.orchestrator.rotateKeyEncryptionKey(next) }
+  async createWorkspace (init: { id?: string, name: string }): Promise<WorkspaceInfo> { return await this.orchestrator.createWorkspace(init) }
+  async listWorkspaces (): Promise<WorkspaceInfo[]> { return await this.orchestrator.listWorkspaces() }
+  async getWorkspace (workspaceId: string): Promise<WorkspaceInfo> { return await this.orchestrator.getWorkspace(workspaceId) }
+  async rotateKey (workspaceId: string): Promise<KeyRotation> { return await this.orchestrator.rotateKey(workspaceId) }
+  async createNode (init: { name: string }): Promise<CreatedNode> { return await this.orchestrator.createNode(init) }
+  async listNodes (): Promise<NodeInfo[]> { return await this.orchestrator.listNodes() }
+  async getNode (nodeId: string): Promise<NodeInfo> { return await this.orchestrator.getNode(nodeId) }
+  async addMember (workspaceId: string, nodeId: string): Promise<void> { await this.orchestrator.addMember(workspaceId, nodeId) }
+  async removeMember (workspaceId: string, nodeId: string, options?: { purge?: boolean }): Promise<void> { await this.orchestrator.removeMember(workspaceId, nodeId, options) }
+  async pin (workspaceId: string, request: PinRequest): Promise<PinStatus> { return await this.orchestrator.pin(workspaceId, request) }
+  async unpin (workspaceId: string, cid: string): Promise<void> { await this.orchestrator.unpin(workspaceId, cid) }
+  async pinOnNode (workspaceId: string, nodeId: string, request: PinRequest): Promise<PinStatus> { return await this.orchestrator.pinOnNode(workspaceId, nodeId, request) }
+  async unpinOnNode (workspaceId: string, nodeId: string, cid: string): Promise<void> { await this.orchestrator.unpinOnNode(workspaceId, nodeId, cid) }
+  async pinStatus (workspaceId: string, cid: string): Promise<PinStatus> { return await this.orchestrator.pinStatus(workspaceId, cid) }
+  async workspaceStatus (workspaceId: string): Promise<WorkspaceStatus> { return await this.orchestrator.workspaceStatus(workspaceId) }
 }

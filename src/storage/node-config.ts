@@ -48,7 +48,7 @@ export interface NodeConfig {
   apiPort: number
   /** Bearer token the HTTP API requires, if any. */
   apiToken?: string
-  /** WebSocket (or HTTP) URL of the orchestrator. */
+  /** WebSocket (or HTTP) URL of the orchestrator; several instances comma-separated. */
   orchestratorUrl?: string
   /** Token this node presents to the orchestrator. */
   orchestratorToken?: string
@@ -67,9 +67,10 @@ export const nodeConfigSchema = z.strictObject({
   apiHost: nonEmpty.max(255),
   apiPort: z.number().int().min(0).max(65535),
   apiToken: nonEmpty.optional(),
-  orchestratorUrl: nonEmpty.refine(u => {
+  // several instances of one orchestrator: comma-separated, tried in turn
+  orchestratorUrl: nonEmpty.refine(list => list.split(',').every(u => {
     return URL.canParse(u) && ['ws:', 'wss:', 'http:', 'https:'].includes(new URL(u).protocol)
-  }, 'must be a ws://, wss://, http:// or https:// URL').optional(),
+  }), 'must be a ws://, wss://, http:// or https:// URL (or several, comma-separated)').optional(),
   orchestratorToken: nonEmpty.optional(),
   workspaces: z.array(z.string().refine(isValidWorkspaceId, 'is not a valid workspace id'))
     .refine(ids => new Set(ids).size === ids.length, 'must not list a workspace twice')

@@ -76,10 +76,10 @@ export async function startDashboardWorld (init: DashboardWorldInit): Promise<Da
   try {
     const orch = world.orch = createOrchestrator({ dataDir: dir, port: 0 })
     const { url } = await orch.start()
-    orch.createWorkspace({ id: init.workspace, name: init.workspaceName })
+    await orch.createWorkspace({ id: init.workspace, name: init.workspaceName })
     for (const name of init.members ?? ['laptop', 'server']) {
-      const { node, token } = orch.createNode({ name })
-      orch.addMember(init.workspace, node.id)
+      const { node, token } = await orch.createNode({ name })
+      await orch.addMember(init.workspace, node.id)
       const storageNode = await createStorageNode({ storagePath: join(dir, name), quotaBytes: init.nodeQuotaBytes, listenAddresses: LOOPBACK })
       world.nodes.push(storageNode)
       const client = createOrchestratorClient({ url, token, storageNode, nodeName: name })
@@ -96,8 +96,8 @@ export async function startDashboardWorld (init: DashboardWorldInit): Promise<Da
     world.browser = await launchChromium()
     const page = world.page = await world.browser.newPage({ acceptDownloads: true, viewport: { width: 1200, height: 900 } })
     const members = world.nodes.length
-    await until(() => {
-      const s = orch.workspaceStatus(init.workspace)
+    await until(async () => {
+      const s = await orch.workspaceStatus(init.workspace)
       return s.nodesOnline === members && s.nodes.every(n => n.storage != null && n.peerId != null)
     }, 20_000)
     return {

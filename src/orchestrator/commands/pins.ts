@@ -1,7 +1,8 @@
 /**
  * Pin commands: pin, unpin, and manual placement on one node. Each runs in
- * one transaction (committed before it returns); placement follows the
- * planner (`planner.ts`).
+ * one transaction (committed before it returns) that locks the pin's row
+ * first, so two instances pinning the same CID at once place it once;
+ * placement follows the planner (`planner.ts`).
  */
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../errors.js'
 import { normaliseCid } from '../../util/cid.js'
@@ -32,79 +33,87 @@ function pinRow (workspaceId: string, cid: string, request: PinRequest, existing
   }
 }
 
-export function pin ({ ctx, replication }: OrchestratorParts, workspaceId: string, request: PinRequest): PinStatus {
-  const { store } = ctx
-  const ws = ctx.workspaceRow(workspaceId)
+export async function pin ({ ctx, replication }: OrchestratorParts, workspaceId: string, request: PinRequest): Promise<PinStatus> {
+  const ws = await ctx.workspaceRow(workspaceId)
   const cid = normaliseCid(request.cid)
   const min = request.replicationMin ?? 1
   const max = request.replicationMax ?? min
   checkPinRequest(request, min, max)
-  ctx.tx(() => {
-    const existing = store.getPin(ws.id, cid)
+  await ctx.tx(async t => {
+    const { db } = t
+    const existing = await db.lockPin(ws.id, cid)
     const row = pinRow(ws.id, cid, request, existing, min, max, ctx.clock.now())
-    store.upsertPin(row)
+    await db.upsertPin(row)
     // pinning again is how an operator retries failed copies
     const allocations: AllocationRow[] = []
-    for (const a of store.listAllocationsOfPin(ws.id, cid)) {
-      if (a.state === 'failed') store.deleteAllocation(ws.id, cid, a.node_id)
+    const failed: Array<{ cid: string, node_id: string }> = []
+    for (const a of await db.listAllocationsOfPin(ws.id, cid)) {
+      if (a.state === 'failed') failed.push({ cid, node_id: a.node_id })
       else allocations.push(a)
     }
+    if (failed.length > 0) await db.deleteAllocations(ws.id, failed)
     // the row as stored (upsertPin keeps a known size), without reading it back
-    replication.placePin(ws.id, cid, { ...row, size: row.size ?? existing?.size ?? null }, allocations)
-    if (existing == null) ctx.emit({ type: 'pin:added', workspaceId: ws.id, cid })
+    await replication.placePin(t, ws.id, cid, { ...row, size: row.size ?? existing?.size ?? null }, allocations)
+    if (existing == null) t.emit({ type: 'pin:added', workspaceId: ws.id, cid })
   })
-  return pinStatus(ctx, ws.id, cid)
+  return await pinStatus(ctx, ws.id, cid)
 }
 
-export function pinOnNode ({ ctx, replication }: OrchestratorParts, workspaceId: string, nodeId: string, request: PinRequest): PinStatus {
-  const { store, state } = ctx
-  const ws = ctx.workspaceRow(workspaceId)
-  ctx.nodeRow(nodeId)
+export async function pinOnNode ({ ctx, replication }: OrchestratorParts, workspaceId: string, nodeId: string, request: PinRequest): Promise<PinStatus> {
+  const { state } = ctx
+  const ws = await ctx.workspaceRow(workspaceId)
+  await ctx.nodeRow(nodeId)
   if (!state.isMember(ws.id, nodeId)) throw new NotFoundError(`Node ${nodeId} is not a member of ${ws.id}`)
   const cid = normaliseCid(request.cid)
-  const existing = store.getPin(ws.id, cid)
-  const min = request.replicationMin ?? existing?.replication_min ?? 1
-  let max = request.replicationMax ?? existing?.replication_max ?? min
-  checkPinRequest(request, min, max)
-  const now = ctx.clock.now()
-  const snapshot = state.snapshot(ctx.memberSet(ws.id), ws.id)
-  ctx.tx(() => {
-    const allocations = store.listAllocationsOfPin(ws.id, cid)
+  await ctx.tx(async t => {
+    const { db } = t
+    const existing = await db.lockPin(ws.id, cid)
+    const min = request.replicationMin ?? existing?.replication_min ?? 1
+    let max = request.replicationMax ?? existing?.replication_max ?? min
+    checkPinRequest(request, min, max)
+    const now = ctx.clock.now()
+    const snapshot = state.snapshot(ctx.memberSet(ws.id), ws.id)
+    const allocations = await db.listAllocationsOfPin(ws.id, cid)
     const mine = allocations.find(a => a.node_id === nodeId)
     const placeHere = mine == null || !ACTIVE_STATES.has(mine.state)
     // the chosen copy must not be the surplus: make room for it
     if (placeHere && max !== -1) max = Math.max(max, countedAllocations(allocations, snapshot, now, nodeId).length + 1)
-    store.upsertPin(pinRow(ws.id, cid, request, existing, min, max, now))
+    await db.upsertPin(pinRow(ws.id, cid, request, existing, min, max, now))
     if (placeHere) {
       const session = state.sessions.get(nodeId)
       const ready = session?.ready.has(ws.id) === true
       // an offline (or not yet ready) node gets it from its next pin_sync
-      replication.setAllocation(ws.id, cid, nodeId, ready ? 'pinning' : 'queued', null, now)
+      await replication.setAllocation(t, ws.id, cid, nodeId, ready ? 'pinning' : 'queued', null, now)
       state.reserve(nodeId, request.size ?? existing?.size)
-      const row = store.getPin(ws.id, cid)
-      if (ready && session != null && row != null) ctx.send(session, replication.pinMessage(row))
+      const row = await db.getPin(ws.id, cid)
+      if (ready && session != null && row != null) t.send(session, replication.pinMessage(row, allocations))
     }
-    replication.placePin(ws.id, cid)
-    if (existing == null) ctx.emit({ type: 'pin:added', workspaceId: ws.id, cid })
+    await replication.placePin(t, ws.id, cid)
+    if (existing == null) t.emit({ type: 'pin:added', workspaceId: ws.id, cid })
   })
-  return pinStatus(ctx, ws.id, cid)
+  return await pinStatus(ctx, ws.id, cid)
 }
 
-export function unpinOnNode ({ ctx, replication }: OrchestratorParts, workspaceId: string, nodeId: string, cid: string): void {
-  const { store, state } = ctx
-  const ws = ctx.workspaceRow(workspaceId)
+export async function unpinOnNode ({ ctx, replication }: OrchestratorParts, workspaceId: string, nodeId: string, cid: string): Promise<void> {
+  const { state } = ctx
+  const ws = await ctx.workspaceRow(workspaceId)
   const key = normaliseCid(cid)
-  const pin = store.getPin(ws.id, key)
-  if (pin == null) throw new NotFoundError(`CID ${key} is not pinned in ${ws.id}`)
-  const alloc = typeof nodeId === 'string' ? store.getAllocation(ws.id, key, nodeId) : undefined
-  if (alloc == null || alloc.state === 'unpinning') throw new NotFoundError(`Node ${String(nodeId).slice(0, 80)} has no copy of ${key}`)
-  if (alloc.state !== 'failed' && pin.replication_max === -1) {
-    throw new ConflictError(`${key} wants a copy on every member: change its replication before unpinning it from one node`)
-  }
-  const now = ctx.clock.now()
-  if (alloc.state !== 'failed') {
+  await ctx.tx(async t => {
+    const { db } = t
+    const pin = await db.lockPin(ws.id, key)
+    if (pin == null) throw new NotFoundError(`CID ${key} is not pinned in ${ws.id}`)
+    const alloc = typeof nodeId === 'string' ? await db.getAllocation(ws.id, key, nodeId) : undefined
+    if (alloc == null || alloc.state === 'unpinning') throw new NotFoundError(`Node ${String(nodeId).slice(0, 80)} has no copy of ${key}`)
+    if (alloc.state !== 'failed' && pin.replication_max === -1) {
+      throw new ConflictError(`${key} wants a copy on every member: change its replication before unpinning it from one node`)
+    }
+    const now = ctx.clock.now()
+    if (alloc.state === 'failed') {
+      await replication.removeAllocation(t, ws.id, key, nodeId)
+      return
+    }
     // dropping this copy must leave replicationMin copies, counting the ones placement can add elsewhere
-    const allocations = store.listAllocationsOfPin(ws.id, key)
+    const allocations = await db.listAllocationsOfPin(ws.id, key)
     const remaining = countedAllocations(allocations, state.snapshot(ctx.memberSet(ws.id), ws.id), now, nodeId).length
     const need = pin.replication_min - remaining
     if (need > 0) {
@@ -114,40 +123,38 @@ export function unpinOnNode ({ ctx, replication }: OrchestratorParts, workspaceI
         throw new ConflictError(`No other online member can take a copy of ${key} (it wants ${pin.replication_min}): unpin it from the workspace, or lower its replication`)
       }
     }
-  }
-  ctx.tx(() => {
-    if (alloc.state === 'failed') {
-      replication.removeAllocation(ws.id, key, nodeId)
-      return
-    }
     const max = Math.max(pin.replication_min, pin.replication_max - 1)
-    if (max !== pin.replication_max) store.upsertPin({ ...pin, replication_max: max })
-    replication.setAllocation(ws.id, key, nodeId, 'unpinning', null, now)
+    if (max !== pin.replication_max) await db.upsertPin({ ...pin, replication_max: max })
+    await replication.setAllocation(t, ws.id, key, nodeId, 'unpinning', null, now)
     const session = state.sessions.get(nodeId)
-    if (session?.ready.has(ws.id) === true) ctx.send(session, { type: 'unpin_content', workspace_id: ws.id, cid: key })
+    if (session?.ready.has(ws.id) === true) t.send(session, { type: 'unpin_content', workspace_id: ws.id, cid: key })
+    else if (session == null) t.sendTo(nodeId, { type: 'unpin_content', workspace_id: ws.id, cid: key })
     // below replicationMin now: another member takes a copy
-    replication.placePin(ws.id, key)
+    await replication.placePin(t, ws.id, key)
   })
 }
 
-export function unpin ({ ctx }: OrchestratorParts, workspaceId: string, cid: string): void {
-  const { store, state } = ctx
-  const ws = ctx.workspaceRow(workspaceId)
+export async function unpin ({ ctx }: OrchestratorParts, workspaceId: string, cid: string): Promise<void> {
+  const { state } = ctx
+  const ws = await ctx.workspaceRow(workspaceId)
   const key = normaliseCid(cid)
-  if (store.getPin(ws.id, key) == null) throw new NotFoundError(`CID ${key} is not pinned in ${ws.id}`)
   const now = ctx.clock.now()
-  ctx.tx(() => {
-    store.deletePin(ws.id, key)
-    for (const a of store.listAllocationsOfPin(ws.id, key)) {
+  await ctx.tx(async t => {
+    const { db } = t
+    if (await db.lockPin(ws.id, key) == null) throw new NotFoundError(`CID ${key} is not pinned in ${ws.id}`)
+    const allocations = await db.listAllocationsOfPin(ws.id, key)
+    await db.deletePin(ws.id, key)
+    for (const a of allocations) {
       if (a.state === 'failed') {
-        store.deleteAllocation(ws.id, key, a.node_id)
+        await db.deleteAllocation(ws.id, key, a.node_id)
         continue
       }
-      store.setAllocation(ws.id, key, a.node_id, 'unpinning', null, now)
-      ctx.emit({ type: 'allocation', workspaceId: ws.id, cid: key, nodeId: a.node_id, state: 'unpinning' })
+      await db.setAllocation(ws.id, key, a.node_id, 'unpinning', null, now)
+      t.emit({ type: 'allocation', workspaceId: ws.id, cid: key, nodeId: a.node_id, state: 'unpinning' })
       const session = state.sessions.get(a.node_id)
-      if (session?.ready.has(ws.id) === true) ctx.send(session, { type: 'unpin_content', workspace_id: ws.id, cid: key })
+      if (session?.ready.has(ws.id) === true) t.send(session, { type: 'unpin_content', workspace_id: ws.id, cid: key })
+      else if (session == null) t.sendTo(a.node_id, { type: 'unpin_content', workspace_id: ws.id, cid: key })
     }
-    ctx.emit({ type: 'pin:removed', workspaceId: ws.id, cid: key })
+    t.emit({ type: 'pin:removed', workspaceId: ws.id, cid: key })
   })
 }

@@ -17,6 +17,7 @@
  * in a nested `transaction` (a savepoint), which behaves the same on both.
  */
 import type { AllocationRow, AllocationState, NodeRow, PeerRow, PinRow, WorkspaceRow } from '../store/index.js'
+import type { KeyEncryptionKey } from '../store/key-encryption.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 export type { AllocationRow, AllocationState, NodeRow, PeerRow, PinRow, WorkspaceRow }
@@ -90,6 +91,13 @@ export interface AsyncStoreTransaction extends AsyncStoreOperations {
 
 export interface AsyncOrchestratorStore extends AsyncStoreOperations {
   readonly dialect: 'sqlite' | 'postgres'
+  /** Whether swarm keys are written encrypted (a key-encryption key was given). */
+  readonly encryptsKeys: boolean
+  /**
+   * Re-encrypts every swarm key under `next` (`null`: plain text) in one
+   * transaction; returns how many keys were rewritten.
+   */
+  rotateKeyEncryptionKey(next: KeyEncryptionKey | null, options?: AbortOptions): Promise<number>
   /**
    * Runs `fn` in a transaction: committed when it resolves, rolled back when
    * it throws (or when the connection dies before the commit, so a crash

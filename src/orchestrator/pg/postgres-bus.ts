@@ -41,6 +41,16 @@ export const CLUSTER_MIGRATIONS: string[] = [
     created_at BIGINT NOT NULL
   );
   CREATE INDEX cluster_messages_instance ON cluster_messages(instance_id, id);
+  `,
+  // which held nodes sent ipfs_ready for the current key of a workspace (the leader plans with every instance's ready nodes)
+  `
+  CREATE TABLE cluster_ready (
+    workspace_id TEXT COLLATE "C" NOT NULL,
+    node_id TEXT COLLATE "C" NOT NULL,
+    instance_id TEXT COLLATE "C" NOT NULL,
+    addresses TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, node_id)
+  );
   `
 ]
 

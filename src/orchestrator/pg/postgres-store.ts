@@ -17,7 +17,11 @@ import pg from 'pg'
 import { ConflictError, InvalidConfigError } from '../../errors.js'
 import { migrate, STORE_MIGRATIONS } from './postgres-migrations.js'
 import { throwIfAborted } from '../../util/abort.js'
-import type { AllocationRow, AllocationState, AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction, NodeRow, PeerRow, PinRow, WorkspaceRow } from './async-store.js'
+import { PostgresOperations, SwarmKeySeal } from './postgres-operations.js'
+import { decryptSwarmKey, encryptedKeyId, isEncryptedKey } from '../store/key-encryption.js'
+import type { KeyEncryptionKey } from '../store/key-encryption.js'
+import { KeyEncryptionKeyError } from '../../errors.js'
+import type { AsyncOrchestratorStore, AsyncStoreTransaction, WorkspaceRow } from './async-store.js'
 import type { OrchestratorLogger } from '../types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -36,6 +40,12 @@ export interface PostgresStoreInit {
   lockTimeoutMs?: number
   /** @default silent */
   logger?: OrchestratorLogger
+  /**
+   * Encrypts the swarm keys at rest, as on SQLite (`store/key-encryption.ts`).
+   * Plain keys found on open are encrypted then; required when the database
+   * holds encrypted keys. @default none (keys in plain text)
+   */
+  keyEncryptionKey?: KeyEncryptionKey
 }
 
 const INT8_OID = 20
@@ -110,233 +120,21 @@ export async function createPostgresStore (init: PostgresStoreInit, options?: Ab
     await pool.end()
     throw err
   }
-  return new PostgresStore(pool, log)
-}
-
-type Executor = pg.Pool | pg.PoolClient
-
-/** Rows per statement of a bulk write (arrays are bound as one parameter each). */
-const BULK_ROWS = 5000
-
-/**
- * A constraint violation's DETAIL can quote the whole row ("Failing row
- * contains (..., <swarm key>, ...)"): drop it before the error travels to
- * callers and their logs.
- */
-function redact (err: unknown): never {
-  if (err instanceof pg.DatabaseError && err.detail?.startsWith('Failing row contains') === true) {
-    err.detail = 'Failing row contains (redacted)'
+  const store = new PostgresStore(pool, log, new SwarmKeySeal(init.keyEncryptionKey))
+  try {
+    await store.checkKeys()
+  } catch (err) {
+    await store.close()
+    throw err
   }
-  throw err
-}
-
-
-class PostgresOperations implements AsyncStoreOperations {
-  protected readonly db: Executor
-
-  constructor (db: Executor) {
-    this.db = db
-  }
-
-  async #rows<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[], options?: AbortOptions): Promise<R[]> {
-    throwIfAborted(options?.signal)
-    // named: prepared once per connection, then only bound and executed
-    return (await this.db.query<R>({ name, text, values }).catch(redact)).rows
-  }
-
-  async #count (name: string, text: string, values: unknown[], options?: AbortOptions): Promise<number> {
-    throwIfAborted(options?.signal)
-    return (await this.db.query({ name, text, values }).catch(redact)).rowCount ?? 0
-  }
-
-  async #one<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[], options?: AbortOptions): Promise<R | undefined> {
-    return (await this.#rows<R>(name, text, values, options))[0]
-  }
-
-  async insertWorkspace (row: WorkspaceRow, options?: AbortOptions): Promise<void> {
-    await this.#count('insertWorkspace', 'INSERT INTO workspaces (id, name, swarm_key, key_version, created_at) VALUES ($1, $2, $3, $4, $5)',
-      [row.id, row.name, row.swarm_key, row.key_version, row.created_at], options)
-  }
-
-  async getWorkspace (id: string, options?: AbortOptions): Promise<WorkspaceRow | undefined> {
-    return await this.#one('getWorkspace', 'SELECT * FROM workspaces WHERE id = $1', [id], options)
-  }
-
-  async listWorkspaces (options?: AbortOptions): Promise<WorkspaceRow[]> {
-    return await this.#rows('listWorkspaces', 'SELECT * FROM workspaces ORDER BY created_at, id', [], options)
-  }
-
-  async setWorkspaceKey (id: string, swarmKey: string, keyVersion: number, options?: AbortOptions): Promise<void> {
-    await this.#count('setWorkspaceKey', 'UPDATE workspaces SET swarm_key = $1, key_version = $2 WHERE id = $3', [swarmKey, keyVersion, id], options)
-  }
-
-  async insertNode (row: Pick<NodeRow, 'id' | 'name' | 'token_hash' | 'created_at'>, options?: AbortOptions): Promise<void> {
-    await this.#count('insertNode', 'INSERT INTO nodes (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)',
-      [row.id, row.name, row.token_hash, row.created_at], options)
-  }
-
-  async getNode (id: string, options?: AbortOptions): Promise<NodeRow | undefined> {
-    return await this.#one('getNode', 'SELECT * FROM nodes WHERE id = $1', [id], options)
-  }
-
-  async getNodeByTokenHash (hash: Buffer, options?: AbortOptions): Promise<NodeRow | undefined> {
-    return await this.#one('getNodeByTokenHash', 'SELECT * FROM nodes WHERE token_hash = $1', [hash], options)
-  }
-
-  async listNodes (options?: AbortOptions): Promise<NodeRow[]> {
-    return await this.#rows('listNodes', 'SELECT * FROM nodes ORDER BY created_at, id', [], options)
-  }
-
-  async setNodeName (id: string, name: string, options?: AbortOptions): Promise<void> {
-    await this.#count('setNodeName', 'UPDATE nodes SET name = $1 WHERE id = $2', [name, id], options)
-  }
-
-  async touchNode (id: string, at: number, options?: AbortOptions): Promise<void> {
-    await this.#count('touchNode', 'UPDATE nodes SET last_seen = $1 WHERE id = $2', [at, id], options)
-  }
-
-  async setNodeStorage (id: string, used: number, quota: number, free: number, at: number, driveFree: number | null = null, options?: AbortOptions): Promise<void> {
-    await this.#count('setNodeStorage', `UPDATE nodes SET storage_used = $1, storage_quota = $2, storage_free = $3,
-      storage_reported_at = $4, storage_drive_free = $5 WHERE id = $6`, [used, quota, free, at, driveFree, id], options)
-  }
-
-  async addMember (workspaceId: string, nodeId: string, at: number, options?: AbortOptions): Promise<boolean> {
-    return await this.#count('addMember', `INSERT INTO memberships (workspace_id, node_id, created_at) VALUES ($1, $2, $3)
-      ON CONFLICT (workspace_id, node_id) DO NOTHING`, [workspaceId, nodeId, at], options) > 0
-  }
-
-  async removeMember (workspaceId: string, nodeId: string, options?: AbortOptions): Promise<boolean> {
-    return await this.#count('removeMember', 'DELETE FROM memberships WHERE workspace_id = $1 AND node_id = $2', [workspaceId, nodeId], options) > 0
-  }
-
-  async isMember (workspaceId: string, nodeId: string, options?: AbortOptions): Promise<boolean> {
-    return await this.#one('isMember', 'SELECT 1 FROM memberships WHERE workspace_id = $1 AND node_id = $2', [workspaceId, nodeId], options) !== undefined
-  }
-
-  async listMemberIds (workspaceId: string, options?: AbortOptions): Promise<string[]> {
-    const rows = await this.#rows<{ node_id: string }>('listMemberIds', 'SELECT node_id FROM memberships WHERE workspace_id = $1 ORDER BY created_at, node_id', [workspaceId], options)
-    return rows.map(r => r.node_id)
-  }
-
-  async listWorkspaceIdsOfNode (nodeId: string, options?: AbortOptions): Promise<string[]> {
-    const rows = await this.#rows<{ workspace_id: string }>('listWorkspaceIdsOfNode', 'SELECT workspace_id FROM memberships WHERE node_id = $1 ORDER BY created_at, workspace_id', [nodeId], options)
-    return rows.map(r => r.workspace_id)
-  }
-
-  async upsertPeer (workspaceId: string, nodeId: string, peerId: string, addresses: string[], at: number, options?: AbortOptions): Promise<void> {
-    await this.#count('upsertPeer', `INSERT INTO peers (workspace_id, node_id, peer_id, addresses, updated_at) VALUES ($1, $2, $3, $4, $5)
-      ON CONFLICT (workspace_id, node_id) DO UPDATE SET peer_id = excluded.peer_id, addresses = excluded.addresses, updated_at = excluded.updated_at`,
-    [workspaceId, nodeId, peerId, JSON.stringify(addresses), at], options)
-  }
-
-  async getPeer (workspaceId: string, nodeId: string, options?: AbortOptions): Promise<PeerRow | undefined> {
-    return await this.#one('getPeer', 'SELECT * FROM peers WHERE workspace_id = $1 AND node_id = $2', [workspaceId, nodeId], options)
-  }
-
-  async listPeers (workspaceId: string, options?: AbortOptions): Promise<PeerRow[]> {
-    return await this.#rows('listPeers', 'SELECT * FROM peers WHERE workspace_id = $1', [workspaceId], options)
-  }
-
-  async upsertPin (row: PinRow, options?: AbortOptions): Promise<void> {
-    await this.#count('upsertPin', `INSERT INTO pins (workspace_id, cid, name, size, replication_min, replication_max, created_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7)
-      ON CONFLICT (workspace_id, cid) DO UPDATE SET name = excluded.name, size = COALESCE(excluded.size, pins.size),
-        replication_min = excluded.replication_min, replication_max = excluded.replication_max`,
-    [row.workspace_id, row.cid, row.name, row.size, row.replication_min, row.replication_max, row.created_at], options)
-  }
-
-  async getPin (workspaceId: string, cid: string, options?: AbortOptions): Promise<PinRow | undefined> {
-    return await this.#one('getPin', 'SELECT * FROM pins WHERE workspace_id = $1 AND cid = $2', [workspaceId, cid], options)
-  }
-
-  async deletePin (workspaceId: string, cid: string, options?: AbortOptions): Promise<boolean> {
-    return await this.#count('deletePin', 'DELETE FROM pins WHERE workspace_id = $1 AND cid = $2', [workspaceId, cid], options) > 0
-  }
-
-  async listPins (workspaceId: string, options?: AbortOptions): Promise<PinRow[]> {
-    return await this.#rows('listPins', 'SELECT * FROM pins WHERE workspace_id = $1 ORDER BY created_at, cid', [workspaceId], options)
-  }
-
-  async listAllPins (options?: AbortOptions): Promise<PinRow[]> {
-    return await this.#rows('listAllPins', 'SELECT * FROM pins ORDER BY workspace_id, created_at, cid', [], options)
-  }
-
-  async setAllocation (workspaceId: string, cid: string, nodeId: string, state: AllocationState, error: string | null, at: number, options?: AbortOptions): Promise<void> {
-    await this.#count('setAllocation', `INSERT INTO pin_allocations (workspace_id, cid, node_id, state, error, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-      ON CONFLICT (workspace_id, cid, node_id) DO UPDATE SET state = excluded.state, error = excluded.error, updated_at = excluded.updated_at`,
-    [workspaceId, cid, nodeId, state, error, at], options)
-  }
-
-  async getAllocation (workspaceId: string, cid: string, nodeId: string, options?: AbortOptions): Promise<AllocationRow | undefined> {
-    return await this.#one('getAllocation', 'SELECT * FROM pin_allocations WHERE workspace_id = $1 AND cid = $2 AND node_id = $3', [workspaceId, cid, nodeId], options)
-  }
-
-  async deleteAllocation (workspaceId: string, cid: string, nodeId: string, options?: AbortOptions): Promise<boolean> {
-    return await this.#count('deleteAllocation', 'DELETE FROM pin_allocations WHERE workspace_id = $1 AND cid = $2 AND node_id = $3', [workspaceId, cid, nodeId], options) > 0
-  }
-
-  async listAllocationsOfPin (workspaceId: string, cid: string, options?: AbortOptions): Promise<AllocationRow[]> {
-    return await this.#rows('listAllocationsOfPin', 'SELECT * FROM pin_allocations WHERE workspace_id = $1 AND cid = $2', [workspaceId, cid], options)
-  }
-
-  async listAllocationsOfNode (nodeId: string, workspaceId: string, options?: AbortOptions): Promise<AllocationRow[]> {
-    return await this.#rows('listAllocationsOfNode', 'SELECT * FROM pin_allocations WHERE node_id = $1 AND workspace_id = $2', [nodeId, workspaceId], options)
-  }
-
-  async listAllocationsOfWorkspace (workspaceId: string, options?: AbortOptions): Promise<AllocationRow[]> {
-    return await this.#rows('listAllocationsOfWorkspace', 'SELECT * FROM pin_allocations WHERE workspace_id = $1', [workspaceId], options)
-  }
-
-  async deleteAllocationsOfNode (nodeId: string, workspaceId: string, options?: AbortOptions): Promise<void> {
-    await this.#count('deleteAllocationsOfNode', 'DELETE FROM pin_allocations WHERE node_id = $1 AND workspace_id = $2', [nodeId, workspaceId], options)
-  }
-
-  async setAllocations (rows: AllocationRow[], options?: AbortOptions): Promise<void> {
-    // ON CONFLICT may touch a row once per statement: the last row of a key wins
-    const byKey = new Map(rows.map(r => [`${r.workspace_id}\0${r.cid}\0${r.node_id}`, r]))
-    const unique = [...byKey.values()]
-    for (let i = 0; i < unique.length; i += BULK_ROWS) {
-      const chunk = unique.slice(i, i + BULK_ROWS)
-      await this.#count('setAllocations', `INSERT INTO pin_allocations (workspace_id, cid, node_id, state, error, updated_at)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-        ON CONFLICT (workspace_id, cid, node_id) DO UPDATE SET state = excluded.state, error = excluded.error, updated_at = excluded.updated_at`,
-      [chunk.map(r => r.workspace_id), chunk.map(r => r.cid), chunk.map(r => r.node_id), chunk.map(r => r.state), chunk.map(r => r.error), chunk.map(r => r.updated_at)], options)
-    }
-  }
-
-  async deleteAllocations (workspaceId: string, keys: Array<Pick<AllocationRow, 'cid' | 'node_id'>>, options?: AbortOptions): Promise<number> {
-    let deleted = 0
-    for (let i = 0; i < keys.length; i += BULK_ROWS) {
-      const chunk = keys.slice(i, i + BULK_ROWS)
-      deleted += await this.#count('deleteAllocations', `DELETE FROM pin_allocations WHERE workspace_id = $1
-        AND (cid, node_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`, [workspaceId, chunk.map(k => k.cid), chunk.map(k => k.node_id)], options)
-    }
-    return deleted
-  }
-
-  async getMeta (key: string, options?: AbortOptions): Promise<string | undefined> {
-    return (await this.#one<{ value: string }>('getMeta', 'SELECT value FROM meta WHERE key = $1', [key], options))?.value
-  }
-
-  async setMeta (key: string, value: string, options?: AbortOptions): Promise<void> {
-    await this.#count('setMeta', 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value], options)
-  }
-
-  async lockPin (workspaceId: string, cid: string, options?: AbortOptions): Promise<PinRow | undefined> {
-    return await this.#one('lockPin', 'SELECT * FROM pins WHERE workspace_id = $1 AND cid = $2 FOR UPDATE', [workspaceId, cid], options)
-  }
-
-  async lockPins (workspaceId: string, options?: AbortOptions): Promise<PinRow[]> {
-    // cid order: two placers of overlapping pins take the locks in the same order and never deadlock
-    return await this.#rows('lockPins', 'SELECT * FROM pins WHERE workspace_id = $1 ORDER BY cid FOR UPDATE', [workspaceId], options)
-  }
+  return store
 }
 
 class PostgresTransaction extends PostgresOperations implements AsyncStoreTransaction {
   readonly #depth: number
 
-  constructor (client: pg.PoolClient, depth: number) {
-    super(client)
+  constructor (client: pg.PoolClient, keys: SwarmKeySeal, depth: number) {
+    super(client, keys)
     this.#depth = depth
   }
 
@@ -346,7 +144,7 @@ class PostgresTransaction extends PostgresOperations implements AsyncStoreTransa
     const savepoint = `sp_${this.#depth + 1}`
     await client.query(`SAVEPOINT ${savepoint}`)
     try {
-      const result = await fn(new PostgresTransaction(client, this.#depth + 1))
+      const result = await fn(new PostgresTransaction(client, this.keys, this.#depth + 1))
       await client.query(`RELEASE SAVEPOINT ${savepoint}`)
       return result
     } catch (err) {
@@ -362,10 +160,51 @@ class PostgresStore extends PostgresOperations implements AsyncOrchestratorStore
   readonly #log: OrchestratorLogger
   #closed = false
 
-  constructor (pool: pg.Pool, log: OrchestratorLogger) {
-    super(pool)
+  constructor (pool: pg.Pool, log: OrchestratorLogger, keys: SwarmKeySeal) {
+    super(pool, keys)
     this.#pool = pool
     this.#log = log
+  }
+
+  get encryptsKeys (): boolean { return this.keys.kek != null }
+
+  /** Throws when a stored key cannot be read with the KEK given; encrypts plain keys when a KEK is given. */
+  async checkKeys (): Promise<void> {
+    const rows = (await this.db.query<WorkspaceRow>('SELECT * FROM workspaces')).rows
+    const encrypted = rows.filter(r => isEncryptedKey(r.swarm_key))
+    const kek = this.keys.kek
+    if (encrypted.length > 0) {
+      if (kek == null) throw new KeyEncryptionKeyError('The database holds encrypted swarm keys: give the key-encryption key (OTHERTHING_KEK, OTHERTHING_KEK_FILE or keyEncryptionKey)')
+      const other = encrypted.find(r => encryptedKeyId(r.swarm_key) !== kek.id)
+      if (other != null) decryptSwarmKey(kek, other.id, other.swarm_key) // throws the typed error
+    }
+    if (kek != null && encrypted.length < rows.length) await this.rotateKeyEncryptionKey(kek)
+  }
+
+  /** Re-encrypts every key under `next` in one transaction (rows locked: two instances rotating wait for each other). */
+  async rotateKeyEncryptionKey (next: KeyEncryptionKey | null, options?: AbortOptions): Promise<number> {
+    const previous = this.keys.kek
+    throwIfAborted(options?.signal)
+    const seal = new SwarmKeySeal(next ?? undefined)
+    const client = await this.#pool.connect()
+    let count: number
+    try {
+      await client.query('BEGIN')
+      const rows = (await client.query<WorkspaceRow>('SELECT * FROM workspaces ORDER BY id FOR UPDATE')).rows
+      for (const row of rows) {
+        const plain = decryptSwarmKey(previous, row.id, row.swarm_key)
+        await client.query('UPDATE workspaces SET swarm_key = $1 WHERE id = $2', [seal.seal(row.id, plain), row.id])
+      }
+      await client.query('COMMIT')
+      count = rows.length
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: Error) => { this.#log.warn({ err: e.message }, 'rollback failed') })
+      throw err
+    } finally {
+      client.release()
+    }
+    this.keys.kek = seal.kek
+    return count
   }
 
   async transaction<T>(fn: (tx: AsyncStoreTransaction) => Promise<T>, options?: AbortOptions): Promise<T> {
@@ -377,7 +216,7 @@ class PostgresStore extends PostgresOperations implements AsyncOrchestratorStore
     client.on('error', onError)
     try {
       await client.query('BEGIN')
-      const result = await fn(new PostgresTransaction(client, 0))
+      const result = await fn(new PostgresTransaction(client, this.keys, 0))
       // COMMIT of a transaction in which a statement failed (its error caught by fn) answers ROLLBACK, not an error
       const commit = await client.query('COMMIT')
       if (commit.command === 'ROLLBACK') throw new ConflictError('The transaction was rolled back: a statement in it failed')

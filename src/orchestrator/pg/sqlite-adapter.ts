@@ -11,7 +11,8 @@
  */
 import { throwIfAborted } from '../../util/abort.js'
 import type { AllocationRow, AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction, PinRow } from './async-store.js'
-import type { OrchestratorStore } from '../store/index.js'
+import { InvalidArgumentError } from '../../errors.js'
+import type { KeyEncryptionKey, OrchestratorStore } from '../store/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins' | 'setAllocations' | 'deleteAllocations'>
@@ -21,7 +22,7 @@ type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins' | 's
  * the connection for BEGIN / COMMIT around an async callback (a synchronous
  * `transaction(fn)` cannot span awaits). `commitBatch` where the store batches.
  */
-export type SyncSqliteStore = Pick<OrchestratorStore, RowMethod | 'close' | 'transaction'> & {
+export type SyncSqliteStore = Pick<OrchestratorStore, RowMethod | 'close' | 'transaction'> & Partial<Pick<OrchestratorStore, 'encryptsKeys' | 'rotateKeyEncryptionKey'>> & {
   readonly db: { exec: (sql: string) => unknown, readonly inTransaction: boolean }
   commitBatch?: () => void
 }
@@ -123,6 +124,13 @@ export function asyncSqliteStore (store: SyncSqliteStore): AsyncOrchestratorStor
   const queued = async <T>(fn: () => T): Promise<T> => await queue.run(fn)
   return {
     dialect: 'sqlite',
+    get encryptsKeys () { return store.encryptsKeys === true },
+    async rotateKeyEncryptionKey (next: KeyEncryptionKey | null, options?: AbortOptions): Promise<number> {
+      throwIfAborted(options?.signal)
+      if (store.rotateKeyEncryptionKey == null) throw new InvalidArgumentError('This store does not encrypt keys')
+      const rotate = store.rotateKeyEncryptionKey.bind(store)
+      return await queue.run(() => rotate(next))
+    },
     ...operations(store, queued),
     async transaction<T>(fn: (tx: AsyncStoreTransaction) => Promise<T>, options?: AbortOptions): Promise<T> {
       throwIfAborted(options?.signal)

@@ -1,0 +1,264 @@
+/**
+ * Several orchestrator instances on one PostgreSQL: the {@link ClusterLink}
+ * over the leader lease (`pg/postgres-lease.ts`) and the bus
+ * (`pg/postgres-bus.ts`).
+ *
+ * - Placement and re-pinning run on the lease holder only; another instance
+ *   that needs a placement broadcasts `placement:dirty` and the leader places.
+ *   A new leader places every workspace once it holds the lease.
+ * - A message for a node held by another instance goes through the bus;
+ *   a node that authenticates here takes its session over (the old instance
+ *   closes its socket).
+ * - Every instance refreshes, every `refreshMs`, who is online on the others
+ *   and who is ready where (`cluster_ready`), so that views and the planner
+ *   see every instance's nodes. A node that vanishes with its instance
+ *   (kill -9) shows offline at the next refresh and is re-pinned after the
+ *   grace period, like one that disconnected.
+ * - Membership and key changes are broadcast: each instance reloads the
+ *   workspace's members and sends the new key to the sessions it holds.
+ */
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { createClusterBus } from '../pg/postgres-bus.js'
+import type { BroadcastDetail, ClusterBus, NodeMessageDetail } from '../pg/postgres-bus.js'
+import { createLeaderLease } from '../pg/postgres-lease.js'
+import type { LeaderLease } from '../pg/postgres-lease.js'
+import { PG_TYPES } from '../pg/postgres-store.js'
+import { CLOSE_CODES } from '../session-hub.js'
+import type { OrchestratorMessage } from '../../protocol/index.js'
+import type { OrchestratorCore } from '../core.js'
+import type { OrchestratorLogger } from '../types.js'
+import type { ClusterLink } from './link.js'
+
+export interface ClusterLinkInit {
+  connectionString: string
+  /** 1 to 50 characters, unique among the instances. @default `<hostname>-<pid>-<random>` */
+  instanceId?: string
+  /** How often each instance reads the others' online and ready nodes (ms). @default 1000 */
+  refreshMs?: number
+  /** Leader lease heartbeat (ms). @default 1000 */
+  heartbeatMs?: number
+  logger?: OrchestratorLogger
+}
+
+export interface StartedLink {
+  readonly link: ClusterLink
+  readonly instanceId: string
+  readonly bus: ClusterBus
+  readonly lease: LeaderLease
+  /** Connects the bus and lease events to the core (once it exists). */
+  attach(core: OrchestratorCore): void
+  /** Reads the other instances' nodes now. */
+  refresh(): Promise<void>
+  /** After `attach`: when no instance leads yet, waits (up to `timeoutMs`) until this one does, so that a lone instance places from its first call. */
+  settle(timeoutMs?: number): Promise<void>
+  stop(): Promise<void>
+}
+
+const silent: OrchestratorLogger = { debug () {}, info () {}, warn () {}, error () {} }
+
+export function defaultInstanceId (): string {
+  return `${hostname().slice(0, 30)}-${process.pid}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9._-]/g, '-')
+}
+
+/** Starts the bus and competes for the lease; returns the link for `createOrchestratorCore`. */
+export async function startClusterLink (init: ClusterLinkInit): Promise<StartedLink> {
+  const log = init.logger ?? silent
+  const instanceId = init.instanceId ?? defaultInstanceId()
+  const bus = createClusterBus({ connectionString: init.connectionString, instanceId, logger: log })
+  const lease = createLeaderLease({ connectionString: init.connectionString, instanceId, heartbeatMs: init.heartbeatMs ?? 1000, logger: log })
+  const pool = new pg.Pool({ connectionString: init.connectionString, max: 2, types: PG_TYPES })
+  pool.on('error', (err) => { log.warn({ err: err.message }, 'idle PostgreSQL connection lost (cluster link)') })
+  await bus.start()
+  let core: OrchestratorCore | undefined
+  let stopped = false
+  const work = new Set<Promise<unknown>>()
+  const background = (what: string, task: Promise<unknown>): void => {
+    const p = task.catch((err: Error) => { if (!stopped) log.warn({ err: err.message }, `${what} failed`) }).finally(() => { work.delete(p) })
+    work.add(p)
+  }
+  const readyQuery = async (sql: string, values: unknown[]): Promise<void> => { await pool.query(sql, values) }
+
+  let online = new Set<string>()
+  let lastOnlineRead = 0
+  const onlineNow = async (): Promise<Set<string>> => {
+    if (Date.now() - lastOnlineRead < 200) return online
+    return new Set((await bus.onlineNodes()).keys())
+  }
+
+  const link: ClusterLink = {
+    clustered: true,
+    isLeader: () => lease.isLeader,
+    sendRemote: (nodeId, message) => { background('sending to a node on another instance', bus.sendToNode(nodeId, message)) },
+    placementNeeded: (workspaceId) => { background('asking the leader to place', bus.broadcast('placement:dirty', workspaceId)) },
+    nodeHeld: (nodeId) => { background('holding a node', bus.hold(nodeId)) },
+    nodeReleased: (nodeId) => {
+      background('releasing a node', (async () => {
+        await bus.release(nodeId)
+        await readyQuery('DELETE FROM cluster_ready WHERE node_id = $1 AND instance_id = $2', [nodeId, instanceId])
+      })())
+    },
+    nodeReady: (workspaceId, nodeId, addresses) => {
+      background('recording a ready node', readyQuery(`INSERT INTO cluster_ready (workspace_id, node_id, instance_id, addresses) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (workspace_id, node_id) DO UPDATE SET instance_id = excluded.instance_id, addresses = excluded.addresses`, [workspaceId, nodeId, instanceId, JSON.stringify(addresses)]))
+    },
+    nodeNotReady: (workspaceId, nodeId) => { background('forgetting a ready node', readyQuery('DELETE FROM cluster_ready WHERE workspace_id = $1 AND node_id = $2', [workspaceId, nodeId])) },
+    membersChanged: (workspaceId, joined) => { background('announcing a membership change', bus.broadcast('members', JSON.stringify({ ws: workspaceId, joined }))) },
+    keyRotated: (workspaceId) => {
+      background('announcing a key rotation', (async () => {
+        await readyQuery('DELETE FROM cluster_ready WHERE workspace_id = $1', [workspaceId])
+        await bus.broadcast('key-rotated', workspaceId)
+      })())
+    },
+    onlineNodes: onlineNow
+  }
+
+  /** Reads who is online and ready on every instance; marks the nodes that vanished offline. */
+  const refresh = async (): Promise<void> => {
+    if (core == null || stopped) return
+    const ctx = core.context
+    const holders = await bus.onlineNodes()
+    const res = await pool.query<{ workspace_id: string, node_id: string, instance_id: string, addresses: string }>('SELECT * FROM cluster_ready')
+    const ready = new Map<string, Map<string, string[]>>()
+    for (const r of res.rows) {
+      if (holders.get(r.node_id) !== r.instance_id || r.instance_id === instanceId) continue
+      let m = ready.get(r.workspace_id)
+      if (m == null) ready.set(r.workspace_id, m = new Map())
+      m.set(r.node_id, JSON.parse(r.addresses) as string[])
+    }
+    const now = ctx.clock.now()
+    const next = new Set(holders.keys())
+    // nodes that were online somewhere and are not anymore: offline from now, re-pinned after the grace period
+    for (const id of online) {
+      if (next.has(id) || ctx.state.sessions.has(id)) continue
+      ctx.state.offlineSince.set(id, now)
+      const workspaces = [...ctx.state.members].filter(([, m]) => m.has(id)).map(([ws]) => ws)
+      core.replication.afterGrace(id, workspaces)
+    }
+    for (const id of next) if (!ctx.state.sessions.has(id)) ctx.state.offlineSince.delete(id)
+    online = next
+    lastOnlineRead = Date.now()
+    // nodes that became ready on another instance: the leader places what waited for them
+    const fresh: Array<[string, string]> = []
+    for (const [ws, nodes] of ready) {
+      const known = ctx.state.remoteReady.get(ws)
+      for (const id of nodes.keys()) if (known?.has(id) !== true) fresh.push([ws, id])
+    }
+    ctx.state.setRemote(next, ready)
+    // this instance's ready nodes hear of them (bootstrap_update), as of a node that became ready here
+    for (const [ws, id] of fresh) core.bootstrap.queue(ws, id)
+    if (lease.isLeader) for (const ws of new Set(fresh.map(([ws]) => ws))) core.replication.schedule(ws)
+    // free space the other instances' nodes reported
+    const nodes = await ctx.store.listNodes()
+    for (const n of nodes) {
+      if (n.storage_free == null || ctx.state.sessions.has(n.id)) continue
+      const known = reported.get(n.id)
+      if (known !== n.storage_reported_at) {
+        reported.set(n.id, n.storage_reported_at)
+        ctx.state.free.set(n.id, n.storage_free)
+      }
+    }
+  }
+  const reported = new Map<string, number | null>()
+  let timer: NodeJS.Timeout | undefined
+  const tick = (): void => {
+    timer = setTimeout(() => {
+      background('refreshing the cluster view', refresh().finally(() => { if (!stopped) tick() }))
+    }, init.refreshMs ?? 1000)
+    timer.unref()
+  }
+
+  const onMessage = (evt: Event): void => {
+    const { nodeId, message } = (evt as CustomEvent<NodeMessageDetail>).detail
+    const session = core?.context.state.sessions.get(nodeId)
+    if (session != null) core?.context.sendNow(session, message as OrchestratorMessage)
+  }
+  const onTaken = (evt: Event): void => {
+    const { nodeId } = (evt as CustomEvent<{ nodeId: string }>).detail
+    const state = core?.context.state
+    const session = state?.sessions.get(nodeId)
+    if (state == null || session == null) return
+    state.sessions.delete(nodeId)
+    state.dropReady(nodeId, session)
+    session.nodeId = null // its close must not mark the node offline: it lives on another instance now
+    try {
+      session.connection.close(CLOSE_CODES.replaced, 'replaced by a connection to another instance')
+    } catch (err) {
+      log.debug({ nodeId, err: (err as Error).message }, 'closing a taken-over connection failed')
+    }
+  }
+  const onBroadcast = (evt: Event): void => {
+    const { topic, data } = (evt as CustomEvent<BroadcastDetail>).detail
+    if (core == null || data == null) return
+    const c = core
+    if (topic === 'placement:dirty') {
+      if (lease.isLeader) background('placing', (async () => { await refresh(); c.replication.schedule(data) })())
+    } else if (topic === 'members') {
+      const { ws, joined } = JSON.parse(data) as { ws: string, joined?: string }
+      background('reloading members', (async () => {
+        const members = new Set(await c.store.listMemberIds(ws))
+        c.context.state.members.set(ws, members)
+        for (const [id, session] of c.context.state.sessions) {
+          if (!members.has(id)) c.context.state.dropReadyIn(ws, id)
+          else if (id === joined) await c.bootstrap.sendJoined(c.context.direct, session, ws)
+        }
+      })())
+    } else if (topic === 'key-rotated') {
+      const state = c.context.state
+      for (const id of state.remoteReady.get(data) ?? []) { state.ready.get(data)?.delete(id); state.peerAddrs.get(data)?.delete(id) }
+      background('sending a new key', (async () => {
+        for (const id of state.members.get(data) ?? []) {
+          const session = state.sessions.get(id)
+          if (session == null || !session.ready.has(data)) continue
+          state.dropReadyIn(data, id)
+          await c.bootstrap.sendJoined(c.context.direct, session, data)
+        }
+      })())
+    }
+  }
+  const onAcquired = (): void => {
+    log.info({ instanceId }, 'this instance leads placement now')
+    if (core != null) {
+      const c = core
+      background('placing as the new leader', (async () => { await refresh(); c.replication.scheduleAll() })())
+    }
+  }
+  const onLost = (): void => { log.warn({ instanceId }, 'this instance lost the placement lease') }
+
+  return {
+    link,
+    instanceId,
+    bus,
+    lease,
+    refresh,
+    async settle (timeoutMs = 5000) {
+      if (lease.isLeader || await lease.holder() != null) return
+      try {
+        await lease.waitUntilLeader({ signal: AbortSignal.timeout(timeoutMs) })
+      } catch (err) {
+        // another instance won the lease meanwhile (or the server is slow): this one follows
+        log.debug({ err: (err as Error).message }, 'not leading after start')
+      }
+    },
+    attach (c) {
+      core = c
+      bus.addEventListener('node-message', onMessage)
+      bus.addEventListener('node-taken', onTaken)
+      bus.addEventListener('broadcast', onBroadcast)
+      lease.addEventListener('acquired', onAcquired)
+      lease.addEventListener('lost', onLost)
+      lease.start()
+      background('first cluster refresh', refresh())
+      tick()
+    },
+    async stop () {
+      stopped = true
+      clearTimeout(timer)
+      await lease.stop()
+      await Promise.all([...work])
+      await bus.stop()
+      await pool.end()
+    }
+  }
+}
