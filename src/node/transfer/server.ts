@@ -112,6 +112,7 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
     const body = await reader.next()
     if (body == null) throw new Error('no request')
     const request = decodeFrame(body)
+    reader.release(body.byteLength)
     if (request.type !== FRAME_REQUEST && request.type !== FRAME_REQUEST_BLOCKS) throw new Error('expected a request')
     const blocksOnly = request.type === FRAME_REQUEST_BLOCKS
     started = true
@@ -119,6 +120,7 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
     // the only frame a requester sends after its request: cancel
     void reader.next().then((next) => {
       if (next == null) return
+      reader.release(next.byteLength)
       if (decodeFrame(next).type === FRAME_CANCEL) cancelled = true
       else controller.abort(new Error('unexpected frame after the request'))
     }, (err: Error) => { controller.abort(err) })
