@@ -95,13 +95,16 @@ describe('pin through the DAG transfer protocol', () => {
     // paused above 100 KiB held: the rest of the frames (and end) wait in the stream's buffer
     const reader = createFrameReader(stream, { maxFrameLength: MiB, highWaterMark: 100 * 1024 })
     const remoteClosed = new Promise<void>(resolve => { stream.addEventListener('remoteCloseWrite', () => { resolve() }, { once: true }) })
-    const first = await reader.next()
+    const first = await reader.next() as Uint8Array
     await remoteClosed
-    // nothing released: the reader must resume to get further, and then not wait for more bytes
-    // (none will come: the sender has closed); before the fix this waited forever
-    const types = [decodeFrame(first as Uint8Array).type]
+    // the consumer releases what it holds: the reader resumes and hands over the frames the stream
+    // buffered while paused, then end, with no more bytes to come (the sender has closed); the
+    // reader once waited for more bytes there, and the last frames sat until a timer fired
+    const types = [decodeFrame(first).type]
+    reader.release(first.byteLength)
     for (let body = await reader.next(); body != null; body = await reader.next()) {
       types.push(decodeFrame(body).type)
+      reader.release(body.byteLength)
       if (types.at(-1) === FRAME_END) break
     }
     reader.stop()

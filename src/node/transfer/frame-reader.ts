@@ -2,7 +2,9 @@
  * Reads length-prefixed frames from a libp2p stream with backpressure: bytes
  * received but not yet released by the consumer are counted, and above
  * `highWaterMark` the stream is paused (yamux then stops granting send
- * window, so the sender stops) until the consumer releases them.
+ * window, so the sender stops) until the consumer releases them. The
+ * consumer must release every frame it got once done with it: a paused
+ * reader waits for that, whatever `next()` asks.
  */
 import { logger } from '@libp2p/logger'
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -114,7 +116,10 @@ class DefaultFrameReader implements FrameReader {
         if (this.buf.byteLength > 0) throw new InvalidMessageError('Stream ended inside a frame')
         return null
       }
-      if (this.paused) {
+      // paused, the reader waits for the consumer to release (release() resumes): resuming here
+      // whenever no frame was parsed let a consumer that is behind (writes in flight) take
+      // without bound, the fetcher's RSS growing with the transfer
+      if (this.paused && this.held <= this.init.highWaterMark / 2) {
         // resuming hands over what the stream buffered while paused, synchronously: look at the
         // frames again before waiting (waiting first lost the last frames of a transfer until
         // something else woke the reader, seen as a 48 s stall at the end of a pin)

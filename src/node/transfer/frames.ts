@@ -18,6 +18,7 @@
  * The full specification is docs/dag-transfer.md.
  */
 import { CID } from 'multiformats/cid'
+import * as varint from 'uint8-varint'
 import { InvalidMessageError } from '../../errors.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -31,35 +32,31 @@ export const FRAME_END = 0x05
 export const FRAME_REQUEST_BLOCKS = 0x06
 export const FRAME_CANCEL = 0x07
 
+/** Bytes of `n` as an unsigned varint. */
 export function varintLength (n: number): number {
-  let len = 1
-  while (n >= 0x80) {
-    n = Math.floor(n / 128)
-    len++
-  }
-  return len
+  return varint.encodingLength(n)
 }
 
+/** Writes `n` as an unsigned varint at `offset` of `out`; returns the offset after it. */
 export function writeVarint (n: number, out: Uint8Array, offset: number): number {
-  while (n >= 0x80) {
-    out[offset++] = (n & 0x7f) | 0x80
-    n = Math.floor(n / 128)
-  }
-  out[offset++] = n
-  return offset
+  varint.encode(n, out, offset)
+  return offset + varint.encodingLength(n)
 }
+
+/** Longest varint accepted: 8 bytes (up to 2^56, beyond any frame or CID length). */
+const MAX_VARINT_BYTES = 8
 
 /** Reads a varint at `offset` of a list; `undefined` when more bytes are needed. */
 export function readVarint (buf: Uint8ArrayList | Uint8Array, offset: number): { value: number, next: number } | undefined {
-  let value = 0
-  let scale = 1
-  for (let i = offset; i < buf.byteLength; i++) {
+  // find the last byte first (uint8-varint reads past the end of an incomplete one)
+  for (let i = offset; i < buf.byteLength && i - offset < MAX_VARINT_BYTES; i++) {
     const b = buf instanceof Uint8Array ? buf[i] : buf.get(i)
-    value += (b & 0x7f) * scale
-    if ((b & 0x80) === 0) return { value, next: i + 1 }
-    scale *= 128
-    if (i - offset >= 7) throw new InvalidMessageError('Frame length varint too long')
+    if ((b & 0x80) !== 0) continue
+    // a list's varint is at most 8 bytes: decoded from its own copy (uint8-varint types another uint8arraylist)
+    const bytes = buf instanceof Uint8Array ? buf : buf.subarray(offset, i + 1)
+    return { value: varint.decode(bytes, buf instanceof Uint8Array ? offset : 0), next: i + 1 }
   }
+  if (buf.byteLength - offset >= MAX_VARINT_BYTES) throw new InvalidMessageError('Frame length varint too long')
   return undefined
 }
 

@@ -68,10 +68,16 @@ async function queueShrinks (stream: Stream, signal: AbortSignal): Promise<void>
   signal.throwIfAborted()
 }
 
-async function readLocal (blockstore: Pick<Blockstore, 'get'>, cid: CID, signal: AbortSignal): Promise<Uint8Array | undefined> {
+/**
+ * One local block, or `undefined` when it is not stored. No abort signal: blockstore-fs races
+ * its `open()` against the signal, and a file opened after the abort was never closed ("Closing
+ * FileHandle on GC" after a cancelled or aborted request with reads ahead). A block read is
+ * short and the reads ahead are bounded; the request waits for them when it ends.
+ */
+async function readLocal (blockstore: Pick<Blockstore, 'get'>, cid: CID): Promise<Uint8Array | undefined> {
   if (cid.multihash.code === 0x00) return cid.multihash.digest
   try {
-    return await collect(blockstore.get(cid, { signal }) as AsyncIterable<Uint8Array>)
+    return await collect(blockstore.get(cid) as AsyncIterable<Uint8Array>)
   } catch (err) {
     // not stored (or unreadable): reported missing to the requester
     if ((err as Error)?.name !== 'NotFoundError') log('reading %c failed - %e', cid, err)
@@ -108,10 +114,12 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
   let started = false
   let cancelled = false
   let failure: Error | undefined
+  const reads = new Map<string, Promise<Uint8Array | undefined>>()
   try {
     const body = await reader.next()
     if (body == null) throw new Error('no request')
     const request = decodeFrame(body)
+    reader.release(body.byteLength)
     if (request.type !== FRAME_REQUEST && request.type !== FRAME_REQUEST_BLOCKS) throw new Error('expected a request')
     const blocksOnly = request.type === FRAME_REQUEST_BLOCKS
     started = true
@@ -119,6 +127,7 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
     // the only frame a requester sends after its request: cancel
     void reader.next().then((next) => {
       if (next == null) return
+      reader.release(next.byteLength)
       if (decodeFrame(next).type === FRAME_CANCEL) cancelled = true
       else controller.abort(new Error('unexpected frame after the request'))
     }, (err: Error) => { controller.abort(err) })
@@ -131,13 +140,12 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
       seen.add(k)
       stack.push(request.cids[i])
     }
-    const reads = new Map<string, Promise<Uint8Array | undefined>>()
     while (stack.length > 0 && !cancelled) {
       signal.throwIfAborted()
       // read ahead: the top of the stack is what goes out next
       for (let i = stack.length - 1, n = 0; i >= 0 && n < init.readAhead; i--, n++) {
         const k = mhKey(stack[i])
-        if (!reads.has(k)) reads.set(k, readLocal(init.blockstore, stack[i], signal))
+        if (!reads.has(k)) reads.set(k, readLocal(init.blockstore, stack[i]))
       }
       const cid = stack.pop() as CID
       const k = mhKey(cid)
@@ -186,6 +194,8 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
     reader.stop()
     if (timer != null) clearTimeout(timer)
     stream.removeEventListener('close', onClose)
+    // reads ahead of a cancelled or failed request: settled (their files closed) before the slot is free
+    await Promise.allSettled(reads.values())
     if (started) init.onServe?.({ type: 'end', id, cancelled, ...(failure != null ? { error: failure } : {}) })
   }
 }
