@@ -21,6 +21,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { logger } from '@libp2p/logger'
 import { FsBlockstore } from 'blockstore-fs'
 import { mhKey } from '../blockstore/mh-key.js'
+import { CidList } from './blocks/cid-list.js'
 import { DiskReserveError, QuotaExceededError } from '../errors.js'
 import type { RepoBlockstore } from './repo.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -93,7 +94,9 @@ export function isFullError (err: unknown): boolean {
 
 class Session implements WriteSession {
   readonly touched = new Set<string>()
-  readonly newBlocks = new Map<string, CID>()
+  /** blocks this session newly stored: their keys, and their CIDs packed (a 100,000-file import writes 100,000) */
+  readonly newKeys = new Set<string>()
+  readonly newBlocks = new CidList()
   readonly inflight = new Set<Promise<unknown>>()
   live = true
   private readonly store: DefaultGuardedBlockstore
@@ -110,11 +113,17 @@ class Session implements WriteSession {
     if (!this.live) return
     const key = mhKey(cid)
     this.store.touchBy(this, key)
-    this.newBlocks.set(key, cid)
+    this.addNew(key, cid)
   }
 
   get written (): number {
-    return this.newBlocks.size
+    return this.newKeys.size
+  }
+
+  addNew (key: string, cid: CID): void {
+    if (this.newKeys.has(key)) return
+    this.newKeys.add(key)
+    this.newBlocks.add(cid)
   }
 
   commit (): void {
@@ -198,7 +207,8 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
 
   async rollback (session: Session): Promise<RollbackResult> {
     const result: RollbackResult = { removed: 0, kept: 0 }
-    for (const [key, cid] of session.newBlocks) {
+    for (const cid of session.newBlocks) {
+      const key = mhKey(cid)
       // one synchronous step: nobody else touched it, and from now on accesses wait for the delete
       const others = (this.touchCounts.get(key) ?? 0) - (session.touched.has(key) ? 1 : 0)
       if (others > 0 || this.anonymous.has(key) || this.deleting.has(key)) {
@@ -277,7 +287,7 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
       stored = !await this.child.has(cid, options)
       await this.putRetrying(cid, bytes, options)
     }
-    if (stored) session.newBlocks.set(key, cid)
+    if (stored) session.addNew(key, cid)
     return { cid, stored }
   }
 
