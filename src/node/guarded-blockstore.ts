@@ -25,7 +25,9 @@ import { DiskReserveError, QuotaExceededError } from '../errors.js'
 import type { RepoBlockstore } from './repo.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
 
 const log = logger('otherthing:node:blockstore')
 
@@ -80,6 +82,14 @@ export interface GuardedBlockstore extends Blockstore {
 /** Put options our QuotaBlockstore understands: told when the put stored a new block. */
 interface ReportingPutOptions extends AbortOptions { onStored?: () => void }
 
+/**
+ * A CID for the block under a multihash key: the blockstore files and the pin records are keyed by
+ * multihash alone, so the raw codec addresses the same block as the CID it was written under.
+ */
+function cidOfKey (key: string): CID {
+  return CID.createV1(raw.code, Digest.decode(Buffer.from(key, 'base64')))
+}
+
 export function isFullError (err: unknown): boolean {
   const name = (err as { name?: string } | null)?.name
   return err instanceof QuotaExceededError || err instanceof DiskReserveError ||
@@ -88,7 +98,8 @@ export function isFullError (err: unknown): boolean {
 
 class Session implements WriteSession {
   readonly touched = new Set<string>()
-  readonly newBlocks = new Map<string, CID>()
+  /** multihash keys (mhKey) of the blocks it newly stored: a string per block, not a CID (a 4 GiB add writes 16,384) */
+  readonly newBlocks = new Set<string>()
   readonly inflight = new Set<Promise<unknown>>()
   live = true
   private readonly store: DefaultGuardedBlockstore
@@ -105,7 +116,7 @@ class Session implements WriteSession {
     if (!this.live) return
     const key = mhKey(cid)
     this.store.touchBy(this, key)
-    this.newBlocks.set(key, cid)
+    this.newBlocks.add(key)
   }
 
   get written (): number {
@@ -193,7 +204,8 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
 
   async rollback (session: Session): Promise<RollbackResult> {
     const result: RollbackResult = { removed: 0, kept: 0 }
-    for (const [key, cid] of session.newBlocks) {
+    for (const key of session.newBlocks) {
+      const cid = cidOfKey(key)
       // one synchronous step: nobody else touched it, and from now on accesses wait for the delete
       const others = (this.touchCounts.get(key) ?? 0) - (session.touched.has(key) ? 1 : 0)
       if (others > 0 || this.anonymous.has(key) || this.deleting.has(key)) {
@@ -250,7 +262,7 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
       stored = !await this.child.has(cid, options)
       await this.putRetrying(cid, bytes, options)
     }
-    if (stored) session.newBlocks.set(key, cid)
+    if (stored) session.newBlocks.add(key)
     return cid
   }
 
