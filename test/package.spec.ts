@@ -100,7 +100,7 @@ describe('the package', () => {
   }, 60_000)
 
   /** Every package an import of `specifier` loads, seen by an ESM resolve hook and the CommonJS cache. */
-  async function packagesLoadedBy (specifier: string): Promise<Set<string>> {
+  async function packagesLoadedBy (specifier: string, then = ''): Promise<Set<string>> {
     const dir = await mkdtemp(join(tmpdir(), 'package-loads-'))
     try {
       const log = join(dir, 'resolved.txt')
@@ -120,7 +120,8 @@ describe('the package', () => {
       ].join('\n'))
       const script = [
         "import { createRequire } from 'node:module'",
-        `await import(${JSON.stringify(specifier)})`,
+        `const mod = await import(${JSON.stringify(specifier)})`,
+        then,
         'console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)))'
       ].join('\n')
       const required: string[] = JSON.parse(await node(script, ['--import', join(dir, 'register.mjs')]))
@@ -138,11 +139,26 @@ describe('the package', () => {
 
   it('loads no fastify, better-sqlite3, commander or pino through the root export', async () => {
     const fromRoot = await packagesLoadedBy('otherthing-storage')
-    expect(fromRoot.has('helia'), 'the probe sees what the root loads').toBe(true)
+    expect(fromRoot.has('libp2p'), 'the probe sees what the root loads').toBe(true)
     for (const name of SERVER_PACKAGES) expect(fromRoot.has(name), `${name} loaded by the root export`).toBe(false)
     // the same probe does see them where they belong
     const server = await packagesLoadedBy('otherthing-storage/server')
     for (const name of ['fastify', 'better-sqlite3']) expect(server.has(name), `${name} loaded by ./server`).toBe(true)
+  }, 120_000)
+
+  it('a started workspace node loads none of the public-network services of Helia\'s default configuration', async () => {
+    const started = await packagesLoadedBy('otherthing-storage', [
+      "const { mkdtemp, rm } = await import('node:fs/promises')",
+      "const dir = await mkdtemp((await import('node:os')).tmpdir() + '/package-start-')",
+      "const node = await mod.createStorageNode({ storagePath: dir, quotaBytes: 1 << 30, listenAddresses: ['/ip4/127.0.0.1/tcp/0'] })",
+      "await node.join('w', mod.generateSwarmKey())",
+      'await node.stop()',
+      'await rm(dir, { recursive: true, force: true })'
+    ].join('\n'))
+    expect(started.has('helia'), 'the Helia class is loaded').toBe(true)
+    for (const name of ['@helia/http', '@libp2p/kad-dht', '@libp2p/webrtc', 'node-datachannel', '@libp2p/circuit-relay-v2', '@libp2p/autonat', '@libp2p/mdns', '@ipshipyard/libp2p-auto-tls']) {
+      expect(started.has(name), `${name} loaded by a started node`).toBe(false)
+    }
   }, 120_000)
 
   it('publishes types whose packages are installed for users (no devDependency types)', () => {

@@ -46,6 +46,8 @@ export interface BenchOptions {
   cpuProf?: string
   /** Run child processes through tsx instead of a transpiled copy (adds ~75 MiB RSS per child). */
   tsxChildren: boolean
+  /** The rss script measures add and get only (no transfer). */
+  rssSkipTransfer: boolean
 }
 
 export interface ParsedArgs {
@@ -74,6 +76,7 @@ Flags (defaults; --quick values in brackets):
   --quick                   small sizes, everything in under a minute
   --size <bytes>            file for add/get/pin           ${DEFAULTS.size} [${QUICK.size}]
   --rss-size <bytes>        file for the peak-RSS runs     ${DEFAULTS.rssSize} [${QUICK.rssSize}]
+  --rss-skip-transfer       the rss script measures the idle node, add and get only
   --transfers <n>           consecutive transfers checked for stalls  ${DEFAULTS.transfers} [${QUICK.transfers}]
   --transfer-size <bytes>   size of each of those transfers ${DEFAULTS.transferSize} [${QUICK.transferSize}]
   --transfer-timeout <ms>   a transfer slower than this is a stall ${DEFAULTS.transferTimeout} [${QUICK.transferTimeout}]
@@ -135,6 +138,7 @@ export function parseBenchArgs (argv: string[], cwd = process.cwd()): ParsedArgs
       keep: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       'tsx-children': { type: 'boolean', default: false },
+      'rss-skip-transfer': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -166,7 +170,8 @@ export function parseBenchArgs (argv: string[], cwd = process.cwd()): ParsedArgs
     outDir: path.resolve(cwd, values.out ?? 'bench/results'),
     keep: values.keep === true,
     cpuProf: values['cpu-prof'] === undefined ? undefined : path.resolve(cwd, values['cpu-prof']),
-    tsxChildren: values['tsx-children'] === true
+    tsxChildren: values['tsx-children'] === true,
+    rssSkipTransfer: values['rss-skip-transfer'] === true
   }
   return { scripts: scripts.length === 0 ? [...SCRIPT_NAMES] : scripts, options, help: values.help === true }
 }

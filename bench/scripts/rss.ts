@@ -40,9 +40,16 @@ export async function rssBench (ctx: BenchContext): Promise<Row[]> {
   rows.push(limit({ script: 'rss', name: 'get to file process', bytes: size, ms: g.ms, peakRssBytes: g.peakRssBytes }))
   await fs.rm(out, { force: true })
 
+  if (options.rssSkipTransfer) return rows
   log('rss: transfer')
-  const t = await transferInChildren({ providerPath: repo, fetcherPath: path.join(dir, 'fetcher'), ws, cid: a.cid, timeout: Math.max(options.transferTimeout, 600_000), cpuProfDir: options.cpuProf })
-  rows.push(limit({ script: 'rss', name: 'transfer: provider process', bytes: size, ms: t.ms, peakRssBytes: t.providerRssBytes }))
-  rows.push(limit({ script: 'rss', name: 'transfer: fetcher (pin) process', bytes: size, ms: t.ms, peakRssBytes: t.fetcherRssBytes }))
+  try {
+    const t = await transferInChildren({ providerPath: repo, fetcherPath: path.join(dir, 'fetcher'), ws, cid: a.cid, timeout: Math.max(options.transferTimeout, 600_000), cpuProfDir: options.cpuProf })
+    rows.push(limit({ script: 'rss', name: 'transfer: provider process', bytes: size, ms: t.ms, peakRssBytes: t.providerRssBytes }))
+    rows.push(limit({ script: 'rss', name: 'transfer: fetcher (pin) process', bytes: size, ms: t.ms, peakRssBytes: t.fetcherRssBytes }))
+  } catch (err: any) {
+    // the add, get and idle rows stay: a failed (or stalled) transfer is a row of its own
+    log(`rss: transfer failed: ${String(err?.message ?? err)}`)
+    rows.push({ script: 'rss', name: 'transfer (provider and fetcher processes)', bytes: size, ms: 0, target: label, pass: false, note: `failed: ${String(err?.message ?? err)}` })
+  }
   return rows
 }

@@ -60,8 +60,12 @@ export interface BlockLayout {
   pathOf(cid: CID): string
   /** Whether the block's file exists; rejects when that cannot be told (e.g. EMFILE, EACCES). */
   exists(cid: CID): Promise<boolean>
-  /** The block's bytes, or undefined when it is not stored. */
-  read(cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined>
+  /**
+   * The block's bytes, or undefined when it is not stored. With `expectedSize` (the size the
+   * block should have, e.g. a leaf's Tsize) the file is read with one `read` into a buffer of
+   * that size plus one byte, without `fstat`; a larger file is then read whole as usual.
+   */
+  read(cid: CID, options?: AbortOptions & { expectedSize?: number }): Promise<Uint8Array | undefined>
   /** Size of the stored block, or undefined when it is not stored. */
   sizeOf(cid: CID): Promise<number | undefined>
   /** Write the block atomically (temp file + rename). Throws the fs error; leaves no temp file behind. */
@@ -85,6 +89,10 @@ export interface BlockLayout {
 }
 
 let tempCounter = 0
+
+/** Largest `expectedSize` read in one go (a leaf is at most a few MiB). */
+const MAX_SIZED_READ = 4 * 1024 * 1024
+const TOO_LARGE = Symbol('too large')
 
 function call<T> (fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -141,12 +149,38 @@ class DefaultBlockLayout implements BlockLayout {
     })
   }
 
-  async read (cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> {
+  async read (cid: CID, options?: AbortOptions & { expectedSize?: number }): Promise<Uint8Array | undefined> {
+    const expected = options?.expectedSize
+    if (expected != null && Number.isSafeInteger(expected) && expected >= 0 && expected <= MAX_SIZED_READ) {
+      const bytes = await this.readSized(cid, expected, options?.signal)
+      if (bytes !== TOO_LARGE) return bytes
+    }
     try {
       return await fsp.readFile(this.pathOf(cid), { signal: options?.signal })
     } catch (err) {
       if (isMissing(err)) return undefined
       throw err
+    }
+  }
+
+  /** One open, one read of `expected + 1` bytes, one close (a short read of a regular file is its end). */
+  private async readSized (cid: CID, expected: number, signal?: AbortSignal): Promise<Uint8Array | undefined | typeof TOO_LARGE> {
+    signal?.throwIfAborted()
+    let fd: number
+    try {
+      fd = await call<number>(cb => { fs.open(this.pathOf(cid), 'r', cb) })
+    } catch (err) {
+      if (isMissing(err)) return undefined
+      throw err
+    }
+    try {
+      const buf = Buffer.allocUnsafeSlow(expected + 1)
+      const n = await call<number>(cb => { fs.read(fd, buf, 0, buf.byteLength, 0, cb) })
+      if (n > expected) return TOO_LARGE
+      // much smaller than announced (a parent, a wrong Tsize): do not keep the big buffer alive
+      return n < buf.byteLength / 2 ? Uint8Array.prototype.slice.call(buf, 0, n) : buf.subarray(0, n)
+    } finally {
+      await call<void>(cb => { fs.close(fd, (err) => { cb(err, undefined) }) })
     }
   }
 

@@ -14,8 +14,8 @@ const IDENTITY = 0x00
 const log = logger('otherthing:node:export')
 
 export interface BlockReader {
-  /** The block's bytes. */
-  get(cid: CID, options?: AbortOptions): Promise<Uint8Array>
+  /** The block's bytes; `expectedSize` is what the block should weigh (a leaf's Tsize), a hint for the local read. */
+  get(cid: CID, options?: AbortOptions & { expectedSize?: number }): Promise<Uint8Array>
 }
 
 export interface LocalFirstBlockReaderInit {
@@ -38,7 +38,7 @@ export function createLocalFirstBlockReader (init: LocalFirstBlockReaderInit): B
         log('local read of %c failed, using the fallback: %e', cid, err)
         return undefined
       })
-      return bytes ?? init.fallback(cid, options)
+      return bytes ?? init.fallback(cid, { signal: options.signal })
     }
   }
 }

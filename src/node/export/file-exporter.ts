@@ -14,11 +14,14 @@ import type { AbortOptions } from '@libp2p/interface'
 import { awaitedLater } from '../../util/promise.js'
 import type { CID } from 'multiformats/cid'
 
+/** Bytes a dag-pb leaf adds around its data (header and trailer), with room to spare. */
+const LEAF_OVERHEAD = 64
+
 export interface FileNode {
   /** File bytes held in this node itself (before its children). */
   data?: Uint8Array
-  /** Children in file order with the file bytes under each. */
-  children: Array<{ cid: CID, size: number }>
+  /** Children in file order with the file bytes under each, and the bytes of its DAG (the link's Tsize). */
+  children: Array<{ cid: CID, size: number, dagSize?: number }>
   /** File bytes under this node. */
   size: number
 }
@@ -64,7 +67,7 @@ export function decodeFileNode (cid: CID, bytes: Uint8Array): FileNode {
   const data = unixfs.data != null && unixfs.data.byteLength > 0 ? unixfs.data : undefined
   return {
     data,
-    children: node.Links.map((l, i) => ({ cid: l.Hash, size: Number(unixfs.blockSizes[i]) })),
+    children: node.Links.map((l, i) => ({ cid: l.Hash, size: Number(unixfs.blockSizes[i]), dagSize: l.Tsize })),
     size: Number(unixfs.fileSize())
   }
 }
@@ -103,16 +106,21 @@ async function * streamFile (root: FileNode, reader: BlockReader, readAhead: num
       if (to > from) yield node.data.subarray(from - pos, to - pos)
       pos += node.data.byteLength
     }
-    const wanted: Array<{ cid: CID, offset: number }> = []
+    const wanted: Array<{ cid: CID, offset: number, expectedSize?: number }> = []
     for (const child of node.children) {
-      if (child.size > 0 && pos < end && pos + child.size > start) wanted.push({ cid: child.cid, offset: pos })
+      if (child.size > 0 && pos < end && pos + child.size > start) {
+        // a leaf's DAG is the leaf: its Tsize is its block size (a hint only: the read checks it)
+        const leafLike = child.dagSize != null && child.dagSize >= child.size && child.dagSize - child.size <= LEAF_OVERHEAD
+        wanted.push({ cid: child.cid, offset: pos, expectedSize: leafLike ? child.dagSize : undefined })
+      }
       pos += child.size
     }
     const pending: Array<Promise<Uint8Array>> = []
     let next = 0
     const fill = (): void => {
       while (next < wanted.length && pending.length < readAhead) {
-        const p = reader.get(wanted[next++].cid, { signal })
+        const w = wanted[next++]
+        const p = reader.get(w.cid, { signal, expectedSize: w.expectedSize })
         awaitedLater(p) // awaited in order below
         pending.push(p)
       }
