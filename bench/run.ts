@@ -18,7 +18,8 @@ const SCRIPTS: Record<ScriptName, () => Promise<BenchScript>> = {
   blockstore: async () => (await import('./scripts/blockstore.js')).blockstoreBench,
   'small-files': async () => (await import('./scripts/small-files.js')).smallFilesBench,
   rss: async () => (await import('./scripts/rss.js')).rssBench,
-  orchestrator: async () => (await import('./scripts/orchestrator.js')).orchestratorBench
+  orchestrator: async () => (await import('./scripts/orchestrator.js')).orchestratorBench,
+  'orchestrator-pg': async () => (await import('./scripts/orchestrator-pg.js')).orchestratorPgBench
 }
 
 async function main (): Promise<number> {

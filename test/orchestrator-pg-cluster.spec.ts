@@ -145,6 +145,9 @@ describe.skipIf(postgres.skip != null)('orchestrator: three instances on Postgre
     a.child.kill('SIGKILL')
     await exited
     await expect.poll(() => followers.filter(o => o.isLeader).length, { timeout: 15_000 }).toBe(1)
+    // GET /health says who leads
+    const health = await Promise.all(adminUrls.slice(1).map(async u => await (await fetch(`${u}/health`)).json()))
+    expect(health).toEqual(followers.map(o => ({ ok: true, leader: o.isLeader })))
 
     // n1 and n4 were on a: they reconnect to their next URL (b) and keep their pins
     const moved = [machines[0], machines[3]]

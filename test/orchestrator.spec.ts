@@ -102,6 +102,18 @@ describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
 
   const connect = (): RawNode => { const n = new RawNode(url); nodes.push(n); return n }
 
+  /**
+   * Everything the orchestrator will send `n` for what happened so far has
+   * arrived: its batches are flushed (`settled`), then a frame that gets an
+   * error back makes a round trip behind them on the same socket.
+   */
+  const drained = async (n: RawNode): Promise<void> => {
+    await orch.settled()
+    const from = n.messages.length
+    n.send({ type: 'round_trip' })
+    await n.waitFor(m => m.type === 'error', 5000, from)
+  }
+
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'orch-test-'))
     dbOptions = engine === 'sqlite' ? { dataDir: dir } : { database: await postgres.createDatabase() }
@@ -259,11 +271,12 @@ describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
     expect(events.some(e => e.type === 'allocation' && e.state === 'pinned')).toBe(true)
 
     // node 1 goes away: nothing happens before the grace period, then node 0 gets the pin
+    const closedAt = Date.now()
     raw[1].close()
     await expect.poll(async () => (await orch.workspaceStatus('w')).nodesOnline).toBe(2)
-    await new Promise(resolve => setTimeout(resolve, 150))
-    expect(raw[0].of('pin_content')).toHaveLength(0)
     await raw[0].waitFor(m => m.type === 'pin_content', 3000)
+    // not before the grace period (400 ms) from the close: the orchestrator saw the close after closedAt
+    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(400)
     raw[0].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 42 })
     await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).allocations.filter(a => a.state === 'pinned').length).toBe(3)
 
@@ -445,7 +458,7 @@ describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
     expect(await orch.pinStatus('w', CIDS[0])).toMatchObject({ replicationMax: 1, copies: 1 })
     raw[0].send({ type: 'content_unpinned', workspace_id: 'w', cid: CIDS[0] })
     await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).allocations.map(a => a.nodeId)).toEqual([n2])
-    await new Promise(resolve => setTimeout(resolve, 100))
+    await drained(raw[1])
     expect(raw[1].of('pin_content').some(m => m.cid === CIDS[0])).toBe(false)
 
     // unpinning the last copy from its node moves it (replicationMin 1 must hold) to another node, not back to it
@@ -519,7 +532,7 @@ describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
     b.ready('w', PEER(1))
     c.ready('w', '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo')
     const update = await a.waitFor(m => m.type === 'bootstrap_update')
-    await new Promise(resolve => setTimeout(resolve, 300))
+    await drained(a)
     expect(a.of('bootstrap_update')).toHaveLength(1)
     expect(update.peers).toHaveLength(2)
     expect(update.peers.join(' ')).toContain(`/p2p/${PEER(1)}`)

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseByteSize } from '../../src/storage/bytes.js'
 
-export const SCRIPT_NAMES = ['add', 'get', 'pin', 'blockstore', 'small-files', 'rss', 'orchestrator'] as const
+export const SCRIPT_NAMES = ['add', 'get', 'pin', 'blockstore', 'small-files', 'rss', 'orchestrator', 'orchestrator-pg'] as const
 export type ScriptName = typeof SCRIPT_NAMES[number]
 
 export interface BenchOptions {

@@ -1,6 +1,7 @@
 /**
  * The orchestrator in its own process (for its peak RSS): a SQLite file in
- * the bench's temp dir, WebSocket server on 127.0.0.1.
+ * the bench's temp dir (or a PostgreSQL URL, one of several instances),
+ * WebSocket server on 127.0.0.1.
  */
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -33,11 +34,19 @@ async function until (key: 'ready' | 'pinned', count: number): Promise<void> {
 }
 
 export const handlers: Handlers = {
-  async start (args: { databasePath: string, nodes: number, workspaces: number }) {
-    orch = createOrchestrator({ databasePath: args.databasePath, host: '127.0.0.1', port: 0 })
+  async start (args: { databasePath?: string, database?: string, instanceId?: string, create?: boolean, nodes: number, workspaces: number }) {
+    orch = createOrchestrator({
+      ...(args.database != null ? { database: args.database, instanceId: args.instanceId } : { databasePath: args.databasePath }),
+      host: '127.0.0.1',
+      port: 0
+    })
     const { url } = await orch.start()
     orch.onChange(onEvent)
     workspaceIds = []
+    if (args.create === false) {
+      workspaceIds = (await orch.listWorkspaces()).map(w => w.id)
+      return { url, nodes: [], leader: orch.isLeader }
+    }
     for (let w = 0; w < args.workspaces; w++) workspaceIds.push((await orch.createWorkspace({ name: `bench ${w}` })).id)
     const nodes: Array<{ token: string, workspaceId: string }> = []
     for (let i = 0; i < args.nodes; i++) {
@@ -66,6 +75,27 @@ export const handlers: Handlers = {
     const placedMs = performance.now() - start
     await until('pinned', before + args.pins * args.replication)
     return { placedMs, confirmedMs: performance.now() - start, ...counters }
+  },
+  /** This instance's share of the pins (every `stride`-th from `offset`), `concurrency` calls at a time; confirmations counted by `counts`. */
+  async pinShare (args: { pins: number, replication: number, offset: number, stride: number, concurrency: number }) {
+    if (orch === undefined) throw new Error('not started')
+    const o = orch
+    if (workspaceIds.length === 0) workspaceIds = (await o.listWorkspaces()).map(w => w.id)
+    const mine: number[] = []
+    for (let i = args.offset; i < args.pins; i += args.stride) mine.push(i)
+    const start = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: args.concurrency }, async () => {
+      while (next < mine.length) {
+        const i = mine[next++]
+        const cid = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`bench pin ${i}`))).toString()
+        await o.pin(workspaceIds[i % workspaceIds.length], { cid, replicationMin: args.replication, size: 1024 })
+      }
+    }))
+    return { placedMs: performance.now() - start, calls: mine.length }
+  },
+  async counts () {
+    return { ...counters, leader: orch?.isLeader ?? false }
   },
   async stop () {
     await orch?.stop()

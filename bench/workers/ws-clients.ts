@@ -51,9 +51,11 @@ export const handlers: Handlers = {
     peerIds = ids
     return { count: ids.length }
   },
-  async connect (args: { url: string, nodes: Array<{ token: string }> }) {
+  /** Node i connects to `urls[i % urls.length]` (several orchestrator instances), or to `url`. */
+  async connect (args: { url?: string, urls?: string[], nodes: Array<{ token: string }> }) {
+    const urls = args.urls ?? [args.url ?? '']
     const start = performance.now()
-    await Promise.all(args.nodes.map((n, i) => simulate(args.url, n.token, peerIds[i], 10_000 + i)))
+    await Promise.all(args.nodes.map((n, i) => simulate(urls[i % urls.length], n.token, peerIds[i], 10_000 + i)))
     return { ms: performance.now() - start }
   },
   async stop () {

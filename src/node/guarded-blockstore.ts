@@ -26,9 +26,7 @@ import { DiskReserveError, QuotaExceededError } from '../errors.js'
 import type { RepoBlockstore } from './repo.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import * as Digest from 'multiformats/hashes/digest'
+import type { CID } from 'multiformats/cid'
 
 const log = logger('otherthing:node:blockstore')
 
@@ -87,14 +85,6 @@ export interface GuardedBlockstore extends Blockstore {
 
 /** Put options our QuotaBlockstore understands: told when the put stored a new block. */
 interface ReportingPutOptions extends AbortOptions { onStored?: () => void }
-
-/**
- * A CID for the block under a multihash key: the blockstore files and the pin records are keyed by
- * multihash alone, so the raw codec addresses the same block as the CID it was written under.
- */
-function cidOfKey (key: string): CID {
-  return CID.createV1(raw.code, Digest.decode(Buffer.from(key, 'base64')))
-}
 
 export function isFullError (err: unknown): boolean {
   const name = (err as { name?: string } | null)?.name

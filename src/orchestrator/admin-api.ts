@@ -20,7 +20,7 @@ export interface AdminAppInit {
 }
 
 type AdminMethods = Pick<Orchestrator, 'createWorkspace' | 'listWorkspaces' | 'getWorkspace' | 'rotateKey' | 'createNode' | 'listNodes' | 'getNode' |
-'addMember' | 'removeMember' | 'pin' | 'unpin' | 'pinStatus' | 'workspaceStatus'>
+'addMember' | 'removeMember' | 'pin' | 'unpin' | 'pinStatus' | 'workspaceStatus'> & Partial<Pick<Orchestrator, 'isLeader'>>
 
 const errorSchema = {
   type: 'object',
@@ -40,7 +40,7 @@ function send (reply: FastifyReply, status: number, code: string, message: strin
 /**
  * Builds the admin app over an orchestrator (or anything with its methods).
  *
- * Routes: `GET /health`; `GET|POST /workspaces`; `GET /workspaces/:id`;
+ * Routes: `GET /health` (`{ ok, leader }`); `GET|POST /workspaces`; `GET /workspaces/:id`;
  * `GET /workspaces/:id/status`; `POST /workspaces/:id/rotate-key`;
  * `PUT|DELETE /workspaces/:id/members/:nodeId`; `POST /workspaces/:id/pins`;
  * `GET|DELETE /workspaces/:id/pins/:cid`; `GET|POST /nodes`; `GET /nodes/:id`.
@@ -82,7 +82,8 @@ export function buildAdminApp (orch: AdminMethods, init: AdminAppInit): FastifyI
 
     const r = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema }
 
-    scope.get('/health', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }))
+    // `leader`: whether this instance places pins (one of several on PostgreSQL leads; alone, it always does)
+    scope.get('/health', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, leader: { type: 'boolean' } } } } } }, async () => ({ ok: true, leader: orch.isLeader ?? true }))
 
     scope.get('/workspaces', { schema: { response: r } }, async () => ({ workspaces: await orch.listWorkspaces() }))
 

@@ -130,6 +130,9 @@ export class OrchestratorContext {
     return p
   }
 
+  /** Whether a background task is running. */
+  get busy (): boolean { return this.#inFlight.size > 0 }
+
   /** Resolves once every background task (and those they started) has settled. */
   async idle (): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight])

@@ -48,7 +48,7 @@ export interface OrchestratorCoreInit {
 }
 
 /** The library API of the orchestrator, plus the session hub its transport feeds. */
-export type OrchestratorCore = Omit<Orchestrator, 'start' | 'stop' | 'adminToken' | 'rotateKeyEncryptionKey' | 'idle' | 'isLeader'> & {
+export type OrchestratorCore = Omit<Orchestrator, 'start' | 'stop' | 'adminToken' | 'rotateKeyEncryptionKey' | 'idle' | 'settled' | 'isLeader'> & {
   readonly hub: SessionHub
   readonly context: OrchestratorContext
   readonly replication: Replication
@@ -61,6 +61,8 @@ export type OrchestratorCore = Omit<Orchestrator, 'start' | 'stop' | 'adminToken
   rotateKeyEncryptionKey(next: KeyEncryptionKey | null): Promise<number>
   /** Resolves once the work started by timers and received frames is done (tests wait on it after moving a manual clock). */
   idle(): Promise<void>
+  /** {@link idle}, and what waits in a batch (placement, `bootstrap_update`s) done now instead of at its timer. */
+  settled(): Promise<void>
   /** Stops the timers and forgets the live state (the store stays open: its owner closes it). */
   close(): void
 }
@@ -139,6 +141,13 @@ export async function createOrchestratorCore (init: OrchestratorCoreInit): Promi
     touchAlive: async (): Promise<void> => { if (!ctx.closed) await store.setMeta('last_alive', String(clock.now())) },
     rotateKeyEncryptionKey: async (next: KeyEncryptionKey | null): Promise<number> => { ctx.check(); return await store.rotateKeyEncryptionKey(next) },
     idle: async () => { await ctx.idle() },
+    settled: async () => {
+      do {
+        await ctx.idle()
+        await replication.flush()
+        bootstrap.flush()
+      } while (ctx.busy)
+    },
     close: (): void => {
       replication.close()
       bootstrap.close()

@@ -181,6 +181,7 @@ class DefaultOrchestrator implements Orchestrator {
 
   /** Resolves once the work in flight (received frames, placement started by timers) is done. */
   async idle (): Promise<void> { await this.#c().idle() }
+  async settled (): Promise<void> { await this.#c().settled() }
 
   /** Whether this instance places pins now (always, alone on its database; the lease holder among several on PostgreSQL). */
   get isLeader (): boolean { return this.#core?.context.link.isLeader() ?? false }

@@ -19,6 +19,8 @@ export const PLACEMENT_BATCH_MS = 20
 export class Replication {
   readonly #ctx: OrchestratorContext
   readonly #dirty = new Set<string>()
+  /** Single pins to place (asked by another instance), per workspace not dirty as a whole. */
+  readonly #dirtyPins = new Map<string, Set<string>>()
   #timer: TimerHandle | undefined
   /** The running flush: placement runs one at a time on an instance. */
   #running: Promise<void> = Promise.resolve()
@@ -34,6 +36,22 @@ export class Replication {
       return
     }
     this.#dirty.add(workspaceId)
+    this.#arm()
+  }
+
+  /** Places one pin within {@link PLACEMENT_BATCH_MS} (on the leader; another instance asks it). */
+  schedulePin (workspaceId: string, cid: string): void {
+    if (!this.#ctx.link.isLeader()) {
+      this.#ctx.link.placementNeeded(workspaceId, cid)
+      return
+    }
+    let set = this.#dirtyPins.get(workspaceId)
+    if (set == null) this.#dirtyPins.set(workspaceId, set = new Set())
+    set.add(cid)
+    this.#arm()
+  }
+
+  #arm (): void {
     if (this.#timer != null || this.#ctx.closed) return
     this.#timer = this.#ctx.later(PLACEMENT_BATCH_MS, async () => {
       this.#timer = undefined
@@ -50,9 +68,18 @@ export class Replication {
     const run = this.#running.then(async () => {
       const list = [...this.#dirty]
       this.#dirty.clear()
+      const pins = [...this.#dirtyPins].filter(([ws]) => !list.includes(ws))
+      this.#dirtyPins.clear()
       for (const ws of list) {
         try {
           await this.placeWorkspace(ws)
+        } catch (err) {
+          this.#ctx.log.error({ workspaceId: ws, err: (err as Error).message }, 'placement failed')
+        }
+      }
+      for (const [ws, cids] of pins) {
+        try {
+          await this.#placePins(ws, [...cids].sort())
         } catch (err) {
           this.#ctx.log.error({ workspaceId: ws, err: (err as Error).message }, 'placement failed')
         }
@@ -87,6 +114,14 @@ export class Replication {
     })
   }
 
+  /** Places some pins of a workspace in one transaction, each locked (in cid order). */
+  async #placePins (workspaceId: string, cids: string[]): Promise<void> {
+    if (this.#ctx.closed || !this.#ctx.link.isLeader()) return
+    await this.#ctx.tx(async t => {
+      for (const cid of cids) await this.placePin(t, workspaceId, cid)
+    })
+  }
+
   /**
    * Brings one pin between its min and max copies (see `planPin`), inside a
    * transaction. On an instance that does not lead, it asks the leader instead.
@@ -94,7 +129,7 @@ export class Replication {
   async placePin (t: TxScope, workspaceId: string, cid: string, pinRow?: PinRow, allocs?: AllocationRow[]): Promise<void> {
     const { state } = this.#ctx
     if (!this.#ctx.link.isLeader()) {
-      t.afterCommit(() => { this.#ctx.link.placementNeeded(workspaceId) })
+      t.afterCommit(() => { this.#ctx.link.placementNeeded(workspaceId, cid) })
       return
     }
     const pin = pinRow ?? await t.db.lockPin(workspaceId, cid)
@@ -156,6 +191,7 @@ export class Replication {
 
   close (): void {
     this.#dirty.clear()
+    this.#dirtyPins.clear()
     this.#ctx.cancel(this.#timer)
     this.#timer = undefined
   }

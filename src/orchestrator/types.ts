@@ -209,6 +209,12 @@ export interface Orchestrator {
   /** Resolves once the work started by received frames and timers (placement runs) is done. */
   idle(): Promise<void>
   /**
+   * {@link idle}, and the batched work (placement of the workspaces marked,
+   * coalesced `bootstrap_update`s) done now instead of at its timer: after it,
+   * every message this instance will send for what happened so far is sent.
+   */
+  settled(): Promise<void>
+  /**
    * Whether this instance places pins and re-pins: always when it is alone on
    * its database; on PostgreSQL, the instance holding the placement lease.
    */

@@ -131,6 +131,7 @@ class DefaultOrchestratorServer implements OrchestratorServer {
 
   onChange (listener: (event: OrchestratorEvent) => void): () => void { return this.orchestrator.onChange(listener) }
   async idle (): Promise<void> { await this.orchestrator.idle() }
+  async settled (): Promise<void> { await this.orchestrator.settled() }
   get isLeader (): boolean { return this.orchestrator.isLeader }
   async swarmKeyFor (workspaceId: string): Promise<string> { return await this.orchestrator.swarmKeyFor(workspaceId) }
   async announceBootstrapPeers (workspaceId: string): Promise<void> { await this.orchestrator.announceBootstrapPeers(workspaceId) }

@@ -15,8 +15,8 @@ export interface ClusterLink {
   isLeader(): boolean
   /** A message for a node whose session is not on this instance (dropped when nobody holds it). */
   sendRemote(nodeId: string, message: OrchestratorMessage): void
-  /** Something changed in a workspace that the leader should place (a no-op when this instance leads). */
-  placementNeeded(workspaceId: string): void
+  /** Something changed in a workspace (or in one pin of it) that the leader should place (a no-op when this instance leads). */
+  placementNeeded(workspaceId: string, cid?: string): void
   /** A node authenticated on this instance: messages for it come here now. */
   nodeHeld(nodeId: string): void
   /** A node held here sent `ipfs_ready` in a workspace. */

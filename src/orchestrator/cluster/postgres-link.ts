@@ -91,7 +91,9 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     clustered: true,
     isLeader: () => lease.isLeader,
     sendRemote: (nodeId, message) => { background('sending to a node on another instance', bus.sendToNode(nodeId, message)) },
-    placementNeeded: (workspaceId) => { background('asking the leader to place', bus.broadcast('placement:dirty', workspaceId)) },
+    placementNeeded: (workspaceId, cid) => {
+      background('asking the leader to place', bus.broadcast('placement:dirty', cid == null ? workspaceId : `${workspaceId}\n${cid}`))
+    },
     nodeHeld: (nodeId) => { background('holding a node', bus.hold(nodeId)) },
     nodeReleased: (nodeId) => {
       background('releasing a node', (async () => {
@@ -193,7 +195,11 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     if (core == null || data == null) return
     const c = core
     if (topic === 'placement:dirty') {
-      if (lease.isLeader) background('placing', (async () => { await refresh(); c.replication.schedule(data) })())
+      // the view of the other instances' nodes is at most `refreshMs` old: no read here (one hint per pin call)
+      if (!lease.isLeader) return
+      const [ws, cid] = data.split('\n')
+      if (cid != null) c.replication.schedulePin(ws, cid)
+      else c.replication.schedule(ws)
     } else if (topic === 'members') {
       const { ws, joined } = JSON.parse(data) as { ws: string, joined?: string }
       background('reloading members', (async () => {

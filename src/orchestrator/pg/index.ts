@@ -5,7 +5,7 @@
  * design in docs/orchestrator-postgres.md): the store on PostgreSQL behind
  * the asynchronous store interface (and the SQLite store behind the same
  * interface), the leader lease for placement, and the cross-instance bus.
- * Not wired into the orchestrator yet.
+ * `createOrchestrator({ database: 'postgres://…' })` uses them (`../cluster/postgres-link.ts`).
  *
  * @example
  * ```ts

@@ -89,7 +89,16 @@ function operations (store: SyncSqliteStore, via: <T>(fn: () => T) => Promise<T>
   return ops as unknown as AsyncStoreOperations
 }
 
+/** The handles of one store, per savepoint depth: they hold no state but the depth, so each is made once. */
+const handles = new WeakMap<SyncSqliteStore, AsyncStoreTransaction[]>()
+
 function transactionHandle (store: SyncSqliteStore, depth: number): AsyncStoreTransaction {
+  let list = handles.get(store)
+  if (list == null) handles.set(store, list = [])
+  return (list[depth] ??= makeTransactionHandle(store, depth))
+}
+
+function makeTransactionHandle (store: SyncSqliteStore, depth: number): AsyncStoreTransaction {
   const direct = async <T>(fn: () => T): Promise<T> => fn()
   return {
     ...operations(store, direct),
