@@ -245,10 +245,14 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
   async put (cid: CID, bytes: Bytes, options?: AbortOptions): Promise<CID> {
     const { key, session } = this.touch(cid)
     if (session == null) return this.putRetrying(cid, bytes, options)
-    const p = this.putInSession(session, key, cid, bytes, options)
+    return (await this.tracked(session, this.putInSession(session, key, cid, bytes, options))).cid
+  }
+
+  /** Awaits a put of the session, counted in its in-flight set meanwhile (rollback waits for them). */
+  private async tracked<T> (session: Session, p: Promise<T>): Promise<T> {
     session.inflight.add(p)
     try {
-      return (await p).cid
+      return await p
     } finally {
       session.inflight.delete(p)
     }
@@ -256,15 +260,7 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
 
   async putNew (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<boolean> {
     const { key, session } = this.touch(cid)
-    if (session != null) {
-      const p = this.putInSession(session, key, cid, bytes, options)
-      session.inflight.add(p)
-      try {
-        return (await p).stored
-      } finally {
-        session.inflight.delete(p)
-      }
-    }
+    if (session != null) return (await this.tracked(session, this.putInSession(session, key, cid, bytes, options))).stored
     if (this.reportsStored) {
       let stored = false
       const reporting: ReportingPutOptions = { ...options, onStored: () => { stored = true } }
