@@ -5,10 +5,9 @@
  * missed; a node that moves tells its old instance.
  */
 import { once } from 'node:events'
-import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createClusterBus, MAX_NOTIFY_BYTES } from '../src/orchestrator/pg/postgres-bus.js'
-import { usePostgres } from './helpers/postgres.js'
+import { sql, usePostgres } from './helpers/postgres.js'
 import type { BroadcastDetail, ClusterBus, NodeMessageDetail } from '../src/orchestrator/pg/postgres-bus.js'
 
 const postgres = usePostgres()
@@ -39,16 +38,6 @@ describe.skipIf(postgres.skip != null)('postgres cluster bus', () => {
     buses.push(b)
     await b.start()
     return b
-  }
-
-  async function sql (url: string, text: string, values: unknown[] = []): Promise<any[]> {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return (await client.query(text, values)).rows
-    } finally {
-      await client.end()
-    }
   }
 
   it('delivers a message for a node held by another instance, in order, exactly once', async () => {

@@ -6,10 +6,9 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
-import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLeaderLease, leaseKey } from '../src/orchestrator/pg/postgres-lease.js'
-import { usePostgres } from './helpers/postgres.js'
+import { sql, usePostgres } from './helpers/postgres.js'
 import type { LeaderLease } from '../src/orchestrator/pg/postgres-lease.js'
 
 const postgres = usePostgres()
@@ -25,16 +24,6 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
     leases.push(l)
     l.start()
     return l
-  }
-
-  async function sql (url: string, text: string, values: unknown[] = []): Promise<any[]> {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return (await client.query(text, values)).rows
-    } finally {
-      await client.end()
-    }
   }
 
   /** Resolves once `instanceId`'s connection waits on the lease (it is a follower, not just slow to connect). */

@@ -4,7 +4,6 @@
  * shared by instances, row locks between two stores (two "instances"), and a
  * transaction whose connection is killed mid-placement.
  */
-import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { openOrchestratorStore, SCHEMA_VERSION } from '../src/orchestrator/store/index.js'
 import { createPostgresStore, describeConnection } from '../src/orchestrator/pg/postgres-store.js'
@@ -12,7 +11,7 @@ import { PG_SCHEMA_VERSION } from '../src/orchestrator/pg/postgres-migrations.js
 import { asyncSqliteStore } from '../src/orchestrator/pg/sqlite-adapter.js'
 import type { SyncSqliteStore } from '../src/orchestrator/pg/sqlite-adapter.js'
 import { orchestratorStoreSuite, placeOnce } from './helpers/orchestrator-store-suite.js'
-import { usePostgres } from './helpers/postgres.js'
+import { sql, usePostgres } from './helpers/postgres.js'
 import type { AsyncOrchestratorStore } from '../src/orchestrator/pg/async-store.js'
 
 const postgres = usePostgres()
@@ -38,15 +37,7 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
     }
   }
 
-  async function admin<R extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<R[]> {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return (await client.query<R>(sql, values)).rows
-    } finally {
-      await client.end()
-    }
-  }
+  const admin = sql
 
   async function seed (store: AsyncOrchestratorStore): Promise<string[]> {
     await store.insertWorkspace({ id: 'ws', name: 'ws', swarm_key: 'secret', key_version: 1, created_at: 1 })

@@ -177,3 +177,14 @@ export function usePostgres (): UsePostgres {
     }
   }
 }
+
+/** Runs one statement on its own connection (as the superuser the URL names) and returns its rows. */
+export async function sql<R extends pg.QueryResultRow = any>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<R>(text, values)).rows
+  } finally {
+    await client.end()
+  }
+}
