@@ -1,2 +1,84 @@
+import type { BlockLayout } from './block-layout.js'
+import type { QuotaLedger } from './ledger.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Blockstore, InputPair } from 'interface-blockstore'
+import type { ShardingStrategy } from 'blockstore-fs/sharding'
+import type { CID } from 'multiformats/cid'
+
 /** Options every async operation accepts (libp2p's, re-exported for this module's users). */
-export type { AbortOptions } from '@libp2p/interface'
+export type { AbortOptions }
+
+export interface QuotaBlockstoreInit {
+  /** The blockstore that really stores the blocks (blockstore-fs in production). */
+  child: Blockstore
+  /** The ledger shared by every store of the node. */
+  ledger: QuotaLedger
+  /** This store's id in the ledger, e.g. the workspace id. */
+  name: string
+  /**
+   * The blockstore-fs directory: used for the free-space check, for fast rescans (stat, don't
+   * read), to size blocks before deleting them and to remove partial files of refused writes.
+   *
+   * @default layout.directory, or child.path when child is an FsBlockstore, otherwise none
+   */
+  directory?: string
+  /**
+   * How blocks are laid out under `directory` (give the same one the FsBlockstore child uses).
+   *
+   * @default blockstore-fs's NextToLast (FsBlockstore's default)
+   */
+  shardingStrategy?: ShardingStrategy
+  /**
+   * The layout of the child's directory (see block-layout.ts); built from `directory` and
+   * `shardingStrategy` when not given.
+   */
+  layout?: BlockLayout
+  /**
+   * Rescan the store when it opens even if the ledger says its usage is exact.
+   *
+   * @default false
+   */
+  rescanOnOpen?: boolean
+  /**
+   * Parallel puts in putMany.
+   *
+   * @default 50
+   */
+  putManyConcurrency?: number
+  /**
+   * Parallel deletes in deleteMany.
+   *
+   * @default 50
+   */
+  deleteManyConcurrency?: number
+}
+
+export interface QuotaPutOptions extends AbortOptions {
+  /** Called when this put stored the block (it was not stored before; counted in the ledger). */
+  onStored?: () => void
+}
+
+/** A Blockstore that refuses writes above the ledger's quota or below the drive's reserve. */
+export interface QuotaBlockstore extends Blockstore {
+  /** The store's id in the ledger. */
+  readonly name: string
+  /** Bytes stored in this store. */
+  readonly used: number
+  has(cid: CID, options?: AbortOptions): Promise<boolean>
+  /** Throws QuotaExceededError or DiskReserveError (and writes nothing) when the block does not fit. */
+  put(cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: QuotaPutOptions): Promise<CID>
+  /** Always true: `put` calls `options.onStored` when it stored a block that was not there. */
+  readonly reportsStored: true
+  /**
+   * True when a resolved `put` keeps no reference to the bytes it was given (the child is an
+   * FsBlockstore: the bytes were copied to a file), so the caller may reuse that memory.
+   */
+  readonly copiesBytes: boolean
+  putMany(source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID>
+  delete(cid: CID, options?: AbortOptions): Promise<void>
+  deleteMany(source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID>
+  /** Open the child, register with the ledger and reconcile usage (rescan if the last shutdown was not clean). */
+  open(options?: AbortOptions): Promise<void>
+  /** Wait for writes in flight, record usage as exact and close the child. */
+  close(): Promise<void>
+}
