@@ -22,14 +22,15 @@
 import '../polyfill.js'
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { Command, CommanderError, InvalidArgumentError as CommanderInvalidArgument, Option } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
 import { StorageError } from '../errors.js'
-import { formatBytes, parseByteSize } from '../storage/bytes.js'
+import { formatBytes } from '../storage/bytes.js'
 import { listDrives } from '../storage/drives.js'
 import { formatSwarmKey, generateSwarmKey } from '../swarm-key/index.js'
 import { createLogger } from './logger.js'
 import type { LevelWithSilent } from 'pino'
 import { registerContentCommands } from './cli/content-commands.js'
+import { collect, collectUrls, LOG_LEVELS, parsePort, parseQuota, parseUrl } from './cli/parsers.js'
 import { packageVersion } from './cli/version.js'
 import { isAbortError } from '../util/abort.js'
 
@@ -55,49 +56,6 @@ export const EXIT_FAILURE = 1
 
 /** A failure the CLI reports as one line and exit code 2. */
 class UsageError extends Error {}
-
-// ---------------------------------------------------------------- parsers
-
-function parseQuota (value: string): number {
-  try {
-    return parseByteSize(value)
-  } catch {
-    throw new CommanderInvalidArgument('expected a size such as 50GB, 512MiB or 1.5TB.')
-  }
-}
-
-function parsePort (value: string): number {
-  const n = Number(value)
-  if (!/^[0-9]+$/.test(value) || !Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new CommanderInvalidArgument('expected a port number from 0 to 65535.')
-  }
-  return n
-}
-
-function parseUrl (protocols: string[]) {
-  return (value: string): string => {
-    if (!URL.canParse(value)) throw new CommanderInvalidArgument('expected a URL.')
-    const url = new URL(value)
-    if (!protocols.includes(url.protocol)) {
-      throw new CommanderInvalidArgument(`expected a ${protocols.map(p => p.replace(':', '')).join(' or ')} URL.`)
-    }
-    return value
-  }
-}
-
-/** A repeatable URL option, kept as one comma-separated string (as `node-config.json` stores it). */
-function collectUrls (parse: (value: string) => string) {
-  return (value: string, previous?: string): string => {
-    const urls = value.split(',').map(v => parse(v.trim()))
-    return [...(previous !== undefined ? [previous] : []), ...urls].join(',')
-  }
-}
-
-function collect (value: string, previous: string[] = []): string[] {
-  return [...previous, value]
-}
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 // ---------------------------------------------------------------- helpers
 
