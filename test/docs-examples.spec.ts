@@ -219,4 +219,13 @@ describe('the README architecture diagram', () => {
     const folders = entries.filter(d => d.isDirectory()).map(d => d.name).sort()
     expect(listed).toEqual(folders)
   })
+
+  it('lists every subfolder of src/node/ under node/', async () => {
+    const readme = await readFile(join(root, 'README.md'), 'utf8')
+    const diagram = /## Architecture\n\n```\n([\s\S]*?)```/.exec(readme)?.[1] ?? ''
+    const nodeBlock = /^ {2}node\/.*\n((?: {4}.*\n)*)/m.exec(diagram)?.[1] ?? ''
+    const listed = [...nodeBlock.matchAll(/^ {4}([a-z0-9-]+)\/\s/gm)].map(m => m[1]).sort()
+    const entries = await readdir(join(root, 'src', 'node'), { withFileTypes: true })
+    expect(listed).toEqual(entries.filter(d => d.isDirectory()).map(d => d.name).sort())
+  })
 })
