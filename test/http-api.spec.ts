@@ -2,6 +2,9 @@
  * The node runner's HTTP API end to end: real storage nodes on loopback TCP,
  * the API listening on 127.0.0.1, requests over real sockets (node:http) and
  * through app.inject().
+ *
+ * Longer than our ~400-line guide on purpose: one world (two nodes, one API) serves every
+ * endpoint of the seed's API, and splitting it would start that world once per file.
  */
 import http from 'node:http'
 import { createHash, randomBytes } from 'node:crypto'
