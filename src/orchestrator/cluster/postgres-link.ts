@@ -82,9 +82,17 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
 
   let online = new Set<string>()
   let lastOnlineRead = 0
+  // a read for the status answers, kept 200 ms and shared by the calls meanwhile (not `online`: refresh diffs that one)
+  let answer: { at: number, read: Promise<Set<string>> } | undefined
   const onlineNow = async (): Promise<Set<string>> => {
-    if (Date.now() - lastOnlineRead < 200) return online
-    return new Set((await bus.onlineNodes()).keys())
+    const now = Date.now()
+    if (now - lastOnlineRead < 200) return online
+    if (answer == null || now - answer.at >= 200) {
+      const read = bus.onlineNodes().then(m => new Set(m.keys()))
+      answer = { at: now, read }
+      read.catch(() => { if (answer?.read === read) answer = undefined })
+    }
+    return await answer.read
   }
 
   const link: ClusterLink = {
