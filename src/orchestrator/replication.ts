@@ -217,7 +217,8 @@ function groupByPin (rows: AllocationRow[]): Map<string, AllocationRow[]> {
   return byPin
 }
 
-async function writeAllocations (t: TxScope, rows: AllocationRow[]): Promise<void> {
+/** Writes the rows `placePin` collected in `pending`: one statement. */
+export async function writeAllocations (t: TxScope, rows: AllocationRow[]): Promise<void> {
   if (rows.length === 1) {
     const r = rows[0]
     await t.db.setAllocation(r.workspace_id, r.cid, r.node_id, r.state, r.error, r.updated_at)
