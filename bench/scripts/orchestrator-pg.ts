@@ -26,8 +26,8 @@ async function run (ctx: BenchContext, engine: 'sqlite' | 'postgres', database: 
   const workspaces = Math.max(1, Math.ceil(options.nodes / WORKSPACE_SIZE))
   const count = engine === 'postgres' ? INSTANCES : 1
   const instances: Array<Awaited<ReturnType<typeof startChild>>> = []
-  for (let i = 0; i < count; i++) instances.push(await startChild('orchestrator'))
-  const clients = await startChild('ws-clients')
+  for (let i = 0; i < count; i++) instances.push(await startChild('orchestrator', { cpuProfDir: options.cpuProf }))
+  const clients = await startChild('ws-clients', { cpuProfDir: options.cpuProf })
   try {
     const dbArgs = engine === 'postgres' ? { database } : { databasePath: database }
     const first = await instances[0].request<{ url: string, nodes: Array<{ token: string }> }>('start', { ...dbArgs, instanceId: 'bench-0', nodes: options.nodes, workspaces }, 600_000)

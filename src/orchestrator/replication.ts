@@ -104,13 +104,10 @@ export class Replication {
       if (await t.db.getWorkspace(workspaceId) == null) return
       // lock the pins first (in cid order): a placer elsewhere waits, then sees these allocations
       const pins = await t.db.lockPins(workspaceId)
-      const byPin = new Map<string, AllocationRow[]>()
-      for (const a of await t.db.listAllocationsOfWorkspace(workspaceId)) {
-        const list = byPin.get(a.cid)
-        if (list == null) byPin.set(a.cid, [a])
-        else list.push(a)
-      }
-      for (const pin of pins) await this.placePin(t, workspaceId, pin.cid, pin, byPin.get(pin.cid) ?? [])
+      const byPin = groupByPin(await t.db.listAllocationsOfWorkspace(workspaceId))
+      const pending: AllocationRow[] = []
+      for (const pin of pins) await this.placePin(t, workspaceId, pin.cid, pin, byPin.get(pin.cid) ?? [], pending)
+      await writeAllocations(t, pending)
     })
   }
 
@@ -118,15 +115,22 @@ export class Replication {
   async #placePins (workspaceId: string, cids: string[]): Promise<void> {
     if (this.#ctx.closed || !this.#ctx.link.isLeader()) return
     await this.#ctx.tx(async t => {
-      for (const cid of cids) await this.placePin(t, workspaceId, cid)
+      // one statement locks them all (in cid order), one reads their allocations, one writes the new ones
+      const pins = await t.db.lockPinsOf(workspaceId, cids)
+      const byPin = groupByPin(await t.db.listAllocationsOfPins(workspaceId, pins.map(p => p.cid)))
+      const pending: AllocationRow[] = []
+      for (const pin of pins) await this.placePin(t, workspaceId, pin.cid, pin, byPin.get(pin.cid) ?? [], pending)
+      await writeAllocations(t, pending)
     })
   }
 
   /**
    * Brings one pin between its min and max copies (see `planPin`), inside a
    * transaction. On an instance that does not lead, it asks the leader instead.
+   * The allocations it writes go to `pending` when given (the caller writes
+   * them with one `setAllocations` before the commit), else in one statement here.
    */
-  async placePin (t: TxScope, workspaceId: string, cid: string, pinRow?: PinRow, allocs?: AllocationRow[]): Promise<void> {
+  async placePin (t: TxScope, workspaceId: string, cid: string, pinRow?: PinRow, allocs?: AllocationRow[], pending?: AllocationRow[]): Promise<void> {
     const { state } = this.#ctx
     if (!this.#ctx.link.isLeader()) {
       t.afterCommit(() => { this.#ctx.link.placementNeeded(workspaceId, cid) })
@@ -139,8 +143,13 @@ export class Replication {
     const members = this.#ctx.memberSet(workspaceId)
     const plan = planPin({ replicationMin: pin.replication_min, replicationMax: pin.replication_max, size: pin.size, allocations }, state.snapshot(members, workspaceId), now)
     let message: OrchestratorMessage | undefined
+    const rows = pending ?? []
+    const write = (nodeId: string, allocState: AllocationState): void => {
+      rows.push({ workspace_id: workspaceId, cid, node_id: nodeId, state: allocState, error: null, updated_at: now })
+      t.emit({ type: 'allocation', workspaceId, cid, nodeId, state: allocState })
+    }
     for (const { nodeId, state: allocState } of plan.allocate) {
-      await this.setAllocation(t, workspaceId, cid, nodeId, allocState, null, now)
+      write(nodeId, allocState)
       if (allocState !== 'pinning') continue
       state.reserve(nodeId, pin.size)
       message ??= this.pinMessage(pin, allocations)
@@ -151,10 +160,11 @@ export class Replication {
       this.#ctx.log.debug({ workspaceId, cid, chosen: copies, min: pin.replication_min }, 'pin under-replicated')
     }
     for (const nodeId of plan.drop) {
-      await this.setAllocation(t, workspaceId, cid, nodeId, 'unpinning', null, now)
+      write(nodeId, 'unpinning')
       const session = state.sessions.get(nodeId)
       if (session?.ready.has(workspaceId) === true) t.send(session, { type: 'unpin_content', workspace_id: workspaceId, cid })
     }
+    if (pending == null) await writeAllocations(t, rows)
   }
 
   /** `pin_content` for a pin, with the addresses of up to 3 ready members that hold it as providers. */
@@ -194,5 +204,25 @@ export class Replication {
     this.#dirtyPins.clear()
     this.#ctx.cancel(this.#timer)
     this.#timer = undefined
+  }
+}
+
+function groupByPin (rows: AllocationRow[]): Map<string, AllocationRow[]> {
+  const byPin = new Map<string, AllocationRow[]>()
+  for (const a of rows) {
+    const list = byPin.get(a.cid)
+    if (list == null) byPin.set(a.cid, [a])
+    else list.push(a)
+  }
+  return byPin
+}
+
+/** Writes the rows `placePin` collected in `pending`: one statement. */
+export async function writeAllocations (t: TxScope, rows: AllocationRow[]): Promise<void> {
+  if (rows.length === 1) {
+    const r = rows[0]
+    await t.db.setAllocation(r.workspace_id, r.cid, r.node_id, r.state, r.error, r.updated_at)
+  } else if (rows.length > 1) {
+    await t.db.setAllocations(rows)
   }
 }

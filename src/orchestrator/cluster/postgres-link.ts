@@ -31,6 +31,11 @@ import type { OrchestratorCore } from '../core.js'
 import type { OrchestratorLogger } from '../types.js'
 import type { ClusterLink } from './link.js'
 
+/** Placement hints to the leader are gathered this long (the leader batches for `PLACEMENT_BATCH_MS` anyway). */
+const HINT_BATCH_MS = 5
+/** A hint's payload stays well under PostgreSQL's NOTIFY limit (ASCII cids and ids). */
+const HINT_BYTES = 6000
+
 export interface ClusterLinkInit {
   connectionString: string
   /** 1 to 50 characters, unique among the instances. @default `<hostname>-<pid>-<random>` */
@@ -82,9 +87,40 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
 
   let online = new Set<string>()
   let lastOnlineRead = 0
+  // a read for the status answers, kept 200 ms and shared by the calls meanwhile (not `online`: refresh diffs that one)
+  let answer: { at: number, read: Promise<Set<string>> } | undefined
   const onlineNow = async (): Promise<Set<string>> => {
-    if (Date.now() - lastOnlineRead < 200) return online
-    return new Set((await bus.onlineNodes()).keys())
+    const now = Date.now()
+    if (now - lastOnlineRead < 200) return online
+    if (answer == null || now - answer.at >= 200) {
+      const read = bus.onlineNodes().then(m => new Set(m.keys()))
+      answer = { at: now, read }
+      read.catch(() => { if (answer?.read === read) answer = undefined })
+    }
+    return await answer.read
+  }
+
+  /** Per workspace, the cids to place (`null`: all of it), sent within {@link HINT_BATCH_MS}. */
+  const hints = new Map<string, Set<string> | null>()
+  let hintTimer: ReturnType<typeof setTimeout> | undefined
+  const sendHints = (): void => {
+    hintTimer = undefined
+    for (const [ws, cids] of hints) {
+      if (cids == null) {
+        background('asking the leader to place', bus.broadcast('placement:dirty', ws))
+        continue
+      }
+      let data = ws
+      for (const cid of cids) {
+        if (data.length + cid.length + 1 > HINT_BYTES && data !== ws) {
+          background('asking the leader to place', bus.broadcast('placement:dirty', data))
+          data = ws
+        }
+        data += `\n${cid}`
+      }
+      background('asking the leader to place', bus.broadcast('placement:dirty', data))
+    }
+    hints.clear()
   }
 
   const link: ClusterLink = {
@@ -92,7 +128,12 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     isLeader: () => lease.isLeader,
     sendRemote: (nodeId, message) => { background('sending to a node on another instance', bus.sendToNode(nodeId, message)) },
     placementNeeded: (workspaceId, cid) => {
-      background('asking the leader to place', bus.broadcast('placement:dirty', cid == null ? workspaceId : `${workspaceId}\n${cid}`))
+      // hints of the next few ms go together: one NOTIFY per workspace (and per ~7 kB of cids), not one per pin
+      const pending = hints.get(workspaceId)
+      if (cid == null) hints.set(workspaceId, null)
+      else if (pending === undefined) hints.set(workspaceId, new Set([cid]))
+      else pending?.add(cid)
+      hintTimer ??= setTimeout(sendHints, HINT_BATCH_MS)
     },
     nodeHeld: (nodeId) => { background('holding a node', bus.hold(nodeId)) },
     nodeReleased: (nodeId) => {
@@ -197,8 +238,8 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     if (topic === 'placement:dirty') {
       // the view of the other instances' nodes is at most `refreshMs` old: no read here (one hint per pin call)
       if (!lease.isLeader) return
-      const [ws, cid] = data.split('\n')
-      if (cid != null) c.replication.schedulePin(ws, cid)
+      const [ws, ...cids] = data.split('\n')
+      if (cids.length > 0) for (const cid of cids) c.replication.schedulePin(ws, cid)
       else c.replication.schedule(ws)
     } else if (topic === 'members') {
       const { ws, joined } = JSON.parse(data) as { ws: string, joined?: string }
@@ -261,6 +302,8 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     async stop () {
       stopped = true
       clearTimeout(timer)
+      clearTimeout(hintTimer)
+      sendHints()
       await lease.stop()
       await Promise.all([...work])
       await bus.stop()

@@ -8,7 +8,8 @@ import { ConflictError, InvalidArgumentError, NotFoundError } from '../../errors
 import { normaliseCid } from '../../util/cid.js'
 import { chooseNodes } from '../placement.js'
 import { ACTIVE_STATES, countedAllocations } from '../planner.js'
-import { pinStatus } from '../views.js'
+import { pinStatus, pinStatusOf } from '../views.js'
+import { writeAllocations } from '../replication.js'
 import type { AllocationRow, PinRow } from '../store/types.js'
 import type { PinRequest, PinStatus } from '../types.js'
 import type { OrchestratorParts } from './parts.js'
@@ -39,7 +40,7 @@ export async function pin ({ ctx, replication }: OrchestratorParts, workspaceId:
   const min = request.replicationMin ?? 1
   const max = request.replicationMax ?? min
   checkPinRequest(request, min, max)
-  await ctx.tx(async t => {
+  const answer = await ctx.tx(async t => {
     const { db } = t
     const existing = await db.lockPin(ws.id, cid)
     const row = pinRow(ws.id, cid, request, existing, min, max, ctx.clock.now())
@@ -53,10 +54,17 @@ export async function pin ({ ctx, replication }: OrchestratorParts, workspaceId:
     }
     if (failed.length > 0) await db.deleteAllocations(ws.id, failed)
     // the row as stored (upsertPin keeps a known size), without reading it back
-    await replication.placePin(t, ws.id, cid, { ...row, size: row.size ?? existing?.size ?? null }, allocations)
+    const stored = { ...row, size: row.size ?? existing?.size ?? null }
+    const written: AllocationRow[] = []
+    await replication.placePin(t, ws.id, cid, stored, allocations, written)
+    await writeAllocations(t, written)
     if (existing == null) t.emit({ type: 'pin:added', workspaceId: ws.id, cid })
+    // the answer from what this transaction wrote, without reading it back after the commit
+    const byNode = new Map(allocations.map(a => [a.node_id, a]))
+    for (const a of written) byNode.set(a.node_id, a)
+    return { stored, allocations: [...byNode.values()] }
   })
-  return await pinStatus(ctx, ws.id, cid)
+  return pinStatusOf(ctx, answer.stored, answer.allocations, await ctx.link.onlineNodes())
 }
 
 export async function pinOnNode ({ ctx, replication }: OrchestratorParts, workspaceId: string, nodeId: string, request: PinRequest): Promise<PinStatus> {

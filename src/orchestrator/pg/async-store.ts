@@ -82,6 +82,10 @@ export interface AsyncStoreOperations {
   lockPin(workspaceId: string, cid: string, options?: AbortOptions): Promise<PinRow | undefined>
   /** {@link lockPin} for every pin of a workspace, locked in `cid` order so that placers never deadlock. */
   lockPins(workspaceId: string, options?: AbortOptions): Promise<PinRow[]>
+  /** {@link lockPin} for some pins of a workspace in one round trip, locked and returned in `cid` order; unknown cids are left out. */
+  lockPinsOf(workspaceId: string, cids: string[], options?: AbortOptions): Promise<PinRow[]>
+  /** {@link listAllocationsOfPin} for some pins of a workspace in one round trip. */
+  listAllocationsOfPins(workspaceId: string, cids: string[], options?: AbortOptions): Promise<AllocationRow[]>
 }
 
 /** A handle bound to one open transaction; `transaction` on it opens a savepoint. */

@@ -7,7 +7,7 @@
  *   ({@link ClusterBus.hold} when a node authenticates, `release` when it leaves).
  * - A message for a node held elsewhere is a row in `cluster_messages`
  *   addressed to the holding instance, plus a `NOTIFY` carrying only
- *   `{ to, id }`: NOTIFY payloads are limited to 8000 bytes, rows are not.
+ *   `{ to, id }` (messages sent together share one statement and one NOTIFY per instance, `bus-outbox.ts`): NOTIFY payloads are limited to 8000 bytes, rows are not.
  *   The holder drains its rows in id order (one `DELETE ... RETURNING`), so
  *   messages arrive in order and exactly once; after a reconnect it drains
  *   what it missed while it was not listening.
@@ -22,6 +22,7 @@ import { InvalidArgumentError } from '../../errors.js'
 import { migrate } from './postgres-migrations.js'
 import { checkConnectionString, describeConnection, PG_TYPES } from './postgres-store.js'
 import { throwIfAborted } from '../../util/abort.js'
+import { BusOutbox } from './bus-outbox.js'
 import type { OrchestratorLogger } from '../types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -138,6 +139,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
   readonly #init: ClusterBusInit
   readonly #log: OrchestratorLogger
   readonly #pool: pg.Pool
+  readonly #outbox: BusOutbox
   #listener: pg.Client | undefined
   #running = false
   #held = new Set<string>()
@@ -151,6 +153,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
     this.instanceId = init.instanceId
     this.#log = init.logger ?? silent
     this.#pool = new pg.Pool({ connectionString: init.connectionString, max: 4, types: PG_TYPES })
+    this.#outbox = new BusOutbox(this.#pool, BUS_CHANNEL)
     this.#pool.on('error', (err) => { this.#log.warn({ err: err.message }, 'idle bus connection lost') })
   }
 
@@ -310,16 +313,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
       this.#deliver(nodeId, JSON.parse(payload))
       return 'local'
     }
-    // one statement: the row and its notification commit together, addressed to whoever holds the node now
-    const res = await this.#pool.query<{ to: string }>(`
-      WITH holder AS (SELECT instance_id FROM cluster_node_holders WHERE node_id = $1),
-      queued AS (
-        INSERT INTO cluster_messages (instance_id, node_id, payload, created_at)
-        SELECT instance_id, $1, $2, ${NOW_MS} FROM holder RETURNING id, instance_id
-      )
-      SELECT instance_id AS to, pg_notify($3, json_build_object('k', 'm', 'to', instance_id, 'id', id)::text) FROM queued`,
-    [nodeId, payload, BUS_CHANNEL])
-    const to = res.rows[0]?.to
+    const to = await this.#outbox.send(nodeId, payload)
     if (to == null) return 'offline'
     // held by this instance after all (another session of ours took it): the drain delivers it
     return to === this.instanceId ? 'local' : 'remote'

@@ -250,4 +250,14 @@ export class PostgresOperations implements AsyncStoreOperations {
     // cid order: two placers of overlapping pins take the locks in the same order and never deadlock
     return await this.#rows('lockPins', 'SELECT * FROM pins WHERE workspace_id = $1 ORDER BY cid FOR UPDATE', [workspaceId], options)
   }
+
+  async lockPinsOf (workspaceId: string, cids: string[], options?: AbortOptions): Promise<PinRow[]> {
+    if (cids.length === 0) return []
+    return await this.#rows('lockPinsOf', 'SELECT * FROM pins WHERE workspace_id = $1 AND cid = ANY($2::text[]) ORDER BY cid FOR UPDATE', [workspaceId, cids], options)
+  }
+
+  async listAllocationsOfPins (workspaceId: string, cids: string[], options?: AbortOptions): Promise<AllocationRow[]> {
+    if (cids.length === 0) return []
+    return await this.#rows('listAllocationsOfPins', 'SELECT * FROM pin_allocations WHERE workspace_id = $1 AND cid = ANY($2::text[])', [workspaceId, cids], options)
+  }
 }

@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../../errors.js'
 import type { KeyEncryptionKey, OrchestratorStore } from '../store/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 
-type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins' | 'setAllocations' | 'deleteAllocations'>
+type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins' | 'lockPinsOf' | 'listAllocationsOfPins' | 'setAllocations' | 'deleteAllocations'>
 
 /**
  * What the adapter needs of the SQLite store: its row methods, `close`, and
@@ -73,6 +73,15 @@ function operations (store: SyncSqliteStore, via: <T>(fn: () => T) => Promise<T>
   ops.lockPins = async (workspaceId: string, options?: AbortOptions): Promise<PinRow[]> => {
     throwIfAborted(options?.signal)
     return await via(() => store.listPins(workspaceId).sort((a, b) => a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0))
+  }
+  ops.lockPinsOf = async (workspaceId: string, cids: string[], options?: AbortOptions): Promise<PinRow[]> => {
+    throwIfAborted(options?.signal)
+    const sorted = [...new Set(cids)].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+    return await via(() => sorted.map(cid => store.getPin(workspaceId, cid)).filter((p): p is PinRow => p != null))
+  }
+  ops.listAllocationsOfPins = async (workspaceId: string, cids: string[], options?: AbortOptions): Promise<AllocationRow[]> => {
+    throwIfAborted(options?.signal)
+    return await via(() => [...new Set(cids)].flatMap(cid => store.listAllocationsOfPin(workspaceId, cid)))
   }
   ops.setAllocations = async (rows: AllocationRow[], options?: AbortOptions): Promise<void> => {
     throwIfAborted(options?.signal)
