@@ -26,6 +26,7 @@ import { createLeaderLease } from '../pg/postgres-lease.js'
 import type { LeaderLease } from '../pg/postgres-lease.js'
 import { PG_TYPES } from '../pg/postgres-store.js'
 import { CLOSE_CODES } from '../session-hub.js'
+import { createKeyLock } from '../../util/key-lock.js'
 import type { OrchestratorMessage } from '../../protocol/index.js'
 import type { OrchestratorCore } from '../core.js'
 import type { OrchestratorLogger } from '../types.js'
@@ -72,6 +73,7 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
   const log = init.logger ?? silent
   const instanceId = init.instanceId ?? defaultInstanceId()
   const bus = createClusterBus({ connectionString: init.connectionString, instanceId, logger: log })
+  const memberReloads = createKeyLock()
   const lease = createLeaderLease({ connectionString: init.connectionString, instanceId, heartbeatMs: init.heartbeatMs ?? 1000, logger: log })
   const pool = new pg.Pool({ connectionString: init.connectionString, max: 2, types: PG_TYPES })
   pool.on('error', (err) => { log.warn({ err: err.message }, 'idle PostgreSQL connection lost (cluster link)') })
@@ -232,7 +234,7 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     }
   }
   const onBroadcast = (evt: Event): void => {
-    const { topic, data } = (evt as CustomEvent<BroadcastDetail>).detail
+    const { topic, data, from } = (evt as CustomEvent<BroadcastDetail>).detail
     if (core == null || data == null) return
     const c = core
     if (topic === 'placement:dirty') {
@@ -242,15 +244,19 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
       if (cids.length > 0) for (const cid of cids) c.replication.schedulePin(ws, cid)
       else c.replication.schedule(ws)
     } else if (topic === 'members') {
+      // our own change is in our state already: a reload here could land after a later change
+      // of ours and put back the members it read before that one
+      if (from === instanceId) return
       const { ws, joined } = JSON.parse(data) as { ws: string, joined?: string }
-      background('reloading members', (async () => {
+      // one reload at a time per workspace, in notification order: the last one applied read last
+      background('reloading members', memberReloads.run(ws, async () => {
         const members = new Set(await c.store.listMemberIds(ws))
         c.context.state.members.set(ws, members)
         for (const [id, session] of c.context.state.sessions) {
           if (!members.has(id)) c.context.state.dropReadyIn(ws, id)
           else if (id === joined) await c.bootstrap.sendJoined(c.context.direct, session, ws)
         }
-      })())
+      }))
     } else if (topic === 'key-rotated') {
       const state = c.context.state
       for (const id of state.remoteReady.get(data) ?? []) { state.ready.get(data)?.delete(id); state.peerAddrs.get(data)?.delete(id) }
