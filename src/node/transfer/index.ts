@@ -48,7 +48,10 @@ export interface DagTransferInit {
   readAhead?: number
   /** Received bytes not yet written above which the stream is paused. @default 8 MiB */
   highWaterMark?: number
-  /** Blockstore write batches (`putMany`) in flight while receiving. @default 8 */
+  /**
+   * Blockstore write batches (`putMany`) in flight while receiving. What they hold is bounded by
+   * `highWaterMark` (the stream pauses), so many small blocks can be in flight at once. @default 32
+   */
   writeConcurrency?: number
   /** Bytes of subDAGs per request when several peers share a fetch. @default 8 MiB */
   chunkBytes?: number
@@ -193,7 +196,7 @@ class DefaultDagTransfer extends TypedEventEmitter<DagTransferEvents> implements
     if (frontier.size === 0) return []
     const writer = new BlockWriter({
       blockstore: this.init.blockstore,
-      concurrency: this.init.writeConcurrency ?? 8,
+      concurrency: this.init.writeConcurrency ?? 32,
       signal: options.signal
     })
     return fetchFromPeers([...frontier.values()], {

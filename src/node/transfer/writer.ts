@@ -19,7 +19,7 @@ export class LocalWriteError extends Error {
 
 export interface BlockWriterInit {
   blockstore: Pick<Blockstore, 'has' | 'putMany'>
-  /** Batches written at once. @default 8 */
+  /** Batches written at once. @default 32 */
   concurrency?: number
   /** Blocks per batch at most. @default 32 */
   maxBatch?: number
@@ -46,7 +46,7 @@ export class BlockWriter {
 
   constructor (init: BlockWriterInit) {
     this.init = init
-    this.concurrency = init.concurrency ?? 8
+    this.concurrency = init.concurrency ?? 32
     this.maxBatch = init.maxBatch ?? 32
   }
 
@@ -81,12 +81,10 @@ export class BlockWriter {
     const signal = this.init.signal
     try {
       if (this.error != null) throw this.error
-      const fresh: Item[] = []
-      const present: Item[] = []
-      for (const item of batch) {
-        if (!item.knownMissing && await this.init.blockstore.has(item.cid, { signal })) present.push(item)
-        else fresh.push(item)
-      }
+      // the existence checks of a batch at once (one after the other, each waited for the store)
+      const stored = await Promise.all(batch.map(async item => !item.knownMissing && await this.init.blockstore.has(item.cid, { signal })))
+      const fresh = batch.filter((_, i) => !stored[i])
+      const present = batch.filter((_, i) => stored[i])
       for (const item of present) item.done(false)
       if (fresh.length === 0) return
       let n = 0
