@@ -22,7 +22,7 @@ export function useCompiledChildren (root: string | undefined): void {
 }
 
 export interface ChildStopResult {
-  /** `process.resourceUsage().maxRSS` of the child, in bytes. */
+  /** Peak RSS of the child, in bytes: its VmHWM on Linux (ru_maxrss survives fork + exec, so it can be the parent's), else `process.resourceUsage().maxRSS`. */
   maxRssBytes: number
   /** VmHWM from /proc/<pid>/status read just before exit (Linux), in bytes. */
   vmHwmBytes?: number
@@ -132,7 +132,8 @@ export async function startChild (task: string, options: StartChildOptions = {})
         child.kill('SIGKILL')
       }
       await exitPromise
-      return { maxRssBytes: Math.max(maxRssBytes, vmHwmBytes ?? 0), vmHwmBytes, memoryPeaks }
+      // the child's own VmHWM (see workers/entry.ts); the one read here from outside if it could not answer
+      return { maxRssBytes: maxRssBytes > 0 ? maxRssBytes : (vmHwmBytes ?? 0), vmHwmBytes, memoryPeaks }
     },
     kill () {
       if (!exited) child.kill('SIGKILL')

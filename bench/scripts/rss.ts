@@ -1,7 +1,8 @@
 /**
  * Peak RSS of each process for a large (default 1 GiB) add, get and transfer.
  * Every operation runs in a fresh process; the number is its whole-life peak
- * (`process.resourceUsage().maxRSS`, or VmHWM when higher). Target: < 200 MiB.
+ * (VmHWM of the process on Linux; `process.resourceUsage().maxRSS` elsewhere, which on Linux
+ * would carry the bench parent's peak across fork + exec). Target: < 200 MiB.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'

@@ -3,6 +3,7 @@
  * `handlers` answer the parent's requests. `exit` reports the peak RSS and
  * ends the process (after the task's `stop` handler, if any).
  */
+import { readFileSync } from 'node:fs'
 import '../../src/polyfill.js'
 
 export type Handler = (args: any) => Promise<unknown> | unknown
@@ -40,7 +41,9 @@ process.on('message', (req: Request) => {
       }
       if (req.cmd === 'exit') {
         if (handlers.stop !== undefined) await handlers.stop(undefined)
-        const maxRssBytes = process.resourceUsage().maxRSS * 1024
+        // Linux keeps ru_maxrss across fork + exec: a child of a big bench parent would report the
+        // parent's peak. VmHWM belongs to this process's own memory; maxRSS only where /proc is missing.
+        const maxRssBytes = ownPeakRssBytes() ?? process.resourceUsage().maxRSS * 1024
         await reply({ id: req.id, ok: true, result: { maxRssBytes, memoryPeaks: peaks } })
         process.disconnect()
         // let the CPU profile (if any) be written by a normal exit
@@ -56,3 +59,13 @@ process.on('message', (req: Request) => {
     }
   })()
 })
+
+/** This process's own peak RSS (VmHWM), in bytes; undefined off Linux. */
+function ownPeakRssBytes (): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'))
+    return m === null ? undefined : Number(m[1]) * 1024
+  } catch {
+    return undefined
+  }
+}
