@@ -21,7 +21,7 @@ import path from 'node:path'
 import { logger } from '@libp2p/logger'
 import { FsBlockstore } from 'blockstore-fs'
 import { MultihashNextToLast } from './multihash-sharding.js'
-import { fsWorker, MAX_BYTES } from '../util/fs-worker.js'
+import { fsWorker, MAX_WRITE_BYTES } from '../util/fs-worker.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { ShardingStrategy } from 'blockstore-fs/sharding'
 import type { CID } from 'multiformats/cid'
@@ -230,7 +230,7 @@ class DefaultBlockLayout implements BlockLayout {
 
   async writeIfAbsent (cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<{ existed: boolean }> {
     signal?.throwIfAborted()
-    const worker = bytes.byteLength <= MAX_BYTES ? fsWorker('write') : undefined
+    const worker = bytes.byteLength <= MAX_WRITE_BYTES ? fsWorker('write') : undefined
     if (worker == null) {
       if (await this.exists(cid)) return { existed: true }
       await this.write(cid, bytes, signal)
