@@ -1,3 +1,10 @@
+/**
+ * The orchestrator over real WebSockets, run twice: on SQLite and on PostgreSQL (one instance).
+ *
+ * Longer than our ~400-line guide on purpose: it is the store-independent behaviour suite of the
+ * orchestrator (sessions, membership, placement, re-pinning, keys), and one file keeps it one list
+ * that both stores pass; the PostgreSQL-only cluster behaviour is in orchestrator-pg-cluster.spec.ts.
+ */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
