@@ -161,7 +161,10 @@ export class SessionHub {
         await onStorageReport(this.#parts, t, nodeId, msg)
         return
     }
-    if (!ctx.state.isMember(msg.workspace_id, nodeId)) {
+    // the memory view first (cheap), then the row itself, held (PostgreSQL: FOR SHARE) until this
+    // frame commits: a removeMember running meanwhile on another connection waits for it, instead
+    // of the handler's writes failing on the membership's foreign keys
+    if (!ctx.state.isMember(msg.workspace_id, nodeId) || !await t.db.isMember(msg.workspace_id, nodeId)) {
       t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
       return
     }

@@ -73,12 +73,7 @@ export class LiveState {
       for (const [id, addrs] of nodes) {
         if (this.sessions.has(id) || !this.remoteOnline.has(id)) continue
         ids.add(id)
-        let r = this.ready.get(ws)
-        if (r == null) this.ready.set(ws, r = new Set())
-        r.add(id)
-        let a = this.peerAddrs.get(ws)
-        if (a == null) this.peerAddrs.set(ws, a = new Map())
-        a.set(id, addrs)
+        this.markReady(ws, id, addrs)
       }
       this.remoteReady.set(ws, ids)
     }
@@ -91,6 +86,11 @@ export class LiveState {
   /** Marks a node ready in a workspace with its addresses. */
   setReady (session: NodeSession, workspaceId: string, nodeId: string, addresses: string[]): void {
     session.ready.add(workspaceId)
+    this.markReady(workspaceId, nodeId, addresses)
+  }
+
+  /** Records a node as ready in a workspace, with its addresses (a session here or on another instance). */
+  private markReady (workspaceId: string, nodeId: string, addresses: string[]): void {
     let ready = this.ready.get(workspaceId)
     if (ready == null) this.ready.set(workspaceId, ready = new Set())
     ready.add(nodeId)

@@ -19,6 +19,7 @@ import type { WriteSession } from '../blocks/write-session.js'
 import type { Mtime } from 'ipfs-unixfs'
 import type { ImporterOptions } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
+import { prependTo } from '../../util/iterators.js'
 
 export interface ImportedEntry {
   path: string
@@ -59,20 +60,6 @@ function iteratorOf (content: Content): Iterator<Uint8Array> | AsyncIterator<Uin
   return content[Symbol.iterator]()
 }
 
-/** The pieces read ahead, then the rest of the iterator (closed when the consumer stops). */
-async function * rest (head: Uint8Array[], it: Iterator<Uint8Array> | AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
-  try {
-    yield * head
-    while (true) {
-      const r = await it.next()
-      if (r.done === true) return
-      yield r.value
-    }
-  } finally {
-    await it.return?.()
-  }
-}
-
 async function bigFileSlot (job: EntryJob): Promise<() => void> {
   const slots = job.bigFiles
   if (slots.running > 0) await new Promise<void>(resolve => { slots.waiting.push(resolve) })
@@ -108,7 +95,7 @@ async function importContent (content: Content, job: EntryJob): Promise<{ cid: C
   }
   const release = await bigFileSlot(job)
   try {
-    const r = await importFile(rest(head, it), job.blockstore, { layout: job.layout.file, signal: job.signal })
+    const r = await importFile(prependTo(head, it), job.blockstore, { layout: job.layout.file, signal: job.signal })
     return { cid: r.cid, size: r.size, tsize: r.dagSize }
   } finally {
     release()

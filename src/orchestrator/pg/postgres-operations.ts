@@ -130,7 +130,7 @@ export class PostgresOperations implements AsyncStoreOperations {
   }
 
   async isMember (workspaceId: string, nodeId: string, options?: AbortOptions): Promise<boolean> {
-    return await this.#one('isMember', 'SELECT 1 FROM memberships WHERE workspace_id = $1 AND node_id = $2', [workspaceId, nodeId], options) !== undefined
+    return await this.#one('isMember', 'SELECT 1 FROM memberships WHERE workspace_id = $1 AND node_id = $2 FOR SHARE', [workspaceId, nodeId], options) !== undefined
   }
 
   async listMemberIds (workspaceId: string, options?: AbortOptions): Promise<string[]> {
