@@ -8,11 +8,11 @@ import { describe, expect, it } from 'vitest'
 import { openOrchestratorStore, SCHEMA_VERSION } from '../src/orchestrator/store/index.js'
 import { createPostgresStore, describeConnection } from '../src/orchestrator/pg/postgres-store.js'
 import { PG_SCHEMA_VERSION } from '../src/orchestrator/pg/postgres-migrations.js'
-import { asyncSqliteStore } from '../src/orchestrator/pg/sqlite-adapter.js'
-import type { SyncSqliteStore } from '../src/orchestrator/pg/sqlite-adapter.js'
+import { asyncSqliteStore } from '../src/orchestrator/store/sqlite-adapter.js'
+import type { SyncSqliteStore } from '../src/orchestrator/store/sqlite-adapter.js'
 import { orchestratorStoreSuite, placeOnce } from './helpers/orchestrator-store-suite.js'
 import { sql, usePostgres } from './helpers/postgres.js'
-import type { AsyncOrchestratorStore } from '../src/orchestrator/pg/async-store.js'
+import type { AsyncOrchestratorStore } from '../src/orchestrator/store/async-store.js'
 
 const postgres = usePostgres()
 

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { chooseNodes } from '../../src/orchestrator/placement.js'
-import type { AsyncOrchestratorStore, PinRow } from '../../src/orchestrator/pg/async-store.js'
+import type { AsyncOrchestratorStore, PinRow } from '../../src/orchestrator/store/async-store.js'
 
 export interface StoreSuiteInit {
   setup: () => Promise<AsyncOrchestratorStore>

@@ -3,8 +3,10 @@
  *
  * Groundwork for several orchestrator instances on one PostgreSQL (issue #14;
  * design in docs/orchestrator-postgres.md): the store on PostgreSQL behind
- * the asynchronous store interface (and the SQLite store behind the same
- * interface), the leader lease for placement, and the cross-instance bus.
+ * the asynchronous store interface, the leader lease for placement, and the
+ * cross-instance bus. The interface and the SQLite adapter live in
+ * `../store/` (`async-store.ts`, `sqlite-adapter.ts`); they are re-exported
+ * here for code that imported them from this module.
  * `createOrchestrator({ database: 'postgres://…' })` uses them (`../cluster/postgres-link.ts`).
  *
  * @example
@@ -20,12 +22,12 @@
  * lease.start()
  * ```
  */
-export type { AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction } from './async-store.js'
+export type { AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction } from '../store/async-store.js'
 export { createPostgresStore, describeConnection } from './postgres-store.js'
 export type { PostgresStoreInit } from './postgres-store.js'
 export { PG_SCHEMA_VERSION } from './postgres-migrations.js'
-export { asyncSqliteStore } from './sqlite-adapter.js'
-export type { SyncSqliteStore } from './sqlite-adapter.js'
+export { asyncSqliteStore } from '../store/sqlite-adapter.js'
+export type { SyncSqliteStore } from '../store/sqlite-adapter.js'
 export { createLeaderLease } from './postgres-lease.js'
 export type { LeaderLease, LeaderLeaseInit } from './postgres-lease.js'
 export { createClusterBus, MAX_NOTIFY_BYTES } from './postgres-bus.js'

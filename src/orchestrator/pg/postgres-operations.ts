@@ -9,7 +9,7 @@ import pg from 'pg'
 import { throwIfAborted } from '../../util/abort.js'
 import { decryptSwarmKey, encryptSwarmKey, isEncryptedKey } from '../store/key-encryption.js'
 import type { KeyEncryptionKey } from '../store/key-encryption.js'
-import type { AllocationRow, AllocationState, AsyncStoreOperations, NodeRow, PeerRow, PinRow, WorkspaceRow } from './async-store.js'
+import type { AllocationRow, AllocationState, AsyncStoreOperations, NodeRow, PeerRow, PinRow, WorkspaceRow } from '../store/async-store.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 /** Seals swarm keys on the way in and opens them on the way out (AES-256-GCM under the KEK, or plain). */

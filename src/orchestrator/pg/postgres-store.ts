@@ -21,7 +21,7 @@ import { PostgresOperations, SwarmKeySeal } from './postgres-operations.js'
 import { decryptSwarmKey, encryptedKeyId, isEncryptedKey } from '../store/key-encryption.js'
 import type { KeyEncryptionKey } from '../store/key-encryption.js'
 import { KeyEncryptionKeyError } from '../../errors.js'
-import type { AsyncOrchestratorStore, AsyncStoreTransaction, WorkspaceRow } from './async-store.js'
+import type { AsyncOrchestratorStore, AsyncStoreTransaction, WorkspaceRow } from '../store/async-store.js'
 import type { OrchestratorLogger } from '../types.js'
 import type { AbortOptions } from '@libp2p/interface'
 

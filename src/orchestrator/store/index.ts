@@ -1,4 +1,4 @@
-/** The orchestrator's store: the engine-neutral interface and the SQLite implementation. */
+/** The orchestrator's store: the engine-neutral interfaces (synchronous and asynchronous), the SQLite implementation and its asynchronous adapter (PostgreSQL is in `../pg/`). */
 export { openOrchestratorStore } from './sqlite.js'
 export type { OrchestratorStoreInit } from './sqlite.js'
 export { SCHEMA_VERSION } from './migrations.js'
@@ -8,3 +8,6 @@ export { parseKeyEncryptionKey, resolveKeyEncryptionKey, encryptSwarmKey, decryp
 export type { KeyEncryptionKey, KeyEncryptionKeySource } from './key-encryption.js'
 export { rotateKeyEncryptionKey } from './rotate.js'
 export type { RotateKeyEncryptionKeyInit } from './rotate.js'
+export { asyncSqliteStore } from './sqlite-adapter.js'
+export type { SyncSqliteStore } from './sqlite-adapter.js'
+export type { AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction } from './async-store.js'

@@ -12,7 +12,8 @@
 import { throwIfAborted } from '../../util/abort.js'
 import type { AllocationRow, AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction, PinRow } from './async-store.js'
 import { InvalidArgumentError } from '../../errors.js'
-import type { KeyEncryptionKey, OrchestratorStore } from '../store/index.js'
+import type { KeyEncryptionKey } from './key-encryption.js'
+import type { OrchestratorStore } from './types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins' | 'lockPinsOf' | 'listAllocationsOfPins' | 'setAllocations' | 'deleteAllocations'>

@@ -16,8 +16,8 @@
  * `ConflictError`): to carry on after an expected failure, run the statement
  * in a nested `transaction` (a savepoint), which behaves the same on both.
  */
-import type { AllocationRow, AllocationState, NodeRow, PeerRow, PinRow, WorkspaceRow } from '../store/index.js'
-import type { KeyEncryptionKey } from '../store/key-encryption.js'
+import type { AllocationRow, AllocationState, NodeRow, PeerRow, PinRow, WorkspaceRow } from './types.js'
+import type { KeyEncryptionKey } from './key-encryption.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 export type { AllocationRow, AllocationState, NodeRow, PeerRow, PinRow, WorkspaceRow }
