@@ -16,6 +16,10 @@
  *   grace period, like one that disconnected.
  * - Membership and key changes are broadcast: each instance reloads the
  *   workspace's members and sends the new key to the sessions it holds.
+ * - Every instance's change events reach the others' listeners (the
+ *   dashboard's live stream, a gateway) through the event relay
+ *   (`event-relay.ts`); a node gone with a killed instance is announced
+ *   offline by each instance that notices it.
  */
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
@@ -31,6 +35,8 @@ import type { OrchestratorMessage } from '../../protocol/index.js'
 import type { OrchestratorCore } from '../core.js'
 import type { OrchestratorLogger } from '../types.js'
 import type { ClusterLink } from './link.js'
+import { createEventRelay } from './event-relay.js'
+import type { EventRelay } from './event-relay.js'
 
 /** Placement hints to the leader are gathered this long (the leader batches for `PLACEMENT_BATCH_MS` anyway). */
 const HINT_BATCH_MS = 5
@@ -79,6 +85,7 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
   pool.on('error', (err) => { log.warn({ err: err.message }, 'idle PostgreSQL connection lost (cluster link)') })
   await bus.start()
   let core: OrchestratorCore | undefined
+  let relay: EventRelay | undefined
   let stopped = false
   const work = new Set<Promise<unknown>>()
   const background = (what: string, task: Promise<unknown>): void => {
@@ -178,6 +185,8 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     for (const id of online) {
       if (next.has(id) || ctx.state.sessions.has(id)) continue
       ctx.state.offlineSince.set(id, now)
+      // its instance may have died without a word: this instance's listeners hear it from here
+      relay?.nodeVanished(id)
       const workspaces = [...ctx.state.members].filter(([, m]) => m.has(id)).map(([ws]) => ws)
       core.replication.afterGrace(id, workspaces)
     }
@@ -296,6 +305,7 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     },
     attach (c) {
       core = c
+      relay = createEventRelay({ bus, subscribe: (l) => c.onChange(l), deliver: (e) => { c.context.emitNow(e) }, logger: log })
       bus.addEventListener('node-message', onMessage)
       bus.addEventListener('node-taken', onTaken)
       bus.addEventListener('broadcast', onBroadcast)
@@ -312,6 +322,7 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
       sendHints()
       await lease.stop()
       await Promise.all([...work])
+      await relay?.stop()
       await bus.stop()
       await pool.end()
     }
