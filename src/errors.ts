@@ -329,3 +329,19 @@ export class DestinationError extends StorageError {
   override readonly code = 'ERR_DESTINATION'
   constructor (message = 'Invalid destination', options?: ErrorOptions) { super(message, options) }
 }
+
+/** No workspace of that id in the orchestrator's database (a swarm key was asked for it). */
+export class WorkspaceNotFoundError extends StorageError {
+  static override name = 'WorkspaceNotFoundError'
+  override name = WorkspaceNotFoundError.name
+  override readonly code = 'ERR_WORKSPACE_NOT_FOUND'
+  constructor (message = 'Workspace not found', options?: ErrorOptions) { super(message, options) }
+}
+
+/** The workspace exists in the orchestrator's database but has no swarm key there. */
+export class SwarmKeyNotFoundError extends StorageError {
+  static override name = 'SwarmKeyNotFoundError'
+  override name = SwarmKeyNotFoundError.name
+  override readonly code = 'ERR_SWARM_KEY_NOT_FOUND'
+  constructor (message = 'Swarm key not found', options?: ErrorOptions) { super(message, options) }
+}

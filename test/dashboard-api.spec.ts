@@ -59,7 +59,7 @@ describe('dashboard API (fastify inject)', () => {
     serverToken = n2.token
     // another connection to the file sees the orchestrator's writes at once: every method commits before it returns
     const read = swarmKeyFromDatabase(join(dir, DATABASE_FILE_NAME))
-    keys = [read(wsA), read(wsB)]
+    keys = [await read(wsA), await read(wsB)]
     expect(keys).toEqual([await orch.swarmKeyFor(wsA), await orch.swarmKeyFor(wsB)])
     dash = buildDashboardApp({ orchestrator: orch, memberTokens: [{ token: memberToken, workspaceIds: [wsA] }], keepAliveMs: 200 })
   })

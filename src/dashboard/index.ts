@@ -21,4 +21,5 @@ export { buildDashboardApp, createDashboardServer } from './server.js'
 export type { DashboardApp } from './server.js'
 // the gateway lives in ../gateway/ now; re-exported here for existing imports
 export { createWorkspaceGateway, swarmKeyFromDatabase } from '../gateway/index.js'
+export type { SwarmKeyLookup } from '../gateway/index.js'
 export type * from './types.js'

@@ -15,4 +15,5 @@ import '../polyfill.js'
 
 export { createWorkspaceGateway } from './gateway.js'
 export { swarmKeyFromDatabase } from './keys.js'
+export type { SwarmKeyLookup } from './keys.js'
 export type * from './types.js'
