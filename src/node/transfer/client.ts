@@ -2,7 +2,9 @@
  * Requesting side of the DAG transfer protocol, one request on one stream:
  * sends the request, then accepts a block only if it is one this request
  * expects (a requested CID, or a link of a block it already accepted, so a
- * peer cannot inject unrelated blocks) and its bytes hash to that CID.
+ * peer cannot inject unrelated blocks) and its bytes hash to that CID. Hashes
+ * are checked while the socket goes on being read; blocks are settled in
+ * stream order, each written only once it and every earlier block matched.
  * Accepted blocks go to the fetch's shared `BlockWriter` with the frame's own
  * bytes (no copy); a block another stream of the same fetch already stored is
  * checked and dropped. `cancel()` asks the peer to stop after its current
