@@ -101,14 +101,19 @@ describe('pin through the DAG transfer protocol', () => {
     // buffered while paused, then end, with no more bytes to come (the sender has closed); the
     // reader once waited for more bytes there, and the last frames sat until a timer fired
     const types = [decodeFrame(first).type]
+    const bodies = [first]
     reader.release(first.byteLength)
     for (let body = await reader.next(); body != null; body = await reader.next()) {
       types.push(decodeFrame(body).type)
+      bodies.push(body)
       reader.release(body.byteLength)
       if (types.at(-1) === FRAME_END) break
     }
     reader.stop()
     expect(types).toEqual([FRAME_BLOCK, FRAME_BLOCK, FRAME_BLOCK, FRAME_END])
+    // each frame is a buffer of its own (a consumer may transfer it to a worker), bytes intact
+    for (const body of bodies) expect([body.byteOffset, body.byteLength]).toEqual([0, body.buffer.byteLength])
+    expect(bodies.slice(0, 3).map(b => Buffer.from((decodeFrame(b) as { data: Uint8Array }).data).equals(blocks[bodies.indexOf(b)]))).toEqual([true, true, true])
     await libp2p(a).unhandle(proto)
   }, 20_000)
 

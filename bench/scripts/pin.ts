@@ -5,7 +5,8 @@
  * Then N consecutive transfers of distinct content, each with a timeout:
  * target no stall. Target: pin >= 0.5x raw TCP. Then a pin from three
  * holders each held to the same upload limit vs a pin from one of them under
- * that limit: target >= 2.5x (MULTI_TARGET).
+ * that limit: target >= 2.5x (MULTI_TARGET). Beside our pin, the same pin by two
+ * stock Helia nodes (bitswap, stock @libp2p/pnet) over the same kind of swarm.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -14,6 +15,7 @@ import { median, type BenchContext } from '../lib/context.js'
 import { writeInputFile } from '../lib/files.js'
 import { addInChild, benchWorkspace, transferInChildren } from '../lib/node-ops.js'
 import { multiSourcePin } from '../lib/multi-pin.js'
+import { startChild } from '../lib/child.js'
 import { compare, MiB, type Row } from '../lib/report.js'
 import { timeXSalsa20 } from './cipher.js'
 
@@ -103,10 +105,51 @@ export async function pinBench (ctx: BenchContext): Promise<Row[]> {
     note: `provider RSS ${(t.providerRssBytes / MiB).toFixed(0)} MiB, fetcher ${(t.fetcherRssBytes / MiB).toFixed(0)} MiB`
   }, base, PIN_TARGET, 'raw TCP')
   const vsCipher = compare({ ...pin, name: 'pin vs cipher ceiling', target: undefined, pass: undefined, note: undefined }, ceiling)
-  const rows: Row[] = [base, xs, sodium, noble, seal, open, ceiling, pin, vsCipher]
+  log('pin: the same pin between two stock Helia nodes (bitswap)')
+  const stock = await stockHeliaPin(path.join(dir, 'helia'), file, ws.swarmKey, options.transferTimeout * 5)
+  const stockRow = compare({
+    script: 'pin',
+    name: 'pin by stock Helia (bitswap, @libp2p/pnet, noise, yamux)',
+    bytes: options.size,
+    ms: stock.ms,
+    peakRssBytes: stock.peakRssBytes,
+    note: stock.error ?? `provider RSS ${(stock.providerRssBytes / MiB).toFixed(0)} MiB, fetcher ${(stock.fetcherRssBytes / MiB).toFixed(0)} MiB`
+  }, base)
+  const vsStock = compare({ ...pin, name: 'pin vs stock Helia', target: undefined, pass: undefined, note: undefined }, stockRow)
+  const rows: Row[] = [base, xs, sodium, noble, seal, open, ceiling, stockRow, pin, vsCipher, vsStock]
   if (options.transfers > 0) rows.push(stallRow('pin', t.transfers, options.transferSize, options.transferTimeout))
   rows.push(...await multiRows(ctx, file, options.size / (t.ms / 1000)))
   return rows
+}
+
+/**
+ * Two stock Helia processes (bench/workers/helia-net.ts): one adds `file` (Kubo's options), the
+ * other dials it and pins the root, every block by bitswap. `ms` is the pin alone. A failure (a
+ * timeout) is reported in `error`, with the time it took, instead of failing the whole bench.
+ */
+async function stockHeliaPin (dir: string, file: string, swarmKey: string, timeout: number): Promise<{ ms: number, peakRssBytes: number, providerRssBytes: number, fetcherRssBytes: number, error?: string }> {
+  const provider = await startChild('helia-net')
+  let fetcher: Awaited<ReturnType<typeof startChild>> | undefined
+  try {
+    const info = await provider.request<{ multiaddrs: string[] }>('start', { storagePath: path.join(dir, 'provider'), swarmKey }, 120_000)
+    const added = await provider.request<{ cid: string }>('addFile', { path: file }, 600_000)
+    fetcher = await startChild('helia-net')
+    await fetcher.request('start', { storagePath: path.join(dir, 'fetcher'), swarmKey }, 120_000)
+    const start = performance.now()
+    let error: string | undefined
+    try {
+      await fetcher.request('pin', { cid: added.cid, provider: info.multiaddrs[0], timeout }, timeout + 10_000)
+    } catch (err) {
+      error = `failed: ${err instanceof Error ? err.message : String(err)}`
+    }
+    const ms = performance.now() - start
+    const [f, p] = await Promise.all([fetcher.stop(), provider.stop()])
+    return { ms, error, providerRssBytes: p.maxRssBytes, fetcherRssBytes: f.maxRssBytes, peakRssBytes: Math.max(p.maxRssBytes, f.maxRssBytes) }
+  } finally {
+    fetcher?.kill()
+    provider.kill()
+    await fs.rm(dir, { recursive: true, force: true })
+  }
 }
 
 /** Three holders each limited to `multiLimit(size)` upload vs one of them under that limit. */

@@ -21,6 +21,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { logger } from '@libp2p/logger'
 import { FsBlockstore } from 'blockstore-fs'
 import { mhKey } from '../blockstore/mh-key.js'
+import { orderedParallel } from '../blockstore/ordered-parallel.js'
 import { CidList } from './blocks/cid-list.js'
 import { DiskReserveError, QuotaExceededError } from '../errors.js'
 import type { RepoBlockstore } from './repo.js'
@@ -29,6 +30,8 @@ import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
 const log = logger('otherthing:node:blockstore')
+/** Blocks one `putMany` puts at once. */
+const PUT_MANY_CONCURRENCY = 16
 
 type Bytes = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 
@@ -298,10 +301,9 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
     }
   }
 
+  /** Puts up to `PUT_MANY_CONCURRENCY` blocks at once (not one after the other), yielding in order. */
   async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID> {
-    for await (const { cid, bytes } of source) {
-      yield await this.put(cid, bytes, options)
-    }
+    yield * orderedParallel(source, async ({ cid, bytes }) => this.put(cid, bytes, options), PUT_MANY_CONCURRENCY)
   }
 
   async * get (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {

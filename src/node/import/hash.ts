@@ -143,3 +143,12 @@ export async function hashBlock (block: EncodedBlock): Promise<{ cid: CID, bytes
 export function blockCidSync (block: EncodedBlock): CID {
   return toCid(block, createHash('sha256').update(block.bytes).digest())
 }
+
+/**
+ * SHA-256 of `bytes`, whose whole `ArrayBuffer` the caller owns and hands over: a large block
+ * is transferred to a hash worker and back (no copy). Use the returned bytes from then on; the
+ * input view (and every other view of its buffer) may be detached.
+ */
+export async function sha256Transfer (bytes: Uint8Array): Promise<{ digest: Uint8Array, bytes: Uint8Array }> {
+  return hashPool().digest(bytes, false, true)
+}

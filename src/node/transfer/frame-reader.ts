@@ -4,15 +4,17 @@
  * `highWaterMark` the stream is paused (yamux then stops granting send
  * window, so the sender stops) until the consumer releases them. The
  * consumer must release every frame it got once done with it: a paused
- * reader waits for that, whatever `next()` asks.
+ * reader waits for that, whatever `next()` asks. Each frame is a buffer of
+ * its own (its `ArrayBuffer` holds nothing else).
  */
 import { logger } from '@libp2p/logger'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { InvalidMessageError } from '../../errors.js'
-import { readVarint } from './frames.js'
 import type { Stream } from '@libp2p/interface'
 
 const log = logger('otherthing-storage:transfer:reader')
+
+/** Longest frame length varint accepted (as frames.ts reads them). */
+const MAX_VARINT_BYTES = 8
 
 export interface FrameReaderInit {
   /** Largest accepted frame body in bytes. */
@@ -28,6 +30,8 @@ export interface FrameReader {
   next(): Promise<Uint8Array | null>
   /** The consumer is done with `bytes` bytes of frames it got from `next()`. */
   release(bytes: number): void
+  /** Fail the reader: `next()` throws `err` from now on (a waiting `next()` at once). */
+  abort(err: Error): void
   /** Stop listening to the stream. */
   stop(): void
 }
@@ -35,8 +39,13 @@ export interface FrameReader {
 class DefaultFrameReader implements FrameReader {
   private readonly stream: Stream
   private readonly init: FrameReaderInit
-  private readonly buf = new Uint8ArrayList()
   private readonly frames: Uint8Array[] = []
+  /** the frame being received, and how many of its bytes are in */
+  private cur?: Uint8Array
+  private filled = 0
+  /** the length varint being read */
+  private lenValue = 0
+  private lenBytes = 0
   /** bytes received and not released */
   private held = 0
   private paused = false
@@ -55,12 +64,10 @@ class DefaultFrameReader implements FrameReader {
 
   private readonly onMessage = (evt: { data: Uint8Array | Iterable<Uint8Array> & { byteLength: number } }): void => {
     this.init.onActivity?.()
-    // libp2p's lists are another major of uint8arraylist: copy chunk references, not the list
-    if (evt.data instanceof Uint8Array) this.buf.append(evt.data)
-    else for (const chunk of evt.data) this.buf.append(chunk)
     this.held += evt.data.byteLength
     try {
-      this.parse()
+      if (evt.data instanceof Uint8Array) this.feed(evt.data)
+      else for (const chunk of evt.data) this.feed(chunk)
     } catch (err) {
       this.fail(err as Error)
       return
@@ -82,6 +89,10 @@ class DefaultFrameReader implements FrameReader {
     else if (this.stream.readBufferLength === 0) this.onEnd()
   }
 
+  abort (err: Error): void {
+    this.fail(err)
+  }
+
   private fail (err: Error): void {
     if (this.error == null) this.error = err
     this.notify()
@@ -93,18 +104,52 @@ class DefaultFrameReader implements FrameReader {
     wake?.()
   }
 
-  private parse (): void {
-    while (this.buf.byteLength > 0) {
-      const len = readVarint(this.buf, 0)
-      if (len == null) return
-      if (len.value > this.init.maxFrameLength) throw new InvalidMessageError(`Frame of ${len.value} bytes is larger than ${this.init.maxFrameLength}`)
-      if (this.buf.byteLength < len.next + len.value) return
-      // one copy into a contiguous frame, then the list lets go of the chunks
-      const frame = this.buf.subarray(len.next, len.next + len.value)
-      this.buf.consume(len.next + len.value)
-      this.held -= len.next
-      this.frames.push(frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength ? frame : frame.slice())
+  /**
+   * Frames are assembled straight into a buffer of their own, allocated once the length is
+   * known (one copy from the socket's chunks, no list of chunks concatenated later): every
+   * frame owns its whole `ArrayBuffer`, so a consumer may transfer it to a worker.
+   */
+  private feed (chunk: Uint8Array): void {
+    let o = 0
+    while (o < chunk.byteLength) {
+      const cur = this.cur
+      if (cur != null) {
+        const n = Math.min(cur.byteLength - this.filled, chunk.byteLength - o)
+        cur.set(n === chunk.byteLength && o === 0 ? chunk : chunk.subarray(o, o + n), this.filled)
+        this.filled += n
+        o += n
+        if (this.filled === cur.byteLength) {
+          this.frames.push(cur)
+          this.cur = undefined
+        }
+        continue
+      }
+      // the length varint, a byte at a time (it may span chunks)
+      const b = chunk[o++]
+      this.held--
+      this.lenValue += (b & 0x7f) * 2 ** (7 * this.lenBytes)
+      this.lenBytes++
+      if ((b & 0x80) !== 0) {
+        if (this.lenBytes >= MAX_VARINT_BYTES) throw new InvalidMessageError('Frame length varint too long')
+        continue
+      }
+      const len = this.lenValue
+      this.lenValue = 0
+      this.lenBytes = 0
+      if (len > this.init.maxFrameLength) throw new InvalidMessageError(`Frame of ${len} bytes is larger than ${this.init.maxFrameLength}`)
+      // not from the shared pool: the frame's memory is its own
+      const frame = new Uint8Array(Buffer.allocUnsafeSlow(len).buffer, 0, len)
+      if (len === 0) this.frames.push(frame)
+      else {
+        this.cur = frame
+        this.filled = 0
+      }
     }
+  }
+
+  /** `true` while a frame (or its length) is partly received. */
+  private get partial (): boolean {
+    return this.cur != null || this.lenBytes > 0
   }
 
   async next (): Promise<Uint8Array | null> {
@@ -113,7 +158,7 @@ class DefaultFrameReader implements FrameReader {
       if (frame != null) return frame
       if (this.error != null) throw this.error
       if (this.ended) {
-        if (this.buf.byteLength > 0) throw new InvalidMessageError('Stream ended inside a frame')
+        if (this.partial) throw new InvalidMessageError('Stream ended inside a frame')
         return null
       }
       // paused, the reader waits for the consumer to release (release() resumes): resuming here
