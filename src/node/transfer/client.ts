@@ -98,14 +98,14 @@ function digestMatches (cid: CID, digest: Uint8Array): boolean {
 }
 
 /**
- * The block's bytes when they hash to `cid`, `undefined` when they do not. Large SHA-256 blocks
- * go to a hash worker with their frame's buffer (transferred, handed back: use the returned
+ * The block's bytes when they hash to `cid`, `undefined` when they do not. SHA-256 blocks of
+ * `workerMinBytes` or more (default: 64 KiB with 4+ cores, never on fewer) go to a hash worker with their frame's buffer (transferred, handed back: use the returned
  * bytes, the frame is detached meanwhile); others are hashed here.
  */
-async function verified (cid: CID, bytes: Uint8Array, getHasher: GetHasher): Promise<Uint8Array | undefined> {
+export async function verified (cid: CID, bytes: Uint8Array, getHasher: GetHasher, workerMinBytes = WORKER_HASH_BYTES): Promise<Uint8Array | undefined> {
   const mh = cid.multihash
   if (mh.code === 0x12) {
-    if (bytes.byteLength >= WORKER_HASH_BYTES) {
+    if (bytes.byteLength >= workerMinBytes) {
       const r = await sha256Transfer(bytes)
       return digestMatches(cid, r.digest) ? r.bytes : undefined
     }
