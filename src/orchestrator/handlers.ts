@@ -9,6 +9,7 @@ import { planPinSync } from './planner.js'
 import type { OrchestratorParts } from './commands/parts.js'
 import type { TxScope } from './context.js'
 import type { NodeSession } from './state.js'
+import { hasBulk } from './store/types.js'
 import type { AllocationRow, BulkStoreOperations } from './store/types.js'
 
 /** One `content_pinned` of a batch, from an authenticated session. */
@@ -22,7 +23,15 @@ export interface Confirmation {
 
 export async function onIpfsReady ({ ctx, bootstrap }: OrchestratorParts, t: TxScope, session: NodeSession, nodeId: string, msg: IpfsReadyMessage): Promise<void> {
   const addresses = msg.addresses.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${msg.peer_id}`)
-  await t.db.upsertPeer(msg.workspace_id, nodeId, msg.peer_id, addresses, ctx.clock.now())
+  // PostgreSQL: the membership check is part of the write (the hub did not read it)
+  if (hasBulk(t.db)) {
+    if (!await t.db.upsertPeerIfMember(msg.workspace_id, nodeId, msg.peer_id, addresses, ctx.clock.now())) {
+      t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
+      return
+    }
+  } else {
+    await t.db.upsertPeer(msg.workspace_id, nodeId, msg.peer_id, addresses, ctx.clock.now())
+  }
   ctx.state.setReady(session, msg.workspace_id, nodeId, addresses)
   t.emit({ type: 'peer:ready', workspaceId: msg.workspace_id, nodeId, peerId: msg.peer_id, addresses })
   t.afterCommit(() => {

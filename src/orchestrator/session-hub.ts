@@ -86,7 +86,15 @@ export class SessionHub {
   /** Handles a batch of frames in one transaction (see the file header); resolves once it is done. */
   async receive (frames: Frame[]): Promise<void> {
     if (frames.length === 0) return
-    for (const f of frames) this.#pending.push(f)
+    for (const f of frames) {
+      // a first frame in time settles the session (a hello accepted, anything else refused) even when
+      // the batches ahead of it take longer than authTimeoutMs (thousands of nodes connecting at once)
+      if (f.session.nodeId == null && f.session.authTimer != null) {
+        this.#parts.ctx.cancel(f.session.authTimer)
+        f.session.authTimer = undefined
+      }
+      this.#pending.push(f)
+    }
     await this.#enqueue(async () => {
       const batch = this.#pending
       this.#pending = []
@@ -222,7 +230,9 @@ export class SessionHub {
     // the memory view first (cheap), then the row itself, held (PostgreSQL: FOR SHARE) until this
     // frame commits: a removeMember running meanwhile on another connection waits for it, instead
     // of the handler's writes failing on the membership's foreign keys
-    if (!ctx.state.isMember(msg.workspace_id, nodeId) || !await t.db.isMember(msg.workspace_id, nodeId)) {
+    // (ipfs_ready on PostgreSQL: checked in the handler's own write, upsertPeerIfMember; content_pinned: in the grouped read)
+    const folded = msg.type === 'ipfs_ready' && hasBulk(t.db)
+    if (!ctx.state.isMember(msg.workspace_id, nodeId) || (!folded && !await t.db.isMember(msg.workspace_id, nodeId))) {
       t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
       return
     }

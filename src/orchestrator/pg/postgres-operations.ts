@@ -328,4 +328,12 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
     }
     return out
   }
+
+  async upsertPeerIfMember (workspaceId: string, nodeId: string, peerId: string, addresses: string[], at: number, options?: AbortOptions): Promise<boolean> {
+    return await this.#count('upsertPeerIfMember', `INSERT INTO peers (workspace_id, node_id, peer_id, addresses, updated_at)
+      SELECT $1::text, $2::text, $3, $4, $5
+      WHERE EXISTS (SELECT 1 FROM memberships WHERE workspace_id = $1::text AND node_id = $2::text FOR SHARE)
+      ON CONFLICT (workspace_id, node_id) DO UPDATE SET peer_id = excluded.peer_id, addresses = excluded.addresses, updated_at = excluded.updated_at`,
+    [workspaceId, nodeId, peerId, JSON.stringify(addresses), at], options) > 0
+  }
 }

@@ -155,6 +155,12 @@ export interface BulkStoreOperations {
   listAllocationsOfKeys(keys: Array<Pick<PinRow, 'workspace_id' | 'cid'>>): Promise<AllocationRow[]>
   /** For each (workspace, cid, node): membership (held FOR SHARE), the pin, the node's allocation state; in the order given. */
   readConfirmations(keys: Array<Pick<AllocationRow, 'workspace_id' | 'cid' | 'node_id'>>): Promise<ConfirmationRow[]>
+  /**
+   * `upsertPeer` when the node is a member of the workspace, checked in the
+   * same statement (its membership row held FOR SHARE until the transaction
+   * ends); `false` (nothing written) when it is not.
+   */
+  upsertPeerIfMember(workspaceId: string, nodeId: string, peerId: string, addresses: string[], at: number): Promise<boolean>
 }
 
 /** Whether a store handle has the multi-row statements of {@link BulkStoreOperations}. */
