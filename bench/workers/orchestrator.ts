@@ -94,6 +94,11 @@ export const handlers: Handlers = {
     }))
     return { placedMs: performance.now() - start, calls: mine.length }
   },
+  /** CPU time this process used so far (user + system), in ms. */
+  async cpu () {
+    const u = process.cpuUsage()
+    return { ms: (u.user + u.system) / 1000 }
+  },
   async counts () {
     return { ...counters, leader: orch?.isLeader ?? false }
   },
