@@ -94,11 +94,12 @@ async function run (ctx: BenchContext, engine: 'sqlite' | 'postgres', database: 
     await waitFor('pinned', before + options.pins * REPLICATION, 1_800_000)
     const ms = performance.now() - t1
     const cpu1 = await cpuNow()
+    const heap = await Promise.all(instances.map(async c => (await c.request<{ heapPeak: number }>('cpu', {}, 60_000)).heapPeak))
     const cpu = { instances: cpu1.instances.map((v, i) => v - cpu0.instances[i]), clients: cpu1.clients - cpu0.clients, server: cpu1.server - cpu0.server }
     const failed = (await sum()).failed
     const stopped = await Promise.all(instances.map(async c => await c.stop()))
     const cs = await clients.stop()
-    return { ms, connectMs, rss: stopped.map(s => s.maxRssBytes), heap: stopped.map(s => s.memoryPeaks?.heapUsed ?? 0), clientsRss: cs.maxRssBytes, failed, cpu }
+    return { ms, connectMs, rss: stopped.map(s => s.maxRssBytes), heap, clientsRss: cs.maxRssBytes, failed, cpu }
   } finally {
     for (const c of instances) c.kill()
     clients.kill()
