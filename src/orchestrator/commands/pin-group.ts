@@ -13,18 +13,8 @@ import { pinStatusOf } from '../views.js'
 import { writeAllocations } from '../replication.js'
 import { hasBulk } from '../store/types.js'
 import type { AllocationRow, PinRow } from '../store/types.js'
-import type { PinRequest, PinStatus } from '../types.js'
-import type { OrchestratorParts } from './parts.js'
-
-/** A checked `pin()` call. */
-export interface PinCall {
-  workspaceId: string
-  /** Normalised. */
-  cid: string
-  request: PinRequest
-  min: number
-  max: number
-}
+import type { PinStatus } from '../types.js'
+import type { OrchestratorParts, PinCall, PinWriter } from './parts.js'
 
 interface Waiting extends PinCall {
   resolve: (status: PinStatus) => void
@@ -34,7 +24,7 @@ interface Waiting extends PinCall {
 /** At most this many calls per group (one multi-row statement each). */
 const MAX_GROUP = 1000
 
-export class PinGroup {
+export class PinGroup implements PinWriter {
   readonly #parts: OrchestratorParts
   readonly #single: (call: PinCall) => Promise<PinStatus>
   #queue: Waiting[] = []

@@ -12,8 +12,7 @@ import { pinStatus, pinStatusOf } from '../views.js'
 import { writeAllocations } from '../replication.js'
 import type { AllocationRow, PinRow } from '../store/types.js'
 import type { PinRequest, PinStatus } from '../types.js'
-import type { OrchestratorParts } from './parts.js'
-import type { PinCall } from './pin-group.js'
+import type { OrchestratorParts, PinCall } from './parts.js'
 
 function checkPinRequest (request: PinRequest, min: number, max: number): void {
   if (!Number.isInteger(min) || min < 1) throw new InvalidArgumentError('replicationMin must be an integer >= 1')
