@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it, expect } from 'vitest'
 import WebSocket from 'ws'
 import { createOrchestrator, DATABASE_FILE_NAME } from '../src/orchestrator/index.js'
-import { usePostgres } from './helpers/postgres.js'
+import { sql, usePostgres } from './helpers/postgres.js'
 import type { Orchestrator, OrchestratorEvent } from '../src/orchestrator/index.js'
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../src/protocol/index.js'
 
@@ -589,5 +589,36 @@ describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
     expect(await hello.json()).toEqual({ hello: 'world' })
     expect((await fetch(`${adminUrl}/workspaces`)).status).toBe(401)
     expect((await fetch(`${adminUrl}/workspaces`, { headers: { authorization: `Bearer ${orch.adminToken}` } })).status).toBe(200)
+  })
+
+  it('pin() calls made together land together; a bad one fails alone with its typed error', async () => {
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    await orch.createWorkspace({ id: 'gone', name: 'Gone' })
+    const c = await orch.createNode({ name: 'n' })
+    await orch.addMember('w', c.node.id)
+    const a = connect()
+    await a.join(c.token, PEER(0), 1e9)
+    await a.barrier()
+    // on PostgreSQL the calls of one tick are written in one transaction: a workspace whose row went
+    // away under this instance (it still knows it) makes that transaction fail, and each call runs alone
+    if (engine === 'postgres' && 'database' in dbOptions) await sql(dbOptions.database, "DELETE FROM workspaces WHERE id = 'gone'")
+    const results = await Promise.allSettled([
+      orch.pin('w', { cid: CIDS[0], replicationMin: 1, size: 10 }),
+      orch.pin('w', { cid: CIDS[1], replicationMin: 0 }),
+      orch.pin('w', { cid: 'not a cid' }),
+      orch.pin('nope', { cid: CIDS[2] }),
+      ...(engine === 'postgres' ? [orch.pin('gone', { cid: CIDS[2] })] : []),
+      orch.pin('w', { cid: CIDS[2], replicationMin: 1, name: 'third' })
+    ])
+    const errorOf = (r: PromiseSettledResult<unknown>): string | undefined => r.status === 'rejected' ? (r.reason as { code?: string }).code : undefined
+    expect(results[0]).toMatchObject({ status: 'fulfilled', value: { cid: CIDS[0], status: 'pinning' } })
+    expect(errorOf(results[1])).toBe('ERR_INVALID_ARGUMENT')
+    expect(errorOf(results[2])).toBe('ERR_INVALID_CID')
+    expect(errorOf(results[3])).toBe('ERR_RECORD_NOT_FOUND')
+    if (engine === 'postgres') expect(errorOf(results[4])).toBe('ERR_RECORD_NOT_FOUND')
+    expect(results.at(-1)).toMatchObject({ status: 'fulfilled', value: { cid: CIDS[2], name: 'third', status: 'pinning' } })
+    expect((await orch.pinStatus('w', CIDS[0])).allocations.map(x => x.nodeId)).toEqual([c.node.id])
+    expect((await orch.pinStatus('w', CIDS[2])).name).toBe('third')
+    await expect(orch.pinStatus('w', CIDS[1])).rejects.toMatchObject({ code: 'ERR_RECORD_NOT_FOUND' })
   })
 })

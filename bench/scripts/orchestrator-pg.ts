@@ -6,6 +6,7 @@
  * Target (issue #14, at 10,000 nodes and 100,000 pins): the three instances
  * place at least 2x the pins per second of the SQLite process, each < 300 MiB.
  */
+import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { startChild } from '../lib/child.js'
 import type { BenchContext } from '../lib/context.js'
@@ -21,7 +22,36 @@ const RSS_LIMIT = 300 * MiB
 
 interface Counts { pinned: number, ready: number, failed: number, leader: boolean }
 
-async function run (ctx: BenchContext, engine: 'sqlite' | 'postgres', database: string): Promise<{ ms: number, connectMs: number, rss: number[], clientsRss: number, failed: number }> {
+/** CPU ms (user + system) of the PostgreSQL server whose data dir is `dataDir`: its postmaster and every backend it forked. */
+export function serverCpuMs (dataDir: string): number {
+  const postmaster = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+  const tick = 10 // USER_HZ = 100 on Linux
+  let ticks = 0
+  for (const pid of readdirSync('/proc').filter(d => /^\d+$/.test(d))) {
+    try {
+      // fields after "(comm) ": state ppid ... utime (14th field overall) stime (15th)
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      if (Number(pid) === postmaster || Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12])
+    } catch {
+      // a backend that ended meanwhile
+    }
+  }
+  return ticks * tick
+}
+
+interface RunResult {
+  ms: number
+  connectMs: number
+  rss: number[]
+  /** Peak V8 heap in use per instance (of the 50 ms samples). */
+  heap: number[]
+  clientsRss: number
+  failed: number
+  /** CPU ms during the pin phase: each instance, the simulated nodes, the PostgreSQL server (0 on SQLite). */
+  cpu: { instances: number[], clients: number, server: number }
+}
+
+async function run (ctx: BenchContext, engine: 'sqlite' | 'postgres', database: string, serverCpu: () => number = () => 0): Promise<RunResult> {
   const { options } = ctx
   const workspaces = Math.max(1, Math.ceil(options.nodes / WORKSPACE_SIZE))
   const count = engine === 'postgres' ? INSTANCES : 1
@@ -53,14 +83,23 @@ async function run (ctx: BenchContext, engine: 'sqlite' | 'postgres', database: 
     const connectMs = performance.now() - t0
 
     const before = (await sum()).pinned
+    const cpuNow = async (): Promise<{ instances: number[], clients: number, server: number }> => ({
+      instances: await Promise.all(instances.map(async c => (await c.request<{ ms: number }>('cpu', {}, 60_000)).ms)),
+      clients: (await clients.request<{ ms: number }>('cpu', {}, 60_000)).ms,
+      server: serverCpu()
+    })
+    const cpu0 = await cpuNow()
     const t1 = performance.now()
     await Promise.all(instances.map(async (c, i) => await c.request('pinShare', { pins: options.pins, replication: REPLICATION, offset: i, stride: count, concurrency: CONCURRENCY }, 1_800_000)))
     await waitFor('pinned', before + options.pins * REPLICATION, 1_800_000)
     const ms = performance.now() - t1
+    const cpu1 = await cpuNow()
+    const heap = await Promise.all(instances.map(async c => (await c.request<{ heapPeak: number }>('cpu', {}, 60_000)).heapPeak))
+    const cpu = { instances: cpu1.instances.map((v, i) => v - cpu0.instances[i]), clients: cpu1.clients - cpu0.clients, server: cpu1.server - cpu0.server }
     const failed = (await sum()).failed
     const stopped = await Promise.all(instances.map(async c => await c.stop()))
     const cs = await clients.stop()
-    return { ms, connectMs, rss: stopped.map(s => s.maxRssBytes), clientsRss: cs.maxRssBytes, failed }
+    return { ms, connectMs, rss: stopped.map(s => s.maxRssBytes), heap, clientsRss: cs.maxRssBytes, failed, cpu }
   } finally {
     for (const c of instances) c.kill()
     clients.kill()
@@ -80,15 +119,22 @@ export async function orchestratorPgBench (ctx: BenchContext): Promise<Row[]> {
   let pgRun
   try {
     log(`orchestrator-pg: PostgreSQL, ${INSTANCES} instances: same load`)
-    pgRun = await run(ctx, 'postgres', await server.createDatabase('bench'))
+    pgRun = await run(ctx, 'postgres', await server.createDatabase('bench'), () => serverCpuMs(path.join(server.dir, 'data')))
   } finally {
     await server.stop()
   }
   const rate = (r: { ms: number }): number => options.pins / (r.ms / 1000)
   const ratio = rate(pgRun) / rate(lite)
   const maxRss = Math.max(...pgRun.rss)
+  /** CPU ms per pin: the orchestrator process(es), and the PostgreSQL server. */
+  const perPin = (r: RunResult): string => {
+    const orch = r.cpu.instances.reduce((a, b) => a + b, 0) / options.pins
+    return `CPU/pin ${orch.toFixed(3)} ms orchestrator${r.cpu.instances.length > 1 ? ` (${r.cpu.instances.map(v => (v / 1000).toFixed(1)).join(' + ')} s)` : ''}` +
+      (r.cpu.server > 0 ? ` + ${(r.cpu.server / options.pins).toFixed(3)} ms server` : '') + ` + ${(r.cpu.clients / options.pins).toFixed(3)} ms sim nodes`
+  }
+  const heaps = (r: RunResult): string => `heap peak ${r.heap.map(h => (h / MiB).toFixed(0)).join(' / ')} MiB`
   return [
-    { script: 'orchestrator-pg', name: `SQLite, 1 process: ${options.pins} pins (x${REPLICATION}) placed and confirmed, ${options.nodes} nodes`, items: options.pins, itemUnit: 'pins', ms: lite.ms, peakRssBytes: lite.rss[0], note: `connect ${lite.connectMs.toFixed(0)} ms; failed ${lite.failed}` },
+    { script: 'orchestrator-pg', name: `SQLite, 1 process: ${options.pins} pins (x${REPLICATION}) placed and confirmed, ${options.nodes} nodes`, items: options.pins, itemUnit: 'pins', ms: lite.ms, peakRssBytes: lite.rss[0], note: `connect ${lite.connectMs.toFixed(0)} ms; failed ${lite.failed}; ${perPin(lite)}; ${heaps(lite)}` },
     {
       script: 'orchestrator-pg',
       name: `PostgreSQL, ${INSTANCES} instances: same load`,
@@ -98,7 +144,7 @@ export async function orchestratorPgBench (ctx: BenchContext): Promise<Row[]> {
       peakRssBytes: maxRss,
       target: '>= 2x the SQLite pins/s, each instance < 300 MiB',
       pass: ratio >= 2 && maxRss < RSS_LIMIT,
-      note: `${ratio.toFixed(2)}x SQLite; RSS per instance ${pgRun.rss.map(r => (r / MiB).toFixed(0)).join(' / ')} MiB; connect ${pgRun.connectMs.toFixed(0)} ms; failed ${pgRun.failed}`
+      note: `${ratio.toFixed(2)}x SQLite; RSS per instance ${pgRun.rss.map(r => (r / MiB).toFixed(0)).join(' / ')} MiB; connect ${pgRun.connectMs.toFixed(0)} ms; failed ${pgRun.failed}; ${perPin(pgRun)}; ${heaps(pgRun)}`
     }
   ]
 }

@@ -11,6 +11,9 @@ import type { Orchestrator, OrchestratorEvent } from '../../src/orchestrator/ind
 import type { Handlers } from './entry.js'
 
 let orch: Orchestrator | undefined
+/** Peak V8 heap in use, sampled every 50 ms (the entry's own peaks come with `exit`, which can time out on a busy instance). */
+let heapPeak = 0
+setInterval(() => { heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed) }, 50).unref()
 let workspaceIds: string[] = []
 const counters = { ready: 0, pinned: 0, failed: 0 }
 const waiters: Array<{ key: 'ready' | 'pinned', count: number, resolve: () => void }> = []
@@ -93,6 +96,11 @@ export const handlers: Handlers = {
       }
     }))
     return { placedMs: performance.now() - start, calls: mine.length }
+  },
+  /** CPU time this process used so far (user + system), in ms. */
+  async cpu () {
+    const u = process.cpuUsage()
+    return { ms: (u.user + u.system) / 1000, heapPeak }
   },
   async counts () {
     return { ...counters, leader: orch?.isLeader ?? false }

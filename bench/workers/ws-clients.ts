@@ -58,6 +58,11 @@ export const handlers: Handlers = {
     await Promise.all(args.nodes.map((n, i) => simulate(urls[i % urls.length], n.token, peerIds[i], 10_000 + i)))
     return { ms: performance.now() - start }
   },
+  /** CPU time this process used so far (user + system), in ms. */
+  async cpu () {
+    const u = process.cpuUsage()
+    return { ms: (u.user + u.system) / 1000 }
+  },
   async stop () {
     for (const s of sockets) s.terminate()
     sockets.length = 0

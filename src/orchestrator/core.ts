@@ -10,7 +10,8 @@ import { Bootstrap } from './bootstrap.js'
 import { systemClock, systemScheduler } from './clock.js'
 import type { Clock, Scheduler } from './clock.js'
 import { addMember, createNode, createWorkspace, removeMember, rotateKey } from './commands/workspaces.js'
-import { pin, pinOnNode, unpin, unpinOnNode } from './commands/pins.js'
+import { pin, pinAlone, pinOnNode, unpin, unpinOnNode } from './commands/pins.js'
+import { PinGroup } from './commands/pin-group.js'
 import type { OrchestratorParts } from './commands/parts.js'
 import { OrchestratorContext } from './context.js'
 import { Replication } from './replication.js'
@@ -105,6 +106,7 @@ export async function createOrchestratorCore (init: OrchestratorCoreInit): Promi
   const replication = new Replication(ctx)
   const bootstrap = new Bootstrap(ctx)
   const parts: OrchestratorParts = { ctx, replication, bootstrap }
+  parts.pins = new PinGroup(parts, async call => await pinAlone(parts, call))
   const hub = new SessionHub(parts)
   await restore(ctx, replication, startedAt)
 

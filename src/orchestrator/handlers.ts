@@ -9,10 +9,29 @@ import { planPinSync } from './planner.js'
 import type { OrchestratorParts } from './commands/parts.js'
 import type { TxScope } from './context.js'
 import type { NodeSession } from './state.js'
+import { hasBulk } from './store/types.js'
+import type { AllocationRow, BulkStoreOperations } from './store/types.js'
+
+/** One `content_pinned` of a batch, from an authenticated session. */
+export interface Confirmation {
+  session: NodeSession
+  nodeId: string
+  /** `msg.cid`, normalised. */
+  cid: string
+  msg: ContentPinnedMessage
+}
 
 export async function onIpfsReady ({ ctx, bootstrap }: OrchestratorParts, t: TxScope, session: NodeSession, nodeId: string, msg: IpfsReadyMessage): Promise<void> {
   const addresses = msg.addresses.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${msg.peer_id}`)
-  await t.db.upsertPeer(msg.workspace_id, nodeId, msg.peer_id, addresses, ctx.clock.now())
+  // PostgreSQL: the membership check is part of the write (the hub did not read it)
+  if (hasBulk(t.db)) {
+    if (!await t.db.upsertPeerIfMember(msg.workspace_id, nodeId, msg.peer_id, addresses, ctx.clock.now())) {
+      t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
+      return
+    }
+  } else {
+    await t.db.upsertPeer(msg.workspace_id, nodeId, msg.peer_id, addresses, ctx.clock.now())
+  }
   ctx.state.setReady(session, msg.workspace_id, nodeId, addresses)
   t.emit({ type: 'peer:ready', workspaceId: msg.workspace_id, nodeId, peerId: msg.peer_id, addresses })
   t.afterCommit(() => {
@@ -70,6 +89,42 @@ export async function onContentPinned ({ ctx, replication }: OrchestratorParts, 
   await replication.setAllocation(t, ws, cid, nodeId, 'pinned', null, ctx.clock.now())
   // a copy nobody asked for: the pin may have a surplus now
   if (alloc == null) await replication.placePin(t, ws, cid)
+}
+
+/**
+ * {@link onContentPinned} for many confirmations (distinct workspace, cid and
+ * node) in one read and one write: the membership check is part of the read
+ * (rows held FOR SHARE), the allocations go out in one multi-row statement.
+ * Throws when a statement fails; the caller (in a savepoint) then handles
+ * the confirmations one by one.
+ */
+export async function onContentPinnedMany ({ ctx, replication }: OrchestratorParts, t: TxScope, db: BulkStoreOperations, list: Confirmation[]): Promise<void> {
+  const keys = list.map(c => ({ workspace_id: c.msg.workspace_id, cid: c.cid, node_id: c.nodeId }))
+  const found = await db.readConfirmations(keys)
+  const now = ctx.clock.now()
+  const writes: AllocationRow[] = []
+  const place: Array<{ ws: string, cid: string }> = []
+  for (let i = 0; i < list.length; i++) {
+    const { session, msg } = list[i]
+    const { workspace_id: ws, cid, node_id: nodeId } = keys[i]
+    const { member, pin, state } = found[i]
+    if (!member) {
+      t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
+      continue
+    }
+    if (pin == null || state === 'unpinning') {
+      if (state == null) writes.push({ workspace_id: ws, cid, node_id: nodeId, state: 'unpinning', error: null, updated_at: now })
+      t.send(session, { type: 'unpin_content', workspace_id: ws, cid })
+      continue
+    }
+    if (pin.size == null) await t.db.upsertPin({ ...pin, size: msg.size })
+    writes.push({ workspace_id: ws, cid, node_id: nodeId, state: 'pinned', error: null, updated_at: now })
+    t.emit({ type: 'allocation', workspaceId: ws, cid, nodeId, state: 'pinned' })
+    // a copy nobody asked for: the pin may have a surplus now
+    if (state == null) place.push({ ws, cid })
+  }
+  if (writes.length > 0) await t.db.setAllocations(writes)
+  for (const p of place) await replication.placePin(t, p.ws, p.cid)
 }
 
 export async function onPinFailed ({ ctx, replication }: OrchestratorParts, t: TxScope, nodeId: string, msg: PinFailedMessage): Promise<void> {

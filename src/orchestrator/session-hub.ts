@@ -15,7 +15,11 @@ import { InvalidMessageError, UnauthorizedError } from '../errors.js'
 import { PROTOCOL_VERSION, parseNodeMessage } from '../protocol/index.js'
 import type { NodeMessage } from '../protocol/index.js'
 import type { OrchestratorParts } from './commands/parts.js'
-import { onContentPinned, onContentUnpinned, onIpfsReady, onPinFailed, onPinSync, onStorageReport } from './handlers.js'
+import { onContentPinned, onContentPinnedMany, onContentUnpinned, onIpfsReady, onPinFailed, onPinSync, onStorageReport } from './handlers.js'
+import type { Confirmation } from './handlers.js'
+import { hasBulk } from './store/types.js'
+import type { BulkStoreOperations } from './store/types.js'
+import { normaliseCid } from '../util/cid.js'
 import type { TimerHandle } from './clock.js'
 import type { Scope, TxScope } from './context.js'
 import type { NodeConnection, NodeSession } from './state.js'
@@ -46,6 +50,17 @@ export interface HubSession extends NodeSession {
   authTimer?: TimerHandle
 }
 
+type Parsed = { msg: NodeMessage } | { err: InvalidMessageError }
+
+function parseFrame ({ data, isBinary }: Frame): Parsed {
+  try {
+    if (isBinary === true) throw new InvalidMessageError('Binary frames are not accepted')
+    return { msg: parseNodeMessage(data) }
+  } catch (err) {
+    return { err: err as InvalidMessageError }
+  }
+}
+
 export class SessionHub {
   readonly #parts: OrchestratorParts
   /** Every open connection, authenticated or not. */
@@ -71,7 +86,15 @@ export class SessionHub {
   /** Handles a batch of frames in one transaction (see the file header); resolves once it is done. */
   async receive (frames: Frame[]): Promise<void> {
     if (frames.length === 0) return
-    for (const f of frames) this.#pending.push(f)
+    for (const f of frames) {
+      // a first frame in time settles the session (a hello accepted, anything else refused) even when
+      // the batches ahead of it take longer than authTimeoutMs (thousands of nodes connecting at once)
+      if (f.session.nodeId == null && f.session.authTimer != null) {
+        this.#parts.ctx.cancel(f.session.authTimer)
+        f.session.authTimer = undefined
+      }
+      this.#pending.push(f)
+    }
     await this.#enqueue(async () => {
       const batch = this.#pending
       this.#pending = []
@@ -91,18 +114,64 @@ export class SessionHub {
     if (ctx.closed || frames.length === 0) return
     try {
       await ctx.tx(async t => {
-        for (const frame of frames) {
-          try {
-            await t.tx(async f => { await this.#onFrame(f, frame) })
-          } catch (err) {
-            ctx.log.error({ nodeId: frame.session.nodeId, err: (err as Error).message }, 'message handler failed')
-            t.send(frame.session, { type: 'error', code: 'ERR_INTERNAL', message: 'Internal error' })
-          }
+        const bulk = hasBulk(t.db) ? t.db : undefined
+        // consecutive confirmations go together (group commit); every other frame in its own savepoint
+        let run: Array<{ frame: Frame, confirmation: Confirmation }> = []
+        const flush = async (): Promise<void> => {
+          if (run.length > 0 && bulk != null) await this.#confirmAll(t, bulk, run)
+          run = []
         }
+        for (const frame of frames) {
+          const parsed = parseFrame(frame)
+          const confirmation = bulk != null && 'msg' in parsed ? this.#asConfirmation(frame, parsed.msg) : undefined
+          if (confirmation != null) {
+            run.push({ frame, confirmation })
+            continue
+          }
+          await flush()
+          await this.#inSavepoint(t, frame, parsed)
+        }
+        await flush()
       })
     } catch (err) {
       ctx.log.error({ frames: frames.length, err: (err as Error).message }, 'message batch failed')
     }
+  }
+
+  async #inSavepoint (t: TxScope, frame: Frame, parsed: Parsed): Promise<void> {
+    try {
+      await t.tx(async f => { await this.#onFrame(f, frame, parsed) })
+    } catch (err) {
+      this.#parts.ctx.log.error({ nodeId: frame.session.nodeId, err: (err as Error).message }, 'message handler failed')
+      t.send(frame.session, { type: 'error', code: 'ERR_INTERNAL', message: 'Internal error' })
+    }
+  }
+
+  /** A `content_pinned` of an authenticated member (as this instance knows): it can join a group. */
+  #asConfirmation (frame: Frame, msg: NodeMessage): Confirmation | undefined {
+    const nodeId = frame.session.nodeId
+    if (nodeId == null || msg.type !== 'content_pinned' || !this.#parts.ctx.state.isMember(msg.workspace_id, nodeId)) return undefined
+    let cid: string
+    try {
+      cid = normaliseCid(msg.cid)
+    } catch {
+      return undefined // its handler answers the error
+    }
+    return { session: frame.session, nodeId, cid, msg }
+  }
+
+  /** Confirmations in one read and one write (a savepoint); when that fails, or a key repeats, one by one. */
+  async #confirmAll (t: TxScope, db: BulkStoreOperations, run: Array<{ frame: Frame, confirmation: Confirmation }>): Promise<void> {
+    const keys = new Set(run.map(({ confirmation: c }) => `${c.msg.workspace_id}\0${c.cid}\0${c.nodeId}`))
+    if (keys.size === run.length) {
+      try {
+        await t.tx(async f => { await onContentPinnedMany(this.#parts, f, hasBulk(f.db) ? f.db : db, run.map(r => r.confirmation)) })
+        return
+      } catch (err) {
+        this.#parts.ctx.log.warn({ frames: run.length, err: (err as Error).message }, 'grouped confirmations failed: one by one')
+      }
+    }
+    for (const { frame, confirmation } of run) await this.#inSavepoint(t, frame, { msg: confirmation.msg })
   }
 
   /** The connection closed: the node is offline; its pins move after the grace period. */
@@ -129,18 +198,15 @@ export class SessionHub {
     })
   }
 
-  async #onFrame (t: TxScope, { session, data, isBinary }: Frame): Promise<void> {
+  async #onFrame (t: TxScope, { session }: Frame, parsed: Parsed): Promise<void> {
     const { ctx } = this.#parts
-    let msg: NodeMessage
-    try {
-      if (isBinary === true) throw new InvalidMessageError('Binary frames are not accepted')
-      msg = parseNodeMessage(data)
-    } catch (err) {
-      const e = err as InvalidMessageError
+    if ('err' in parsed) {
+      const e = parsed.err
       if (session.nodeId == null) this.#refuse(t, session, e.code ?? 'ERR_INVALID_MESSAGE', e.message, CLOSE_CODES.invalidMessage)
       else t.send(session, { type: 'error', code: e.code ?? 'ERR_INVALID_MESSAGE', message: e.message })
       return
     }
+    const msg = parsed.msg
     if (session.nodeId == null) {
       if (msg.type !== 'hello') {
         this.#refuse(t, session, new UnauthorizedError().code, 'The first message must be hello', CLOSE_CODES.unauthorized)
@@ -164,7 +230,9 @@ export class SessionHub {
     // the memory view first (cheap), then the row itself, held (PostgreSQL: FOR SHARE) until this
     // frame commits: a removeMember running meanwhile on another connection waits for it, instead
     // of the handler's writes failing on the membership's foreign keys
-    if (!ctx.state.isMember(msg.workspace_id, nodeId) || !await t.db.isMember(msg.workspace_id, nodeId)) {
+    // (ipfs_ready on PostgreSQL: checked in the handler's own write, upsertPeerIfMember; content_pinned: in the grouped read)
+    const folded = msg.type === 'ipfs_ready' && hasBulk(t.db)
+    if (!ctx.state.isMember(msg.workspace_id, nodeId) || (!folded && !await t.db.isMember(msg.workspace_id, nodeId))) {
       t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
       return
     }

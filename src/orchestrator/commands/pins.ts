@@ -12,7 +12,7 @@ import { pinStatus, pinStatusOf } from '../views.js'
 import { writeAllocations } from '../replication.js'
 import type { AllocationRow, PinRow } from '../store/types.js'
 import type { PinRequest, PinStatus } from '../types.js'
-import type { OrchestratorParts } from './parts.js'
+import type { OrchestratorParts, PinCall } from './parts.js'
 
 function checkPinRequest (request: PinRequest, min: number, max: number): void {
   if (!Number.isInteger(min) || min < 1) throw new InvalidArgumentError('replicationMin must be an integer >= 1')
@@ -34,12 +34,26 @@ function pinRow (workspaceId: string, cid: string, request: PinRequest, existing
   }
 }
 
-export async function pin ({ ctx, replication }: OrchestratorParts, workspaceId: string, request: PinRequest): Promise<PinStatus> {
-  const ws = await ctx.workspaceRow(workspaceId)
+export async function pin (parts: OrchestratorParts, workspaceId: string, request: PinRequest): Promise<PinStatus> {
+  const { ctx } = parts
+  // a workspace this instance knows of (workspaces are never deleted) needs no read: the group's
+  // foreign key refuses an unknown one, and the call then runs alone and reads it
+  const known = typeof workspaceId === 'string' && ctx.state.members.has(workspaceId)
+  if (known) ctx.check()
+  const wsId = known ? workspaceId : (await ctx.workspaceRow(workspaceId)).id
   const cid = normaliseCid(request.cid)
   const min = request.replicationMin ?? 1
   const max = request.replicationMax ?? min
   checkPinRequest(request, min, max)
+  const call = { workspaceId: wsId, cid, request, min, max }
+  if (parts.pins?.enabled === true) return await parts.pins.add(call)
+  return await pinAlone(parts, call)
+}
+
+/** One checked pin() call in its own transaction. */
+export async function pinAlone ({ ctx, replication }: OrchestratorParts, call: PinCall): Promise<PinStatus> {
+  const { cid, request, min, max } = call
+  const ws = await ctx.workspaceRow(call.workspaceId)
   const answer = await ctx.tx(async t => {
     const { db } = t
     const existing = await db.lockPin(ws.id, cid)

@@ -10,6 +10,7 @@ import { throwIfAborted } from '../../util/abort.js'
 import { decryptSwarmKey, encryptSwarmKey, isEncryptedKey } from '../store/key-encryption.js'
 import type { KeyEncryptionKey } from '../store/key-encryption.js'
 import type { AllocationRow, AllocationState, AsyncStoreOperations, NodeRow, PeerRow, PinRow, WorkspaceRow } from '../store/async-store.js'
+import type { BulkStoreOperations, ConfirmationRow, StoredPin } from '../store/types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 /** Seals swarm keys on the way in and opens them on the way out (AES-256-GCM under the KEK, or plain). */
@@ -47,8 +48,15 @@ function redact (err: unknown): never {
   throw err
 }
 
+/** Code-unit order, as COLLATE "C" compares these ASCII keys. */
+function byKey (a: { workspace_id: string, cid: string }, b: { workspace_id: string, cid: string }): number {
+  if (a.workspace_id !== b.workspace_id) return a.workspace_id < b.workspace_id ? -1 : 1
+  return a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0
+}
 
-export class PostgresOperations implements AsyncStoreOperations {
+type ConfirmationResult = Omit<PinRow, 'workspace_id' | 'cid'> & { i: number, member: boolean, pin_cid: string | null, state: AllocationState | null }
+
+export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperations {
   protected readonly db: Executor
   protected readonly keys: SwarmKeySeal
 
@@ -259,5 +267,73 @@ export class PostgresOperations implements AsyncStoreOperations {
   async listAllocationsOfPins (workspaceId: string, cids: string[], options?: AbortOptions): Promise<AllocationRow[]> {
     if (cids.length === 0) return []
     return await this.#rows('listAllocationsOfPins', 'SELECT * FROM pin_allocations WHERE workspace_id = $1 AND cid = ANY($2::text[])', [workspaceId, cids], options)
+  }
+
+  async upsertPins (rows: PinRow[], options?: AbortOptions): Promise<StoredPin[]> {
+    if (rows.length === 0) return []
+    // rows locked in (workspace, cid) order, as lockPins does within a workspace: two writers never deadlock
+    const sorted = [...rows].sort(byKey)
+    const out = new Map<string, StoredPin>()
+    for (let i = 0; i < sorted.length; i += BULK_ROWS) {
+      const chunk = sorted.slice(i, i + BULK_ROWS)
+      const res = await this.#rows<PinRow & { inserted: boolean }>('upsertPins', `INSERT INTO pins (workspace_id, cid, name, size, replication_min, replication_max, created_at)
+        SELECT ws, cid, name, size, rmin, rmax, created
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::int[], $7::bigint[]) WITH ORDINALITY AS f(ws, cid, name, size, rmin, rmax, created, i)
+        ORDER BY i
+        ON CONFLICT (workspace_id, cid) DO UPDATE SET name = COALESCE(excluded.name, pins.name), size = COALESCE(excluded.size, pins.size),
+          replication_min = excluded.replication_min, replication_max = excluded.replication_max
+        RETURNING *, (xmax = 0) AS inserted`,
+      [chunk.map(r => r.workspace_id), chunk.map(r => r.cid), chunk.map(r => r.name), chunk.map(r => r.size), chunk.map(r => r.replication_min),
+        chunk.map(r => r.replication_max), chunk.map(r => r.created_at)], options)
+      for (const { inserted, ...row } of res) out.set(`${row.workspace_id}\0${row.cid}`, { row, inserted })
+    }
+    return rows.map(r => {
+      const stored = out.get(`${r.workspace_id}\0${r.cid}`)
+      if (stored == null) throw new Error('upsertPins: a row was not returned (duplicate key in one call?)')
+      return stored
+    })
+  }
+
+  async listAllocationsOfKeys (keys: Array<Pick<PinRow, 'workspace_id' | 'cid'>>, options?: AbortOptions): Promise<AllocationRow[]> {
+    if (keys.length === 0) return []
+    const out: AllocationRow[] = []
+    for (let i = 0; i < keys.length; i += BULK_ROWS) {
+      const chunk = keys.slice(i, i + BULK_ROWS)
+      out.push(...await this.#rows<AllocationRow>('listAllocationsOfKeys', `SELECT a.* FROM unnest($1::text[], $2::text[]) AS k(ws, cid)
+        JOIN pin_allocations a ON a.workspace_id = k.ws AND a.cid = k.cid`, [chunk.map(k => k.workspace_id), chunk.map(k => k.cid)], options))
+    }
+    return out
+  }
+
+  async readConfirmations (keys: Array<Pick<AllocationRow, 'workspace_id' | 'cid' | 'node_id'>>, options?: AbortOptions): Promise<ConfirmationRow[]> {
+    const out: ConfirmationRow[] = []
+    for (let i = 0; i < keys.length; i += BULK_ROWS) {
+      const chunk = keys.slice(i, i + BULK_ROWS)
+      // the membership row held FOR SHARE until the commit (a removeMember waits), as isMember does, in the same statement
+      const rows = await this.#rows<ConfirmationResult>('readConfirmations', `SELECT f.i::int AS i,
+          EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = f.ws AND m.node_id = f.node FOR SHARE) AS member,
+          p.cid AS pin_cid, p.name, p.size, p.replication_min, p.replication_max, p.created_at, a.state
+        FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS f(ws, cid, node, i)
+        LEFT JOIN pins p ON p.workspace_id = f.ws AND p.cid = f.cid
+        LEFT JOIN pin_allocations a ON a.workspace_id = f.ws AND a.cid = f.cid AND a.node_id = f.node
+        ORDER BY f.i`, [chunk.map(k => k.workspace_id), chunk.map(k => k.cid), chunk.map(k => k.node_id)], options)
+      for (const r of rows) {
+        const k = chunk[r.i - 1]
+        out.push({
+          member: r.member,
+          pin: r.pin_cid == null ? undefined : { workspace_id: k.workspace_id, cid: k.cid, name: r.name, size: r.size, replication_min: r.replication_min, replication_max: r.replication_max, created_at: r.created_at },
+          state: r.state
+        })
+      }
+    }
+    return out
+  }
+
+  async upsertPeerIfMember (workspaceId: string, nodeId: string, peerId: string, addresses: string[], at: number, options?: AbortOptions): Promise<boolean> {
+    return await this.#count('upsertPeerIfMember', `INSERT INTO peers (workspace_id, node_id, peer_id, addresses, updated_at)
+      SELECT $1::text, $2::text, $3, $4, $5
+      WHERE EXISTS (SELECT 1 FROM memberships WHERE workspace_id = $1::text AND node_id = $2::text FOR SHARE)
+      ON CONFLICT (workspace_id, node_id) DO UPDATE SET peer_id = excluded.peer_id, addresses = excluded.addresses, updated_at = excluded.updated_at`,
+    [workspaceId, nodeId, peerId, JSON.stringify(addresses), at], options) > 0
   }
 }

@@ -122,3 +122,48 @@ export interface OrchestratorStore {
   setMeta(key: string, value: string): void
 }
 
+
+/** A pin row as {@link BulkStoreOperations.upsertPins} stored it, and whether it is new. */
+export interface StoredPin {
+  row: PinRow
+  inserted: boolean
+}
+
+/** What a `content_pinned` confirmation needs to know, read for many at once ({@link BulkStoreOperations.readConfirmations}). */
+export interface ConfirmationRow {
+  /** The node is a member of the workspace (its membership row is held FOR SHARE until the transaction ends). */
+  member: boolean
+  pin: PinRow | undefined
+  /** The node's allocation of the pin, if any. */
+  state: AllocationState | null
+}
+
+/**
+ * Multi-row statements for group commit (PostgreSQL): many pin() calls and
+ * many confirmations in one round trip each. An engine without them (SQLite,
+ * in process: a statement costs microseconds) runs the one-row operations.
+ */
+export interface BulkStoreOperations {
+  /**
+   * Inserts or updates many pins (distinct keys), locking their rows until the
+   * transaction ends, in (workspace, cid) order so that two writers never
+   * deadlock. An update keeps a known name and size when the new row has
+   * none, and the first creation time. Returns the rows as stored, in the order given.
+   */
+  upsertPins(rows: PinRow[]): Promise<StoredPin[]>
+  /** The allocations of many pins (of any workspaces) in one round trip. */
+  listAllocationsOfKeys(keys: Array<Pick<PinRow, 'workspace_id' | 'cid'>>): Promise<AllocationRow[]>
+  /** For each (workspace, cid, node): membership (held FOR SHARE), the pin, the node's allocation state; in the order given. */
+  readConfirmations(keys: Array<Pick<AllocationRow, 'workspace_id' | 'cid' | 'node_id'>>): Promise<ConfirmationRow[]>
+  /**
+   * `upsertPeer` when the node is a member of the workspace, checked in the
+   * same statement (its membership row held FOR SHARE until the transaction
+   * ends); `false` (nothing written) when it is not.
+   */
+  upsertPeerIfMember(workspaceId: string, nodeId: string, peerId: string, addresses: string[], at: number): Promise<boolean>
+}
+
+/** Whether a store handle has the multi-row statements of {@link BulkStoreOperations}. */
+export function hasBulk (db: object): db is BulkStoreOperations {
+  return typeof (db as Partial<BulkStoreOperations>).readConfirmations === 'function'
+}

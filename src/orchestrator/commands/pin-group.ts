@@ -1,0 +1,129 @@
+/**
+ * Group commit of `pin()` calls (PostgreSQL): the calls that arrive while a
+ * group is being written (or within one event-loop turn) are written
+ * together, in ONE transaction of a few multi-row statements: the pins
+ * upserted and locked in (workspace, cid) order, their allocations read,
+ * placed, and the new allocations written. Placement stays per pin and under
+ * the same row locks as a single call, so two instances racing on one pin
+ * still place it once. When the group's transaction fails (a workspace that
+ * does not exist, a lock timeout), every call of it runs again on its own,
+ * so one bad call fails alone with its own typed error.
+ */
+import { pinStatusOf } from '../views.js'
+import { writeAllocations } from '../replication.js'
+import { hasBulk } from '../store/types.js'
+import type { AllocationRow, PinRow } from '../store/types.js'
+import type { PinStatus } from '../types.js'
+import type { OrchestratorParts, PinCall, PinWriter } from './parts.js'
+
+interface Waiting extends PinCall {
+  resolve: (status: PinStatus) => void
+  reject: (err: unknown) => void
+}
+
+/** At most this many calls per group (one multi-row statement each). */
+const MAX_GROUP = 1000
+
+export class PinGroup implements PinWriter {
+  readonly #parts: OrchestratorParts
+  readonly #single: (call: PinCall) => Promise<PinStatus>
+  #queue: Waiting[] = []
+  #running = false
+
+  /** `single` writes one call in its own transaction (the fallback). */
+  constructor (parts: OrchestratorParts, single: (call: PinCall) => Promise<PinStatus>) {
+    this.#parts = parts
+    this.#single = single
+  }
+
+  /** Whether the store can write groups (multi-row statements). */
+  get enabled (): boolean { return hasBulk(this.#parts.ctx.store) }
+
+  async add (call: PinCall): Promise<PinStatus> {
+    return await new Promise<PinStatus>((resolve, reject) => {
+      this.#queue.push({ ...call, resolve, reject })
+      if (!this.#running) {
+        this.#running = true
+        setImmediate(() => { void this.#drain() })
+      }
+    })
+  }
+
+  async #drain (): Promise<void> {
+    while (this.#queue.length > 0) {
+      // a key twice in one group would be upserted twice by one statement: the repeat waits for the next group
+      const seen = new Set<string>()
+      const group: Waiting[] = []
+      const later: Waiting[] = []
+      for (const w of this.#queue) {
+        const key = `${w.workspaceId}\0${w.cid}`
+        if (seen.has(key) || group.length >= MAX_GROUP) later.push(w)
+        else {
+          seen.add(key)
+          group.push(w)
+        }
+      }
+      this.#queue = later
+      await this.#write(group)
+    }
+    this.#running = false
+  }
+
+  async #write (group: Waiting[]): Promise<void> {
+    const { ctx, replication } = this.#parts
+    let answers: Array<{ stored: PinRow, allocations: AllocationRow[] }>
+    try {
+      answers = await ctx.tx(async t => {
+        const db = t.db
+        if (!hasBulk(db)) throw new Error('the store has no multi-row statements')
+        const now = ctx.clock.now()
+        const stored = await db.upsertPins(group.map(c => ({
+          workspace_id: c.workspaceId, cid: c.cid, name: c.request.name ?? null, size: c.request.size ?? null, replication_min: c.min, replication_max: c.max, created_at: now
+        })))
+        const byPin = new Map<string, AllocationRow[]>()
+        for (const a of await db.listAllocationsOfKeys(group.map(c => ({ workspace_id: c.workspaceId, cid: c.cid })))) {
+          const key = `${a.workspace_id}\0${a.cid}`
+          const list = byPin.get(key)
+          if (list == null) byPin.set(key, [a])
+          else list.push(a)
+        }
+        // pinning again is how an operator retries failed copies
+        const failed = new Map<string, Array<{ cid: string, node_id: string }>>()
+        for (const list of byPin.values()) {
+          for (const a of list) {
+            if (a.state !== 'failed') continue
+            let keys = failed.get(a.workspace_id)
+            if (keys == null) failed.set(a.workspace_id, keys = [])
+            keys.push({ cid: a.cid, node_id: a.node_id })
+          }
+        }
+        for (const [ws, keys] of failed) await db.deleteAllocations(ws, keys)
+        const written: AllocationRow[] = []
+        const out: Array<{ stored: PinRow, allocations: AllocationRow[] }> = []
+        for (let i = 0; i < group.length; i++) {
+          const c = group[i]
+          const { row, inserted } = stored[i]
+          const allocations = (byPin.get(`${c.workspaceId}\0${c.cid}`) ?? []).filter(a => a.state !== 'failed')
+          const from = written.length
+          await replication.placePin(t, c.workspaceId, c.cid, row, allocations, written)
+          if (inserted) t.emit({ type: 'pin:added', workspaceId: c.workspaceId, cid: c.cid })
+          const byNode = new Map(allocations.map(a => [a.node_id, a]))
+          for (let k = from; k < written.length; k++) byNode.set(written[k].node_id, written[k])
+          out.push({ stored: row, allocations: [...byNode.values()] })
+        }
+        await writeAllocations(t, written)
+        return out
+      })
+    } catch (err) {
+      if (group.length > 1) ctx.log.debug({ calls: group.length, err: (err as Error).message }, 'pin group failed: each call on its own')
+      await Promise.all(group.map(async w => { await this.#single(w).then(w.resolve, w.reject) }))
+      return
+    }
+    try {
+      const online = await ctx.link.onlineNodes()
+      for (let i = 0; i < group.length; i++) group[i].resolve(pinStatusOf(ctx, answers[i].stored, answers[i].allocations, online))
+    } catch (err) {
+      for (const w of group) w.reject(err)
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * PostgreSQL: a node's workspace message races a membership removal made on
+ * another connection (another instance's removeMember). The membership check
+ * is part of the handler's own statement (ipfs_ready: the peer upsert;
+ * content_pinned: the grouped read), with the membership row held FOR SHARE:
+ * the message waits for the removal, then is refused with ERR_FORBIDDEN,
+ * never failing on the foreign keys with ERR_INTERNAL. The removal is held
+ * open here (an uncommitted DELETE) until the message is seen waiting on it.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import pg from 'pg'
+import WebSocket from 'ws'
+import { createOrchestrator } from '../src/orchestrator/index.js'
+import type { Orchestrator } from '../src/orchestrator/index.js'
+import { PROTOCOL_VERSION } from '../src/protocol/index.js'
+import { sql, usePostgres } from './helpers/postgres.js'
+
+const postgres = usePostgres()
+const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+const PEER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
+
+type Msg = Record<string, any> & { type: string }
+
+async function node (url: string): Promise<{ send: (m: unknown) => void, next: (pred: (m: Msg) => boolean) => Promise<Msg>, ws: WebSocket }> {
+  const ws = new WebSocket(url)
+  const messages: Msg[] = []
+  const waiters: Array<() => void> = []
+  ws.on('message', raw => { messages.push(JSON.parse(raw.toString())); for (const w of waiters.splice(0)) w() })
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  return {
+    ws,
+    send: (m) => { ws.send(JSON.stringify(m)) },
+    next: async (pred) => {
+      for (;;) {
+        const found = messages.find(pred)
+        if (found != null) return found
+        await new Promise<void>(resolve => waiters.push(resolve))
+      }
+    }
+  }
+}
+
+/** Waits until a backend waits on a row lock. */
+async function lockWaiter (database: string): Promise<void> {
+  for (;;) {
+    const rows = await sql(database, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+    if (rows.length > 0) return
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a message racing a membership removal', () => {
+  let orch: Orchestrator | undefined
+  const sockets: WebSocket[] = []
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.terminate()
+    await orch?.stop()
+  })
+
+  for (const type of ['ipfs_ready', 'content_pinned'] as const) {
+    it(`${type} waits for the removal, then gets ERR_FORBIDDEN`, async () => {
+      const database = await postgres.createDatabase()
+      orch = createOrchestrator({ database, port: 0 })
+      const { url } = await orch.start()
+      await orch.createWorkspace({ id: 'w', name: 'W' })
+      const { node: info, token } = await orch.createNode({ name: 'n' })
+      await orch.addMember('w', info.id)
+      const n = await node(url)
+      sockets.push(n.ws)
+      n.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token })
+      await n.next(m => m.type === 'workspace_joined')
+      if (type === 'content_pinned') {
+        n.send({ type: 'ipfs_ready', workspace_id: 'w', peer_id: PEER, addresses: ['/ip4/127.0.0.1/tcp/4001'] })
+        // a second hello is answered after the ipfs_ready is handled: the node is ready for the pin
+        n.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token })
+        await n.next(m => m.type === 'error' && m.in_reply_to === 'hello')
+        await orch.pin('w', { cid: CID, replicationMin: 1 })
+        await n.next(m => m.type === 'pin_content')
+      }
+      // another instance removes the membership: its DELETE holds the row until it commits
+      const other = new pg.Client({ connectionString: database })
+      await other.connect()
+      try {
+        await other.query('BEGIN')
+        await other.query("DELETE FROM pin_allocations WHERE workspace_id = 'w' AND node_id = $1", [info.id])
+        await other.query("DELETE FROM memberships WHERE workspace_id = 'w' AND node_id = $1", [info.id])
+        n.send(type === 'ipfs_ready'
+          ? { type, workspace_id: 'w', peer_id: PEER, addresses: ['/ip4/127.0.0.1/tcp/4001'] }
+          : { type, workspace_id: 'w', cid: CID, size: 10 })
+        await lockWaiter(database)
+        await other.query('COMMIT')
+      } finally {
+        await other.end()
+      }
+      const answer = await n.next(m => m.type === 'error' && m.in_reply_to !== 'hello')
+      expect(answer).toMatchObject({ code: 'ERR_FORBIDDEN', in_reply_to: type })
+      expect(await sql(database, "SELECT * FROM pin_allocations WHERE workspace_id = 'w'")).toEqual([])
+    })
+  }
+})
