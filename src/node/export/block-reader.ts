@@ -34,7 +34,7 @@ export function createLocalFirstBlockReader (init: LocalFirstBlockReaderInit): B
       options.signal?.throwIfAborted()
       if (cid.multihash.code === IDENTITY) return cid.multihash.digest
       // an unreadable local file (EACCES, EMFILE...) is read through the fallback, as a missing one is
-      const bytes = await layout.read(cid, options).catch((err) => {
+      const bytes = await layout.readBatched(cid, options).catch((err) => {
         log('local read of %c failed, using the fallback: %e', cid, err)
         return undefined
       })
