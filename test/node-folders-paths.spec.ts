@@ -135,3 +135,26 @@ describe('get of a directory', () => {
     expect(readdirSync(out)).toEqual([])
   })
 })
+
+describe('gc while content is being read', () => {
+  it('a cat in progress keeps the blocks it has read (straight from their files) from gc; they go once it ends', async () => {
+    const bytes = bytesOf('gc-during-cat', 3 * 2 ** 20)
+    const { cid } = await wa.add(bytes, { pin: false })
+    const blocks: string[] = [cid.toString()]
+    for await (const ref of wa.refs(cid)) blocks.push(ref.toString())
+    expect(blocks.length).toBeGreaterThan(2)
+    const it = wa.cat(cid)[Symbol.asyncIterator]()
+    const chunks: Uint8Array[] = []
+    const first = await it.next()
+    if (first.done === true) throw new Error('cat yielded nothing')
+    chunks.push(first.value)
+    // the root and the leaves read ahead (all of them: fewer than the read-ahead) are the cat's
+    await wa.gc()
+    for (const b of blocks) await expect(wa.blockStat(b, { offline: true })).resolves.toBeDefined()
+    for (let r = await it.next(); r.done !== true; r = await it.next()) chunks.push(r.value)
+    expect(Buffer.concat(chunks).equals(bytes)).toBe(true)
+    // the cat ended: nothing holds them now
+    await wa.gc()
+    await expect(wa.blockStat(cid, { offline: true })).rejects.toBeDefined()
+  })
+})

@@ -3,7 +3,12 @@
  * freshly started node process, vs `cp` of the same file; stock Helia
  * (`@helia/unixfs` cat over blockstore-fs, the file added with Kubo's
  * options) doing the same in the same run. Target: >= 0.5x cp.
+ *
+ * Also the floor of a get with one file per block: the leaf block files of
+ * the same repo read (sync open, read, close, no decode, no hash) and
+ * written into one output file, nothing else.
  */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { cp } from '../lib/baselines.js'
@@ -13,6 +18,37 @@ import { addInChild, benchWorkspace, heliaAddInChild, heliaReadInChild, readInCh
 import { compare, type Row } from '../lib/report.js'
 
 export const GET_TARGET = 0.5
+
+/** The block files under `dir` of at least `min` bytes (the leaves of a file of 256 KiB chunks). */
+async function blockFiles (dir: string, min: number): Promise<string[]> {
+  const out: string[] = []
+  for (const e of await fs.readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.data')) continue
+    const file = path.join(e.parentPath, e.name)
+    if ((await fs.stat(file)).size >= min) out.push(file)
+  }
+  return out
+}
+
+/** Reads every file (sync, one reused buffer) and writes them one after the other into `out`: ms. */
+function readBlocksIntoOne (files: string[], out: string): number {
+  const start = performance.now()
+  const fd = openSync(out, 'w')
+  const buf = Buffer.allocUnsafe(4 * 1024 * 1024)
+  let pos = 0
+  try {
+    for (const f of files) {
+      const r = openSync(f, 'r')
+      let n: number
+      try { n = readSync(r, buf, 0, buf.byteLength, 0) } finally { closeSync(r) }
+      for (let off = 0; off < n;) off += writeSync(fd, buf, off, n - off, pos + off)
+      pos += n
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return performance.now() - start
+}
 
 export async function getBench (ctx: BenchContext): Promise<Row[]> {
   const { options, dir, log } = ctx
@@ -32,6 +68,15 @@ export async function getBench (ctx: BenchContext): Promise<Row[]> {
   }
   const base: Row = { script: 'get', name: 'cp (baseline)', bytes: options.size, ms: best(cpTimes) }
   const out = path.join(dir, 'get-out.bin')
+
+  log('get: floor: the leaf block files read into one file')
+  const leaves = await blockFiles(repo, 128 * 1024)
+  const floorTimes: number[] = []
+  for (let i = 0; i < 2; i++) {
+    floorTimes.push(readBlocksIntoOne(leaves, out))
+    await fs.rm(out, { force: true })
+  }
+  const floor: Row = { script: 'get', name: `floor: ${leaves.length} block files read into one file`, bytes: options.size, ms: best(floorTimes) }
   const checkOut = async (): Promise<void> => {
     const st = await fs.stat(out)
     if (st.size !== options.size) throw new Error(`get wrote ${st.size} bytes, expected ${options.size}`)
@@ -51,6 +96,7 @@ export async function getBench (ctx: BenchContext): Promise<Row[]> {
   const c = await readInChild('cat', repo, ws, added.cid, out, options.cpuProf)
   return [
     base,
+    compare(floor, base),
     compare({ script: 'get', name: 'stock Helia cat to a file', bytes: options.size, ms: hg.ms, peakRssBytes: hg.peakRssBytes }, base),
     compare({ script: 'get', name: 'get to file', bytes: options.size, ms: g.ms, peakRssBytes: g.peakRssBytes }, base, GET_TARGET, 'cp'),
     compare({ script: 'get', name: 'stock Helia cat (bytes counted)', bytes: options.size, ms: hc.ms, peakRssBytes: hc.peakRssBytes }, base),

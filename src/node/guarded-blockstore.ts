@@ -59,6 +59,8 @@ export interface WriteSession {
   run<T>(fn: () => Promise<T>): Promise<T>
   /** Records a block this session newly stored through a path that bypasses `run` (e.g. a transfer callback). */
   recordWritten(cid: CID): void
+  /** Records a block this session read through a path that bypasses the store (straight from its file): gc keeps it while the session is live. */
+  recordRead(cid: CID): void
   /** Blocks this session newly stored so far. */
   readonly written: number
   /** The operation succeeded: keep everything, stop protecting its blocks. */
@@ -117,6 +119,10 @@ class Session implements WriteSession {
     const key = mhKey(cid)
     this.store.touchBy(this, key)
     this.addNew(key, cid)
+  }
+
+  recordRead (cid: CID): void {
+    if (this.live) this.store.touchBy(this, mhKey(cid))
   }
 
   get written (): number {

@@ -165,6 +165,8 @@ class DefaultWorkspaceNode implements WorkspaceNode {
       const transfer = createDagTransfer({
         libp2p: helia.libp2p,
         blockstore: store,
+        // served blocks read straight from their files, small ones in batches on the fs worker
+        readBlock: async (cid) => repo.layout.readBatched(cid),
         getCodec: helia.getCodec,
         getHasher: helia.getHasher,
         progressTimeout: Math.min(this.settings.blockTimeout, 10_000)

@@ -82,8 +82,40 @@ function readFile (r) {
     if (fd != null) try { fs.closeSync(fd) } catch {}
   }
 }
+function readSized (r) {
+  let fd
+  try {
+    fd = fs.openSync(r.file, 'r')
+    const buf = Buffer.allocUnsafeSlow(r.size + 1)
+    let filled = 0
+    while (filled < buf.length) {
+      const n = fs.readSync(fd, buf, filled, buf.length - filled, filled)
+      if (n === 0) break
+      filled += n
+    }
+    if (filled > r.size) return { size: filled }
+    if (filled === r.size || filled > buf.length / 2) return { size: filled, bytes: buf.subarray(0, filled) }
+    // much smaller than announced: its own small buffer (transferable, unlike a pooled Buffer)
+    const small = new Uint8Array(filled)
+    small.set(buf.subarray(0, filled))
+    return { size: filled, bytes: small }
+  } catch (e) {
+    return missing(e) ? { absent: true } : { error: e.code, message: e.message }
+  } finally {
+    if (fd != null) try { fs.closeSync(fd) } catch {}
+  }
+}
+function createFile (r) {
+  try {
+    fs.writeFileSync(r.file, r.bytes, { flag: 'wx' })
+    return {}
+  } catch (e) {
+    return { error: e.code, message: e.message }
+  }
+}
+const ops = { write: writeBlock, read: readFile, sized: readSized, create: createFile }
 parentPort.on('message', (m) => {
-  const results = m.requests.map((r) => r.op === 'write' ? writeBlock(r) : readFile(r))
+  const results = m.requests.map((r) => ops[r.op](r))
   const transfer = results.filter((r) => r.bytes != null).map((r) => r.bytes.buffer)
   parentPort.postMessage({ id: m.id, results }, transfer)
 })
@@ -91,8 +123,10 @@ parentPort.on('message', (m) => {
 
 interface WriteRequest { op: 'write', file: string, temp: string, dir: string, bytes: Uint8Array }
 interface ReadRequest { op: 'read', file: string, max: number }
-type Request = WriteRequest | ReadRequest
-interface Result { existed?: boolean, size?: number, bytes?: Uint8Array, error?: string, message?: string }
+interface SizedReadRequest { op: 'sized', file: string, size: number }
+interface CreateRequest { op: 'create', file: string, bytes: Uint8Array }
+type Request = WriteRequest | ReadRequest | SizedReadRequest | CreateRequest
+interface Result { existed?: boolean, absent?: boolean, size?: number, bytes?: Uint8Array, error?: string, message?: string }
 
 interface Queued { request: Request, resolve: (r: Result) => void, reject: (err: Error) => void }
 
@@ -144,7 +178,7 @@ class FsWorker {
       const id = this.nextId++
       this.pending.set(id, batch)
       try {
-        const transfer = batch.flatMap(q => q.request.op === 'write' ? [q.request.bytes.buffer as ArrayBuffer] : [])
+        const transfer = batch.flatMap(q => q.request.op === 'write' || q.request.op === 'create' ? [q.request.bytes.buffer as ArrayBuffer] : [])
         this.worker.postMessage({ id, requests: batch.map(q => q.request) }, transfer)
       } catch (err: any) {
         this.pending.delete(id)
@@ -189,6 +223,30 @@ class FsWorker {
     const r = await this.run({ op: 'read', file, max })
     if (r.error != null) throw fsError(r, file)
     return { size: r.size ?? 0, bytes: r.bytes != null ? new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : undefined }
+  }
+
+  /**
+   * The file when it has at most `size` bytes (one open, one read of `size + 1` bytes, one close:
+   * no `fstat`); `{ tooLarge: true }` when it has more; undefined when it does not exist.
+   */
+  async readSized (file: string, size: number): Promise<Uint8Array | { tooLarge: true } | undefined> {
+    const r = await this.run({ op: 'sized', file, size })
+    if (r.error != null) throw fsError(r, file)
+    if (r.absent === true) return undefined
+    if (r.bytes == null) return { tooLarge: true }
+    return new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength)
+  }
+
+  /**
+   * Creates `file` (it must not exist: flag `wx`) holding `bytes`. The bytes are copied for the
+   * worker (the caller keeps its own). Rejects with the fs error; a failed write may leave a
+   * partial file (the caller removes its temp folder).
+   */
+  async createFile (file: string, bytes: Uint8Array): Promise<void> {
+    const copy = new Uint8Array(bytes.byteLength)
+    copy.set(bytes)
+    const r = await this.run({ op: 'create', file, bytes: copy })
+    if (r.error != null) throw fsError(r, file)
   }
 }
 

@@ -21,12 +21,14 @@ export function cat (components: CatComponents, cidIn: CID | string, options: Ca
   assertNonNegative(options.offset, 'offset')
   assertNonNegative(options.length, 'length')
   return (async function * () {
-    // read-only: the session only keeps what is read safe from a concurrent gc
+    // read-only: the session keeps what is read (from the files or from peers) safe from a concurrent gc
     const session = components.store.beginWrite()
     const op = operationSignal(options.signal, options.timeout)
     try {
+      const layout = components.layout
       const reader = createLocalFirstBlockReader({
-        layout: components.layout,
+        // touched before the read: gc keeps what the session read
+        layout: { readBatched: async (c, o) => { session.recordRead(c); return layout.readBatched(c, o) } },
         fallback: async (c, o) => getBlock(components.blockstore, c, o)
       })
       const file = await resolveFile(cid, reader, { signal: op.signal })

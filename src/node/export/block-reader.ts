@@ -1,6 +1,7 @@
 /**
  * Reads whole blocks for the exporter: straight from the workspace's block files when the
- * block is local (one `readFile` through the block layout, no streams, no locks), otherwise
+ * block is local (`BlockLayout.readBatched`: small blocks in batches on the fs read worker, large
+ * ones with one read on libuv's pool; no streams, no locks), otherwise
  * through a fallback (Helia's blockstore, which asks peers over bitswap). Identity CIDs carry
  * their bytes in the CID.
  */
@@ -19,8 +20,8 @@ export interface BlockReader {
 }
 
 export interface LocalFirstBlockReaderInit {
-  /** The layout of the local block files. */
-  layout?: BlockLayout
+  /** The layout of the local block files (what reads them). */
+  layout?: Pick<BlockLayout, 'readBatched'>
   /** The blockstore-fs directory (`<repo>/blocks`), when no layout is given (default sharding). */
   blocksPath?: string
   /** Gets a block that is not stored locally (e.g. from peers). */
@@ -28,13 +29,13 @@ export interface LocalFirstBlockReaderInit {
 }
 
 export function createLocalFirstBlockReader (init: LocalFirstBlockReaderInit): BlockReader {
-  const layout = init.layout ?? createBlockLayout({ directory: init.blocksPath ?? '.' })
+  const layout: Pick<BlockLayout, 'readBatched'> = init.layout ?? createBlockLayout({ directory: init.blocksPath ?? '.' })
   return {
     async get (cid, options = {}) {
       options.signal?.throwIfAborted()
       if (cid.multihash.code === IDENTITY) return cid.multihash.digest
       // an unreadable local file (EACCES, EMFILE...) is read through the fallback, as a missing one is
-      const bytes = await layout.read(cid, options).catch((err) => {
+      const bytes = await layout.readBatched(cid, options).catch((err) => {
         log('local read of %c failed, using the fallback: %e', cid, err)
         return undefined
       })

@@ -44,8 +44,10 @@ export interface DagTransferInit {
   protocol?: string
   /** Transfers this node serves at once (all peers together); more get `busy`. @default 4 */
   maxServing?: number
-  /** Blocks the server reads ahead of the stream. @default 8 */
+  /** Blocks the server reads ahead of the stream (more while they are small: 2 MiB of them, 256 at most). @default 8 */
   readAhead?: number
+  /** Reads a local block straight from its file, undefined when it is not there (`BlockLayout.readBatched`). */
+  readBlock?: (cid: CID) => Promise<Uint8Array | undefined>
   /** Received bytes not yet written above which the stream is paused. @default 8 MiB */
   highWaterMark?: number
   /**
@@ -129,6 +131,8 @@ class DefaultDagTransfer extends TypedEventEmitter<DagTransferEvents> implements
           blockstore: this.init.blockstore,
           getCodec: this.init.getCodec,
           readAhead: this.init.readAhead ?? 8,
+          readAheadBytes: 2 * 1024 * 1024,
+          readBlock: this.init.readBlock,
           maxQueued: 256 * 1024,
           maxRequestLength: 1024 * 1024,
           idleTimeout: Math.max(30_000, 3 * (this.init.progressTimeout ?? 10_000)),

@@ -30,12 +30,28 @@ export type ServeEvent =
 
 let nextRequestId = 0
 
+/** Below this mean block size reads go through `readBlock` (batched); larger ones through the blockstore. */
+const SMALL_BLOCK = 64 * 1024
+
 export interface DagServerInit {
   /** Local blocks only (no network). */
   blockstore: Pick<Blockstore, 'get'>
   getCodec: GetCodec
-  /** Blocks read ahead of the stream. */
+  /** Blocks read ahead of the stream (at least; more while blocks are small, see `readAheadBytes`). */
   readAhead: number
+  /**
+   * Bytes read ahead of the stream: while the blocks are small, up to this many bytes of them
+   * (at most `maxReadAhead` blocks) are read at once, so a folder of small files goes to the
+   * fs worker in batches. @default readAhead blocks of 256 KiB
+   */
+  readAheadBytes?: number
+  /** Most blocks read ahead. @default 256 */
+  maxReadAhead?: number
+  /**
+   * Reads a local block straight from its file (`BlockLayout.readBatched`); undefined when it
+   * is not there (the read then goes through `blockstore`, which says why).
+   */
+  readBlock?: (cid: CID) => Promise<Uint8Array | undefined>
   /** Largest request frame accepted, bytes. */
   maxRequestLength: number
   /** Give up when the requester does not read or send for this long, ms. */
@@ -74,10 +90,12 @@ async function queueShrinks (stream: Stream, signal: AbortSignal): Promise<void>
  * FileHandle on GC" after a cancelled or aborted request with reads ahead). A block read is
  * short and the reads ahead are bounded; the request waits for them when it ends.
  */
-async function readLocal (blockstore: Pick<Blockstore, 'get'>, cid: CID): Promise<Uint8Array | undefined> {
+async function readLocal (init: Pick<DagServerInit, 'blockstore' | 'readBlock'>, cid: CID, small: boolean): Promise<Uint8Array | undefined> {
   if (cid.multihash.code === 0x00) return cid.multihash.digest
   try {
-    return await collect(blockstore.get(cid) as AsyncIterable<Uint8Array>)
+    const fast = small ? await init.readBlock?.(cid) : undefined
+    if (fast != null) return fast
+    return await collect(init.blockstore.get(cid) as AsyncIterable<Uint8Array>)
   } catch (err) {
     // not stored (or unreadable): reported missing to the requester
     if ((err as Error)?.name !== 'NotFoundError') log('reading %c failed - %e', cid, err)
@@ -140,12 +158,18 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
       seen.add(k)
       stack.push(request.cids[i])
     }
+    const readAheadBytes = init.readAheadBytes ?? init.readAhead * 256 * 1024
+    const maxReadAhead = Math.max(init.readAhead, init.maxReadAhead ?? 256)
+    // running mean of the sizes sent: how many blocks fit in readAheadBytes, and whether they are
+    // small (starts as large blocks: a burst of 256 KiB reads ahead would hold far more than the budget)
+    let meanSize = 256 * 1024
     while (stack.length > 0 && !cancelled) {
       signal.throwIfAborted()
+      const ahead = Math.min(maxReadAhead, Math.max(init.readAhead, Math.floor(readAheadBytes / Math.max(1, meanSize))))
       // read ahead: the top of the stack is what goes out next
-      for (let i = stack.length - 1, n = 0; i >= 0 && n < init.readAhead; i--, n++) {
+      for (let i = stack.length - 1, n = 0; i >= 0 && n < ahead; i--, n++) {
         const k = mhKey(stack[i])
-        if (!reads.has(k)) reads.set(k, readLocal(init.blockstore, stack[i]))
+        if (!reads.has(k)) reads.set(k, readLocal(init, stack[i], meanSize <= SMALL_BLOCK))
       }
       const cid = stack.pop() as CID
       const k = mhKey(cid)
@@ -156,6 +180,7 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
       if (bytes == null) {
         send = stream.send(encodeMissing(cid))
       } else {
+        meanSize += (bytes.byteLength - meanSize) / 8
         let links: CID[] = []
         try {
           if (!blocksOnly) links = (await readLinks(cid, bytes, init.getCodec)).links.map(l => l.cid)

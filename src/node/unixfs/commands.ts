@@ -75,7 +75,14 @@ export async function getPath (c: WorkspaceComponents, cidOrPath: CID | string, 
     const isDir = cid.code === 0x70 && (await exporter(cid, c.blockstore, { signal: op.signal })).type === 'directory'
     if (!isDir) return await getFile(cid)
     if (outputPath == null) await mkdir(c.settings.cacheDir, { recursive: true })
-    return await getDirectory(contentComponents(c), cid, outputPath ?? join(c.settings.cacheDir, cid.toString()), { ...options, signal: op.signal, onProgress: (p) => { op.touch(); options.onProgress?.(p) } })
+    // read-only session: gc keeps the blocks the download reads (straight from their files or not)
+    const session = c.store.beginWrite()
+    try {
+      const components = { ...contentComponents(c), layout: c.layout, onRead: (b: CID) => { session.recordRead(b) } }
+      return await session.run(async () => getDirectory(components, cid, outputPath ?? join(c.settings.cacheDir, cid.toString()), { ...options, signal: op.signal, onProgress: (p) => { op.touch(); options.onProgress?.(p) } }))
+    } finally {
+      session.commit()
+    }
   } catch (err) {
     throw translateError(err, op, options.signal)
   } finally {
