@@ -23,7 +23,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { buildShard } from './hamt.js'
-import type { PutNode, ShardLink } from './hamt.js'
+import type { PutNode, ShardLinks } from './hamt.js'
 import type { Mtime } from 'ipfs-unixfs'
 
 export type ShardSplitStrategy = 'links-bytes' | 'block-bytes'
@@ -293,16 +293,17 @@ export class DirTree {
     for (let i = 0; i < dir.names.length; i++) {
       if (dir.kinds[i] === EMPTY) yield { path: dir.childPath(dir.names[i]), cid: dir.cidAt(i), tsize: dir.tsizes[i], contentBytes: 0, placeholder: true }
     }
-    const links: ShardLink[] = dir.names.map((name, i) => ({ name, cid: dir.cidAt(i), tsize: dir.tsizes[i] }))
     let cid: CID
     let tsize: number
     if (dir.sharded) {
-      ({ cid, tsize } = await buildShard(links, put, dir.meta))
+      // read from the directory's compact arrays (no object per link)
+      const links: ShardLinks = { length: dir.names.length, name: (i) => dir.names[i], cid: (i) => dir.cidAt(i), tsize: (i) => dir.tsizes[i] }
+      ;({ cid, tsize } = await buildShard(links, put, dir.meta))
     } else {
       const data = new UnixFS({ type: 'directory', ...dir.meta })
-      const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: links.map(l => ({ Name: l.name, Tsize: l.tsize, Hash: l.cid })) }))
+      const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: dir.names.map((name, i) => ({ Name: name, Tsize: dir.tsizes[i], Hash: dir.cidAt(i) })) }))
       cid = await put(bytes)
-      tsize = links.reduce((n, l) => n + l.tsize, bytes.byteLength)
+      tsize = dir.tsizes.reduce((n, t) => n + t, bytes.byteLength)
     }
     dir.release()
     yield { path: dir.path, cid, tsize, contentBytes: dir.contentBytes, placeholder: false }
