@@ -24,6 +24,7 @@ import { Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { createKeyLock } from '../../util/key-lock.js'
+import { BlockSet } from '../blocks/block-set.js'
 import { crashPoint } from '../crash-points.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -121,20 +122,20 @@ class DefaultPinStore implements PinStore {
 
   /**
    * Read-modify-write of many block records at once: `change` returns false to leave a record;
-   * the changed ones are written in one batch. Resolves the keys changed.
+   * the changed ones are written in one batch. Resolves the indexes of the keys changed.
    */
-  private async updateBlocks (keys: Key[], change: (record: StoredBlock) => boolean, options?: AbortOptions): Promise<Key[]> {
+  private async updateBlocks (keys: Key[], change: (record: StoredBlock) => boolean, options?: AbortOptions): Promise<number[]> {
     if (keys.length === 0) return []
     return this.locks.run(RECORDS, async () => {
       const records = await this.readBlocks(keys, options)
       const batch = this.datastore.batch()
-      const changed: Key[] = []
+      const changed: number[] = []
       for (let i = 0; i < keys.length; i++) {
         const record = records[i] ?? { pinCount: 0, pinnedBy: [] }
         if (!change(record)) continue
         if (record.pinCount <= 0) batch.delete(keys[i])
         else batch.put(keys[i], cborg.encode(record))
-        changed.push(keys[i])
+        changed.push(i)
       }
       if (changed.length > 0) await batch.commit()
       return changed
@@ -163,19 +164,23 @@ class DefaultPinStore implements PinStore {
     }
   }
 
-  /** Runs `walk`, handing its blocks' keys to `apply` BATCH at a time. */
-  private async batched (walk: PinWalk, apply: (keys: Key[]) => Promise<void>, options?: AbortOptions): Promise<void> {
+  /** Runs `walk`, handing its blocks (and their keys) to `apply` BATCH at a time. */
+  private async batched (walk: PinWalk, apply: (keys: Key[], blocks: CID[]) => Promise<void>, options?: AbortOptions): Promise<void> {
     let keys: Key[] = []
+    let blocks: CID[] = []
     await walk(async (block) => {
       options?.signal?.throwIfAborted()
       keys.push(blockKey(block))
+      blocks.push(block)
       if (keys.length >= BATCH) {
         const full = keys
+        const fullBlocks = blocks
         keys = []
-        await apply(full)
+        blocks = []
+        await apply(full, fullBlocks)
       }
     })
-    await apply(keys)
+    await apply(keys, blocks)
   }
 
   private async readBlock (key: Key, options?: AbortOptions): Promise<StoredBlock | undefined> {
@@ -195,12 +200,12 @@ class DefaultPinStore implements PinStore {
     options.signal?.throwIfAborted()
     const pending = rootKey(PENDING_PREFIX, cid)
     await this.datastore.put(pending, cborg.encode({ op: 'add' }))
-    // the records this pin changed, to undo them if it fails
-    const recorded: Key[][] = []
+    // the blocks whose records this pin changed, to undo them if it fails (packed: a folder pin has 100,000+)
+    const recorded = new BlockSet()
     try {
       const adds = DefaultPinStore.adds(cid.bytes)
-      await this.batched(walk, async (keys) => {
-        recorded.push(await this.updateBlocks(keys, adds, options))
+      await this.batched(walk, async (keys, blocks) => {
+        for (const i of await this.updateBlocks(keys, adds, options)) recorded.add(blocks[i])
       }, options)
       crashPoint('pin-records')
       options.signal?.throwIfAborted()
@@ -209,13 +214,11 @@ class DefaultPinStore implements PinStore {
     } catch (err) {
       // nothing of a failed pin stays: remove its name from the records it wrote (no signal: it may be aborted)
       const removes = DefaultPinStore.removes(cid.bytes)
-      for (const keys of recorded) {
-        try {
-          await this.updateBlocks(keys, removes)
-        } catch (undoErr) {
-          log.error('could not undo %d block records of failed pin %c: %e (repair() at next start fixes it)', keys.length, cid, undoErr)
-          throw err
-        }
+      try {
+        await this.batched(async (record) => { for (const block of recorded) await record(block) }, async (keys) => { await this.updateBlocks(keys, removes) })
+      } catch (undoErr) {
+        log.error('could not undo the %d block records of failed pin %c: %e (repair() at next start fixes it)', recorded.size, cid, undoErr)
+        throw err
       }
       await this.datastore.delete(pending)
       throw err
