@@ -99,7 +99,9 @@ class Session implements WriteSession {
   /** every block touched, flagged NEW when this session stored it: one packed set (a 100,000-file import touches 100,000) */
   readonly blocks = new BlockSet()
   private newCount = 0
-  readonly inflight = new Set<Promise<unknown>>()
+  /** puts in flight (a count, not a set of promises: a set churned per block costs its rehashes), and who waits for none */
+  inflight = 0
+  private idle: Array<() => void> = []
   live = true
   private readonly store: DefaultGuardedBlockstore
 
@@ -129,12 +131,20 @@ class Session implements WriteSession {
     return this.blocks.entries(NEW)
   }
 
+  /** A put of this session ended. */
+  settled (): void {
+    if (--this.inflight > 0 || this.idle.length === 0) return
+    const waiting = this.idle
+    this.idle = []
+    for (const resolve of waiting) resolve()
+  }
+
   commit (): void {
     this.store.end(this)
   }
 
   async rollback (): Promise<RollbackResult> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
+    while (this.inflight > 0) await new Promise<void>(resolve => { this.idle.push(resolve) })
     try {
       return await this.store.rollback(this)
     } finally {
@@ -248,22 +258,13 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
   async put (cid: CID, bytes: Bytes, options?: AbortOptions): Promise<CID> {
     const session = this.touch(cid)
     if (session == null) return this.putRetrying(cid, bytes, options)
-    return (await this.tracked(session, this.putInSession(session, cid, bytes, options))).cid
-  }
-
-  /** Awaits a put of the session, counted in its in-flight set meanwhile (rollback waits for them). */
-  private async tracked<T> (session: Session, p: Promise<T>): Promise<T> {
-    session.inflight.add(p)
-    try {
-      return await p
-    } finally {
-      session.inflight.delete(p)
-    }
+    await this.putInSession(session, cid, bytes, options)
+    return cid
   }
 
   async putNew (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<boolean> {
     const session = this.touch(cid)
-    if (session != null) return (await this.tracked(session, this.putInSession(session, cid, bytes, options))).stored
+    if (session != null) return this.putInSession(session, cid, bytes, options)
     if (this.reportsStored) {
       let stored = false
       const reporting: ReportingPutOptions = { ...options, onStored: () => { stored = true } }
@@ -275,19 +276,27 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
     return stored
   }
 
-  private async putInSession (session: Session, cid: CID, bytes: Bytes, options?: AbortOptions): Promise<{ cid: CID, stored: boolean }> {
-    await this.deleted(cid)
-    let stored = false
-    const onStored = (): void => { stored = true }
-    if (this.reportsStored) {
-      const reporting: ReportingPutOptions = { ...options, onStored }
-      await this.putRetrying(cid, bytes, reporting)
-    } else {
-      stored = !await this.child.has(cid, options)
-      await this.putRetrying(cid, bytes, options)
+  /**
+   * A put of the session, counted in flight meanwhile (rollback waits for them); resolves whether
+   * it stored the block. One async frame a block: a 100,000-file import runs 100,000 of them.
+   */
+  private async putInSession (session: Session, cid: CID, bytes: Bytes, options?: AbortOptions): Promise<boolean> {
+    session.inflight++
+    try {
+      if (this.deleting.size > 0) await this.deleted(cid)
+      let stored = false
+      if (this.reportsStored) {
+        const reporting: ReportingPutOptions = { ...options, onStored: () => { stored = true } }
+        await this.putRetrying(cid, bytes, reporting)
+      } else {
+        stored = !await this.child.has(cid, options)
+        await this.putRetrying(cid, bytes, options)
+      }
+      if (stored) session.addNew(cid)
+      return stored
+    } finally {
+      session.settled()
     }
-    if (stored) session.addNew(cid)
-    return { cid, stored }
   }
 
   private async putRetrying (cid: CID, bytes: Bytes, options?: AbortOptions): Promise<CID> {

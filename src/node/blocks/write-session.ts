@@ -46,14 +46,23 @@ export function createWriteSession (components: Pick<ContentComponents, 'blockst
   // one packed set (a 100,000-file folder writes 100,000+ blocks): every block put, flagged NEW when this session stored it
   const all = new BlockSet()
   let written = 0
-  const inFlight = new Set<Promise<unknown>>()
+  // puts in flight: a count (a set of promises churned per block costs its rehashes), and who waits for none
+  let inFlight = 0
+  let idle: Array<() => void> = []
+  const settled = (): void => {
+    if (--inFlight > 0 || idle.length === 0) return
+    const waiting = idle
+    idle = []
+    for (const resolve of waiting) resolve()
+  }
   let closed = false
   let bytes = 0
   const tracked: WriteSession['blockstore'] = {
     async put (cid, block, options) {
       // a write still running when the operation failed must not land after the rollback
       if (closed) throw new AbortedError('The operation writing this block has failed')
-      const p = (async () => {
+      inFlight++
+      try {
         let stored: boolean
         if (direct != null && block instanceof Uint8Array) {
           // one existence check, in the store's own put
@@ -69,12 +78,8 @@ export function createWriteSession (components: Pick<ContentComponents, 'blockst
           all.add(cid)
         }
         return cid
-      })()
-      inFlight.add(p)
-      try {
-        return await p
       } finally {
-        inFlight.delete(p)
+        settled()
       }
     },
     has: async (cid, options) => blockstore.has(cid, options),
@@ -87,7 +92,7 @@ export function createWriteSession (components: Pick<ContentComponents, 'blockst
     touched: () => all,
     async rollback () {
       closed = true
-      await Promise.allSettled([...inFlight])
+      while (inFlight > 0) await new Promise<void>(resolve => { idle.push(resolve) })
       for (const cid of all.entries(NEW)) {
         try {
           if (!await pins.isPinned(cid)) await local.delete(cid)
