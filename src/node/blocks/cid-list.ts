@@ -7,31 +7,34 @@
  */
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
+import { BlockSet } from './block-set.js'
 
 const PAGE = 1024 * 1024
 
 export class CidList {
   private readonly pages: Buffer[] = []
   private offset = PAGE
-  private readonly seen?: Set<string>
+  /** unique mode: the set is the list (~50 bytes a block, see block-set.ts) */
+  private readonly set?: BlockSet
   private count = 0
 
   constructor (options: { unique?: boolean } = {}) {
-    if (options.unique === true) this.seen = new Set()
+    if (options.unique === true) this.set = new BlockSet()
+  }
+
+  /** Whether each CID is kept once. */
+  get unique (): boolean {
+    return this.set != null
   }
 
   get length (): number {
-    return this.count
+    return this.set?.size ?? this.count
   }
 
   /** Adds a CID; `false` when `unique` and it was there already. */
   add (cid: CID): boolean {
+    if (this.set != null) return this.set.add(cid)
     const mh = cid.multihash.bytes
-    if (this.seen != null) {
-      const key = Buffer.from(mh.buffer, mh.byteOffset, mh.byteLength).toString('latin1')
-      if (this.seen.has(key)) return false
-      this.seen.add(key)
-    }
     // record: codec (varint-free 4 bytes), length (2 bytes), multihash
     const need = 6 + mh.byteLength
     if (this.offset + need > PAGE) {
@@ -50,6 +53,10 @@ export class CidList {
   }
 
   * [Symbol.iterator] (): Generator<CID> {
+    if (this.set != null) {
+      yield * this.set
+      return
+    }
     for (let p = 0; p < this.pages.length; p++) {
       const page = this.pages[p]
       const end = p === this.pages.length - 1 ? this.offset : page.byteLength
@@ -69,7 +76,7 @@ export class CidList {
   clear (): void {
     this.pages.length = 0
     this.offset = PAGE
-    this.seen?.clear()
+    this.set?.clear()
     this.count = 0
   }
 }

@@ -3,7 +3,9 @@
  * unique block (`walkLocalDag`), so a block that repeats in the DAG is counted once per pin.
  * Used by add, pin and unpin (and by the folder and CAR imports of issue #12).
  */
-import { mhKey, walkLocalDag } from '../dag.js'
+import { walkLocalDag } from '../dag.js'
+import { BlockSet } from '../blocks/block-set.js'
+import { CidList } from '../blocks/cid-list.js'
 import type { WorkspaceComponents } from '../components.js'
 import type { PinMetadata, PinWalk } from './pin-store.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -30,16 +32,19 @@ export interface PinDagOptions extends AbortOptions {
   blocks?: Iterable<CID>
 }
 
-/** The walk over a known set of blocks: the root, then each other block once. */
+/**
+ * The walk over a known set of blocks: the root, then each other block once. A BlockSet is
+ * (or a unique CidList) is already unique: only the root is skipped; anything else is deduplicated in a packed set.
+ */
 export function knownBlocksWalk (root: CID, blocks: Iterable<CID>, options: AbortOptions = {}): PinWalk {
   return async (record) => {
-    const seen = new Set<string>([mhKey(root)])
+    const unique = blocks instanceof BlockSet || (blocks instanceof CidList && blocks.unique)
+    const seen = new BlockSet({ capacity: unique ? 16 : undefined })
+    seen.add(root)
     await record(root)
     for (const cid of blocks) {
       options.signal?.throwIfAborted()
-      const k = mhKey(cid)
-      if (seen.has(k)) continue
-      seen.add(k)
+      if (unique ? seen.has(cid) : !seen.add(cid)) continue
       await record(cid)
     }
   }

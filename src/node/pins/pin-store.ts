@@ -24,6 +24,7 @@ import { Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { createKeyLock } from '../../util/key-lock.js'
+import { BlockSet } from '../blocks/block-set.js'
 import { crashPoint } from '../crash-points.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -74,8 +75,13 @@ function rootKey (prefix: string, cid: CID): Key {
   return new Key(`${prefix}${(cid.version === 0 ? cid.toV1() : cid).toString(base36)}`)
 }
 
+/** A block record's key as a string (what a LevelDatastore stores; `new Key()` leaves it as is). */
+function blockKeyString (cid: CID): string {
+  return `${BLOCK_PREFIX}${base36.encode(cid.multihash.bytes)}`
+}
+
 function blockKey (cid: CID): Key {
-  return new Key(`${BLOCK_PREFIX}${base36.encode(cid.multihash.bytes)}`)
+  return new Key(blockKeyString(cid))
 }
 
 function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
@@ -91,54 +97,77 @@ const BATCH = 1024
 /** The one lock of the block records: a batch's read-modify-write runs alone. */
 const RECORDS = 'records'
 
-/** A LevelDatastore's own database: many keys read in one call (missing ones are undefined). */
-interface ManyGetter { getMany(keys: string[]): Promise<Array<Uint8Array | undefined>> }
+/**
+ * A LevelDatastore's own database: many keys read in one call (missing ones are undefined),
+ * and a batch written with string keys (no `Key` object, and its bytes, per record: a folder
+ * pin writes 100,000+ records).
+ */
+interface LevelDb {
+  getMany(keys: string[]): Promise<Array<Uint8Array | undefined>>
+  batch(ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }>): Promise<void>
+}
 
-function manyGetter (datastore: Datastore): ManyGetter | undefined {
-  const db = (datastore as { db?: Partial<ManyGetter> }).db
-  return typeof db?.getMany === 'function' ? db as ManyGetter : undefined
+function levelDb (datastore: Datastore): LevelDb | undefined {
+  const db = (datastore as { db?: Partial<LevelDb> }).db
+  return typeof db?.getMany === 'function' && typeof db?.batch === 'function' ? db as LevelDb : undefined
 }
 
 class DefaultPinStore implements PinStore {
   private readonly datastore: Datastore
   private readonly locks = createKeyLock()
-  private readonly getMany?: ManyGetter
+  private readonly level?: LevelDb
 
   constructor (datastore: Datastore) {
     this.datastore = datastore
-    this.getMany = manyGetter(datastore)
+    this.level = levelDb(datastore)
   }
 
   /** The block records of `keys` (undefined where there is none), read at once. */
-  private async readBlocks (keys: Key[], options?: AbortOptions): Promise<Array<StoredBlock | undefined>> {
+  private async readBlocks (keys: string[], options?: AbortOptions): Promise<Array<StoredBlock | undefined>> {
     options?.signal?.throwIfAborted()
-    if (this.getMany != null) {
-      const values = await this.getMany.getMany(keys.map(k => k.toString()))
+    if (this.level != null) {
+      const values = await this.level.getMany(keys)
       return values.map(v => v == null ? undefined : cborg.decode(v) as StoredBlock)
     }
-    return Promise.all(keys.map(async k => this.readBlock(k, options)))
+    return Promise.all(keys.map(async k => this.readBlock(new Key(k), options)))
   }
 
   /**
    * Read-modify-write of many block records at once: `change` returns false to leave a record;
-   * the changed ones are written in one batch. Resolves the keys changed.
+   * the changed ones are written in one batch. Resolves the indexes of the keys changed.
    */
-  private async updateBlocks (keys: Key[], change: (record: StoredBlock) => boolean, options?: AbortOptions): Promise<Key[]> {
+  private async updateBlocks (keys: string[], change: (record: StoredBlock) => boolean, options?: AbortOptions): Promise<number[]> {
     if (keys.length === 0) return []
     return this.locks.run(RECORDS, async () => {
       const records = await this.readBlocks(keys, options)
-      const batch = this.datastore.batch()
-      const changed: Key[] = []
+      const ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }> = []
+      const changed: number[] = []
+      // every block without a record changes the same way: encoded once (the batch copies the bytes)
+      let fresh: Uint8Array | undefined
       for (let i = 0; i < keys.length; i++) {
-        const record = records[i] ?? { pinCount: 0, pinnedBy: [] }
+        const existing = records[i]
+        const record = existing ?? { pinCount: 0, pinnedBy: [] }
         if (!change(record)) continue
-        if (record.pinCount <= 0) batch.delete(keys[i])
-        else batch.put(keys[i], cborg.encode(record))
-        changed.push(keys[i])
+        if (record.pinCount <= 0) ops.push({ type: 'del', key: keys[i] })
+        else ops.push({ type: 'put', key: keys[i], value: existing == null ? (fresh ??= cborg.encode(record)) : cborg.encode(record) })
+        changed.push(i)
       }
-      if (changed.length > 0) await batch.commit()
+      if (ops.length > 0) await this.writeBatch(ops)
       return changed
     })
+  }
+
+  private async writeBatch (ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }>): Promise<void> {
+    if (this.level != null) {
+      await this.level.batch(ops)
+      return
+    }
+    const batch = this.datastore.batch()
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(new Key(op.key), op.value)
+      else batch.delete(new Key(op.key))
+    }
+    await batch.commit()
   }
 
   private static adds (pin: Uint8Array): (record: StoredBlock) => boolean {
@@ -163,19 +192,23 @@ class DefaultPinStore implements PinStore {
     }
   }
 
-  /** Runs `walk`, handing its blocks' keys to `apply` BATCH at a time. */
-  private async batched (walk: PinWalk, apply: (keys: Key[]) => Promise<void>, options?: AbortOptions): Promise<void> {
-    let keys: Key[] = []
+  /** Runs `walk`, handing its blocks (and their keys) to `apply` BATCH at a time. */
+  private async batched (walk: PinWalk, apply: (keys: string[], blocks: CID[]) => Promise<void>, options?: AbortOptions): Promise<void> {
+    let keys: string[] = []
+    let blocks: CID[] = []
     await walk(async (block) => {
       options?.signal?.throwIfAborted()
-      keys.push(blockKey(block))
+      keys.push(blockKeyString(block))
+      blocks.push(block)
       if (keys.length >= BATCH) {
         const full = keys
+        const fullBlocks = blocks
         keys = []
-        await apply(full)
+        blocks = []
+        await apply(full, fullBlocks)
       }
     })
-    await apply(keys)
+    await apply(keys, blocks)
   }
 
   private async readBlock (key: Key, options?: AbortOptions): Promise<StoredBlock | undefined> {
@@ -188,19 +221,19 @@ class DefaultPinStore implements PinStore {
   }
 
   private async removeName (key: Key, pin: Uint8Array): Promise<boolean> {
-    return (await this.updateBlocks([key], DefaultPinStore.removes(pin))).length > 0
+    return (await this.updateBlocks([key.toString()], DefaultPinStore.removes(pin))).length > 0
   }
 
   async add (cid: CID, walk: PinWalk, options: AbortOptions & { metadata?: PinMetadata } = {}): Promise<void> {
     options.signal?.throwIfAborted()
     const pending = rootKey(PENDING_PREFIX, cid)
     await this.datastore.put(pending, cborg.encode({ op: 'add' }))
-    // the records this pin changed, to undo them if it fails
-    const recorded: Key[][] = []
+    // the blocks whose records this pin changed, to undo them if it fails (packed: a folder pin has 100,000+)
+    const recorded = new BlockSet()
     try {
       const adds = DefaultPinStore.adds(cid.bytes)
-      await this.batched(walk, async (keys) => {
-        recorded.push(await this.updateBlocks(keys, adds, options))
+      await this.batched(walk, async (keys, blocks) => {
+        for (const i of await this.updateBlocks(keys, adds, options)) recorded.add(blocks[i])
       }, options)
       crashPoint('pin-records')
       options.signal?.throwIfAborted()
@@ -209,13 +242,11 @@ class DefaultPinStore implements PinStore {
     } catch (err) {
       // nothing of a failed pin stays: remove its name from the records it wrote (no signal: it may be aborted)
       const removes = DefaultPinStore.removes(cid.bytes)
-      for (const keys of recorded) {
-        try {
-          await this.updateBlocks(keys, removes)
-        } catch (undoErr) {
-          log.error('could not undo %d block records of failed pin %c: %e (repair() at next start fixes it)', keys.length, cid, undoErr)
-          throw err
-        }
+      try {
+        await this.batched(async (record) => { for (const block of recorded) await record(block) }, async (keys) => { await this.updateBlocks(keys, removes) })
+      } catch (undoErr) {
+        log.error('could not undo the %d block records of failed pin %c: %e (repair() at next start fixes it)', recorded.size, cid, undoErr)
+        throw err
       }
       await this.datastore.delete(pending)
       throw err

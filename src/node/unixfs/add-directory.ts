@@ -1,13 +1,17 @@
 /**
  * addDirectory: a folder on disk, as `ipfs add -r <dir>` adds it. The tree is
- * walked one folder at a time (a folder's names are listed at once, the
- * files' bytes are read only while each file is imported, at most
- * `fileConcurrency` files open); names starting with '.' are skipped unless
+ * walked one folder at a time, its entries streamed from the OS (`opendir`:
+ * a 100,000-file folder is never listed into memory at once); a folder's
+ * files and symlinks are yielded in the order the OS lists them, then its
+ * sub-folders (in the order `readdir` gave them before) (the CIDs do not depend on the order: the
+ * folders are built from the whole set of names). The files' bytes are read
+ * only while each file is imported, at most `fileConcurrency` files open;
+ * names starting with '.' are skipped unless
  * `hidden`; symlinks are stored as UnixFS symlinks (their target as text,
  * never followed) or refused with SymlinkNotAllowedError. Empty folders are
  * kept. The given folder is the root, named after its basename.
  */
-import { open, lstat, readdir, readlink, stat } from 'node:fs/promises'
+import { open, lstat, opendir, readlink, stat } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { InvalidArgumentError, SymlinkNotAllowedError } from '../../errors.js'
 import { readFileChunks } from '../import/index.js'
@@ -18,6 +22,7 @@ import { folderLayout } from './options.js'
 import type { AddAllEntry, AddAllOptions, AddedEntry } from './options.js'
 import type { ContentComponents } from '../blocks/components.js'
 import type { AbortOptions } from '@libp2p/interface'
+import type { Dir, Dirent } from 'node:fs'
 
 /**
  * A file's bytes in `chunkSize` chunks. A file of at most one chunk (most
@@ -81,18 +86,20 @@ export async function * walkDirectory (root: string, options: AddAllOptions = {}
     options.signal?.throwIfAborted()
     const dir = stack.pop() as { abs: string, rel: string }
     yield { path: `${dir.rel}/` }
-    let names
+    let listing: Dir
     try {
-      names = await readdir(dir.abs, { withFileTypes: true })
+      listing = await opendir(dir.abs, { bufferSize: 256 })
     } catch (err: any) {
       throw new InvalidArgumentError(`Cannot read ${dir.abs}: ${err.code ?? err.message}`, { cause: err })
     }
-    for (const d of names) {
+    const subdirs: string[] = []
+    // for await closes the listing when the loop ends, throws or is returned from
+    for await (const d of readEntries(listing, dir.abs)) {
       if (options.hidden !== true && d.name.startsWith('.')) continue
       const abs = join(dir.abs, d.name)
       const rel = `${dir.rel}/${d.name}`
       if (d.isDirectory()) {
-        stack.push({ abs, rel })
+        subdirs.push(d.name)
       } else if (d.isFile()) {
         yield { path: rel, content: fileContent(abs, chunkSize, options) }
       } else if (d.isSymbolicLink()) {
@@ -103,6 +110,18 @@ export async function * walkDirectory (root: string, options: AddAllOptions = {}
         throw new InvalidArgumentError(`${abs} is ${kind}: only files, folders and symlinks can be added`)
       }
     }
+    // pushed in byte order of the names, as `readdir` (a sorted scandir) listed them before
+    subdirs.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    for (const name of subdirs) stack.push({ abs: join(dir.abs, name), rel: `${dir.rel}/${name}` })
+  }
+}
+
+/** The entries of an open folder, a read error named as the folder's. */
+async function * readEntries (listing: Dir, abs: string): AsyncGenerator<Dirent> {
+  try {
+    for await (const d of listing) yield d
+  } catch (err: any) {
+    throw new InvalidArgumentError(`Cannot read ${abs}: ${err.code ?? err.message}`, { cause: err })
   }
 }
 

@@ -2,10 +2,11 @@
  * The directories of a folder import, built as entries arrive, with the CIDs
  * ipfs-unixfs-importer 17 gives (IPIP-499 `unixfs-v0-2015` / `unixfs-v1-2025`).
  *
- * Memory: a directory holds its links compactly (names, kinds and Tsizes in
- * plain arrays, the CIDs' bytes in one growing buffer per directory), about
- * 150 bytes a link instead of the importer's ~1 KB of objects; nothing of a
- * file's content. A directory's links are dropped once it is written.
+ * Memory: a directory holds its links packed in typed arrays (link-table.ts:
+ * names as UTF-8 with their own index, CIDs' bytes, kinds, Tsizes), about 60
+ * bytes a link off the V8 heap instead of the importer's ~1 KB of objects;
+ * nothing of a file's content. A directory's links are dropped once it is
+ * written.
  *
  * Sharding follows the importer step by step: after each entry, every
  * directory from the entry's parent up to the root whose size estimate
@@ -21,9 +22,10 @@
  */
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { buildShard } from './hamt.js'
-import type { PutNode, ShardLink } from './hamt.js'
+import { LinkTable } from './link-table.js'
+import type { PutNode, ShardLinks } from './hamt.js'
 import type { Mtime } from 'ipfs-unixfs'
 
 export type ShardSplitStrategy = 'links-bytes' | 'block-bytes'
@@ -61,7 +63,6 @@ const EMPTY = 1
 const SUBDIR = 2
 const FLUSHED = 3
 
-const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8')
 
 function varintLength (x: number): number {
   let n = 1
@@ -87,15 +88,8 @@ function dataBytes (meta: DirMeta): number {
 class Dir {
   readonly path: string
   meta: DirMeta
-  names: string[] = []
-  index = new Map<string, number>()
-  kinds: number[] = []
-  tsizes: number[] = []
-  /** start of each link's CID in `cidBytes` (and its length) */
-  cidStart: number[] = []
-  cidLength: number[] = []
-  cidBytes = new Uint8Array(256)
-  cidEnd = 0
+  /** the links, packed (link-table.ts) */
+  links = new LinkTable()
   subdirs = new Map<number, Dir>()
   /** mode/mtime of the links that are folders given empty, when they have any (rare) */
   emptyMeta?: Map<string, DirMeta>
@@ -112,54 +106,37 @@ class Dir {
     return this.path === '' ? name : `${this.path}/${name}`
   }
 
-  contribution (i: number | undefined, strategy: ShardSplitStrategy): number {
-    if (i == null) return 0
-    const kind = this.kinds[i]
-    if (kind === SUBDIR || kind === FLUSHED) return 0
-    const nameBytes = utf8Length(this.names[i])
-    return strategy === 'links-bytes'
-      ? nameBytes + this.cidLength[i]
-      : linkBytes(nameBytes, this.cidLength[i], this.tsizes[i])
+  /** The link named `name`, or undefined. */
+  indexOf (name: string): number | undefined {
+    const i = this.links.find(name)
+    return i < 0 ? undefined : i
   }
 
-  private storeCid (i: number, cid: CID): void {
-    const bytes = cid.bytes
-    if (this.cidEnd + bytes.byteLength > this.cidBytes.byteLength) {
-      const grown = new Uint8Array(Math.max(this.cidBytes.byteLength * 2, this.cidEnd + bytes.byteLength))
-      grown.set(this.cidBytes.subarray(0, this.cidEnd))
-      this.cidBytes = grown
-    }
-    this.cidBytes.set(bytes, this.cidEnd)
-    this.cidStart[i] = this.cidEnd
-    this.cidLength[i] = bytes.byteLength
-    this.cidEnd += bytes.byteLength
+  contribution (i: number | undefined, strategy: ShardSplitStrategy): number {
+    if (i == null) return 0
+    const kind = this.links.kind(i)
+    if (kind === SUBDIR || kind === FLUSHED) return 0
+    const nameBytes = this.links.nameBytes(i)
+    return strategy === 'links-bytes'
+      ? nameBytes + this.links.cidBytes(i)
+      : linkBytes(nameBytes, this.links.cidBytes(i), this.links.tsize(i))
   }
 
   cidAt (i: number): CID {
-    const start = this.cidStart[i]
-    return CID.decode(this.cidBytes.subarray(start, start + this.cidLength[i]))
+    return this.links.cid(i)
   }
 
   /** Sets link `name`; keeps the estimate as the importer does (old link out, new one in). */
   set (name: string, kind: number, strategy: ShardSplitStrategy, link?: { cid: CID, tsize: number }): number {
-    let i = this.index.get(name)
+    let i = this.indexOf(name)
     const before = this.estimate != null ? this.contribution(i, strategy) : 0
     if (i == null) {
-      i = this.names.length
-      this.names.push(name)
-      this.index.set(name, i)
-      this.kinds.push(kind)
-      this.tsizes.push(0)
-      this.cidStart.push(0)
-      this.cidLength.push(0)
+      i = this.links.append(name, kind)
     } else {
-      this.kinds[i] = kind
+      this.links.setKind(i, kind)
       this.subdirs.delete(i)
     }
-    if (link != null) {
-      this.storeCid(i, link.cid)
-      this.tsizes[i] = link.tsize
-    }
+    if (link != null) this.links.setLink(i, link.cid, link.tsize)
     if (this.estimate != null) {
       this.estimate += this.contribution(i, strategy) - before
       if (this.estimate < 0) this.estimate = undefined
@@ -170,7 +147,7 @@ class Dir {
   estimateBytes (strategy: ShardSplitStrategy): number {
     if (this.estimate == null) {
       let sum = strategy === 'block-bytes' ? dataBytes(this.meta) : 0
-      for (let i = 0; i < this.names.length; i++) sum += this.contribution(i, strategy)
+      for (let i = 0; i < this.links.length; i++) sum += this.contribution(i, strategy)
       this.estimate = sum
     }
     return this.estimate
@@ -178,13 +155,7 @@ class Dir {
 
   /** Drops the links once the directory is written. */
   release (): void {
-    this.names = []
-    this.index = new Map()
-    this.kinds = []
-    this.tsizes = []
-    this.cidStart = []
-    this.cidLength = []
-    this.cidBytes = new Uint8Array(0)
+    this.links = new LinkTable()
     this.subdirs = new Map()
     this.emptyMeta = undefined
   }
@@ -205,11 +176,11 @@ export class DirTree {
     const chain = [this.root]
     let dir = this.root
     for (const name of names) {
-      const i = dir.index.get(name)
+      const i = dir.indexOf(name)
       let sub = i != null ? dir.subdirs.get(i) : undefined
       if (sub == null) {
         // a folder given empty becomes a folder with its mode and mtime
-        const meta = i != null && dir.kinds[i] === EMPTY ? dir.emptyMeta?.get(name) : undefined
+        const meta = i != null && dir.links.kind(i) === EMPTY ? dir.emptyMeta?.get(name) : undefined
         sub = new Dir(dir.childPath(name), meta ?? {})
         const at = dir.set(name, SUBDIR, this.strategy)
         dir.subdirs.set(at, sub)
@@ -246,7 +217,7 @@ export class DirTree {
     const name = names.pop() as string
     const chain = this.folder(names)
     const parent = chain[chain.length - 1]
-    const i = parent.index.get(name)
+    const i = parent.indexOf(name)
     const existing = i != null ? parent.subdirs.get(i) : undefined
     if (existing != null) {
       existing.meta = meta
@@ -270,15 +241,15 @@ export class DirTree {
       return
     }
     const root = this.root
-    for (let i = 0; i < root.names.length; i++) {
+    for (let i = 0; i < root.links.length; i++) {
       const sub = root.subdirs.get(i)
       if (sub != null) yield * this.flushDir(sub, put)
-      else if (root.kinds[i] === EMPTY) yield { path: root.names[i], cid: root.cidAt(i), tsize: root.tsizes[i], contentBytes: 0, placeholder: true }
+      else if (root.links.kind(i) === EMPTY) yield { path: root.links.name(i), cid: root.cidAt(i), tsize: root.links.tsize(i), contentBytes: 0, placeholder: true }
     }
   }
 
   private async * flushDir (dir: Dir, put: PutNode): AsyncGenerator<FlushedDir> {
-    for (let i = 0; i < dir.names.length; i++) {
+    for (let i = 0; i < dir.links.length; i++) {
       const sub = dir.subdirs.get(i)
       if (sub == null) continue
       let written: FlushedDir | undefined
@@ -287,22 +258,25 @@ export class DirTree {
         yield entry
       }
       if (written == null) throw new Error(`folder ${sub.path} was not written`)
-      dir.set(dir.names[i], FLUSHED, this.strategy, written)
+      dir.set(dir.links.name(i), FLUSHED, this.strategy, written)
       dir.subdirs.delete(i)
     }
-    for (let i = 0; i < dir.names.length; i++) {
-      if (dir.kinds[i] === EMPTY) yield { path: dir.childPath(dir.names[i]), cid: dir.cidAt(i), tsize: dir.tsizes[i], contentBytes: 0, placeholder: true }
+    const { links } = dir
+    for (let i = 0; i < links.length; i++) {
+      if (links.kind(i) === EMPTY) yield { path: dir.childPath(links.name(i)), cid: dir.cidAt(i), tsize: links.tsize(i), contentBytes: 0, placeholder: true }
     }
-    const links: ShardLink[] = dir.names.map((name, i) => ({ name, cid: dir.cidAt(i), tsize: dir.tsizes[i] }))
     let cid: CID
     let tsize: number
     if (dir.sharded) {
-      ({ cid, tsize } = await buildShard(links, put, dir.meta))
+      // read from the directory's compact arrays (no object per link)
+      const shard: ShardLinks = { length: links.length, name: (i) => links.name(i), cid: (i) => links.cid(i), tsize: (i) => links.tsize(i) }
+      ;({ cid, tsize } = await buildShard(shard, put, dir.meta))
     } else {
       const data = new UnixFS({ type: 'directory', ...dir.meta })
-      const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: links.map(l => ({ Name: l.name, Tsize: l.tsize, Hash: l.cid })) }))
+      const pbLinks = Array.from({ length: links.length }, (_, i) => ({ Name: links.name(i), Tsize: links.tsize(i), Hash: links.cid(i) }))
+      const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: pbLinks }))
       cid = await put(bytes)
-      tsize = links.reduce((n, l) => n + l.tsize, bytes.byteLength)
+      tsize = links.totalTsize() + bytes.byteLength
     }
     dir.release()
     yield { path: dir.path, cid, tsize, contentBytes: dir.contentBytes, placeholder: false }

@@ -11,6 +11,11 @@
  *
  * The structure depends only on the set of names, not the order they came
  * in, so the shard is built at once from the directory's finished links.
+ *
+ * Memory: the links are read through `ShardLinks` (the directory's own
+ * compact arrays, dir-tree.ts), never copied into objects; the first 8 hash
+ * bytes of every name sit in one packed buffer; a link's CID is decoded only
+ * while its node is encoded.
  */
 import * as dagPb from '@ipld/dag-pb'
 import { murmur364 } from '@multiformats/murmur3'
@@ -21,11 +26,22 @@ import type { CID } from 'multiformats/cid'
 const FANOUT = 256
 const HASH_TYPE = 0x22n
 
-/** One link of the directory being sharded. */
-export interface ShardLink {
-  name: string
-  cid: CID
-  tsize: number
+/** The links of the directory being sharded (names unique), read by index. */
+export interface ShardLinks {
+  readonly length: number
+  name(i: number): string
+  cid(i: number): CID
+  tsize(i: number): number
+}
+
+/** A plain array of links as ShardLinks. */
+export function shardLinks (links: Array<{ name: string, cid: CID, tsize: number }>): ShardLinks {
+  return {
+    length: links.length,
+    name: (i) => links[i].name,
+    cid: (i) => links[i].cid,
+    tsize: (i) => links[i].tsize
+  }
 }
 
 /** Writes one encoded shard node and returns its CID. */
@@ -37,23 +53,30 @@ function murmur64 (bytes: Uint8Array): Uint8Array {
   return digest.digest
 }
 
-/** Hash bytes of each name, one 8-byte block per 8 levels (computed when a level needs it). */
+/**
+ * Hash bytes of each name: the first 8 (levels 0-7) of every name packed in one buffer,
+ * computed at once; the deeper 8-byte blocks (names that share 8 levels: rare) when a level
+ * needs them.
+ */
 class NameHashes {
-  private readonly blocks: Array<Array<Uint8Array | undefined>> = []
-  private readonly names: Uint8Array[]
+  private readonly first: Uint8Array
+  private readonly deeper = new Map<number, Uint8Array>()
+  private readonly links: ShardLinks
 
-  constructor (links: ShardLink[]) {
-    this.names = links.map(l => Buffer.from(l.name, 'utf8'))
+  constructor (links: ShardLinks) {
+    this.links = links
+    this.first = new Uint8Array(links.length * 8)
+    for (let i = 0; i < links.length; i++) this.first.set(murmur64(Buffer.from(links.name(i), 'utf8')), i * 8)
   }
 
   slot (i: number, depth: number): number {
     const block = depth >> 3
-    const row = (this.blocks[i] ??= [])
-    let hash = row[block]
+    if (block === 0) return this.first[i * 8 + depth]
+    const key = i * 64 + block
+    let hash = this.deeper.get(key)
     if (hash == null) {
-      const name = this.names[i]
-      hash = murmur64(block === 0 ? name : Buffer.concat([name, Uint8Array.of(block)]))
-      row[block] = hash
+      hash = murmur64(Buffer.concat([Buffer.from(this.links.name(i), 'utf8'), Uint8Array.of(block)]))
+      this.deeper.set(key, hash)
     }
     return hash[depth & 7]
   }
@@ -78,9 +101,9 @@ export interface ShardOptions {
  * Builds the shard of `links` (names unique), writing every node through
  * `put`, deepest first. Resolves the root's CID and its Tsize.
  */
-export async function buildShard (links: ShardLink[], put: PutNode, options: ShardOptions = {}): Promise<{ cid: CID, tsize: number }> {
+export async function buildShard (links: ShardLinks, put: PutNode, options: ShardOptions = {}): Promise<{ cid: CID, tsize: number }> {
   const hashes = new NameHashes(links)
-  const all = links.map((_, i) => i)
+  const all = Array.from({ length: links.length }, (_, i) => i)
 
   const build = async (members: number[], depth: number, root: boolean): Promise<{ cid: CID, tsize: number }> => {
     if (depth > 64) throw new Error('HAMT deeper than 64 levels: names collide')
@@ -97,9 +120,10 @@ export async function buildShard (links: ShardLink[], put: PutNode, options: Sha
     for (const s of slots) {
       const inSlot = bySlot.get(s) as number[]
       if (inSlot.length === 1) {
-        const link = links[inSlot[0]]
-        pbLinks.push({ Name: LABELS[s] + link.name, Tsize: link.tsize, Hash: link.cid })
-        childBytes += link.tsize
+        const i = inSlot[0]
+        const tsize = links.tsize(i)
+        pbLinks.push({ Name: LABELS[s] + links.name(i), Tsize: tsize, Hash: links.cid(i) })
+        childBytes += tsize
       } else {
         const sub = await build(inSlot, depth + 1, false)
         pbLinks.push({ Name: LABELS[s], Tsize: sub.tsize, Hash: sub.cid })
