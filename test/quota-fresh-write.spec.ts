@@ -5,10 +5,12 @@
  * once (link() creates the file once), a refused reservation writes nothing, and a store over
  * another sharding takes no fresh writes.
  */
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { FsBlockstore } from 'blockstore-fs'
 import { FlatDirectory } from 'blockstore-fs/sharding'
 import * as dagPb from '@ipld/dag-pb'
@@ -20,6 +22,7 @@ import type { EncodedBlock } from '../src/node/import/layout.js'
 import { filesUnder } from './helpers/blocks.js'
 
 const SIZE = 256 * 1024
+const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 
 function leaf (bytes: Uint8Array): EncodedBlock {
   // a fresh copy each time: the hash worker takes (detaches) owned buffers
@@ -117,5 +120,57 @@ describe('QuotaBlockstore fresh writes (hash worker writes the block)', () => {
     } finally {
       await flat.close()
     }
+  })
+
+  it('a process killed during fresh writes: usage after reopening equals the bytes on disk, no temp files left', async () => {
+    await store.close()
+    const writer = `
+      import { randomBytes } from 'node:crypto'
+      import { FsBlockstore } from 'blockstore-fs'
+      import { createQuotaBlockstore, createQuotaLedger } from './src/blockstore/index.ts'
+      import { hashAndWriteBlock, hashBlock } from './src/node/import/hash.ts'
+      const { STATE_PATH, BLOCKS_DIR } = process.env
+      const ledger = createQuotaLedger({ limitBytes: Infinity, statePath: STATE_PATH, reserveBytes: 0 })
+      const store = createQuotaBlockstore({ child: new FsBlockstore(BLOCKS_DIR), ledger, name: 'ws', directory: BLOCKS_DIR })
+      await store.open()
+      const recent = []
+      for (let round = 1; ; round++) {
+        const ops = []
+        for (let i = 0; i < 8; i++) {
+          const block = { bytes: randomBytes(${SIZE} + i), code: 0x70, version: 0, owned: true }
+          ops.push(store.putFresh(block.bytes.byteLength, async (t) => t != null ? hashAndWriteBlock(block, t) : hashBlock(block)).then(r => { recent.push(r.result.cid) }))
+        }
+        if (recent.length > 40) ops.push(store.delete(recent.shift()), store.delete(recent.shift()))
+        await Promise.all(ops)
+        if (round === 5) process.stdout.write('ready\\n')
+      }
+    `
+    for (let run = 0; run < 2; run++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', writer], {
+        cwd: repoRoot,
+        env: { ...process.env, STATE_PATH: path.join(dir, 'ledger.json'), BLOCKS_DIR: directory },
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+      const exited = new Promise<NodeJS.Signals | null>(resolve => child.on('exit', (_code, signal) => { resolve(signal) }))
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve() })
+        child.on('exit', () => { reject(new Error(`writer exited early: ${stderr}`)) })
+      })
+      // killed at some point of its write loop (the loop never waits for us)
+      await new Promise(resolve => setTimeout(resolve, 50 + Math.random() * 250))
+      child.kill('SIGKILL')
+      expect(await exited).toBe('SIGKILL')
+      store = createQuotaBlockstore({ child: new FsBlockstore(directory), ledger: createQuotaLedger({ limitBytes: Infinity, statePath: path.join(dir, 'ledger.json'), reserveBytes: 0 }), name: 'ws', directory })
+      await store.open()
+      const scan = await scanFsBlockstore(directory)
+      expect(scan.blocks).toBeGreaterThan(0)
+      expect(store.used).toBe(scan.bytes)
+      expect((await filesUnder(directory)).filter(f => f.endsWith('.tmp'))).toEqual([])
+      await store.close()
+    }
+    store = createQuotaBlockstore({ child: new FsBlockstore(directory), ledger, name: 'ws', directory })
+    await store.open()
   })
 })

@@ -17,6 +17,10 @@ import type { EncodedBlock } from './layout.js'
 const log = logger('otherthing:node:import:hash')
 
 const SHA2_256 = 0x12
+/** Young generation of a hash worker, MiB. */
+const WORKER_YOUNG_MB = Number(process.env.OTHERTHING_HASH_YOUNG_MB ?? 4)
+/** Hash workers (0: the default, the cores but one, at most 4). */
+const WORKERS = Number(process.env.OTHERTHING_HASH_WORKERS ?? 0)
 /** Below this, posting to a worker costs more than hashing. */
 const WORKER_MIN_BYTES = 64 * 1024
 
@@ -113,7 +117,9 @@ class HashPool {
     if (this.workers.length < this.size) {
       try {
         // no inherited execArgv: a parent run with `--input-type=module` would make the CommonJS source ESM
-        const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] })
+        // a small young generation: the worker's garbage is a few small objects per block, and
+        // V8's default (16 MiB semi-spaces) would let each worker grow its RSS by tens of MiB
+        const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } })
         const slot = { worker, busy: 0 }
         worker.on('message', (m: Reply) => {
           if (--slot.busy === 0) worker.unref()
@@ -191,7 +197,7 @@ let pool: HashPool | undefined
 
 function hashPool (): HashPool {
   // the main thread keeps one core for reading, encoding and writing
-  pool ??= new HashPool(Math.max(1, Math.min(4, availableParallelism() - 1)))
+  pool ??= new HashPool(WORKERS > 0 ? WORKERS : Math.max(1, Math.min(4, availableParallelism() - 1)))
   return pool
 }
 
