@@ -25,6 +25,9 @@ if (task === undefined || !/^[a-z-]+$/.test(task)) {
 }
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+// a storage node child stands for our runner process: the V8 settings its entry applies (bin/);
+// BENCH_RUNNER_FLAGS=0 leaves them out (to measure what they change)
+if (task === 'node' && process.env.BENCH_RUNNER_FLAGS !== '0') (await import(`../../src/runner/process-memory${ext}`) as typeof import('../../src/runner/process-memory.js')).keepNewSpaceSmall()
 const mod = await import(`./${task}${ext}`) as { handlers: Handlers }
 const handlers = mod.handlers
 
