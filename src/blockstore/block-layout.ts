@@ -10,9 +10,12 @@
  *   removed behind our back the write recreates it and retries once);
  * - one temp file per write (`.<file>.<unique>.tmp`, removed by the rescan after a crash)
  *   then `rename` over the final name: a reader never sees a partial block, and renaming over
- *   an identical block that already exists is harmless;
- * - no existence checks: the caller decides whether to write (QuotaBlockstore checks once,
- *   under its per-block lock);
+ *   an identical block that already exists is harmless. Blocks over 64 KiB are `link`ed
+ *   instead where the file system has hard links (block-write.ts): EEXIST says the block was
+ *   there, atomically, because the hash workers write such blocks too, outside any lock of ours
+ *   (`freshTarget`, import/hash.ts);
+ * - no separate existence checks: the caller decides whether to write (QuotaBlockstore checks
+ *   once, under its per-block lock, or lets the link tell);
  * - callback `fs` calls (no FileHandle objects), no fsync (blockstore-fs does not fsync either).
  */
 import { createHash } from 'node:crypto'
