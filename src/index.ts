@@ -49,7 +49,7 @@ export type { StorageLock, LockHolder } from './storage/lock.js'
 
 // Hard quota
 export { createQuotaLedger, createQuotaBlockstore, scanFsBlockstore, scanBlockstore, defaultReserveBytes } from './blockstore/index.js'
-export type { QuotaLedger, QuotaLedgerInit, QuotaUsage, QuotaBlockstore, QuotaBlockstoreInit, StatFsFn, StatFsResult, ScanResult, ScanFsOptions } from './blockstore/index.js'
+export type { QuotaLedger, QuotaLedgerInit, QuotaUsage, QuotaBlockstore, QuotaBlockstoreInit, FreshTarget, FreshWriteResult, StatFsFn, StatFsResult, ScanResult, ScanFsOptions } from './blockstore/index.js'
 
 // The orchestrator <-> node protocol and the orchestrator client a node runs
 export * from './protocol/index.js'

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import '../../src/polyfill.js'
+import type * as ProcessMemory from '../../src/runner/process-memory.js'
 
 export type Handler = (args: any) => Promise<unknown> | unknown
 export type Handlers = Record<string, Handler>
@@ -25,6 +26,9 @@ if (task === undefined || !/^[a-z-]+$/.test(task)) {
 }
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+// a storage node child stands for our runner process: the V8 settings its entry applies (bin/);
+// BENCH_RUNNER_FLAGS=0 leaves them out (to measure what they change)
+if (task === 'node' && process.env.BENCH_RUNNER_FLAGS !== '0') (await import(`../../src/runner/process-memory${ext}`) as typeof ProcessMemory).keepNewSpaceSmall()
 const mod = await import(`./${task}${ext}`) as { handlers: Handlers }
 const handlers = mod.handlers
 

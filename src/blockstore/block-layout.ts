@@ -10,21 +10,28 @@
  *   removed behind our back the write recreates it and retries once);
  * - one temp file per write (`.<file>.<unique>.tmp`, removed by the rescan after a crash)
  *   then `rename` over the final name: a reader never sees a partial block, and renaming over
- *   an identical block that already exists is harmless;
- * - no existence checks: the caller decides whether to write (QuotaBlockstore checks once,
- *   under its per-block lock);
+ *   an identical block that already exists is harmless. Blocks over 64 KiB are `link`ed
+ *   instead where the file system has hard links (block-write.ts): EEXIST says the block was
+ *   there, atomically, because the hash workers write such blocks too, outside any lock of ours
+ *   (`freshTarget`, import/hash.ts);
+ * - no separate existence checks: the caller decides whether to write (QuotaBlockstore checks
+ *   once, under its per-block lock, or lets the link tell);
  * - callback `fs` calls (no FileHandle objects), no fsync (blockstore-fs does not fsync either).
  */
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { logger } from '@libp2p/logger'
 import { FsBlockstore } from 'blockstore-fs'
+import { base32upper } from 'multiformats/bases/base32'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
 import { MultihashNextToLast } from './multihash-sharding.js'
 import { fsWorker, MAX_WRITE_BYTES } from '../util/fs-worker.js'
+import { isLinkUnsupported, linkTemp, renameTemp, writeTempIn } from './block-write.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { ShardingStrategy } from 'blockstore-fs/sharding'
-import type { CID } from 'multiformats/cid'
 
 const log = logger('otherthing:blockstore:layout')
 
@@ -84,6 +91,22 @@ export interface BlockLayout {
    * without a trip through the main thread for each fs call.
    */
   writeIfAbsent(cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<{ existed: boolean }>
+  /**
+   * Write a block a check just found missing (the caller holds the block's lock). A large block
+   * (over MAX_WRITE_BYTES) is linked into place, which also tells atomically whether a write
+   * outside the lock (a hash worker's, see `freshTarget`) stored it meanwhile; a small one is
+   * renamed into place as `write` does (nobody writes those outside the lock). Resolves whether
+   * it was found stored.
+   */
+  writeMissing(cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<{ existed: boolean }>
+  /**
+   * Where a hash worker may write large blocks itself (import/hash.ts: blockstore-fs's NextToLast
+   * names, temp file + `link`, EEXIST when stored), or undefined when this layout cannot take such
+   * writes (another sharding, or a file system without hard links).
+   */
+  freshTarget(): { directory: string } | undefined
+  /** The file system refused a hard link (`code`): large writes are renamed from now on, no fresh target. */
+  noteLinkError(code: string | undefined): void
   /** Remove what an interrupted `FsBlockstore.put` of `cid` left (`.<file>.tmp`). */
   removePartial(cid: CID): Promise<void>
   /** Sum and count the block files (`stat`, never read). */
@@ -110,21 +133,12 @@ function call<T> (fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void
   })
 }
 
-async function writeAll (fd: number, bytes: Uint8Array): Promise<void> {
-  let offset = 0
-  while (offset < bytes.byteLength) {
-    const n = await call<number>(cb => { fs.write(fd, bytes, offset, bytes.byteLength - offset, null, cb) })
-    offset += n
-  }
-}
-
-async function writeTemp (file: string, bytes: Uint8Array): Promise<void> {
-  const fd = await call<number>(cb => { fs.open(file, 'w', 0o666, cb) })
-  try {
-    await writeAll(fd, bytes)
-  } finally {
-    await call<void>(cb => { fs.close(fd, (err) => { cb(err, undefined) }) })
-  }
+/** Whether `sharding` names files as a hash worker does (blockstore-fs's default NextToLast: `<last 2>/<base32upper mh>.data`). */
+function namesLikeNextToLast (sharding: ShardingStrategy): boolean {
+  const mh = Digest.create(0x12, createHash('sha256').update('probe').digest())
+  const name = base32upper.encode(mh.bytes)
+  const { dir, file } = sharding.encode(CID.createV0(mh))
+  return dir === name.slice(-2) && file === `${name}.data`
 }
 
 function isMissing (err: unknown): boolean {
@@ -136,11 +150,15 @@ class DefaultBlockLayout implements BlockLayout {
   readonly directory: string
   readonly sharding: ShardingStrategy
   private readonly dirs = new Set<string>()
+  /** false once the file system refused a hard link */
+  private links = true
+  private readonly defaultSharding: boolean
 
   constructor (init: BlockLayoutInit) {
     this.directory = path.resolve(init.directory)
     // blockstore-fs's layout; file names of any hash decode (see multihash-sharding.ts)
     this.sharding = init.sharding ?? new MultihashNextToLast()
+    this.defaultSharding = namesLikeNextToLast(this.sharding)
   }
 
   pathOf (cid: CID): string {
@@ -235,30 +253,46 @@ class DefaultBlockLayout implements BlockLayout {
     signal?.throwIfAborted()
     const { dir, file } = this.sharding.encode(cid)
     const shard = path.join(this.directory, dir)
-    const target = path.join(shard, file)
     const temp = path.join(shard, `.${file}.${process.pid}-${++tempCounter}.tmp`)
-    if (!this.dirs.has(shard)) {
-      await call<string | undefined>(cb => { fs.mkdir(shard, { recursive: true }, cb) })
-      this.dirs.add(shard)
+    await writeTempIn(this.dirs, shard, temp, bytes, signal)
+    await renameTemp(temp, path.join(shard, file))
+  }
+
+  freshTarget (): { directory: string } | undefined {
+    return this.links && this.defaultSharding ? { directory: this.directory } : undefined
+  }
+
+  noteLinkError (code: string | undefined): void {
+    if (!isLinkUnsupported(code) || !this.links) return
+    this.links = false
+    log('no hard links in %s (%s): blocks are renamed into place', this.directory, code)
+  }
+
+  async writeMissing (cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<{ existed: boolean }> {
+    if (bytes.byteLength <= MAX_WRITE_BYTES || !this.links) {
+      await this.write(cid, bytes, signal)
+      return { existed: false }
     }
+    const created = await this.writeLinked(cid, bytes, signal)
+    if (created != null) return { existed: !created }
+    // no hard links here: nobody writes outside the lock any more (freshTarget is gone)
+    await this.write(cid, bytes, signal)
+    return { existed: false }
+  }
+
+  /** Temp file + link: whether this call created the block; undefined when links are not supported here. */
+  private async writeLinked (cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<boolean | undefined> {
+    signal?.throwIfAborted()
+    const { dir, file } = this.sharding.encode(cid)
+    const shard = path.join(this.directory, dir)
+    const temp = path.join(shard, `.${file}.${process.pid}-${++tempCounter}.tmp`)
+    await writeTempIn(this.dirs, shard, temp, bytes, signal)
     try {
-      try {
-        await writeTemp(temp, bytes)
-      } catch (err: any) {
-        if (err.code !== 'ENOENT') throw err
-        // the shard directory went away (store wiped): create it again and retry once
-        this.dirs.delete(shard)
-        await call<string | undefined>(cb => { fs.mkdir(shard, { recursive: true }, cb) })
-        this.dirs.add(shard)
-        await writeTemp(temp, bytes)
-      }
-      signal?.throwIfAborted()
-      await call<void>(cb => { fs.rename(temp, target, (err) => { cb(err, undefined) }) })
-    } catch (err) {
-      await call<void>(cb => { fs.rm(temp, { force: true }, (e) => { cb(e, undefined) }) }).catch((rmErr) => {
-        log.error('could not remove temp file %s (the next rescan does): %e', temp, rmErr)
-      })
-      throw err
+      return await linkTemp(temp, path.join(shard, file))
+    } catch (err: any) {
+      if (!isLinkUnsupported(err.code)) throw err
+      this.noteLinkError(err.code)
+      return undefined
     }
   }
 
@@ -266,6 +300,9 @@ class DefaultBlockLayout implements BlockLayout {
     signal?.throwIfAborted()
     const worker = bytes.byteLength <= MAX_WRITE_BYTES ? fsWorker('write') : undefined
     if (worker == null) {
+      // a large block: the link tells whether it was there, no separate check
+      const created = this.links ? await this.writeLinked(cid, bytes, signal) : undefined
+      if (created != null) return { existed: !created }
       if (await this.exists(cid)) return { existed: true }
       await this.write(cid, bytes, signal)
       return { existed: false }

@@ -13,7 +13,8 @@ import { scanBlockstore } from './scan.js'
 import type { BlockLayout } from './block-layout.js'
 import type { DiskGuard } from './disk-space.js'
 import type { Reservation, StoreEntry } from './ledger.js'
-import type { AbortOptions, QuotaBlockstore, QuotaBlockstoreInit, QuotaPutOptions } from './types.js'
+import { MAX_WRITE_BYTES } from '../util/fs-worker.js'
+import type { AbortOptions, FreshTarget, FreshWriteResult, QuotaBlockstore, QuotaBlockstoreInit, QuotaPutOptions } from './types.js'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -39,6 +40,8 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   private entry?: StoreEntry
   private guard?: DiskGuard
   private dirtyDone = false
+  /** deletes begun so far: a fresh write that overlapped one is checked again (see putFresh) */
+  private deletes = 0
   private dirtying?: Promise<void>
 
   constructor (init: QuotaBlockstoreInit) {
@@ -209,16 +212,67 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     await this.guard?.refresh()
     const reservation = this.ledger.reservation(entry, this.guard)
     reservation.add(bytes.byteLength)
+    let existed: boolean
     try {
-      await writer.write(cid, bytes, options?.signal)
+      // a large block may have been linked in by a fresh write meanwhile: writeMissing tells
+      ({ existed } = await writer.writeMissing(cid, bytes, options?.signal))
     } catch (err: any) {
       reservation.release()
       if (options?.signal?.aborted === true) throw options.signal.reason ?? err
       throw new PutFailedError(String(err))
     }
+    if (existed) {
+      reservation.release()
+      return cid
+    }
     reservation.commit()
     options?.onStored?.()
     return cid
+  }
+
+  freshTarget (size: number): FreshTarget | undefined {
+    if (this.entry == null || size <= MAX_WRITE_BYTES) return undefined
+    return this.writer?.freshTarget()
+  }
+
+  async putFresh<R extends FreshWriteResult> (size: number, run: (target: FreshTarget | undefined) => Promise<R>, options?: QuotaPutOptions): Promise<{ result: R, stored: boolean, retry: boolean }> {
+    options?.signal?.throwIfAborted()
+    const entry = this.opened()
+    const target = this.freshTarget(size)
+    if (target == null) return { result: await run(undefined), stored: false, retry: true }
+    await this.ensureDirty(entry)
+    await this.guard?.refresh()
+    const reservation = this.ledger.reservation(entry, this.guard)
+    let fits = true
+    try {
+      reservation.add(size)
+    } catch {
+      // the caller's put reports it (or frees space and retries): near the limit a stored block still fits
+      fits = false
+    }
+    const deletes = this.deletes
+    let result: R
+    try {
+      result = await this.track(run(fits ? target : undefined))
+    } catch (err) {
+      reservation.release()
+      throw err
+    }
+    const write = result.write
+    if (write?.created === true) {
+      reservation.commit()
+      this.hints.written(mhKey(result.cid))
+      options?.onStored?.()
+    } else {
+      reservation.release()
+      if (write?.error != null) {
+        this.writer?.noteLinkError(write.error)
+        log('fresh write of %c failed (%s), written the usual way: %s', result.cid, write.error, write.message)
+      }
+    }
+    // a delete ran meanwhile (gc, a rollback): it may have taken this block before its writer
+    // could mark it as in use; the caller's put checks again under the block's lock
+    return { result, stored: write?.created === true, retry: write?.created !== true || this.deletes !== deletes }
   }
 
   /**
@@ -322,6 +376,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   }
 
   private async deleteLocked (entry: StoreEntry, cid: CID, options?: AbortOptions): Promise<void> {
+    this.deletes++
     const size = await this.sizeOf(cid, options)
     if (size == null) {
       await this.child.delete(cid, options)

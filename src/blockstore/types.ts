@@ -58,6 +58,16 @@ export interface QuotaPutOptions extends AbortOptions {
   onStored?: () => void
 }
 
+/** A blockstore-fs directory a hash worker may write blocks into (NextToLast names). */
+export interface FreshTarget { directory: string }
+
+/** What `putFresh`'s writer reports: the block's CID and what the write did. */
+export interface FreshWriteResult {
+  cid: CID
+  /** `created`: the write made the block's file; `error`: an fs error code (nothing written); absent: not written. */
+  write?: { created?: boolean, error?: string, message?: string }
+}
+
 /** A Blockstore that refuses writes above the ledger's quota or below the drive's reserve. */
 export interface QuotaBlockstore extends Blockstore {
   /** The store's id in the ledger. */
@@ -75,6 +85,20 @@ export interface QuotaBlockstore extends Blockstore {
    */
   readonly copiesBytes: boolean
   putMany(source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID>
+  /**
+   * Where the caller's own thread may write a block of `size` bytes into this store (see
+   * `putFresh`), or undefined: the block goes through `put`.
+   */
+  freshTarget(size: number): FreshTarget | undefined
+  /**
+   * A block the caller hashes and writes itself, off this thread (`run`, e.g. a hash worker:
+   * temp file + `link` under blockstore-fs's name, see import/hash.ts), counted exactly: `size`
+   * bytes are reserved before `run` starts (`run` gets no target when they do not fit), then
+   * committed when `run` created the file and given back otherwise. `stored`: this call stored
+   * a new block. `retry`: put the block the usual way now (it was there, or not written, or a
+   * delete overlapped and may have taken it).
+   */
+  putFresh<R extends FreshWriteResult>(size: number, run: (target: FreshTarget | undefined) => Promise<R>, options?: QuotaPutOptions): Promise<{ result: R, stored: boolean, retry: boolean }>
   delete(cid: CID, options?: AbortOptions): Promise<void>
   deleteMany(source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID>
   /** Open the child, register with the ledger and reconcile usage (rescan if the last shutdown was not clean). */

@@ -70,6 +70,8 @@ export interface WriteSession {
 }
 
 export interface GuardedBlockstore extends Blockstore {
+  /** The store under this one (the workspace's QuotaBlockstore, or its FsBlockstore). */
+  readonly child: RepoBlockstore
   /** Bytes stored by this workspace (undefined without a quota store). */
   readonly used: number | undefined
   /**

@@ -6,11 +6,18 @@
 import { InvalidArgumentError } from '../../errors.js'
 import { throwIfAborted } from '../abort.js'
 import { translateError } from '../cid.js'
-import { importFile, layoutFor } from '../import/index.js'
+import { freshLeaves, importFile, layoutFor } from '../import/index.js'
 import { pinDag } from '../pins/pin-dag.js'
 import { inWriteSession } from './session.js'
+import type { QuotaBlockstore } from '../../blockstore/types.js'
 import type { WorkspaceComponents } from '../components.js'
 import type { AddOptions, AddResult, AddSource } from '../types.js'
+
+/** The quota store's fresh-write side, when `store` is a QuotaBlockstore over block files. */
+function freshWriter (store: unknown): Pick<QuotaBlockstore, 'freshTarget' | 'putFresh'> | undefined {
+  const s = store as Partial<QuotaBlockstore> | null
+  return typeof s?.putFresh === 'function' && typeof s.freshTarget === 'function' ? s as QuotaBlockstore : undefined
+}
 
 export type AddComponents = Pick<WorkspaceComponents, 'blockstore' | 'store' | 'pins' | 'getCodec' | 'quota' | 'log'>
 
@@ -48,7 +55,7 @@ export async function add (components: AddComponents, source: AddSource, options
   throwIfAborted(options.signal)
   validateAddOptions(options)
   try {
-    const result = await inWriteSession(components, async () => {
+    const result = await inWriteSession(components, async (session) => {
       let bytes = 0
       const counted = async function * (): AsyncGenerator<Uint8Array> {
         for await (const chunk of toChunks(source)) {
@@ -58,8 +65,14 @@ export async function add (components: AddComponents, source: AddSource, options
           yield chunk
         }
       }
+      // new content nobody can be waiting for: straight to the local store, not through Helia's
+      // blockstore (its has() before each put, its lock, the bitswap notification)
+      const blockstore = components.store
+      const quota = freshWriter(blockstore.child)
+      // leaves hashed and written on the hash workers where the store allows it (import/fresh-leaves.ts)
+      const putLeaf = quota != null ? freshLeaves({ quota, blockstore, recordWritten: (cid) => { session.recordWritten(cid) } }) : undefined
       // chunks hashed in the thread pool, bounded writes in flight (import/)
-      const file = await importFile(counted(), components.blockstore, { layout: layoutFor(options), signal: options.signal, release: internals.release })
+      const file = await importFile(counted(), blockstore, { layout: layoutFor(options), signal: options.signal, release: internals.release, putLeaf })
       if (options.pin !== false) {
         // the importer knows the tree's height: the leaves are recorded without being read back
         await pinDag(components, file.cid, { size: bytes, name: options.name, signal: options.signal, descend: (_, depth) => depth < file.height })

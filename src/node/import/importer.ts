@@ -11,7 +11,7 @@ import { createBalancedTree } from './balanced-tree.js'
 import { fixedSizeChunks } from './chunker.js'
 import { blockCidSync, hashBlock } from './hash.js'
 import { encodeLeaf, resolveLayout } from './layout.js'
-import type { FileLayout, NodeSummary } from './layout.js'
+import type { EncodedBlock, FileLayout, NodeSummary } from './layout.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import { awaitedLater } from '../../util/promise.js'
@@ -35,6 +35,11 @@ export interface ImportFileOptions extends AbortOptions {
    * given (it copies them, e.g. to a file).
    */
   release?: (bytes: Uint8Array) => void
+  /**
+   * Hashes and stores one leaf, resolving its CID and the bytes to use from now on (the
+   * block's view may be detached by a worker). @default hashBlock, then `blockstore.put`
+   */
+  putLeaf?: (block: EncodedBlock, options: AbortOptions) => Promise<{ cid: CID, bytes: Uint8Array }>
 }
 
 export interface ImportedFile {
@@ -79,11 +84,16 @@ export async function importFile (source: AsyncIterable<Uint8Array> | Iterable<U
     return { cid, dagSize, fileSize }
   })
 
+  const putLeaf = options.putLeaf ?? (async (block: EncodedBlock, o: AbortOptions) => {
+    const hashed = await hashBlock(block)
+    await blockstore.put(hashed.cid, hashed.bytes, o)
+    return hashed
+  })
+
   const leaf = async (chunk: Uint8Array): Promise<NodeSummary> => {
     const fileSize = chunk.byteLength
     const block = encodeLeaf(chunk, layout)
-    const { cid, bytes } = await hashBlock(block)
-    await blockstore.put(cid, bytes, putOptions)
+    const { cid, bytes } = await putLeaf(block, putOptions)
     blocks++
     // block.bytes may be detached by now (transferred to a hash worker): use the bytes handed back
     const dagSize = bytes.byteLength
