@@ -45,6 +45,8 @@ interface RunResult {
   rss: number[]
   /** Peak V8 heap in use per instance (of the 50 ms samples). */
   heap: number[]
+  /** Peak memory outside the V8 heap per instance (`external`, same samples). */
+  external: number[]
   clientsRss: number
   failed: number
   /** CPU ms during the pin phase: each instance, the simulated nodes, the PostgreSQL server (0 on SQLite). */
@@ -94,12 +96,14 @@ async function run (ctx: BenchContext, engine: 'sqlite' | 'postgres', database: 
     await waitFor('pinned', before + options.pins * REPLICATION, 1_800_000)
     const ms = performance.now() - t1
     const cpu1 = await cpuNow()
-    const heap = await Promise.all(instances.map(async c => (await c.request<{ heapPeak: number }>('cpu', {}, 60_000)).heapPeak))
+    const peaks = await Promise.all(instances.map(async c => await c.request<{ heapPeak: number, externalPeak: number }>('cpu', {}, 60_000)))
+    const heap = peaks.map(p => p.heapPeak)
+    const external = peaks.map(p => p.externalPeak)
     const cpu = { instances: cpu1.instances.map((v, i) => v - cpu0.instances[i]), clients: cpu1.clients - cpu0.clients, server: cpu1.server - cpu0.server }
     const failed = (await sum()).failed
     const stopped = await Promise.all(instances.map(async c => await c.stop()))
     const cs = await clients.stop()
-    return { ms, connectMs, rss: stopped.map(s => s.maxRssBytes), heap, clientsRss: cs.maxRssBytes, failed, cpu }
+    return { ms, connectMs, rss: stopped.map(s => s.maxRssBytes), heap, external, clientsRss: cs.maxRssBytes, failed, cpu }
   } finally {
     for (const c of instances) c.kill()
     clients.kill()
@@ -132,7 +136,7 @@ export async function orchestratorPgBench (ctx: BenchContext): Promise<Row[]> {
     return `CPU/pin ${orch.toFixed(3)} ms orchestrator${r.cpu.instances.length > 1 ? ` (${r.cpu.instances.map(v => (v / 1000).toFixed(1)).join(' + ')} s)` : ''}` +
       (r.cpu.server > 0 ? ` + ${(r.cpu.server / options.pins).toFixed(3)} ms server` : '') + ` + ${(r.cpu.clients / options.pins).toFixed(3)} ms sim nodes`
   }
-  const heaps = (r: RunResult): string => `heap peak ${r.heap.map(h => (h / MiB).toFixed(0)).join(' / ')} MiB`
+  const heaps = (r: RunResult): string => `heap peak ${r.heap.map(h => (h / MiB).toFixed(0)).join(' / ')} MiB, external peak ${r.external.map(h => (h / MiB).toFixed(0)).join(' / ')} MiB`
   return [
     { script: 'orchestrator-pg', name: `SQLite, 1 process: ${options.pins} pins (x${REPLICATION}) placed and confirmed, ${options.nodes} nodes`, items: options.pins, itemUnit: 'pins', ms: lite.ms, peakRssBytes: lite.rss[0], note: `connect ${lite.connectMs.toFixed(0)} ms; failed ${lite.failed}; ${perPin(lite)}; ${heaps(lite)}` },
     {

@@ -13,7 +13,13 @@ import type { Handlers } from './entry.js'
 let orch: Orchestrator | undefined
 /** Peak V8 heap in use, sampled every 50 ms (the entry's own peaks come with `exit`, which can time out on a busy instance). */
 let heapPeak = 0
-setInterval(() => { heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed) }, 50).unref()
+/** Peak of what lives outside the V8 heap (Buffers, sockets' buffers: `external`), same samples. */
+let externalPeak = 0
+setInterval(() => {
+  const m = process.memoryUsage()
+  heapPeak = Math.max(heapPeak, m.heapUsed)
+  externalPeak = Math.max(externalPeak, m.external)
+}, 50).unref()
 let workspaceIds: string[] = []
 const counters = { ready: 0, pinned: 0, failed: 0 }
 const waiters: Array<{ key: 'ready' | 'pinned', count: number, resolve: () => void }> = []
@@ -100,7 +106,7 @@ export const handlers: Handlers = {
   /** CPU time this process used so far (user + system), in ms. */
   async cpu () {
     const u = process.cpuUsage()
-    return { ms: (u.user + u.system) / 1000, heapPeak }
+    return { ms: (u.user + u.system) / 1000, heapPeak, externalPeak }
   },
   async counts () {
     return { ...counters, leader: orch?.isLeader ?? false }

@@ -60,22 +60,27 @@ export class LiveState {
   setRemote (online: Iterable<string>, ready: Map<string, Map<string, string[]>>): void {
     this.remoteOnline.clear()
     for (const id of online) if (!this.sessions.has(id)) this.remoteOnline.add(id)
+    // only what changed is touched: this runs every refresh, on every instance, over every node
     for (const [ws, ids] of this.remoteReady) {
+      const now = ready.get(ws)
       for (const id of ids) {
+        if (now?.has(id) === true && this.remoteOnline.has(id)) continue
+        ids.delete(id)
         if (this.sessions.has(id)) continue
         this.ready.get(ws)?.delete(id)
         this.peerAddrs.get(ws)?.delete(id)
       }
+      if (ids.size === 0) this.remoteReady.delete(ws)
     }
-    this.remoteReady.clear()
     for (const [ws, nodes] of ready) {
-      const ids = new Set<string>()
+      let ids = this.remoteReady.get(ws)
       for (const [id, addrs] of nodes) {
         if (this.sessions.has(id) || !this.remoteOnline.has(id)) continue
+        if (ids == null) this.remoteReady.set(ws, ids = new Set())
+        if (ids.has(id) && this.ready.get(ws)?.has(id) === true && this.peerAddrs.get(ws)?.get(id) === addrs) continue
         ids.add(id)
         this.markReady(ws, id, addrs)
       }
-      this.remoteReady.set(ws, ids)
     }
   }
 

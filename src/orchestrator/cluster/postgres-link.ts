@@ -166,19 +166,29 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     onlineNodes: onlineNow
   }
 
+  /** Parsed addresses per `workspace node` of the last refresh, with the JSON they came from (unchanged rows reuse the array). */
+  let parsed = new Map<string, { json: string, list: string[] }>()
   /** Reads who is online and ready on every instance; marks the nodes that vanished offline. */
   const refresh = async (): Promise<void> => {
     if (core == null || stopped) return
     const ctx = core.context
     const holders = await bus.onlineNodes()
-    const res = await pool.query<{ workspace_id: string, node_id: string, instance_id: string, addresses: string }>('SELECT * FROM cluster_ready')
+    // the other instances' rows only, and only what is used: this runs every `refreshMs` on every instance
+    const res = await pool.query<{ workspace_id: string, node_id: string, instance_id: string, addresses: string }>(
+      'SELECT workspace_id, node_id, instance_id, addresses FROM cluster_ready WHERE instance_id <> $1', [instanceId])
     const ready = new Map<string, Map<string, string[]>>()
+    const nextParsed = new Map<string, { json: string, list: string[] }>()
     for (const r of res.rows) {
-      if (holders.get(r.node_id) !== r.instance_id || r.instance_id === instanceId) continue
+      if (holders.get(r.node_id) !== r.instance_id) continue
       let m = ready.get(r.workspace_id)
       if (m == null) ready.set(r.workspace_id, m = new Map())
-      m.set(r.node_id, JSON.parse(r.addresses) as string[])
+      const key = `${r.workspace_id} ${r.node_id}`
+      let entry = parsed.get(key)
+      if (entry?.json !== r.addresses) entry = { json: r.addresses, list: JSON.parse(r.addresses) as string[] }
+      nextParsed.set(key, entry)
+      m.set(r.node_id, entry.list)
     }
+    parsed = nextParsed
     const now = ctx.clock.now()
     const next = new Set(holders.keys())
     // nodes that were online somewhere and are not anymore: offline from now, re-pinned after the grace period
@@ -204,8 +214,9 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     for (const [ws, id] of fresh) core.bootstrap.queue(ws, id)
     if (lease.isLeader) for (const ws of new Set(fresh.map(([ws]) => ws))) core.replication.schedule(ws)
     // free space the other instances' nodes reported
-    const nodes = await ctx.store.listNodes()
-    for (const n of nodes) {
+    const nodes = await pool.query<{ id: string, storage_free: number | null, storage_reported_at: number | null }>(
+      'SELECT id, storage_free, storage_reported_at FROM nodes WHERE storage_free IS NOT NULL')
+    for (const n of nodes.rows) {
       if (n.storage_free == null || ctx.state.sessions.has(n.id)) continue
       const known = reported.get(n.id)
       if (known !== n.storage_reported_at) {
