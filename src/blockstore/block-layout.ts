@@ -30,6 +30,8 @@ import * as Digest from 'multiformats/hashes/digest'
 import { MultihashNextToLast } from './multihash-sharding.js'
 import { fsWorker, MAX_WRITE_BYTES } from '../util/fs-worker.js'
 import { isLinkUnsupported, linkTemp, renameTemp, writeTempIn } from './block-write.js'
+import { scanFsBlockstore } from './scan-fs.js'
+import type { ScanFsOptions, ScanResult } from './scan-fs.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { ShardingStrategy } from 'blockstore-fs/sharding'
 
@@ -40,24 +42,6 @@ export interface BlockLayoutInit {
   directory: string
   /** @default blockstore-fs's NextToLast (FsBlockstore's default) */
   sharding?: ShardingStrategy
-}
-
-export interface ScanResult {
-  /** Sum of the sizes of the block files. */
-  bytes: number
-  /** Number of blocks. */
-  blocks: number
-  /** Leftover temporary files of interrupted writes that were removed. */
-  removedTempFiles: number
-}
-
-export interface ScanFsOptions extends AbortOptions {
-  /** Extension of block files. @default '.data' */
-  extension?: string
-  /** Remove `.<name>.tmp` files left by interrupted writes (only safe when no one is writing). @default false */
-  removeTempFiles?: boolean
-  /** Parallel `stat` calls. @default 64 */
-  concurrency?: number
 }
 
 export interface BlockLayout {
@@ -354,55 +338,4 @@ class DefaultBlockLayout implements BlockLayout {
 
 export function createBlockLayout (init: BlockLayoutInit): BlockLayout {
   return new DefaultBlockLayout(init)
-}
-
-/**
- * Sum the sizes of the block files under a blockstore-fs directory by `stat`ing them (never
- * reading them). Handles any sharding depth.
- */
-export async function scanFsBlockstore (directory: string, options: ScanFsOptions = {}): Promise<ScanResult> {
-  const extension = options.extension ?? '.data'
-  const concurrency = options.concurrency ?? 64
-  const result: ScanResult = { bytes: 0, blocks: 0, removedTempFiles: 0 }
-  const dirs = [directory]
-  let batch: Array<Promise<void>> = []
-
-  const flush = async (): Promise<void> => {
-    await Promise.all(batch)
-    batch = []
-  }
-
-  while (dirs.length > 0) {
-    options.signal?.throwIfAborted()
-    const dir = dirs.pop() as string
-    let entries
-    try {
-      entries = await fsp.readdir(dir, { withFileTypes: true })
-    } catch (err: any) {
-      if (err.code === 'ENOENT') continue
-      throw err
-    }
-    for (const entry of entries) {
-      const file = path.join(dir, entry.name)
-      if (entry.isDirectory()) {
-        dirs.push(file)
-      } else if (entry.name.startsWith('.') && entry.name.endsWith('.tmp')) {
-        if (options.removeTempFiles === true) {
-          batch.push(fsp.rm(file, { force: true }).then(() => { result.removedTempFiles++ }))
-        }
-      } else if (entry.name.endsWith(extension)) {
-        batch.push(fsp.stat(file).then(st => {
-          result.bytes += st.size
-          result.blocks++
-        }, (err: any) => {
-          if (err.code !== 'ENOENT') throw err
-        }))
-      }
-      if (batch.length >= concurrency) {
-        await flush()
-      }
-    }
-  }
-  await flush()
-  return result
 }

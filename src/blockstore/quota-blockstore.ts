@@ -9,6 +9,7 @@ import { createKeyLock } from '../util/key-lock.js'
 import { mhKey } from './mh-key.js'
 import { DefaultQuotaLedger } from './ledger.js'
 import { orderedParallel } from './ordered-parallel.js'
+import { hasOrFalse, sizeByReading } from './probe.js'
 import { scanBlockstore } from './scan.js'
 import type { BlockLayout } from './block-layout.js'
 import type { DiskGuard } from './disk-space.js'
@@ -184,13 +185,14 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     try {
       await this.child.put(cid, input, options)
     } catch (err) {
-      if (reservation.error == null && await this.hasQuietly(cid)) {
+      if (reservation.error == null && await hasOrFalse(this.child, cid)) {
         // the block made it to disk despite the error (e.g. an abort that lost the race)
         reservation.commit()
         options?.onStored?.()
       } else {
         reservation.release()
-        await this.removePartial(cid)
+        // what the refused or failed streaming write left behind (blockstore-fs writes `.<file>.tmp` then renames)
+        await this.layout?.removePartial(cid)
       }
       throw reservation.error ?? err
     }
@@ -324,31 +326,11 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     }
   }
 
-  private async hasQuietly (cid: CID): Promise<boolean> {
-    try {
-      return await this.child.has(cid)
-    } catch (err) {
-      log('has %c after a failed write: %e', cid, err)
-      return false
-    }
-  }
 
-  /** Remove what a refused or failed streaming write left behind (blockstore-fs writes `.<file>.tmp` then renames). */
-  private async removePartial (cid: CID): Promise<void> {
-    await this.layout?.removePartial(cid)
-  }
 
   /** Size of a stored block, or undefined if it is not stored. */
   private async sizeOf (cid: CID, options?: AbortOptions): Promise<number | undefined> {
-    if (this.layout != null) return this.layout.sizeOf(cid)
-    let size = 0
-    try {
-      for await (const chunk of this.child.get(cid, options)) size += chunk.byteLength
-    } catch (err: any) {
-      if (err.name === 'NotFoundError') return undefined
-      throw err
-    }
-    return size
+    return this.layout != null ? this.layout.sizeOf(cid) : sizeByReading(this.child, cid, options)
   }
 
   async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID> {
@@ -386,7 +368,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     try {
       await this.child.delete(cid, options)
     } catch (err) {
-      if (!(await this.hasQuietly(cid))) this.ledger.freed(entry, size, this.guard)
+      if (!(await hasOrFalse(this.child, cid))) this.ledger.freed(entry, size, this.guard)
       throw err
     }
     this.ledger.freed(entry, size, this.guard)

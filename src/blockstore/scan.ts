@@ -1,9 +1,9 @@
-import type { ScanResult } from './block-layout.js'
+import type { ScanResult } from './scan-fs.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 
-export { scanFsBlockstore } from './block-layout.js'
-export type { ScanResult, ScanFsOptions } from './block-layout.js'
+export { scanFsBlockstore } from './scan-fs.js'
+export type { ScanResult, ScanFsOptions } from './scan-fs.js'
 
 /** Sum block sizes of any blockstore by streaming every block (slow; for stores without a directory). */
 export async function scanBlockstore (store: Pick<Blockstore, 'getAll'>, options: AbortOptions = {}): Promise<ScanResult> {
