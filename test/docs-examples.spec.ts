@@ -7,12 +7,12 @@
  *   a `<!-- check: <declarations> -->` comment before it declares what the example takes as given
  *   (e.g. `declare const ws: WorkspaceNode`), invisible to readers;
  * - `<!-- skip: <reason> -->` leaves it out (say why, e.g. needs Electron).
- * Also: the README's architecture diagram lists every folder of src/.
+ * Also: the README's architecture diagram lists every folder of src/, and no src/ file is over 400 lines.
  */
 import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -227,5 +227,23 @@ describe('the README architecture diagram', () => {
     const listed = [...nodeBlock.matchAll(/^ {4}([a-z0-9-]+)\/\s/gm)].map(m => m[1]).sort()
     const entries = await readdir(join(root, 'src', 'node'), { withFileTypes: true })
     expect(listed).toEqual(entries.filter(d => d.isDirectory()).map(d => d.name).sort())
+  })
+})
+
+describe('the source layout', () => {
+  it("keeps every src/ file at 400 lines or fewer (small modules with one job each, as the README's conventions say)", async () => {
+    const over: string[] = []
+    const walk = async (dir: string): Promise<void> => {
+      for (const d of await readdir(dir, { withFileTypes: true })) {
+        const file = join(dir, d.name)
+        if (d.isDirectory()) await walk(file)
+        else if (d.name.endsWith('.ts')) {
+          const lines = (await readFile(file, 'utf8')).split('\n').length - 1
+          if (lines > 400) over.push(`${relative(root, file)} (${lines})`)
+        }
+      }
+    }
+    await walk(join(root, 'src'))
+    expect(over).toEqual([])
   })
 })
