@@ -5,12 +5,10 @@
  * once (link() creates the file once), a refused reservation writes nothing, and a store over
  * another sharding takes no fresh writes.
  */
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { FsBlockstore } from 'blockstore-fs'
 import { FlatDirectory } from 'blockstore-fs/sharding'
 import * as dagPb from '@ipld/dag-pb'
@@ -20,9 +18,9 @@ import { hashAndWriteBlock, hashBlock } from '../src/node/import/hash.js'
 import type { QuotaBlockstore, QuotaLedger } from '../src/blockstore/index.js'
 import type { EncodedBlock } from '../src/node/import/layout.js'
 import { filesUnder } from './helpers/blocks.js'
+import { killWriterMidway } from './helpers/killed-writer.js'
 
 const SIZE = 256 * 1024
-const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 
 function leaf (bytes: Uint8Array): EncodedBlock {
   // a fresh copy each time: the hash worker takes (detaches) owned buffers
@@ -146,22 +144,7 @@ describe('QuotaBlockstore fresh writes (hash worker writes the block)', () => {
       }
     `
     for (let run = 0; run < 2; run++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', writer], {
-        cwd: repoRoot,
-        env: { ...process.env, STATE_PATH: path.join(dir, 'ledger.json'), BLOCKS_DIR: directory },
-        stdio: ['ignore', 'pipe', 'pipe']
-      })
-      let stderr = ''
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-      const exited = new Promise<NodeJS.Signals | null>(resolve => child.on('exit', (_code, signal) => { resolve(signal) }))
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve() })
-        child.on('exit', () => { reject(new Error(`writer exited early: ${stderr}`)) })
-      })
-      // killed at some point of its write loop (the loop never waits for us)
-      await new Promise(resolve => setTimeout(resolve, 50 + Math.random() * 250))
-      child.kill('SIGKILL')
-      expect(await exited).toBe('SIGKILL')
+      await killWriterMidway(writer, { STATE_PATH: path.join(dir, 'ledger.json'), BLOCKS_DIR: directory })
       store = createQuotaBlockstore({ child: new FsBlockstore(directory), ledger: createQuotaLedger({ limitBytes: Infinity, statePath: path.join(dir, 'ledger.json'), reserveBytes: 0 }), name: 'ws', directory })
       await store.open()
       const scan = await scanFsBlockstore(directory)

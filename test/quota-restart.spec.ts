@@ -1,15 +1,12 @@
-import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { FsBlockstore } from 'blockstore-fs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createQuotaBlockstore, createQuotaLedger } from '../src/blockstore/index.js'
 import type { QuotaBlockstore, QuotaLedger } from '../src/blockstore/index.js'
 import { randomBlock as block, chunked } from './helpers/blocks.js'
-
-const repoRoot = fileURLToPath(new URL('..', import.meta.url))
+import { killWriterMidway } from './helpers/killed-writer.js'
 
 /** An independent scan of a blockstore-fs directory: sizes of the *.data files, and any leftover temp files. */
 async function scanDisk (dir: string): Promise<{ bytes: number, blocks: number, tmp: number }> {
@@ -137,21 +134,7 @@ describe('QuotaLedger persistence: exact after restart', () => {
       }
     `
     for (let run = 0; run < 3; run++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', writer], {
-        cwd: repoRoot,
-        env: { ...process.env, STATE_PATH: statePath, BLOCKS_DIR: blocksDir },
-        stdio: ['ignore', 'pipe', 'pipe']
-      })
-      let stderr = ''
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-      const exited = new Promise<NodeJS.Signals | null>(resolve => child.on('exit', (_code, signal) => { resolve(signal) }))
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve() })
-        child.on('exit', () => { reject(new Error(`writer exited early: ${stderr}`)) })
-      })
-      await new Promise(resolve => setTimeout(resolve, 50 + Math.random() * 250))
-      child.kill('SIGKILL')
-      expect(await exited).toBe('SIGKILL')
+      await killWriterMidway(writer, { STATE_PATH: statePath, BLOCKS_DIR: blocksDir })
       expect((await readState(statePath)).stores.ws.clean).toBe(false)
 
       const node = await openNode()
