@@ -72,12 +72,12 @@ export async function add (components: AddComponents, source: AddSource, options
       // new content nobody can be waiting for: straight to the local store, not through Helia's
       // blockstore (its has() before each put, its lock, the bitswap notification)
       const blockstore = components.store
-      const quota = freshWriter(blockstore.child)
+      const quota = WORKER_WRITES ? freshWriter(blockstore.child) : undefined
       // leaves hashed and written on the hash workers where the store allows it and the machine
       // has cores to spare (import/fresh-leaves.ts; on 2 cores the one worker doing hash + file
       // calls was the bottleneck: kubo 0.80x / cidv1 0.95x sha256sum against 0.91x / 1.35x with
       // the main thread's writes, same runs, docs/performance.md 2026-12-03)
-      const putLeaf = !WORKER_WRITES ? undefined : quota != null ? freshLeaves({ quota, blockstore, recordWritten: (cid) => { session.recordWritten(cid) } }) : undefined
+      const putLeaf = quota != null ? freshLeaves({ quota, blockstore, recordWritten: (cid) => { session.recordWritten(cid) } }) : undefined
       // chunks hashed in the thread pool, bounded writes in flight (import/)
       const file = await importFile(counted(), blockstore, { layout: layoutFor(options), signal: options.signal, release: internals.release, putLeaf })
       if (options.pin !== false) {
