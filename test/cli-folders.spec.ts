@@ -1,11 +1,12 @@
 /**
  * The CLI's folder and content commands as real processes through the bin
- * launcher, against a real node runner: add -r, get of a folder and of a
+ * launcher, against a real node runner: add -r (-H, --wrap-with-directory,
+ * symlinks skipped), get of a folder and of a
  * path, ls, pin, unpin, pins, stats, gc, car export|import, --version,
  * --timeout, and get's destination checks before any download.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NodeRunner } from '../src/runner/node-runner.js'
@@ -59,6 +60,27 @@ describe('cli (process): folders and content', () => {
     // the CID Kubo's `ipfs add -r album` gives: the node's own addDirectory, checked against Kubo's importer
     const ws = runner.storageNode.workspace('ws-cli-folders')
     expect((await ws.addDirectory(join(dir, 'album'), { pin: false })).cid.toString()).toBe(root)
+  })
+
+  it('add -r -H --wrap-with-directory: dot-files kept, a symlink skipped with a note, the root wraps the folder', async () => {
+    const tree = join(dir, 'linked')
+    await mkdir(tree)
+    await writeFile(join(tree, 'a.txt'), 'a\n')
+    await writeFile(join(tree, '.env'), 'hidden\n')
+    await symlink('a.txt', join(tree, 'link'))
+    // not pinned: the pins test below counts the pins
+    const run = await runBin(['add', '-r', '-H', '--wrap-with-directory', '--no-pin', tree, ...api, '--no-progress'])
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain('skipped linked/link (symlink)')
+    const wrapper = run.stdout.trim()
+    const ws = runner.storageNode.workspace('ws-cli-folders')
+    const names = async (path: string): Promise<string[]> => {
+      const out: string[] = []
+      for await (const e of ws.ls(path)) out.push(e.name)
+      return out.sort()
+    }
+    expect(await names(wrapper)).toEqual(['linked'])
+    expect(await names(`${wrapper}/linked`)).toEqual(['.env', 'a.txt'])
   })
 
   it('ls lists a folder, and a folder inside it by path', async () => {

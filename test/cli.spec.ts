@@ -146,6 +146,25 @@ describe('cli (process)', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+  it('node --storage with a relative path keeps its data there, against the working directory (not in the app-data folder)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-rel-'))
+    let sent = false
+    try {
+      const run = await runBin([
+        'node', '--storage', './laptop', '--app-data', join(dir, 'app'), '--quota', '32MiB', '--api-port', '0', '--workspace', 'ws-rel'
+      ], {
+        cwd: dir,
+        env: { OTHERTHING_SWARM_KEY: generateSwarmKey() },
+        onStdout: (text, kill) => { if (!sent && text.includes('press Ctrl+C')) { sent = true; kill('SIGINT') } }
+      })
+      expect(run.code).toBe(0)
+      expect(run.stdout).toContain(`storage: ${join(dir, 'laptop', 'otherthing-storage')}`)
+      const config = JSON.parse(await readFile(join(dir, 'laptop', 'otherthing-storage', 'node-config.json'), 'utf8'))
+      expect(config.storagePath).toBe(join(dir, 'laptop'))
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('cli orchestrator (process)', () => {

@@ -1,7 +1,7 @@
 /**
  * Folders end to end in a real browser (Debian's Chromium through
  * playwright-core): a folder uploaded with `<input webkitdirectory>` keeps
- * its paths, the orchestrator replicates the pinned directory as a whole DAG
+ * its paths (the progress bar shown while it is sent), the orchestrator replicates the pinned directory as a whole DAG
  * on two member nodes with the size of all its files, and the page browses
  * it and downloads one file from inside it and the folder as a tar.
  */
@@ -40,14 +40,25 @@ describe.skipIf(!hasChromium)('dashboard folders in a browser', () => {
     await world?.close()
   }, 30_000)
 
-  it('uploads a folder with its paths, replicates it as a whole DAG, browses it and downloads a file and the tar', async () => {
+  it('uploads a folder with its paths and a progress bar, replicates it as a whole DAG, browses it and downloads a file and the tar', async () => {
     await world.login()
     await page.locator('#folder-upload-form').waitFor()
 
     await page.locator('#folder-input').setInputFiles(join(dir, 'upload/trip'))
     await page.locator('#folder-replication').fill('2')
+    // the progress bar, as the page sets it: shown, following the bytes sent up to 100%, hidden at the end
+    await page.evaluate(() => {
+      const bar = document.getElementById('folder-progress') as HTMLProgressElement
+      const seen: string[] = []
+      ;(window as unknown as { folderProgress: string[] }).folderProgress = seen
+      new MutationObserver(() => { seen.push(bar.hidden ? 'hidden' : String(bar.value)) }).observe(bar, { attributes: true })
+    })
     await page.locator('#folder-upload-button').click()
     await expect.poll(() => page.locator('#folder-status').textContent(), { timeout: 30_000 }).toMatch(/^trip uploaded: 4 files and folders/)
+    const progress = await page.evaluate(() => (window as unknown as { folderProgress: string[] }).folderProgress)
+    expect(progress.indexOf('100')).toBeGreaterThan(0)
+    expect(progress.slice(0, progress.indexOf('100')).every(v => v !== 'hidden')).toBe(true)
+    expect(progress.at(-1)).toBe('hidden')
 
     // the pin: the folder's name, the size of all its files, on both members (whole DAG: every file readable offline)
     const pin = (await orch.workspaceStatus(ws)).pins.find(p => p.name === 'trip')

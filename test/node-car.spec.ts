@@ -118,6 +118,18 @@ describe('importCar', () => {
   })
 })
 
+describe('importCar with pin: false', () => {
+  it('stores the blocks unpinned: readable, and the next gc takes them back', async () => {
+    const leaf = await rawBlock(Buffer.from('an unpinned leaf'))
+    const result = await wb.importCar(await carOf([leaf.cid], [leaf]), { pin: false })
+    expect(result.roots.map(String)).toEqual([leaf.cid.toString()])
+    expect(await wb.isPinned(leaf.cid)).toBe(false)
+    expect(Buffer.from(await wb.blockGet(leaf.cid, { offline: true })).toString()).toBe('an unpinned leaf')
+    await wb.gc()
+    await expect(wb.blockStat(leaf.cid, { offline: true })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+  })
+})
+
 describe('importCar: a failure leaves nothing counted', () => {
   async function expectNothingLeft (run: () => Promise<unknown>, match: Record<string, unknown>): Promise<void> {
     const before = (await b.stats()).usedBytes

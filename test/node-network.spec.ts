@@ -7,18 +7,14 @@ import net from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
-import { identify } from '@libp2p/identify'
-import { preSharedKey } from '@libp2p/pnet'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createHeliaLight } from 'helia'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createStorageNode } from '../src/node/index.js'
-import { generateSwarmKey, parseSwarmKey, swarmKeyToPsk } from '../src/swarm-key/index.js'
+import { generateSwarmKey, parseSwarmKey } from '../src/swarm-key/index.js'
+import { stockLibp2pOptions } from './helpers/stock-libp2p.js'
 import type { StorageNode, WorkspaceNode } from '../src/node/index.js'
 import type { ManagedWorkspaceNode } from '../src/node/workspace-node.js'
 
@@ -133,13 +129,7 @@ describe('workspace node network', () => {
     const a = await makeNode()
     const wa = await join1(a, 'closed', key)
     const { cid } = await wa.add(new TextEncoder().encode('not for the public'))
-    const open = withBitswap(withLibp2pLight(createHeliaLight({}), {
-      addresses: { listen: LOOPBACK },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify() }
-    }))
+    const open = withBitswap(withLibp2pLight(createHeliaLight({}), stockLibp2pOptions()))
     await open.start()
     try {
       await rejectsWithin(open.libp2p.dial(multiaddr(wa.multiaddrs()[0]), { signal: AbortSignal.timeout(1500) }), 3000)
@@ -156,14 +146,7 @@ describe('workspace node network', () => {
     const a = await makeNode()
     const wa = await join1(a, 'interop', key)
     const { cid } = await wa.add(new TextEncoder().encode('interop'))
-    const stock = withBitswap(withLibp2pLight(createHeliaLight({}), {
-      addresses: { listen: LOOPBACK },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      connectionProtector: preSharedKey({ psk: swarmKeyToPsk(parseSwarmKey(key)) }),
-      services: { identify: identify() }
-    }))
+    const stock = withBitswap(withLibp2pLight(createHeliaLight({}), stockLibp2pOptions(key)))
     await stock.start()
     try {
       await stock.libp2p.dial(multiaddr(wa.multiaddrs()[0]), { signal: AbortSignal.timeout(3000) })

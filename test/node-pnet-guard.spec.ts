@@ -11,18 +11,14 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { preSharedKey } from '@libp2p/pnet'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { createStorageNode } from '../src/node/index.js'
 import { workspaceLibp2pOptions } from '../src/node/libp2p-config.js'
 import { createPnetMonitor } from '../src/node/pnet.js'
-import { generateSwarmKey, parseSwarmKey, swarmKeyToPsk } from '../src/swarm-key/index.js'
+import { generateSwarmKey, parseSwarmKey } from '../src/swarm-key/index.js'
+import { stockLibp2pOptions } from './helpers/stock-libp2p.js'
 import type { StorageNode, WorkspaceNode } from '../src/node/index.js'
 import type { PnetMonitor, SwarmKeyMismatch } from '../src/node/pnet.js'
 import type { Libp2p } from '@libp2p/interface'
@@ -154,13 +150,7 @@ describe('private network against outsiders', () => {
   it('a libp2p node without pnet is refused fast, and counted', async () => {
     const monitor = createPnetMonitor()
     const target = await makeLibp2p(key, monitor)
-    const open = await createLibp2p({
-      addresses: { listen: LOOPBACK },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify() }
-    })
+    const open = await createLibp2p(stockLibp2pOptions())
     libp2ps.push(open)
     const seen = nextMismatch(monitor)
     const started = Date.now()
@@ -181,14 +171,7 @@ describe('private network against outsiders', () => {
     const wn: WorkspaceNode = await native.join('ciphers', key)
     const conn = await js.dial(multiaddr(wn.multiaddrs()[0]), { signal: AbortSignal.timeout(5000) })
     expect(conn.remotePeer.toString()).toBe(wn.peerId)
-    const stock = await createLibp2p({
-      addresses: { listen: LOOPBACK },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      connectionProtector: preSharedKey({ psk: swarmKeyToPsk(parseSwarmKey(key)) }),
-      services: { identify: identify() }
-    })
+    const stock = await createLibp2p(stockLibp2pOptions(key))
     libp2ps.push(stock)
     const c2 = await stock.dial(js.getMultiaddrs()[0], { signal: AbortSignal.timeout(5000) })
     expect(c2.remotePeer.equals(js.peerId)).toBe(true)

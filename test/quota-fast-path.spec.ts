@@ -4,14 +4,13 @@
  * that found the block missing lets the next put skip its own check), exact accounting.
  */
 import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAbsentHints } from '../src/blockstore/absent-hints.js'
-import { createQuotaBlockstore, createQuotaLedger, scanFsBlockstore } from '../src/blockstore/index.js'
+import { scanFsBlockstore } from '../src/blockstore/index.js'
 import type { QuotaBlockstore, QuotaLedger } from '../src/blockstore/index.js'
 import { randomBlock as block, filesUnder } from './helpers/blocks.js'
+import { closeTempQuotaStore, openTempQuotaStore } from './helpers/quota-store.js'
 
 async function collect (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = []
@@ -26,17 +25,11 @@ describe('QuotaBlockstore fast path', () => {
   let store: QuotaBlockstore
 
   beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'quota-fast-'))
-    directory = path.join(dir, 'blocks')
-    ledger = createQuotaLedger({ limitBytes: 64 * 1024 * 1024, statePath: path.join(dir, 'ledger.json'), reserveBytes: 0 })
-    store = createQuotaBlockstore({ child: new FsBlockstore(directory), ledger, name: 'ws', directory })
-    await store.open()
+    ({ dir, directory, ledger, store } = await openTempQuotaStore('quota-fast-', 64 * 1024 * 1024))
   })
 
   afterEach(async () => {
-    await store.close()
-    await ledger.close()
-    await fs.rm(dir, { recursive: true, force: true })
+    await closeTempQuotaStore({ dir, ledger, store })
   })
 
   it('writes blocks blockstore-fs reads back, leaving no temp files', async () => {

@@ -6,8 +6,6 @@
  * another sharding takes no fresh writes.
  */
 import { randomBytes } from 'node:crypto'
-import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { FlatDirectory } from 'blockstore-fs/sharding'
@@ -19,6 +17,7 @@ import type { QuotaBlockstore, QuotaLedger } from '../src/blockstore/index.js'
 import type { EncodedBlock } from '../src/node/import/layout.js'
 import { filesUnder } from './helpers/blocks.js'
 import { killWriterMidway } from './helpers/killed-writer.js'
+import { closeTempQuotaStore, fsQuotaStore, openTempQuotaStore } from './helpers/quota-store.js'
 
 const SIZE = 256 * 1024
 
@@ -40,17 +39,11 @@ describe('QuotaBlockstore fresh writes (hash worker writes the block)', () => {
   let store: QuotaBlockstore
 
   beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'quota-fresh-'))
-    directory = path.join(dir, 'blocks')
-    ledger = createQuotaLedger({ limitBytes: 16 * SIZE, statePath: path.join(dir, 'ledger.json'), reserveBytes: 0 })
-    store = createQuotaBlockstore({ child: new FsBlockstore(directory), ledger, name: 'ws', directory })
-    await store.open()
+    ({ dir, directory, ledger, store } = await openTempQuotaStore('quota-fresh-', 16 * SIZE))
   })
 
   afterEach(async () => {
-    await store.close()
-    await ledger.close()
-    await fs.rm(dir, { recursive: true, force: true })
+    await closeTempQuotaStore({ dir, ledger, store })
   })
 
   it('writes the block under blockstore-fs\'s name, counts it once, leaves no temp file', async () => {
@@ -100,7 +93,7 @@ describe('QuotaBlockstore fresh writes (hash worker writes the block)', () => {
   it('usage after a restart equals the bytes on disk', async () => {
     for (let i = 0; i < 4; i++) await fresh(store, randomBytes(SIZE + i))
     await store.close()
-    store = createQuotaBlockstore({ child: new FsBlockstore(directory), ledger, name: 'ws', directory, rescanOnOpen: true })
+    store = fsQuotaStore(directory, ledger, { rescanOnOpen: true })
     await store.open()
     expect(store.used).toBe((await scanFsBlockstore(directory)).bytes)
     expect(store.used).toBe(4 * SIZE + 6)
@@ -145,7 +138,7 @@ describe('QuotaBlockstore fresh writes (hash worker writes the block)', () => {
     `
     for (let run = 0; run < 2; run++) {
       await killWriterMidway(writer, { STATE_PATH: path.join(dir, 'ledger.json'), BLOCKS_DIR: directory })
-      store = createQuotaBlockstore({ child: new FsBlockstore(directory), ledger: createQuotaLedger({ limitBytes: Infinity, statePath: path.join(dir, 'ledger.json'), reserveBytes: 0 }), name: 'ws', directory })
+      store = fsQuotaStore(directory, createQuotaLedger({ limitBytes: Infinity, statePath: path.join(dir, 'ledger.json'), reserveBytes: 0 }))
       await store.open()
       const scan = await scanFsBlockstore(directory)
       expect(scan.blocks).toBeGreaterThan(0)
@@ -153,7 +146,7 @@ describe('QuotaBlockstore fresh writes (hash worker writes the block)', () => {
       expect((await filesUnder(directory)).filter(f => f.endsWith('.tmp'))).toEqual([])
       await store.close()
     }
-    store = createQuotaBlockstore({ child: new FsBlockstore(directory), ledger, name: 'ws', directory })
+    store = fsQuotaStore(directory, ledger)
     await store.open()
   })
 })

@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module'
 import { logger } from '@libp2p/logger'
 import { xsalsa20 } from '@noble/ciphers/salsa.js'
+import { InvalidConfigError } from '../errors.js'
 
 const log = logger('otherthing-storage:pnet:cipher')
 
@@ -123,13 +124,16 @@ export class XSalsa20Stream implements KeyStream {
   }
 }
 
-/** Resolves `auto` (and the `OTHERTHING_PNET_CIPHER` environment variable) to what will be used. */
+/**
+ * Resolves `auto` (and the `OTHERTHING_PNET_CIPHER` environment variable) to what will be used.
+ * @throws {InvalidConfigError} when `native` is asked for and `sodium-native` cannot be loaded
+ */
 export function resolveCipher (cipher: PnetCipher = 'auto'): 'native' | 'js' {
   const forced = process.env.OTHERTHING_PNET_CIPHER
   if (cipher === 'auto' && (forced === 'js' || forced === 'native')) cipher = forced
   if (cipher === 'js') return 'js'
   if (loadSodium() != null) return 'native'
-  if (cipher === 'native') throw new Error('sodium-native cannot be loaded (cipher: native was asked for)')
+  if (cipher === 'native') throw new InvalidConfigError('sodium-native cannot be loaded (cipher: native was asked for)')
   return 'js'
 }
 

@@ -30,7 +30,7 @@ import { formatSwarmKey, generateSwarmKey } from '../swarm-key/index.js'
 import { createLogger } from './logger.js'
 import type { LevelWithSilent } from 'pino'
 import { registerContentCommands } from './cli/content-commands.js'
-import { collect, collectUrls, LOG_LEVELS, parsePort, parseQuota, parseUrl } from './cli/parsers.js'
+import { collect, collectUrls, LOG_LEVELS, parsePath, parsePort, parseQuota, parseUrl } from './cli/parsers.js'
 import { packageVersion } from './cli/version.js'
 import { isAbortError } from '../util/abort.js'
 
@@ -130,8 +130,8 @@ export function buildCli (io: CliIo = {}): Command {
 
   program.command('node')
     .description('run a storage node: joins workspaces, serves the HTTP API until Ctrl+C')
-    .option('-s, --storage <path>', 'storage path (the node keeps its data in <path>/otherthing-storage)')
-    .option('--app-data <dir>', 'fallback storage path when --storage is unusable (default: the platform app-data folder)')
+    .option('-s, --storage <path>', 'storage path (the node keeps its data in <path>/otherthing-storage; relative to the working directory)', parsePath)
+    .option('--app-data <dir>', 'fallback storage path when --storage is unusable (default: the platform app-data folder)', parsePath)
     .option('-q, --quota <size>', 'storage quota, e.g. 50GB or 512MiB', parseQuota)
     .option('-o, --orchestrator <url>', 'orchestrator WebSocket URL (ws:// or wss://); repeat it for several instances on one PostgreSQL (tried in turn)', collectUrls(parseUrl(['ws:', 'wss:', 'http:', 'https:'])))
     .option('-t, --token <token>', 'node token for the orchestrator (or env OTHERTHING_NODE_TOKEN)')

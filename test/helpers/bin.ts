@@ -19,6 +19,8 @@ export interface Run { code: number | null, signal: NodeJS.Signals | null, stdou
 export interface RunBinOptions {
   /** Added to the environment. */
   env?: NodeJS.ProcessEnv
+  /** The working directory (default: this process's). */
+  cwd?: string
   /** Called with all stdout so far on each chunk, and a way to signal the process. */
   onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void
 }
@@ -28,6 +30,7 @@ export async function runBin (args: string[], options: RunBinOptions = {}): Prom
   return await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, LOG_LEVEL: 'warn', ...options.env },
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       stdio: ['ignore', 'pipe', 'pipe']
     })
     let stdout = ''

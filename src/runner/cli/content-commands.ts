@@ -30,6 +30,7 @@ import type { TransferCommandOptions } from '../transfer-commands.js'
 import type { ApiTarget } from '../api-client.js'
 import { apiFetch, apiJson, storageUrl } from './api.js'
 import { downloadFolder, uploadFolder } from './folder-transfer.js'
+import { parsePath } from './parsers.js'
 
 export interface ContentIo {
   stdout: NodeJS.WritableStream
@@ -48,8 +49,8 @@ function apiFlags (cmd: Command): Command {
     }))
     .option('--token <token>', 'API bearer token (default: from the local node-config.json; or env OTHERTHING_API_TOKEN)')
     .option('-w, --workspace <id>', 'workspace (default: the node\'s only workspace)')
-    .option('-s, --storage <path>', 'storage path of the local node (to find its node-config.json)')
-    .option('--app-data <dir>', 'app-data folder of the local node')
+    .option('-s, --storage <path>', 'storage path of the local node (to find its node-config.json)', parsePath)
+    .option('--app-data <dir>', 'app-data folder of the local node', parsePath)
 }
 
 /** A CID or `<cid>/path` argument, without `/ipfs/`. */

@@ -1,5 +1,6 @@
 /** Option-value parsers of the command line: a bad value is a usage error (exit code 2). */
 import { InvalidArgumentError as CommanderInvalidArgument } from 'commander'
+import { resolve } from 'node:path'
 import { parseByteSize } from '../../storage/bytes.js'
 
 export function parseQuota (value: string): number {
@@ -8,6 +9,16 @@ export function parseQuota (value: string): number {
   } catch {
     throw new CommanderInvalidArgument('expected a size such as 50GB, 512MiB or 1.5TB.')
   }
+}
+
+/**
+ * A folder given on the command line, made absolute against the working
+ * directory (`--storage ./laptop` means `$PWD/laptop`, as in every shell
+ * tool); the library itself takes absolute paths only.
+ */
+export function parsePath (value: string): string {
+  if (value === '') throw new CommanderInvalidArgument('expected a path.')
+  return resolve(value)
 }
 
 export function parsePort (value: string): number {
