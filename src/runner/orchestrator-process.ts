@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { createOrchestrator } from '../orchestrator/orchestrator.js'
-import { chooseDatabase, describeDatabase, isPostgresUrl } from '../orchestrator/open-store.js'
+import { isPostgresUrl } from '../orchestrator/open-store.js'
 import { defaultAppDataDir } from '../storage/app-data.js'
 import { silentLogger } from './logger.js'
 import type { Logger } from './logger.js'
@@ -61,9 +61,7 @@ export async function startOrchestratorProcess (init: OrchestratorProcessInit = 
     logger
   })
   const { url, adminUrl } = await orchestrator.start()
-  // never the URL itself: it may hold a password
-  const where = chooseDatabase({ database })
-  logger.info({ url, adminUrl, database: where.engine === 'sqlite' ? where.path : describeDatabase(where) }, 'orchestrator started')
+  // the orchestrator logs 'orchestrator started' itself (addresses, the database without its password)
   return {
     orchestrator,
     url,
