@@ -26,6 +26,7 @@ import { CID } from 'multiformats/cid'
 import { createKeyLock } from '../../util/key-lock.js'
 import { BlockSet } from '../blocks/block-set.js'
 import { crashPoint } from '../crash-points.js'
+import { base36Text } from './pin-key.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
@@ -77,7 +78,7 @@ function rootKey (prefix: string, cid: CID): Key {
 
 /** A block record's key as a string (what a LevelDatastore stores; `new Key()` leaves it as is). */
 function blockKeyString (cid: CID): string {
-  return `${BLOCK_PREFIX}${base36.encode(cid.multihash.bytes)}`
+  return BLOCK_PREFIX + base36Text(cid.multihash.bytes)
 }
 
 function blockKey (cid: CID): Key {
