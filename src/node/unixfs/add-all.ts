@@ -40,12 +40,15 @@ function dagBlocks (touched: Iterable<CID>, emptyBlocks: Map<string, boolean>): 
   // the empty-folder blocks left out (usually one: every empty folder is the same block), compared by bytes
   const out = [...emptyBlocks].filter(([, linked]) => !linked).map(([key]) => Buffer.from(key, 'base64'))
   if (out.length === 0) return touched
-  return (function * () {
-    for (const cid of touched) {
-      const mh = cid.multihash.bytes
-      if (!out.some(o => o.length === mh.length && o.equals(mh))) yield cid
+  // iterable again (the pin may read it twice: see pinRoot's blocksRepeat)
+  return {
+    * [Symbol.iterator] () {
+      for (const cid of touched) {
+        const mh = cid.multihash.bytes
+        if (!out.some(o => o.length === mh.length && o.equals(mh))) yield cid
+      }
     }
-  })()
+  }
 }
 
 export async function * addAll (components: ContentComponents, source: Source, options: AddAllOptions = {}): AsyncGenerator<AddedEntry> {
@@ -124,6 +127,8 @@ export async function * addAll (components: ContentComponents, source: Source, o
           name: roots.length === 1 ? options.name : undefined,
           // one root: every block this import put is in its DAG (unless the importer's own file builder ran)
           blocks: needsFullWalk || roots.length !== 1 ? undefined : dagBlocks(session.touched(), emptyBlocks),
+          // a BlockSet (filtered the same way each time): a failed pin is undone by walking it again
+          blocksRepeat: true,
           signal: options.signal
         })
         if (added != null) pinned.push(added)
