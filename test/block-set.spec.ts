@@ -97,6 +97,30 @@ describe('BlockSet', () => {
     expect([...set].map(c => c.toString())).toEqual([short.toString(), longer.toString()])
   })
 
+  it('hands out CIDs equal to freshly made ones (bytes, multihash, string), across slabs and codecs', async () => {
+    const set = new BlockSet()
+    const made: CID[] = []
+    // enough to fill several 16 KiB slabs; a codec number of two varint bytes and identity hashes too
+    for (let i = 0; i < 2000; i++) made.push(await cidOf(i, i % 3 === 0 ? DAG_PB : i % 3 === 1 ? RAW : 0x0129))
+    made.push(CID.createV1(RAW, identity.digest(new TextEncoder().encode('short'))))
+    made.push(CID.createV1(RAW, identity.digest(new Uint8Array(200).fill(9))))
+    for (const cid of made) set.add(cid)
+    const out = [...set]
+    expect(out.length).toBe(made.length)
+    out.forEach((cid, i) => {
+      const expected = made[i]
+      expect(cid.equals(expected)).toBe(true)
+      expect(Buffer.from(cid.bytes).equals(Buffer.from(expected.bytes))).toBe(true)
+      expect(cid.multihash.code).toBe(expected.multihash.code)
+      expect(cid.multihash.size).toBe(expected.multihash.size)
+      expect(Buffer.from(cid.multihash.digest).equals(Buffer.from(expected.multihash.digest))).toBe(true)
+      expect(Buffer.from(cid.multihash.bytes).equals(Buffer.from(expected.multihash.bytes))).toBe(true)
+      expect(cid.toString()).toBe(expected.toString())
+    })
+    // the views of one slab do not overlap: changing nothing, every CID still reads back
+    expect(out.map(c => c.toString())).toEqual(made.map(c => c.toString()))
+  })
+
   it('clear empties it', async () => {
     const set = new BlockSet()
     set.add(await cidOf(1))

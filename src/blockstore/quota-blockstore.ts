@@ -37,7 +37,9 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   private readonly locks = createKeyLock()
   /** blocks a recent has() found missing: the put that follows skips its own check */
   private readonly hints = createAbsentHints()
-  private readonly inflight = new Set<Promise<unknown>>()
+  /** operations in flight, counted (a Set of their promises churned per block), and who waits for none */
+  private busy = 0
+  private idle: Array<() => void> = []
   private entry?: StoreEntry
   private guard?: DiskGuard
   private dirtyDone = false
@@ -100,9 +102,7 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   async close (): Promise<void> {
     const entry = this.entry
     if (entry == null) return
-    while (this.inflight.size > 0) {
-      await Promise.allSettled([...this.inflight])
-    }
+    while (this.busy > 0) await new Promise<void>(resolve => { this.idle.push(resolve) })
     this.entry = undefined
     try {
       await this.ledger.markClean(entry)
@@ -118,11 +118,11 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
   }
 
   private async track<T>(p: Promise<T>): Promise<T> {
-    this.inflight.add(p)
+    this.busy++
     try {
       return await p
     } finally {
-      this.inflight.delete(p)
+      if (--this.busy === 0) for (const resolve of this.idle.splice(0)) resolve()
     }
   }
 
@@ -325,8 +325,6 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
       yield chunk
     }
   }
-
-
 
   /** Size of a stored block, or undefined if it is not stored. */
   private async sizeOf (cid: CID, options?: AbortOptions): Promise<number | undefined> {

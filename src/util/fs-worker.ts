@@ -27,6 +27,12 @@ export const MAX_BYTES = 256 * 1024 + 64
  * `QuotaBlockstore.putMany` of 256 KiB blocks ran at 0.58x bare FsBlockstore through the worker.
  */
 export const MAX_WRITE_BYTES = 64 * 1024
+/**
+ * Young generation of an fs worker, MiB. A worker's garbage is a few small objects per file
+ * (its request, result and path strings); V8's default young generation (16 MiB semi-spaces)
+ * let each of the two workers grow by tens of MiB during a 100,000-file folder add.
+ */
+const WORKER_YOUNG_MB = 4
 /** Requests in one message at most. */
 const MAX_BATCH = 256
 /** Messages in flight at once (one runs, one waits). */
@@ -148,7 +154,7 @@ class FsWorker {
 
   constructor () {
     // no inherited execArgv: a parent run with `--input-type=module` would make the CommonJS source ESM
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] })
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } })
     this.worker.on('message', (m: { id: number, results: Result[] }) => {
       const batch = this.pending.get(m.id) ?? []
       this.pending.delete(m.id)

@@ -26,6 +26,48 @@ export interface BlockSetInit {
   capacity?: number
 }
 
+/** Bytes of a slab of CIDs handed out by `entries`. */
+const SLAB = 16 * 1024
+
+function varintLength (n: number): number {
+  let length = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80)
+    length++
+  }
+  return length
+}
+
+function writeVarint (n: number, into: Uint8Array, at: number): void {
+  while (n >= 0x80) {
+    into[at++] = (n % 0x80) | 0x80
+    n = Math.floor(n / 0x80)
+  }
+  into[at] = n
+}
+
+/** A Digest over `mh` (views of it, no copies). */
+function decodeDigest (mh: Uint8Array): Digest.Digest<number, number> {
+  let code = 0
+  let shift = 1
+  let i = 0
+  for (; ; i++) {
+    code += (mh[i] & 0x7f) * shift
+    if ((mh[i] & 0x80) === 0) break
+    shift *= 0x80
+  }
+  let size = 0
+  shift = 1
+  for (i++; ; i++) {
+    size += (mh[i] & 0x7f) * shift
+    if ((mh[i] & 0x80) === 0) break
+    shift *= 0x80
+  }
+  const digest = mh.subarray(i + 1)
+  if (digest.length !== size) return Digest.decode(mh.slice())
+  return new Digest.Digest(code, size, digest, mh)
+}
+
 /** FNV-1a over the bytes (a multihash's digest is random, its prefix is not). */
 function hashBytes (bytes: Uint8Array): number {
   let h = 0x811c9dc5
@@ -98,12 +140,30 @@ export class BlockSet implements Iterable<CID> {
     return this.entries(0)
   }
 
-  /** The blocks with `flag` set (every block for 0), in the order added. */
+  /**
+   * The blocks with `flag` set (every block for 0), in the order added. Each CID's bytes are a
+   * view of a shared slab (one allocation for hundreds of CIDs, not three buffers each: a pin of
+   * a 100,000-file folder walks 130,000 of them); a CID kept keeps its slab (16 KiB) alive.
+   */
   * entries (flag: number): Generator<CID> {
+    let slab = new Uint8Array(0)
+    let used = 0
     for (let e = 0; e < this.count; e++) {
       if (flag !== 0 && (this.flagBytes[e] & flag) === 0) continue
-      const mh = this.multihashAt(e).slice()
-      yield CID.createV1(this.codes[e], Digest.decode(mh))
+      const mh = this.multihashAt(e)
+      const code = this.codes[e]
+      const prefix = varintLength(code) + 1
+      const length = prefix + mh.length
+      if (used + length > slab.length) {
+        slab = new Uint8Array(Math.max(SLAB, length))
+        used = 0
+      }
+      const bytes = slab.subarray(used, used + length)
+      used += length
+      bytes[0] = 1
+      writeVarint(code, bytes, 1)
+      bytes.set(mh, prefix)
+      yield new CID(1, code, decodeDigest(bytes.subarray(prefix)), bytes)
     }
   }
 

@@ -16,18 +16,19 @@
  * and no pin holds are deleted before the error is returned.
  */
 import * as dagPb from '@ipld/dag-pb'
-import { CID } from 'multiformats/cid'
-import { sha256 } from 'multiformats/hashes/sha2'
+import type { CID } from 'multiformats/cid'
 import { InvalidArgumentError } from '../../errors.js'
 import { translateError } from '../cid.js'
 import { mhKey } from '../dag.js'
 import { orderedParallel } from '../../blockstore/ordered-parallel.js'
 import { createWriteSession } from '../blocks/write-session.js'
 import { DirTree } from './dir-tree.js'
+import { blockCidSync } from '../import/index.js'
 import { importEntry } from './file-entry.js'
 import { folderLayout, normalisePath } from './options.js'
 import { pinRoot, unpinAll } from './pin-root.js'
 import type { EntryJob } from './file-entry.js'
+import type { NodeSink } from './hamt.js'
 import type { AddedPin } from './pin-root.js'
 import type { AddAllEntry, AddAllOptions, AddedEntry } from './options.js'
 import type { ContentComponents } from '../blocks/components.js'
@@ -39,12 +40,15 @@ function dagBlocks (touched: Iterable<CID>, emptyBlocks: Map<string, boolean>): 
   // the empty-folder blocks left out (usually one: every empty folder is the same block), compared by bytes
   const out = [...emptyBlocks].filter(([, linked]) => !linked).map(([key]) => Buffer.from(key, 'base64'))
   if (out.length === 0) return touched
-  return (function * () {
-    for (const cid of touched) {
-      const mh = cid.multihash.bytes
-      if (!out.some(o => o.length === mh.length && o.equals(mh))) yield cid
+  // iterable again (the pin may read it twice: see pinRoot's blocksRepeat)
+  return {
+    * [Symbol.iterator] () {
+      for (const cid of touched) {
+        const mh = cid.multihash.bytes
+        if (!out.some(o => o.length === mh.length && o.equals(mh))) yield cid
+      }
     }
-  })()
+  }
 }
 
 export async function * addAll (components: ContentComponents, source: Source, options: AddAllOptions = {}): AsyncGenerator<AddedEntry> {
@@ -63,9 +67,14 @@ export async function * addAll (components: ContentComponents, source: Source, o
   let done = false
 
   const putOptions = { signal: options.signal }
+  // folder, shard, symlink nodes: named synchronously, so a shard's many nodes are written together (hamt.ts)
+  const sink: NodeSink = {
+    cid: (bytes) => blockCidSync({ bytes, code: dagPb.code, version: layout.file.cidVersion }),
+    write: async (cid, bytes) => { await session.blockstore.put(cid, bytes, putOptions) }
+  }
   const putNode = async (bytes: Uint8Array): Promise<CID> => {
-    const cid = CID.create(layout.file.cidVersion, dagPb.code, await sha256.digest(bytes))
-    await session.blockstore.put(cid, bytes, putOptions)
+    const cid = sink.cid(bytes)
+    await sink.write(cid, bytes)
     return cid
   }
   const job: EntryJob = { layout, blockstore: session.blockstore, putNode, signal: options.signal, bigFiles: { running: 0, waiting: [] } }
@@ -105,7 +114,7 @@ export async function * addAll (components: ContentComponents, source: Source, o
       if (entry != null) yield entry
     }
     options.signal?.throwIfAborted()
-    for await (const d of tree.flush(putNode, wrap)) {
+    for await (const d of tree.flush(sink, wrap)) {
       if (d.placeholder) emptyBlocks.set(mhKey(d.cid), true)
       const entry = report({ path: d.path, cid: d.cid, size: d.contentBytes, dagSize: d.tsize, type: 'directory' })
       if (entry != null) yield entry
@@ -118,6 +127,8 @@ export async function * addAll (components: ContentComponents, source: Source, o
           name: roots.length === 1 ? options.name : undefined,
           // one root: every block this import put is in its DAG (unless the importer's own file builder ran)
           blocks: needsFullWalk || roots.length !== 1 ? undefined : dagBlocks(session.touched(), emptyBlocks),
+          // a BlockSet (filtered the same way each time): a failed pin is undone by walking it again
+          blocksRepeat: true,
           signal: options.signal
         })
         if (added != null) pinned.push(added)

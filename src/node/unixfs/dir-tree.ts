@@ -25,7 +25,7 @@ import { UnixFS } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
 import { buildShard } from './hamt.js'
 import { LinkTable } from './link-table.js'
-import type { PutNode, ShardLinks } from './hamt.js'
+import type { NodeSink, ShardLinks } from './hamt.js'
 import type { Mtime } from 'ipfs-unixfs'
 
 export type ShardSplitStrategy = 'links-bytes' | 'block-bytes'
@@ -235,25 +235,25 @@ export class DirTree {
    * empty, before its parent). `wrap`: the folder above everything is
    * written too (path ''); otherwise each top-level folder is a root.
    */
-  async * flush (put: PutNode, wrap: boolean): AsyncGenerator<FlushedDir> {
+  async * flush (sink: NodeSink, wrap: boolean): AsyncGenerator<FlushedDir> {
     if (wrap) {
-      yield * this.flushDir(this.root, put)
+      yield * this.flushDir(this.root, sink)
       return
     }
     const root = this.root
     for (let i = 0; i < root.links.length; i++) {
       const sub = root.subdirs.get(i)
-      if (sub != null) yield * this.flushDir(sub, put)
+      if (sub != null) yield * this.flushDir(sub, sink)
       else if (root.links.kind(i) === EMPTY) yield { path: root.links.name(i), cid: root.cidAt(i), tsize: root.links.tsize(i), contentBytes: 0, placeholder: true }
     }
   }
 
-  private async * flushDir (dir: Dir, put: PutNode): AsyncGenerator<FlushedDir> {
+  private async * flushDir (dir: Dir, sink: NodeSink): AsyncGenerator<FlushedDir> {
     for (let i = 0; i < dir.links.length; i++) {
       const sub = dir.subdirs.get(i)
       if (sub == null) continue
       let written: FlushedDir | undefined
-      for await (const entry of this.flushDir(sub, put)) {
+      for await (const entry of this.flushDir(sub, sink)) {
         written = entry
         yield entry
       }
@@ -270,12 +270,13 @@ export class DirTree {
     if (dir.sharded) {
       // read from the directory's compact arrays (no object per link)
       const shard: ShardLinks = { length: links.length, name: (i) => links.name(i), cid: (i) => links.cid(i), tsize: (i) => links.tsize(i) }
-      ;({ cid, tsize } = await buildShard(shard, put, dir.meta))
+      ;({ cid, tsize } = await buildShard(shard, sink, dir.meta))
     } else {
       const data = new UnixFS({ type: 'directory', ...dir.meta })
       const pbLinks = Array.from({ length: links.length }, (_, i) => ({ Name: links.name(i), Tsize: links.tsize(i), Hash: links.cid(i) }))
       const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: pbLinks }))
-      cid = await put(bytes)
+      cid = sink.cid(bytes)
+      await sink.write(cid, bytes)
       tsize = links.totalTsize() + bytes.byteLength
     }
     dir.release()

@@ -20,6 +20,7 @@
 import * as dagPb from '@ipld/dag-pb'
 import { murmur364 } from '@multiformats/murmur3'
 import { UnixFS } from 'ipfs-unixfs'
+import { awaitedLater } from '../../util/promise.js'
 import type { Mtime } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
 
@@ -44,8 +45,22 @@ export function shardLinks (links: Array<{ name: string, cid: CID, tsize: number
   }
 }
 
-/** Writes one encoded shard node and returns its CID. */
+/** Writes one encoded node and returns its CID. */
 export type PutNode = (bytes: Uint8Array) => Promise<CID>
+
+/**
+ * Where a shard's nodes go: `cid` names a node synchronously (its hash), `write` stores it.
+ * The writes are started as the nodes are encoded and awaited a window at a time, so the
+ * many small nodes of a big shard (a 100,000-name folder has ~30,000) go to the blockstore
+ * together instead of one round trip each, and no node's links stay alive across a write.
+ */
+export interface NodeSink {
+  cid(bytes: Uint8Array): CID
+  write(cid: CID, bytes: Uint8Array): Promise<void>
+}
+
+/** Node writes in flight at most while a shard is built. */
+const WRITE_WINDOW = 128
 
 function murmur64 (bytes: Uint8Array): Uint8Array {
   const digest = murmur364.digest(bytes)
@@ -99,11 +114,21 @@ export interface ShardOptions {
 
 /**
  * Builds the shard of `links` (names unique), writing every node through
- * `put`, deepest first. Resolves the root's CID and its Tsize.
+ * `sink`, deepest first (at most WRITE_WINDOW writes in flight). Resolves
+ * the root's CID and its Tsize once every node is written; a failed write
+ * rejects (after the other writes in flight settled).
  */
-export async function buildShard (links: ShardLinks, put: PutNode, options: ShardOptions = {}): Promise<{ cid: CID, tsize: number }> {
+export async function buildShard (links: ShardLinks, sink: NodeSink, options: ShardOptions = {}): Promise<{ cid: CID, tsize: number }> {
   const hashes = new NameHashes(links)
   const all = Array.from({ length: links.length }, (_, i) => i)
+  let writes: Array<Promise<void>> = []
+
+  const settle = async (): Promise<void> => {
+    const batch = writes
+    writes = []
+    const results = await Promise.allSettled(batch)
+    for (const r of results) if (r.status === 'rejected') throw r.reason
+  }
 
   const build = async (members: number[], depth: number, root: boolean): Promise<{ cid: CID, tsize: number }> => {
     if (depth > 64) throw new Error('HAMT deeper than 64 levels: names collide')
@@ -115,17 +140,22 @@ export async function buildShard (links: ShardLinks, put: PutNode, options: Shar
       else list.push(i)
     }
     const slots = [...bySlot.keys()].sort((a, b) => a - b)
+    // the sub-shards first (their writes join the window), then this node's links at once
+    const subs = new Map<number, { cid: CID, tsize: number }>()
+    for (const s of slots) {
+      const inSlot = bySlot.get(s) as number[]
+      if (inSlot.length > 1) subs.set(s, await build(inSlot, depth + 1, false))
+    }
     const pbLinks: dagPb.PBLink[] = []
     let childBytes = 0
     for (const s of slots) {
-      const inSlot = bySlot.get(s) as number[]
-      if (inSlot.length === 1) {
-        const i = inSlot[0]
+      const sub = subs.get(s)
+      if (sub == null) {
+        const i = (bySlot.get(s) as number[])[0]
         const tsize = links.tsize(i)
         pbLinks.push({ Name: LABELS[s] + links.name(i), Tsize: tsize, Hash: links.cid(i) })
         childBytes += tsize
       } else {
-        const sub = await build(inSlot, depth + 1, false)
         pbLinks.push({ Name: LABELS[s], Tsize: sub.tsize, Hash: sub.cid })
         childBytes += sub.tsize
       }
@@ -139,8 +169,21 @@ export async function buildShard (links: ShardLinks, put: PutNode, options: Shar
       mtime: root ? options.mtime : undefined
     })
     const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: pbLinks }))
-    return { cid: await put(bytes), tsize: bytes.byteLength + childBytes }
+    const cid = sink.cid(bytes)
+    const written = sink.write(cid, bytes)
+    awaitedLater(written) // observed by settle()
+    writes.push(written)
+    if (writes.length >= WRITE_WINDOW) await settle()
+    return { cid, tsize: bytes.byteLength + childBytes }
   }
 
-  return build(all, 0, true)
+  try {
+    const root = await build(all, 0, true)
+    await settle()
+    return root
+  } catch (err) {
+    // no write outlives the build
+    await Promise.allSettled(writes)
+    throw err
+  }
 }

@@ -18,6 +18,11 @@ export interface PinRootOptions extends AbortOptions {
   name?: string
   /** Every block of the DAG (the root included), each once; read from the DAG when absent. */
   blocks?: Iterable<CID>
+  /**
+   * `blocks` gives the same blocks in the same order each time it is iterated (a BlockSet's):
+   * a failed pin is undone by iterating them again, not from a set of the blocks it recorded.
+   */
+  blocksRepeat?: boolean
 }
 
 /** A pin walk over a known set of blocks (no reads), or over the local DAG. */
@@ -26,12 +31,19 @@ function pinWalk (components: Pick<ContentComponents, 'local' | 'getCodec'>, roo
     return async (record) => { await walkLocalDag(root, components.local, components.getCodec, async (cid) => { await record(cid) }, { signal: options.signal }) }
   }
   return async (record) => {
-    await record(root)
-    for (const cid of blocks) {
+    for (const cid of knownOrder(root, blocks)) {
       options.signal?.throwIfAborted()
-      if (cid.multihash.bytes.length === root.multihash.bytes.length && Buffer.compare(cid.multihash.bytes, root.multihash.bytes) === 0) continue
       await record(cid)
     }
+  }
+}
+
+/** The root, then every other block of `blocks`. */
+function * knownOrder (root: CID, blocks: Iterable<CID>): Generator<CID> {
+  yield root
+  for (const cid of blocks) {
+    if (cid.multihash.bytes.length === root.multihash.bytes.length && Buffer.compare(cid.multihash.bytes, root.multihash.bytes) === 0) continue
+    yield cid
   }
 }
 
@@ -51,7 +63,9 @@ export async function pinRoot (components: Pick<ContentComponents, 'pins' | 'loc
   const metadata: Record<string, string | number> = { cid: root.toString(), size: options.size }
   if (options.name != null) metadata.name = options.name
   const walk = pinWalk(components, root, options.blocks, options)
-  await pins.add(root, walk, { signal: options.signal, metadata })
+  const blocks = options.blocks
+  const undo = blocks != null && options.blocksRepeat === true ? { [Symbol.iterator]: () => knownOrder(root, blocks) } : undefined
+  await pins.add(root, walk, { signal: options.signal, metadata, undo })
   return { cid: root, walk }
 }
 
