@@ -15,7 +15,7 @@ import { InvalidMessageError, UnauthorizedError } from '../errors.js'
 import { PROTOCOL_VERSION, parseNodeMessage } from '../protocol/index.js'
 import type { NodeMessage } from '../protocol/index.js'
 import type { OrchestratorParts } from './commands/parts.js'
-import { onContentPinned, onContentPinnedMany, onContentUnpinned, onIpfsReady, onPinFailed, onPinSync, onStorageReport } from './handlers.js'
+import { forbidden, onContentPinned, onContentPinnedMany, onContentUnpinned, onIpfsReady, onPinFailed, onPinSync, onStorageReport } from './handlers.js'
 import type { Confirmation } from './handlers.js'
 import { hasBulk } from './store/types.js'
 import type { BulkStoreOperations } from './store/types.js'
@@ -230,18 +230,19 @@ export class SessionHub {
     // the memory view first (cheap), then the row itself, held (PostgreSQL: FOR SHARE) until this
     // frame commits: a removeMember running meanwhile on another connection waits for it, instead
     // of the handler's writes failing on the membership's foreign keys
-    // (ipfs_ready on PostgreSQL: checked in the handler's own write, upsertPeerIfMember; content_pinned: in the grouped read)
-    const folded = msg.type === 'ipfs_ready' && hasBulk(t.db)
+    // (PostgreSQL: checked in the handler's own first statement, e.g. upsertPeerIfMember, for every message but a
+    // content_pinned handled alone; the grouped content_pinned checks it in its grouped read)
+    const folded = msg.type !== 'content_pinned' && hasBulk(t.db)
     if (!ctx.state.isMember(msg.workspace_id, nodeId) || (!folded && !await t.db.isMember(msg.workspace_id, nodeId))) {
-      t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
+      forbidden(t, session, msg.type)
       return
     }
     switch (msg.type) {
       case 'ipfs_ready': await onIpfsReady(this.#parts, t, session, nodeId, msg); break
       case 'pin_sync': await onPinSync(this.#parts, t, session, nodeId, msg); break
       case 'content_pinned': await onContentPinned(this.#parts, t, session, nodeId, msg); break
-      case 'pin_failed': await onPinFailed(this.#parts, t, nodeId, msg); break
-      case 'content_unpinned': await onContentUnpinned(this.#parts, t, nodeId, msg); break
+      case 'pin_failed': await onPinFailed(this.#parts, t, session, nodeId, msg); break
+      case 'content_unpinned': await onContentUnpinned(this.#parts, t, session, nodeId, msg); break
     }
   }
 

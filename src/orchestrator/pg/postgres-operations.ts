@@ -329,6 +329,21 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
     return out
   }
 
+  async listAllocationsOfNodeIfMember (nodeId: string, workspaceId: string, options?: AbortOptions): Promise<AllocationRow[] | undefined> {
+    // no row: not a member; one row of NULLs: a member without allocations (the membership held FOR SHARE, as isMember does)
+    const rows = await this.#rows<AllocationRow>('listAllocationsOfNodeIfMember', `SELECT a.* FROM
+        (SELECT 1 FROM memberships WHERE workspace_id = $2 AND node_id = $1 FOR SHARE) m
+        LEFT JOIN pin_allocations a ON a.node_id = $1 AND a.workspace_id = $2`, [nodeId, workspaceId], options)
+    return rows.length === 0 ? undefined : rows.filter(r => r.cid != null)
+  }
+
+  async getAllocationIfMember (workspaceId: string, cid: string, nodeId: string, options?: AbortOptions): Promise<{ allocation: AllocationRow | undefined } | undefined> {
+    const rows = await this.#rows<AllocationRow>('getAllocationIfMember', `SELECT a.* FROM
+        (SELECT 1 FROM memberships WHERE workspace_id = $1 AND node_id = $3 FOR SHARE) m
+        LEFT JOIN pin_allocations a ON a.workspace_id = $1 AND a.cid = $2 AND a.node_id = $3`, [workspaceId, cid, nodeId], options)
+    return rows.length === 0 ? undefined : { allocation: rows[0].cid == null ? undefined : rows[0] }
+  }
+
   async upsertPeerIfMember (workspaceId: string, nodeId: string, peerId: string, addresses: string[], at: number, options?: AbortOptions): Promise<boolean> {
     return await this.#count('upsertPeerIfMember', `INSERT INTO peers (workspace_id, node_id, peer_id, addresses, updated_at)
       SELECT $1::text, $2::text, $3, $4, $5
