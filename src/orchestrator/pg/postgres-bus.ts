@@ -58,7 +58,9 @@ export const CLUSTER_MIGRATIONS: string[] = [
 export const BUS_CHANNEL = 'otherthing_bus'
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
 export const MAX_NOTIFY_BYTES = 7999
-const APP_PREFIX = 'otherthing-bus:'
+/** `application_name` of each instance's listening session: this prefix and the instance id. */
+export const BUS_APP_PREFIX = 'otherthing-bus:'
+const APP_PREFIX = BUS_APP_PREFIX
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint'
 
 export interface ClusterBusInit {
@@ -86,7 +88,9 @@ export interface BroadcastDetail { topic: string, data: string | undefined, from
  * Events: `'node-message'` (`CustomEvent<NodeMessageDetail>`) for a node this
  * instance holds, `'broadcast'` (`CustomEvent<BroadcastDetail>`), `'node-taken'`
  * (`CustomEvent<{ nodeId, by }>`: the node's session moved to another instance:
- * close the old socket), `'listening'` each time the listener (re)connects.
+ * close the old socket), `'listening'` each time the listener (re)connects,
+ * `'rows-gone'` (`CustomEvent<string[] | '*'>`: holder or ready rows of these
+ * nodes were deleted, `'*'` for too many to list; sent by the cluster view's triggers).
  */
 export interface ClusterBus extends EventTarget {
   readonly instanceId: string
@@ -230,7 +234,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
   }
 
   #onNotification (payload: string | undefined): void {
-    let note: { k?: string, to?: string, topic?: string, data?: string, from?: string, node?: string }
+    let note: { k?: string, to?: string, topic?: string, data?: string, from?: string, node?: string, n?: string[] | '*' }
     try {
       note = JSON.parse(payload ?? '')
     } catch (err) {
@@ -240,6 +244,9 @@ class PostgresBus extends EventTarget implements ClusterBus {
     if (note.k === 'm' && note.to === this.instanceId) this.#drain()
     else if (note.k === 'b' && typeof note.topic === 'string' && typeof note.from === 'string') {
       this.dispatchEvent(new CustomEvent<BroadcastDetail>('broadcast', { detail: { topic: note.topic, data: note.data, from: note.from } }))
+    } else if (note.k === 'g' && note.n != null) {
+      // rows of these nodes were deleted (a trigger of the cluster view's, `cluster/cluster-view.ts`)
+      this.dispatchEvent(new CustomEvent('rows-gone', { detail: note.n }))
     } else if (note.k === 't' && note.to === this.instanceId && typeof note.node === 'string') {
       this.#held.delete(note.node)
       this.dispatchEvent(new CustomEvent('node-taken', { detail: { nodeId: note.node, by: note.from } }))

@@ -33,6 +33,9 @@ export class SwarmKeySeal {
 
 export type Executor = pg.Pool | pg.PoolClient
 
+/** The columns of {@link NodeRow} (the cluster view adds one of its own to the table). */
+const NODE_COLUMNS = 'id, name, token_hash, created_at, last_seen, storage_used, storage_quota, storage_free, storage_reported_at, storage_drive_free'
+
 /** Rows per statement of a bulk write (arrays are bound as one parameter each). */
 const BULK_ROWS = 5000
 
@@ -104,15 +107,15 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
   }
 
   async getNode (id: string, options?: AbortOptions): Promise<NodeRow | undefined> {
-    return await this.#one('getNode', 'SELECT * FROM nodes WHERE id = $1', [id], options)
+    return await this.#one('getNode', `SELECT ${NODE_COLUMNS} FROM nodes WHERE id = $1`, [id], options)
   }
 
   async getNodeByTokenHash (hash: Buffer, options?: AbortOptions): Promise<NodeRow | undefined> {
-    return await this.#one('getNodeByTokenHash', 'SELECT * FROM nodes WHERE token_hash = $1', [hash], options)
+    return await this.#one('getNodeByTokenHash', `SELECT ${NODE_COLUMNS} FROM nodes WHERE token_hash = $1`, [hash], options)
   }
 
   async listNodes (options?: AbortOptions): Promise<NodeRow[]> {
-    return await this.#rows('listNodes', 'SELECT * FROM nodes ORDER BY created_at, id', [], options)
+    return await this.#rows('listNodes', `SELECT ${NODE_COLUMNS} FROM nodes ORDER BY created_at, id`, [], options)
   }
 
   async setNodeName (id: string, name: string, options?: AbortOptions): Promise<void> {
