@@ -106,7 +106,6 @@ export class ClusterView {
   #fullAt = 0
   #dirty = new Set<string>()
   #reading: Promise<void> | undefined
-  #again = false
   /** When the last read started (ms, local clock). */
   readAt = 0
   /** Rows (holders, ready, storage) the last read returned: none when nothing changed. */
@@ -132,18 +131,9 @@ export class ClusterView {
     return out
   }
 
-  /** Reads what changed; calls meanwhile share the read, and one more follows when asked during it. */
+  /** Reads what changed; calls while a read is in flight share it. */
   async read (): Promise<void> {
-    if (this.#reading != null) {
-      this.#again = true
-      return await this.#reading
-    }
-    this.#reading = (async () => {
-      do {
-        this.#again = false
-        await this.#readOnce()
-      } while (this.#again)
-    })().finally(() => { this.#reading = undefined })
+    this.#reading ??= this.#readOnce().finally(() => { this.#reading = undefined })
     return await this.#reading
   }
 
