@@ -9,7 +9,8 @@
  * failing frame rolls back alone. The batch commits before any answer is sent.
  * Batches and closes run one after the other, in the order they came in
  * (the store is asynchronous: a batch that arrives while one runs waits, and
- * the frames that arrive meanwhile join one next batch).
+ * the frames that arrive meanwhile join the next batch, up to
+ * {@link MAX_BATCH_FRAMES} frames a transaction).
  */
 import { InvalidMessageError, UnauthorizedError } from '../errors.js'
 import { PROTOCOL_VERSION, parseNodeMessage } from '../protocol/index.js'
@@ -34,6 +35,9 @@ export const CLOSE_CODES = {
   replaced: 4003,
   authTimeout: 4008
 } as const
+
+/** Frames handled in one transaction at most (the rest wait for the next one). */
+export const MAX_BATCH_FRAMES = 256
 
 /** Error `code` sent when `hello.protocol_version` is not supported. */
 export const ERR_PROTOCOL_VERSION = 'ERR_PROTOCOL_VERSION'
@@ -95,11 +99,18 @@ export class SessionHub {
       }
       this.#pending.push(f)
     }
-    await this.#enqueue(async () => {
-      const batch = this.#pending
-      this.#pending = []
-      await this.#runBatch(batch)
-    })
+    // at most MAX_BATCH_FRAMES a transaction: a connect storm of thousands of nodes is many bounded transactions,
+    // not one holding a savepoint, its scope and its queued answers for every frame until it commits. As many
+    // tasks as batches of these frames: once the last one ran, every frame of this call was handled
+    const tasks: Array<Promise<void>> = []
+    for (let i = 0; i < frames.length; i += MAX_BATCH_FRAMES) {
+      tasks.push(this.#enqueue(async () => {
+        const batch = this.#pending.length <= MAX_BATCH_FRAMES ? this.#pending : this.#pending.slice(0, MAX_BATCH_FRAMES)
+        this.#pending = batch === this.#pending ? [] : this.#pending.slice(MAX_BATCH_FRAMES)
+        await this.#runBatch(batch)
+      }))
+    }
+    await Promise.all(tasks)
   }
 
   /** Runs `task` after every batch and close before it; a failure is logged (by `ctx.track`), not thrown. */
