@@ -224,9 +224,12 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
   }
 
   const onMessage = (evt: Event): void => {
-    const { nodeId, message } = (evt as CustomEvent<NodeMessageDetail>).detail
-    const session = core?.context.state.sessions.get(nodeId)
-    if (session != null) core?.context.sendNow(session, message as OrchestratorMessage)
+    const detail = (evt as CustomEvent<NodeMessageDetail>).detail
+    const session = core?.context.state.sessions.get(detail.nodeId)
+    if (session == null) return
+    // the JSON as the sending instance wrote it: not parsed and serialised again here
+    if (detail.payload != null) core?.context.sendEncodedNow(session, detail.payload)
+    else core?.context.sendNow(session, detail.message as OrchestratorMessage)
   }
   const onTaken = (evt: Event): void => {
     const { nodeId } = (evt as CustomEvent<{ nodeId: string }>).detail

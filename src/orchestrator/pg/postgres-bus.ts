@@ -81,7 +81,17 @@ export interface ClusterBusInit {
   logger?: OrchestratorLogger
 }
 
-export interface NodeMessageDetail { nodeId: string, message: unknown }
+/** A message for a node: `message` is parsed when read; `payload` (not enumerable) is the JSON text as sent, to pass on as it is. */
+export interface NodeMessageDetail { nodeId: string, message: unknown, readonly payload?: string }
+
+/** A {@link NodeMessageDetail} over the JSON text: parsed only if someone reads `message`. */
+function messageDetail (nodeId: string, payload: string): NodeMessageDetail {
+  let parsed: { value: unknown } | undefined
+  const detail = { nodeId } as NodeMessageDetail
+  Object.defineProperty(detail, 'message', { enumerable: true, get: () => (parsed ??= { value: JSON.parse(payload) }).value })
+  Object.defineProperty(detail, 'payload', { enumerable: false, value: payload })
+  return detail
+}
 export interface BroadcastDetail { topic: string, data: string | undefined, from: string }
 
 /**
@@ -264,7 +274,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
         for (const row of res.rows.sort((a, b) => a.id - b.id)) {
           // a node that left meanwhile gets its state from its next sync, as with one instance
           if (!this.#held.has(row.node_id)) continue
-          this.#deliver(row.node_id, JSON.parse(row.payload))
+          this.#deliver(row.node_id, row.payload)
         }
       } while (this.#drainAgain && this.#running)
     })().catch((err: Error) => {
@@ -272,8 +282,8 @@ class PostgresBus extends EventTarget implements ClusterBus {
     }).finally(() => { this.#draining = undefined })
   }
 
-  #deliver (nodeId: string, message: unknown): void {
-    this.dispatchEvent(new CustomEvent<NodeMessageDetail>('node-message', { detail: { nodeId, message } }))
+  #deliver (nodeId: string, payload: string): void {
+    this.dispatchEvent(new CustomEvent<NodeMessageDetail>('node-message', { detail: messageDetail(nodeId, payload) }))
   }
 
   async hold (nodeId: string, options?: AbortOptions): Promise<void> {
@@ -317,7 +327,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
     const payload = JSON.stringify(message)
     if (payload === undefined) throw new InvalidArgumentError('The message is not JSON-serialisable')
     if (this.#held.has(nodeId)) {
-      this.#deliver(nodeId, JSON.parse(payload))
+      this.#deliver(nodeId, payload)
       return 'local'
     }
     const to = await this.#outbox.send(nodeId, payload)
