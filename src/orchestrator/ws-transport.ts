@@ -49,7 +49,9 @@ export function attachWsTransport (init: WsTransportInit): WsTransport {
   let paused = false
   const setPaused = (pause: boolean): void => {
     paused = pause
-    for (const { ws } of sockets.values()) {
+    for (const entry of sockets.values()) {
+      const { ws } = entry
+      if (!pause) entry.alive = true
       try {
         if (pause) ws.pause()
         else ws.resume()
@@ -112,6 +114,8 @@ export function attachWsTransport (init: WsTransportInit): WsTransport {
 
   const heartbeat = setInterval(() => {
     init.onBeat?.()
+    // a paused socket's pong is not read: no one is judged on it (they all count as alive again on resume)
+    if (paused) return
     for (const entry of sockets.values()) {
       if (!entry.alive) { entry.ws.terminate(); continue }
       entry.alive = false
