@@ -66,15 +66,21 @@ interface ViewRead {
   storage: Array<[string, number, number | null]> | null
 }
 
+/**
+ * Stamped at or after the watermark; the upper bound (every row this snapshot sees was written below its xmax) changes
+ * nothing in the result and tells the planner it is a narrow range (an index scan, with or without statistics).
+ */
+const CHANGED = '(cluster_changed >= $1::xid8 AND cluster_changed < pg_snapshot_xmax(pg_current_snapshot()))'
+
 const READ = (appPrefix: string): string => `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS wm,
   ARRAY(SELECT substr(application_name, ${appPrefix.length + 1}) FROM pg_stat_activity
     WHERE datname = current_database() AND application_name LIKE '${appPrefix}%') AS live,
   (SELECT json_agg(json_build_array(node_id, instance_id)) FROM cluster_node_holders
-    WHERE cluster_changed >= $1::xid8 OR node_id = ANY($2::text[])) AS holders,
+    WHERE ${CHANGED} OR node_id = ANY($2::text[])) AS holders,
   (SELECT json_agg(json_build_array(node_id, workspace_id, instance_id, addresses)) FROM cluster_ready
-    WHERE cluster_changed >= $1::xid8 OR node_id = ANY($2::text[])) AS ready,
+    WHERE ${CHANGED} OR node_id = ANY($2::text[])) AS ready,
   (SELECT json_agg(json_build_array(id, storage_free, storage_reported_at)) FROM nodes
-    WHERE cluster_changed >= $1::xid8 AND storage_free IS NOT NULL) AS storage`
+    WHERE ${CHANGED} AND storage_free IS NOT NULL) AS storage`
 
 export interface ClusterViewInit {
   pool: pg.Pool
@@ -144,7 +150,7 @@ export class ClusterView {
     this.#dirty.clear()
     let r: ViewRead
     try {
-      r = (await this.#init.pool.query<ViewRead>(this.#sql, [full ? '0' : this.#wm, dirty])).rows[0]
+      r = (await this.#init.pool.query<ViewRead>({ name: 'clusterView', text: this.#sql, values: [full ? '0' : this.#wm, dirty] })).rows[0]
     } catch (err) {
       for (const id of dirty) this.#dirty.add(id)
       throw err

@@ -269,8 +269,9 @@ class PostgresBus extends EventTarget implements ClusterBus {
     this.#draining = (async () => {
       do {
         this.#drainAgain = false
-        const res = await this.#pool.query<{ id: number, node_id: string, payload: string }>(
-          'DELETE FROM cluster_messages WHERE instance_id = $1 RETURNING id, node_id, payload', [this.instanceId])
+        const res = await this.#pool.query<{ id: number, node_id: string, payload: string }>({
+          name: 'busDrain', text: 'DELETE FROM cluster_messages WHERE instance_id = $1 RETURNING id, node_id, payload', values: [this.instanceId]
+        })
         for (const row of res.rows.sort((a, b) => a.id - b.id)) {
           // a node that left meanwhile gets its state from its next sync, as with one instance
           if (!this.#held.has(row.node_id)) continue
@@ -342,7 +343,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
     if (Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) {
       throw new InvalidArgumentError(`A broadcast must stay under ${MAX_NOTIFY_BYTES} bytes (send ids, not data)`)
     }
-    await this.#pool.query('SELECT pg_notify($1, $2)', [BUS_CHANNEL, payload])
+    await this.#pool.query({ name: 'busBroadcast', text: 'SELECT pg_notify($1, $2)', values: [BUS_CHANNEL, payload] })
   }
 
   async onlineNodes (options?: AbortOptions): Promise<Map<string, string>> {
