@@ -332,6 +332,13 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
     return out
   }
 
+  async lockPinsOfKeys (keys: Array<Pick<PinRow, 'workspace_id' | 'cid'>>, options?: AbortOptions): Promise<PinRow[]> {
+    if (keys.length === 0) return []
+    // (workspace, cid) order, as upsertPins takes them: two writers never deadlock
+    return await this.#rows('lockPinsOfKeys', `SELECT p.* FROM pins p JOIN unnest($1::text[], $2::text[]) AS k(ws, cid) ON p.workspace_id = k.ws AND p.cid = k.cid
+      ORDER BY p.workspace_id, p.cid FOR UPDATE OF p`, [keys.map(k => k.workspace_id), keys.map(k => k.cid)], options)
+  }
+
   async listAllocationsOfNodeIfMember (nodeId: string, workspaceId: string, options?: AbortOptions): Promise<AllocationRow[] | undefined> {
     // no row: not a member; one row of NULLs: a member without allocations (the membership held FOR SHARE, as isMember does)
     const rows = await this.#rows<AllocationRow>('listAllocationsOfNodeIfMember', `SELECT a.* FROM
