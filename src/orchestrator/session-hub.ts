@@ -123,6 +123,7 @@ export class SessionHub {
   async #runBatch (frames: Frame[]): Promise<void> {
     const { ctx } = this.#parts
     if (ctx.closed || frames.length === 0) return
+    if (await this.#confirmOnly(frames)) return
     try {
       await ctx.tx(async t => {
         const bulk = hasBulk(t.db) ? t.db : undefined
@@ -155,6 +156,37 @@ export class SessionHub {
     } catch (err) {
       this.#parts.ctx.log.error({ nodeId: frame.session.nodeId, err: (err as Error).message }, 'message handler failed')
       t.send(frame.session, { type: 'error', code: 'ERR_INTERNAL', message: 'Internal error' })
+    }
+  }
+
+  /**
+   * A batch of nothing but distinct confirmations (the pin phase's usual batch), on PostgreSQL: one transaction of
+   * one read and one write, no savepoint. `false` when the batch is not one, or when it failed (rolled back: the
+   * caller then handles it the usual way, each frame in its own savepoint).
+   */
+  async #confirmOnly (frames: Frame[]): Promise<boolean> {
+    const { ctx } = this.#parts
+    if (!hasBulk(ctx.store)) return false
+    const list: Confirmation[] = []
+    const keys = new Set<string>()
+    for (const frame of frames) {
+      const parsed = parseFrame(frame)
+      const c = 'msg' in parsed ? this.#asConfirmation(frame, parsed.msg) : undefined
+      if (c == null) return false
+      keys.add(`${c.msg.workspace_id}\0${c.cid}\0${c.nodeId}`)
+      list.push(c)
+    }
+    if (keys.size !== list.length) return false
+    try {
+      await ctx.tx(async t => {
+        if (!hasBulk(t.db)) throw new Error('the store has no multi-row statements')
+        await onContentPinnedMany(this.#parts, t, t.db, list)
+      })
+      return true
+    } catch (err) {
+      if (ctx.closed) return true
+      ctx.log.warn({ frames: frames.length, err: (err as Error).message }, 'grouped confirmations failed: one savepoint each')
+      return false
     }
   }
 
