@@ -2,7 +2,9 @@
  * PostgreSQL: a node's workspace message races a membership removal made on
  * another connection (another instance's removeMember). The membership check
  * is part of the handler's own statement (ipfs_ready: the peer upsert;
- * content_pinned: the grouped read), with the membership row held FOR SHARE:
+ * content_pinned: the grouped read; pin_sync: the read of the node's
+ * allocations; pin_failed, content_unpinned: the read of its allocation),
+ * with the membership row held FOR SHARE:
  * the message waits for the removal, then is refused with ERR_FORBIDDEN,
  * never failing on the foreign keys with ERR_INTERNAL. The removal is held
  * open here (an uncommitted DELETE) until the message is seen waiting on it.
@@ -57,7 +59,14 @@ describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a message ra
     await orch?.stop()
   })
 
-  for (const type of ['ipfs_ready', 'content_pinned'] as const) {
+  const messages = {
+    ipfs_ready: { type: 'ipfs_ready', workspace_id: 'w', peer_id: PEER, addresses: ['/ip4/127.0.0.1/tcp/4001'] },
+    content_pinned: { type: 'content_pinned', workspace_id: 'w', cid: CID, size: 10 },
+    pin_sync: { type: 'pin_sync', workspace_id: 'w', cids: [CID] },
+    pin_failed: { type: 'pin_failed', workspace_id: 'w', cid: CID, error: { code: 'ERR_TIMEOUT', message: 'no provider' } },
+    content_unpinned: { type: 'content_unpinned', workspace_id: 'w', cid: CID }
+  } as const
+  for (const type of Object.keys(messages) as Array<keyof typeof messages>) {
     it(`${type} waits for the removal, then gets ERR_FORBIDDEN`, async () => {
       const database = await postgres.createDatabase()
       orch = createOrchestrator({ database, port: 0 })
@@ -69,7 +78,7 @@ describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a message ra
       sockets.push(n.ws)
       n.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token })
       await n.next(m => m.type === 'workspace_joined')
-      if (type === 'content_pinned') {
+      if (type !== 'ipfs_ready') {
         n.send({ type: 'ipfs_ready', workspace_id: 'w', peer_id: PEER, addresses: ['/ip4/127.0.0.1/tcp/4001'] })
         // a second hello is answered after the ipfs_ready is handled: the node is ready for the pin
         n.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token })
@@ -84,9 +93,7 @@ describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a message ra
         await other.query('BEGIN')
         await other.query("DELETE FROM pin_allocations WHERE workspace_id = 'w' AND node_id = $1", [info.id])
         await other.query("DELETE FROM memberships WHERE workspace_id = 'w' AND node_id = $1", [info.id])
-        n.send(type === 'ipfs_ready'
-          ? { type, workspace_id: 'w', peer_id: PEER, addresses: ['/ip4/127.0.0.1/tcp/4001'] }
-          : { type, workspace_id: 'w', cid: CID, size: 10 })
+        n.send(messages[type])
         await lockWaiter(database)
         await other.query('COMMIT')
       } finally {

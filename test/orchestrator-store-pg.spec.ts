@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { openOrchestratorStore, SCHEMA_VERSION } from '../src/orchestrator/store/index.js'
 import { createPostgresStore, describeConnection } from '../src/orchestrator/pg/postgres-store.js'
+import type { BulkStoreOperations } from '../src/orchestrator/store/types.js'
 import { PG_SCHEMA_VERSION } from '../src/orchestrator/pg/postgres-migrations.js'
 import { asyncSqliteStore } from '../src/orchestrator/store/sqlite-adapter.js'
 import type { SyncSqliteStore } from '../src/orchestrator/store/sqlite-adapter.js'
@@ -133,6 +134,38 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
     } finally {
       await a.close()
       await b.close()
+    }
+  })
+
+  it('locks the pins of several workspaces in one statement, in (workspace, cid) order, until the commit', async () => {
+    const url = await postgres.createDatabase()
+    const a = await createPostgresStore({ connectionString: url, maxConnections: 2 })
+    try {
+      await seed(a)
+      await a.insertWorkspace({ id: 'other', name: 'other', swarm_key: 'secret', key_version: 1, created_at: 1 })
+      for (const [ws, cid] of [['other', 'bafz'], ['other', 'bafa'], ['ws', 'bafa']]) {
+        await a.upsertPin({ workspace_id: ws, cid, name: null, size: null, replication_min: 1, replication_max: 1, created_at: 1 })
+      }
+      let release!: () => void
+      const gate = new Promise<void>(resolve => { release = resolve })
+      let locked: string[] = []
+      const holder = a.transaction(async tx => {
+        const db = tx as unknown as BulkStoreOperations
+        locked = (await db.lockPinsOfKeys([{ workspace_id: 'ws', cid: 'bafy' }, { workspace_id: 'other', cid: 'bafz' }, { workspace_id: 'ws', cid: 'missing' },
+          { workspace_id: 'other', cid: 'bafa' }])).map(p => `${p.workspace_id}/${p.cid}`)
+        await gate
+      })
+      await until(async () => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'")).length === 1, 'the lock to be held')
+      expect(locked).toEqual(['other/bafa', 'other/bafz', 'ws/bafy'])
+      const waiting = admin(url, "UPDATE pins SET name = 'x' WHERE workspace_id = 'other' AND cid = 'bafz'")
+      await until(async () => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).length === 1, 'a writer to wait on the lock')
+      // the pin not asked for is not locked
+      await admin(url, "UPDATE pins SET name = 'y' WHERE workspace_id = 'ws' AND cid = 'bafa'")
+      release()
+      await holder
+      await waiting
+    } finally {
+      await a.close()
     }
   })
 

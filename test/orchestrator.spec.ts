@@ -226,8 +226,11 @@ describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
     expect((await o.hello(outsider.token)).type).toBe('welcome')
     o.send({ type: 'ipfs_ready', workspace_id: 'alpha', peer_id: PEER(1), addresses: ['/ip4/127.0.0.1/tcp/1'] })
     o.send({ type: 'pin_sync', workspace_id: 'alpha', cids: [] })
-    await o.waitFor(() => o.of('error').length >= 2)
-    expect(o.of('error').every(e => e.code === 'ERR_FORBIDDEN')).toBe(true)
+    o.send({ type: 'content_pinned', workspace_id: 'alpha', cid: CIDS[0], size: 1 })
+    o.send({ type: 'pin_failed', workspace_id: 'alpha', cid: CIDS[0], error: { code: 'ERR_TIMEOUT', message: 'x' } })
+    o.send({ type: 'content_unpinned', workspace_id: 'alpha', cid: CIDS[0] })
+    await o.waitFor(() => o.of('error').length >= 5)
+    expect(o.of('error').map(e => [e.code, e.in_reply_to])).toEqual(['ipfs_ready', 'pin_sync', 'content_pinned', 'pin_failed', 'content_unpinned'].map(t => ['ERR_FORBIDDEN', t]))
     await orch.pin('alpha', { cid: CIDS[0], replicationMin: 1, replicationMax: -1 })
     await m.waitFor(x => x.type === 'pin_content')
     // pin() sent its messages before returning: anything for o came before the barrier's answer

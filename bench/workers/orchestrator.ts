@@ -7,6 +7,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createOrchestrator } from '../../src/orchestrator/index.js'
+import { isRelayedEvent } from '../../src/orchestrator/cluster/event-relay.js'
 import type { Orchestrator, OrchestratorEvent } from '../../src/orchestrator/index.js'
 import type { Handlers } from './entry.js'
 
@@ -25,6 +26,9 @@ const counters = { ready: 0, pinned: 0, failed: 0 }
 const waiters: Array<{ key: 'ready' | 'pinned', count: number, resolve: () => void }> = []
 
 function onEvent (e: OrchestratorEvent): void {
+  // each instance also hears the others' events (the event relay): count only this instance's own, so that the
+  // sum over the instances is the cluster's count (with the relayed ones it was up to 3x, ending the wait early)
+  if (isRelayedEvent(e)) return
   if (e.type === 'peer:ready') counters.ready++
   else if (e.type === 'allocation' && e.state === 'pinned') counters.pinned++
   else if (e.type === 'allocation' && e.state === 'failed') counters.failed++

@@ -174,8 +174,13 @@ export class OrchestratorContext {
 
   /** Sends to a session now; a closed socket drops it. */
   sendNow (session: NodeSession, message: OrchestratorMessage): void {
+    if (session.connection.isOpen()) this.sendEncodedNow(session, encodeMessage(message))
+  }
+
+  /** Sends a message already serialised (`encodeMessage`, or as another instance serialised it); a closed socket drops it. */
+  sendEncodedNow (session: NodeSession, data: string): void {
     if (!session.connection.isOpen()) return
-    session.connection.send(encodeMessage(message), (err) => {
+    session.connection.send(data, (err) => {
       if (err != null) this.log.debug({ nodeId: session.nodeId, err: err.message }, 'send failed')
     })
   }

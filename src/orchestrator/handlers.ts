@@ -26,7 +26,7 @@ export async function onIpfsReady ({ ctx, bootstrap }: OrchestratorParts, t: TxS
   // PostgreSQL: the membership check is part of the write (the hub did not read it)
   if (hasBulk(t.db)) {
     if (!await t.db.upsertPeerIfMember(msg.workspace_id, nodeId, msg.peer_id, addresses, ctx.clock.now())) {
-      t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
+      forbidden(t, session, msg.type)
       return
     }
   } else {
@@ -40,9 +40,20 @@ export async function onIpfsReady ({ ctx, bootstrap }: OrchestratorParts, t: TxS
   })
 }
 
+/** The refusal of a workspace message from a node that is not a member. */
+export function forbidden (t: TxScope, session: NodeSession, type: string): void {
+  t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: type })
+}
+
 export async function onPinSync ({ ctx, replication }: OrchestratorParts, t: TxScope, session: NodeSession, nodeId: string, msg: PinSyncMessage): Promise<void> {
   const { db } = t
   const ws = msg.workspace_id
+  // PostgreSQL: the membership check is part of the read of the node's allocations (the hub did not read it)
+  const mine = hasBulk(db) ? await db.listAllocationsOfNodeIfMember(nodeId, ws) : undefined
+  if (hasBulk(db) && mine == null) {
+    forbidden(t, session, msg.type)
+    return
+  }
   if (!session.ready.has(ws)) {
     t.send(session, { type: 'error', code: 'ERR_INVALID_MESSAGE', message: 'pin_sync before ipfs_ready', in_reply_to: 'pin_sync' })
     return
@@ -50,7 +61,7 @@ export async function onPinSync ({ ctx, replication }: OrchestratorParts, t: TxS
   const have = new Set<string>()
   for (const c of msg.cids) have.add(normaliseCid(c))
   const now = ctx.clock.now()
-  const allocations = await db.listAllocationsOfNode(nodeId, ws)
+  const allocations = mine ?? await db.listAllocationsOfNode(nodeId, ws)
   // the planner asks about the copies the node lost and the ones it holds unasked: read those pins first
   const known = new Set(allocations.map(a => a.cid))
   const asked = [...allocations.filter(a => !have.has(a.cid)).map(a => a.cid), ...[...have].filter(c => !known.has(c))]
@@ -127,10 +138,18 @@ export async function onContentPinnedMany ({ ctx, replication }: OrchestratorPar
   for (const p of place) await replication.placePin(t, p.ws, p.cid)
 }
 
-export async function onPinFailed ({ ctx, replication }: OrchestratorParts, t: TxScope, nodeId: string, msg: PinFailedMessage): Promise<void> {
+/** The node's allocation of a pin; PostgreSQL: with the membership check in the same statement (`null`: refused, answered). */
+async function allocationOf (t: TxScope, session: NodeSession, nodeId: string, msg: { type: string, workspace_id: string }, cid: string): Promise<AllocationRow | undefined | null> {
+  if (!hasBulk(t.db)) return await t.db.getAllocation(msg.workspace_id, cid, nodeId)
+  const found = await t.db.getAllocationIfMember(msg.workspace_id, cid, nodeId)
+  if (found == null) forbidden(t, session, msg.type)
+  return found == null ? null : found.allocation
+}
+
+export async function onPinFailed ({ ctx, replication }: OrchestratorParts, t: TxScope, session: NodeSession, nodeId: string, msg: PinFailedMessage): Promise<void> {
   const ws = msg.workspace_id
   const cid = normaliseCid(msg.cid)
-  const alloc = await t.db.getAllocation(ws, cid, nodeId)
+  const alloc = await allocationOf(t, session, nodeId, msg, cid)
   if (alloc == null || alloc.state === 'unpinning') return
   ctx.log.warn({ nodeId, workspaceId: ws, cid, code: msg.error.code }, 'pin failed')
   if (msg.error.code === 'ERR_QUOTA_EXCEEDED' || msg.error.code === 'ERR_DISK_RESERVE') ctx.state.free.set(nodeId, 0)
@@ -138,9 +157,9 @@ export async function onPinFailed ({ ctx, replication }: OrchestratorParts, t: T
   await replication.placePin(t, ws, cid)
 }
 
-export async function onContentUnpinned ({ replication }: OrchestratorParts, t: TxScope, nodeId: string, msg: ContentUnpinnedMessage): Promise<void> {
+export async function onContentUnpinned ({ replication }: OrchestratorParts, t: TxScope, session: NodeSession, nodeId: string, msg: ContentUnpinnedMessage): Promise<void> {
   const cid = normaliseCid(msg.cid)
-  const alloc = await t.db.getAllocation(msg.workspace_id, cid, nodeId)
+  const alloc = await allocationOf(t, session, nodeId, msg, cid)
   if (alloc?.state !== 'unpinning') return
   await replication.removeAllocation(t, msg.workspace_id, cid, nodeId)
   // the pin may still want copies (pinned again, or unpinned from this node alone): the node is a candidate again

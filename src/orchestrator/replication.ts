@@ -10,6 +10,7 @@
 import type { OrchestratorMessage } from '../protocol/index.js'
 import type { OrchestratorContext, Scope, TxScope } from './context.js'
 import { planPin } from './planner.js'
+import { hasBulk } from './store/types.js'
 import type { AllocationRow, AllocationState, PinRow } from './store/types.js'
 import type { TimerHandle } from './clock.js'
 
@@ -77,6 +78,16 @@ export class Replication {
           this.#ctx.log.error({ workspaceId: ws, err: (err as Error).message }, 'placement failed')
         }
       }
+      // PostgreSQL: the pins other instances asked for, of every workspace, in one transaction (a pin() on another
+      // instance is one of these, so one transaction per workspace was five statements per pin across workspaces)
+      if (pins.length > 1 && hasBulk(this.#ctx.store)) {
+        try {
+          await this.#placeKeys(pins.flatMap(([ws, cids]) => [...cids].map(cid => ({ workspace_id: ws, cid }))))
+          return
+        } catch (err) {
+          this.#ctx.log.debug({ workspaces: pins.length, err: (err as Error).message }, 'grouped placement failed: one workspace at a time')
+        }
+      }
       for (const [ws, cids] of pins) {
         try {
           await this.#placePins(ws, [...cids].sort())
@@ -120,6 +131,26 @@ export class Replication {
       const byPin = groupByPin(await t.db.listAllocationsOfPins(workspaceId, pins.map(p => p.cid)))
       const pending: AllocationRow[] = []
       for (const pin of pins) await this.placePin(t, workspaceId, pin.cid, pin, byPin.get(pin.cid) ?? [], pending)
+      await writeAllocations(t, pending)
+    })
+  }
+
+  /** Places pins of several workspaces in one transaction: one statement locks them all, one reads their allocations, one writes. */
+  async #placeKeys (keys: Array<{ workspace_id: string, cid: string }>): Promise<void> {
+    if (this.#ctx.closed || !this.#ctx.link.isLeader()) return
+    await this.#ctx.tx(async t => {
+      const db = t.db
+      if (!hasBulk(db)) throw new Error('the store has no multi-row statements')
+      const pins = await db.lockPinsOfKeys(keys)
+      const byPin = new Map<string, AllocationRow[]>()
+      for (const a of await db.listAllocationsOfKeys(pins)) {
+        const key = `${a.workspace_id}\0${a.cid}`
+        const list = byPin.get(key)
+        if (list == null) byPin.set(key, [a])
+        else list.push(a)
+      }
+      const pending: AllocationRow[] = []
+      for (const pin of pins) await this.placePin(t, pin.workspace_id, pin.cid, pin, byPin.get(`${pin.workspace_id}\0${pin.cid}`) ?? [], pending)
       await writeAllocations(t, pending)
     })
   }

@@ -9,13 +9,14 @@
  * failing frame rolls back alone. The batch commits before any answer is sent.
  * Batches and closes run one after the other, in the order they came in
  * (the store is asynchronous: a batch that arrives while one runs waits, and
- * the frames that arrive meanwhile join one next batch).
+ * the frames that arrive meanwhile join the next batch, up to
+ * {@link MAX_BATCH_FRAMES} frames a transaction).
  */
 import { InvalidMessageError, UnauthorizedError } from '../errors.js'
 import { PROTOCOL_VERSION, parseNodeMessage } from '../protocol/index.js'
 import type { NodeMessage } from '../protocol/index.js'
 import type { OrchestratorParts } from './commands/parts.js'
-import { onContentPinned, onContentPinnedMany, onContentUnpinned, onIpfsReady, onPinFailed, onPinSync, onStorageReport } from './handlers.js'
+import { forbidden, onContentPinned, onContentPinnedMany, onContentUnpinned, onIpfsReady, onPinFailed, onPinSync, onStorageReport } from './handlers.js'
 import type { Confirmation } from './handlers.js'
 import { hasBulk } from './store/types.js'
 import type { BulkStoreOperations } from './store/types.js'
@@ -34,6 +35,9 @@ export const CLOSE_CODES = {
   replaced: 4003,
   authTimeout: 4008
 } as const
+
+/** Frames handled in one transaction at most (the rest wait for the next one). */
+export const MAX_BATCH_FRAMES = 256
 
 /** Error `code` sent when `hello.protocol_version` is not supported. */
 export const ERR_PROTOCOL_VERSION = 'ERR_PROTOCOL_VERSION'
@@ -95,11 +99,18 @@ export class SessionHub {
       }
       this.#pending.push(f)
     }
-    await this.#enqueue(async () => {
-      const batch = this.#pending
-      this.#pending = []
-      await this.#runBatch(batch)
-    })
+    // at most MAX_BATCH_FRAMES a transaction: a connect storm of thousands of nodes is many bounded transactions,
+    // not one holding a savepoint, its scope and its queued answers for every frame until it commits. As many
+    // tasks as batches of these frames: once the last one ran, every frame of this call was handled
+    const tasks: Array<Promise<void>> = []
+    for (let i = 0; i < frames.length; i += MAX_BATCH_FRAMES) {
+      tasks.push(this.#enqueue(async () => {
+        const batch = this.#pending.length <= MAX_BATCH_FRAMES ? this.#pending : this.#pending.slice(0, MAX_BATCH_FRAMES)
+        this.#pending = batch === this.#pending ? [] : this.#pending.slice(MAX_BATCH_FRAMES)
+        await this.#runBatch(batch)
+      }))
+    }
+    await Promise.all(tasks)
   }
 
   /** Runs `task` after every batch and close before it; a failure is logged (by `ctx.track`), not thrown. */
@@ -112,6 +123,7 @@ export class SessionHub {
   async #runBatch (frames: Frame[]): Promise<void> {
     const { ctx } = this.#parts
     if (ctx.closed || frames.length === 0) return
+    if (await this.#confirmOnly(frames)) return
     try {
       await ctx.tx(async t => {
         const bulk = hasBulk(t.db) ? t.db : undefined
@@ -144,6 +156,37 @@ export class SessionHub {
     } catch (err) {
       this.#parts.ctx.log.error({ nodeId: frame.session.nodeId, err: (err as Error).message }, 'message handler failed')
       t.send(frame.session, { type: 'error', code: 'ERR_INTERNAL', message: 'Internal error' })
+    }
+  }
+
+  /**
+   * A batch of nothing but distinct confirmations (the pin phase's usual batch), on PostgreSQL: one transaction of
+   * one read and one write, no savepoint. `false` when the batch is not one, or when it failed (rolled back: the
+   * caller then handles it the usual way, each frame in its own savepoint).
+   */
+  async #confirmOnly (frames: Frame[]): Promise<boolean> {
+    const { ctx } = this.#parts
+    if (!hasBulk(ctx.store)) return false
+    const list: Confirmation[] = []
+    const keys = new Set<string>()
+    for (const frame of frames) {
+      const parsed = parseFrame(frame)
+      const c = 'msg' in parsed ? this.#asConfirmation(frame, parsed.msg) : undefined
+      if (c == null) return false
+      keys.add(`${c.msg.workspace_id}\0${c.cid}\0${c.nodeId}`)
+      list.push(c)
+    }
+    if (keys.size !== list.length) return false
+    try {
+      await ctx.tx(async t => {
+        if (!hasBulk(t.db)) throw new Error('the store has no multi-row statements')
+        await onContentPinnedMany(this.#parts, t, t.db, list)
+      })
+      return true
+    } catch (err) {
+      if (ctx.closed) return true
+      ctx.log.warn({ frames: frames.length, err: (err as Error).message }, 'grouped confirmations failed: one savepoint each')
+      return false
     }
   }
 
@@ -230,18 +273,19 @@ export class SessionHub {
     // the memory view first (cheap), then the row itself, held (PostgreSQL: FOR SHARE) until this
     // frame commits: a removeMember running meanwhile on another connection waits for it, instead
     // of the handler's writes failing on the membership's foreign keys
-    // (ipfs_ready on PostgreSQL: checked in the handler's own write, upsertPeerIfMember; content_pinned: in the grouped read)
-    const folded = msg.type === 'ipfs_ready' && hasBulk(t.db)
+    // (PostgreSQL: checked in the handler's own first statement, e.g. upsertPeerIfMember, for every message but a
+    // content_pinned handled alone; the grouped content_pinned checks it in its grouped read)
+    const folded = msg.type !== 'content_pinned' && hasBulk(t.db)
     if (!ctx.state.isMember(msg.workspace_id, nodeId) || (!folded && !await t.db.isMember(msg.workspace_id, nodeId))) {
-      t.send(session, { type: 'error', code: 'ERR_FORBIDDEN', message: 'Not a member of this workspace', in_reply_to: msg.type })
+      forbidden(t, session, msg.type)
       return
     }
     switch (msg.type) {
       case 'ipfs_ready': await onIpfsReady(this.#parts, t, session, nodeId, msg); break
       case 'pin_sync': await onPinSync(this.#parts, t, session, nodeId, msg); break
       case 'content_pinned': await onContentPinned(this.#parts, t, session, nodeId, msg); break
-      case 'pin_failed': await onPinFailed(this.#parts, t, nodeId, msg); break
-      case 'content_unpinned': await onContentUnpinned(this.#parts, t, nodeId, msg); break
+      case 'pin_failed': await onPinFailed(this.#parts, t, session, nodeId, msg); break
+      case 'content_unpinned': await onContentUnpinned(this.#parts, t, session, nodeId, msg); break
     }
   }
 

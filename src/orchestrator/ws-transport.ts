@@ -2,7 +2,8 @@
  * The WebSocket transport of the session hub: upgrades on `wsPath` of the
  * admin server, one {@link NodeConnection} per socket, ping/pong heartbeat,
  * and the batching of frames: what arrives in one event-loop turn goes to
- * `hub.receive()` as one batch (one transaction, one commit).
+ * `hub.receive()` as one batch (transactions of at most 256 frames), and past
+ * 1,024 frames not yet handled no socket is read until the hub catches up.
  */
 import { WebSocketServer } from 'ws'
 import type { RawData, WebSocket } from 'ws'
@@ -11,6 +12,10 @@ import type { Duplex } from 'node:stream'
 import { MAX_FRAME_BYTES } from '../protocol/index.js'
 import type { Frame, HubSession, SessionHub } from './session-hub.js'
 import type { OrchestratorLogger } from './types.js'
+
+/** Frames received and not yet handled past which the sockets are not read (back-pressure), and where reading resumes. */
+const HIGH_FRAMES = 1024
+const LOW_FRAMES = 256
 
 export interface WsTransportInit {
   server: Server
@@ -38,12 +43,34 @@ export function attachWsTransport (init: WsTransportInit): WsTransport {
   let flushing = false
   let closed = false
 
+  // back-pressure: past HIGH_FRAMES received and not yet handled, no socket is read until the hub is down to LOW_FRAMES
+  // (a connect storm of thousands of nodes waits in the kernel's socket buffers, not as frames and closures here)
+  let inFlight = 0
+  let paused = false
+  const setPaused = (pause: boolean): void => {
+    paused = pause
+    for (const entry of sockets.values()) {
+      const { ws } = entry
+      if (!pause) entry.alive = true
+      try {
+        if (pause) ws.pause()
+        else ws.resume()
+      } catch (err) {
+        log.debug({ err: (err as Error).message }, 'pausing a socket failed')
+      }
+    }
+  }
   const flush = (): void => {
     flushing = false
     const frames = pending
     pending = []
+    inFlight += frames.length
+    if (!paused && inFlight > HIGH_FRAMES) setPaused(true)
     // failures are logged by the hub; batches run in order
-    void hub.receive(frames)
+    void hub.receive(frames).finally(() => {
+      inFlight -= frames.length
+      if (paused && inFlight <= LOW_FRAMES) setPaused(false)
+    })
   }
 
   const onConnection = (ws: WebSocket): void => {
@@ -54,6 +81,7 @@ export function attachWsTransport (init: WsTransportInit): WsTransport {
     })
     const entry = { ws, alive: true }
     sockets.set(session, entry)
+    if (paused) ws.pause()
     ws.on('pong', () => { entry.alive = true })
     // ws has already closed the socket (e.g. 1009 for an oversized frame)
     ws.on('error', (err) => { log.warn({ nodeId: session.nodeId, err: err.message }, 'websocket error') })
@@ -86,6 +114,8 @@ export function attachWsTransport (init: WsTransportInit): WsTransport {
 
   const heartbeat = setInterval(() => {
     init.onBeat?.()
+    // a paused socket's pong is not read: no one is judged on it (they all count as alive again on resume)
+    if (paused) return
     for (const entry of sockets.values()) {
       if (!entry.alive) { entry.ws.terminate(); continue }
       entry.alive = false

@@ -56,6 +56,14 @@ export interface EventRelay {
 
 const silent: OrchestratorLogger = { debug () {}, info () {}, warn () {}, error () {} }
 
+/** Every event a relay handed to local listeners (from another instance, or a vanished node from the bus view). */
+const relayed = new WeakSet<OrchestratorEvent>()
+
+/** Whether an `onChange` event came from another instance (or from the bus view), not from this instance's own work. */
+export function isRelayedEvent (event: OrchestratorEvent): boolean {
+  return relayed.has(event)
+}
+
 /**
  * @example
  * ```ts
@@ -71,8 +79,8 @@ export function createEventRelay (init: EventRelayInit): EventRelay {
   const maxBytes = Math.min(init.maxBytes ?? RELAY_MAX_BYTES, 7999)
   // the bus sends `data` as a JSON string inside its own JSON envelope: measured the way it is built
   const envelope = Buffer.byteLength(JSON.stringify({ k: 'b', topic: RELAY_TOPIC, from: bus.instanceId, data: '' }))
-  /** Events that came from another instance (or from the bus view): never relayed. */
-  const foreign = new WeakSet<OrchestratorEvent>()
+  /** Events that came from another instance (or from the bus view): never relayed ({@link relayed}). */
+  const foreign = relayed
   /** Nodes of other instances the local listeners were last told are offline. */
   const shownOffline = new Set<string>()
   let pending: Array<{ json: string, bytes: number }> = []

@@ -24,7 +24,9 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { createClusterBus } from '../pg/postgres-bus.js'
+import { BUS_APP_PREFIX, createClusterBus } from '../pg/postgres-bus.js'
+import { migrate } from '../pg/postgres-migrations.js'
+import { ClusterView, VIEW_MIGRATIONS } from './cluster-view.js'
 import type { BroadcastDetail, ClusterBus, NodeMessageDetail } from '../pg/postgres-bus.js'
 import { createLeaderLease } from '../pg/postgres-lease.js'
 import type { LeaderLease } from '../pg/postgres-lease.js'
@@ -84,6 +86,18 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
   const pool = new pg.Pool({ connectionString: init.connectionString, max: 2, types: PG_TYPES })
   pool.on('error', (err) => { log.warn({ err: err.message }, 'idle PostgreSQL connection lost (cluster link)') })
   await bus.start()
+  try {
+    const client = await pool.connect()
+    try {
+      await migrate(client, 'cluster-view', VIEW_MIGRATIONS)
+    } finally {
+      client.release()
+    }
+  } catch (err) {
+    await bus.stop()
+    await pool.end()
+    throw err
+  }
   let core: OrchestratorCore | undefined
   let relay: EventRelay | undefined
   let stopped = false
@@ -94,19 +108,11 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
   }
   const readyQuery = async (sql: string, values: unknown[]): Promise<void> => { await pool.query(sql, values) }
 
-  let online = new Set<string>()
-  let lastOnlineRead = 0
-  // a read for the status answers, kept 200 ms and shared by the calls meanwhile (not `online`: refresh diffs that one)
-  let answer: { at: number, read: Promise<Set<string>> } | undefined
-  const onlineNow = async (): Promise<Set<string>> => {
-    const now = Date.now()
-    if (now - lastOnlineRead < 200) return online
-    if (answer == null || now - answer.at >= 200) {
-      const read = bus.onlineNodes().then(m => new Set(m.keys()))
-      answer = { at: now, read }
-      read.catch(() => { if (answer?.read === read) answer = undefined })
-    }
-    return await answer.read
+  const view = new ClusterView({ pool, instanceId, appPrefix: BUS_APP_PREFIX })
+  // status answers (views, pin() results) see who is online as of at most 200 ms ago: a read of what changed
+  const onlineNow = async (): Promise<ReadonlySet<string>> => {
+    if (Date.now() - view.readAt >= 200) await view.read()
+    return view.online
   }
 
   /** Per workspace, the cids to place (`null`: all of it), sent within {@link HINT_BATCH_MS}. */
@@ -166,66 +172,49 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     onlineNodes: onlineNow
   }
 
-  /** Parsed addresses per `workspace node` of the last refresh, with the JSON they came from (unchanged rows reuse the array). */
-  let parsed = new Map<string, { json: string, list: string[] }>()
-  /** Reads who is online and ready on every instance; marks the nodes that vanished offline. */
+  /** The nodes the last refresh saw online (to notice the ones that vanished). */
+  const seen = new Set<string>()
+  /** The report time of each node's free space as last applied. */
+  const reported = new Map<string, number | null>()
+  /** Reads what changed in who is online and ready on every instance; marks the nodes that vanished offline. */
   const refresh = async (): Promise<void> => {
     if (core == null || stopped) return
     const ctx = core.context
-    const holders = await bus.onlineNodes()
-    // the other instances' rows only, and only what is used: this runs every `refreshMs` on every instance
-    const res = await pool.query<{ workspace_id: string, node_id: string, instance_id: string, addresses: string }>(
-      'SELECT workspace_id, node_id, instance_id, addresses FROM cluster_ready WHERE instance_id <> $1', [instanceId])
-    const ready = new Map<string, Map<string, string[]>>()
-    const nextParsed = new Map<string, { json: string, list: string[] }>()
-    for (const r of res.rows) {
-      if (holders.get(r.node_id) !== r.instance_id) continue
-      let m = ready.get(r.workspace_id)
-      if (m == null) ready.set(r.workspace_id, m = new Map())
-      const key = `${r.workspace_id} ${r.node_id}`
-      let entry = parsed.get(key)
-      if (entry?.json !== r.addresses) entry = { json: r.addresses, list: JSON.parse(r.addresses) as string[] }
-      nextParsed.set(key, entry)
-      m.set(r.node_id, entry.list)
-    }
-    parsed = nextParsed
+    const { state } = ctx
+    await view.read()
     const now = ctx.clock.now()
-    const next = new Set(holders.keys())
     // nodes that were online somewhere and are not anymore: offline from now, re-pinned after the grace period
-    for (const id of online) {
-      if (next.has(id) || ctx.state.sessions.has(id)) continue
-      ctx.state.offlineSince.set(id, now)
+    for (const id of seen) {
+      if (view.online.has(id)) continue
+      seen.delete(id)
+      if (state.sessions.has(id)) continue
+      state.offlineSince.set(id, now)
       // its instance may have died without a word: this instance's listeners hear it from here
       relay?.nodeVanished(id)
-      const workspaces = [...ctx.state.members].filter(([, m]) => m.has(id)).map(([ws]) => ws)
+      const workspaces = [...state.members].filter(([, m]) => m.has(id)).map(([ws]) => ws)
       core.replication.afterGrace(id, workspaces)
     }
-    for (const id of next) if (!ctx.state.sessions.has(id)) ctx.state.offlineSince.delete(id)
-    online = next
-    lastOnlineRead = Date.now()
+    for (const id of view.online) {
+      seen.add(id)
+      if (!state.sessions.has(id)) state.offlineSince.delete(id)
+    }
     // nodes that became ready on another instance: the leader places what waited for them
     const fresh: Array<[string, string]> = []
-    for (const [ws, nodes] of ready) {
-      const known = ctx.state.remoteReady.get(ws)
-      for (const id of nodes.keys()) if (known?.has(id) !== true) fresh.push([ws, id])
+    for (const [ws, nodes] of view.ready) {
+      const known = state.remoteReady.get(ws)
+      for (const id of nodes.keys()) if (known?.has(id) !== true && view.online.has(id) && !state.sessions.has(id)) fresh.push([ws, id])
     }
-    ctx.state.setRemote(next, ready)
+    state.setRemote(view.online, view.ready)
     // this instance's ready nodes hear of them (bootstrap_update), as of a node that became ready here
     for (const [ws, id] of fresh) core.bootstrap.queue(ws, id)
     if (lease.isLeader) for (const ws of new Set(fresh.map(([ws]) => ws))) core.replication.schedule(ws)
     // free space the other instances' nodes reported
-    const nodes = await pool.query<{ id: string, storage_free: number | null, storage_reported_at: number | null }>(
-      'SELECT id, storage_free, storage_reported_at FROM nodes WHERE storage_free IS NOT NULL')
-    for (const n of nodes.rows) {
-      if (n.storage_free == null || ctx.state.sessions.has(n.id)) continue
-      const known = reported.get(n.id)
-      if (known !== n.storage_reported_at) {
-        reported.set(n.id, n.storage_reported_at)
-        ctx.state.free.set(n.id, n.storage_free)
-      }
+    for (const [id, free, at] of view.takeStorage()) {
+      if (state.sessions.has(id) || reported.get(id) === at) continue
+      reported.set(id, at)
+      state.free.set(id, free)
     }
   }
-  const reported = new Map<string, number | null>()
   let timer: NodeJS.Timeout | undefined
   const tick = (): void => {
     timer = setTimeout(() => {
@@ -235,9 +224,12 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
   }
 
   const onMessage = (evt: Event): void => {
-    const { nodeId, message } = (evt as CustomEvent<NodeMessageDetail>).detail
-    const session = core?.context.state.sessions.get(nodeId)
-    if (session != null) core?.context.sendNow(session, message as OrchestratorMessage)
+    const detail = (evt as CustomEvent<NodeMessageDetail>).detail
+    const session = core?.context.state.sessions.get(detail.nodeId)
+    if (session == null) return
+    // the JSON as the sending instance wrote it: not parsed and serialised again here
+    if (detail.payload != null) core?.context.sendEncodedNow(session, detail.payload)
+    else core?.context.sendNow(session, detail.message as OrchestratorMessage)
   }
   const onTaken = (evt: Event): void => {
     const { nodeId } = (evt as CustomEvent<{ nodeId: string }>).detail
@@ -290,6 +282,9 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
       })())
     }
   }
+  const onGone = (evt: Event): void => { view.gone((evt as CustomEvent<string[] | '*'>).detail) }
+  // notifications were missed while the listener was away: read everything once
+  const onListening = (): void => { view.resync() }
   const onAcquired = (): void => {
     log.info({ instanceId }, 'this instance leads placement now')
     if (core != null) {
@@ -320,6 +315,8 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
       bus.addEventListener('node-message', onMessage)
       bus.addEventListener('node-taken', onTaken)
       bus.addEventListener('broadcast', onBroadcast)
+      bus.addEventListener('rows-gone', onGone)
+      bus.addEventListener('listening', onListening)
       lease.addEventListener('acquired', onAcquired)
       lease.addEventListener('lost', onLost)
       lease.start()

@@ -81,7 +81,9 @@ export class PinGroup implements PinWriter {
           workspace_id: c.workspaceId, cid: c.cid, name: c.request.name ?? null, size: c.request.size ?? null, replication_min: c.min, replication_max: c.max, created_at: now
         })))
         const byPin = new Map<string, AllocationRow[]>()
-        for (const a of await db.listAllocationsOfKeys(group.map(c => ({ workspace_id: c.workspaceId, cid: c.cid })))) {
+        // a pin this statement inserted has no allocations yet (they reference its row, which no one else sees before the commit)
+        const known = group.filter((c, i) => !stored[i].inserted).map(c => ({ workspace_id: c.workspaceId, cid: c.cid }))
+        for (const a of await db.listAllocationsOfKeys(known)) {
           const key = `${a.workspace_id}\0${a.cid}`
           const list = byPin.get(key)
           if (list == null) byPin.set(key, [a])

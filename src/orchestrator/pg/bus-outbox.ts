@@ -40,7 +40,10 @@ export class BusOutbox {
       const batch = this.#queue.splice(0, BATCH)
       try {
         // the rows and their notifications commit together, addressed to whoever holds each node now
-        const res = await this.#pool.query<{ node_id: string, to: string }>(`
+        // named: parsed and planned once per connection, not for every batch
+        const res = await this.#pool.query<{ node_id: string, to: string }>({
+          name: 'busOutbox',
+          text: `
           WITH input AS (SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(node_id, payload, ord)),
           queued AS (
             INSERT INTO cluster_messages (instance_id, node_id, payload, created_at)
@@ -50,7 +53,8 @@ export class BusOutbox {
           notes AS (SELECT count(pg_notify($3, json_build_object('k', 'm', 'to', instance_id, 'id', max_id)::text)) AS n
             FROM (SELECT instance_id, max(id) AS max_id FROM queued GROUP BY instance_id) q)
           SELECT q.node_id, q.instance_id AS to, n.n FROM queued q CROSS JOIN notes n`,
-        [batch.map(p => p.nodeId), batch.map(p => p.payload), this.#channel])
+          values: [batch.map(p => p.nodeId), batch.map(p => p.payload), this.#channel]
+        })
         const holders = new Map(res.rows.map(r => [r.node_id, r.to]))
         for (const p of batch) p.done(holders.get(p.nodeId))
       } catch (err) {

@@ -58,7 +58,9 @@ export const CLUSTER_MIGRATIONS: string[] = [
 export const BUS_CHANNEL = 'otherthing_bus'
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
 export const MAX_NOTIFY_BYTES = 7999
-const APP_PREFIX = 'otherthing-bus:'
+/** `application_name` of each instance's listening session: this prefix and the instance id. */
+export const BUS_APP_PREFIX = 'otherthing-bus:'
+const APP_PREFIX = BUS_APP_PREFIX
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint'
 
 export interface ClusterBusInit {
@@ -79,14 +81,26 @@ export interface ClusterBusInit {
   logger?: OrchestratorLogger
 }
 
-export interface NodeMessageDetail { nodeId: string, message: unknown }
+/** A message for a node: `message` is parsed when read; `payload` (not enumerable) is the JSON text as sent, to pass on as it is. */
+export interface NodeMessageDetail { nodeId: string, message: unknown, readonly payload?: string }
+
+/** A {@link NodeMessageDetail} over the JSON text: parsed only if someone reads `message`. */
+function messageDetail (nodeId: string, payload: string): NodeMessageDetail {
+  let parsed: { value: unknown } | undefined
+  const detail = { nodeId } as NodeMessageDetail
+  Object.defineProperty(detail, 'message', { enumerable: true, get: () => (parsed ??= { value: JSON.parse(payload) }).value })
+  Object.defineProperty(detail, 'payload', { enumerable: false, value: payload })
+  return detail
+}
 export interface BroadcastDetail { topic: string, data: string | undefined, from: string }
 
 /**
  * Events: `'node-message'` (`CustomEvent<NodeMessageDetail>`) for a node this
  * instance holds, `'broadcast'` (`CustomEvent<BroadcastDetail>`), `'node-taken'`
  * (`CustomEvent<{ nodeId, by }>`: the node's session moved to another instance:
- * close the old socket), `'listening'` each time the listener (re)connects.
+ * close the old socket), `'listening'` each time the listener (re)connects,
+ * `'rows-gone'` (`CustomEvent<string[] | '*'>`: holder or ready rows of these
+ * nodes were deleted, `'*'` for too many to list; sent by the cluster view's triggers).
  */
 export interface ClusterBus extends EventTarget {
   readonly instanceId: string
@@ -230,7 +244,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
   }
 
   #onNotification (payload: string | undefined): void {
-    let note: { k?: string, to?: string, topic?: string, data?: string, from?: string, node?: string }
+    let note: { k?: string, to?: string, topic?: string, data?: string, from?: string, node?: string, n?: string[] | '*' }
     try {
       note = JSON.parse(payload ?? '')
     } catch (err) {
@@ -240,6 +254,9 @@ class PostgresBus extends EventTarget implements ClusterBus {
     if (note.k === 'm' && note.to === this.instanceId) this.#drain()
     else if (note.k === 'b' && typeof note.topic === 'string' && typeof note.from === 'string') {
       this.dispatchEvent(new CustomEvent<BroadcastDetail>('broadcast', { detail: { topic: note.topic, data: note.data, from: note.from } }))
+    } else if (note.k === 'g' && note.n != null) {
+      // rows of these nodes were deleted (a trigger of the cluster view's, `cluster/cluster-view.ts`)
+      this.dispatchEvent(new CustomEvent('rows-gone', { detail: note.n }))
     } else if (note.k === 't' && note.to === this.instanceId && typeof note.node === 'string') {
       this.#held.delete(note.node)
       this.dispatchEvent(new CustomEvent('node-taken', { detail: { nodeId: note.node, by: note.from } }))
@@ -252,12 +269,13 @@ class PostgresBus extends EventTarget implements ClusterBus {
     this.#draining = (async () => {
       do {
         this.#drainAgain = false
-        const res = await this.#pool.query<{ id: number, node_id: string, payload: string }>(
-          'DELETE FROM cluster_messages WHERE instance_id = $1 RETURNING id, node_id, payload', [this.instanceId])
+        const res = await this.#pool.query<{ id: number, node_id: string, payload: string }>({
+          name: 'busDrain', text: 'DELETE FROM cluster_messages WHERE instance_id = $1 RETURNING id, node_id, payload', values: [this.instanceId]
+        })
         for (const row of res.rows.sort((a, b) => a.id - b.id)) {
           // a node that left meanwhile gets its state from its next sync, as with one instance
           if (!this.#held.has(row.node_id)) continue
-          this.#deliver(row.node_id, JSON.parse(row.payload))
+          this.#deliver(row.node_id, row.payload)
         }
       } while (this.#drainAgain && this.#running)
     })().catch((err: Error) => {
@@ -265,8 +283,8 @@ class PostgresBus extends EventTarget implements ClusterBus {
     }).finally(() => { this.#draining = undefined })
   }
 
-  #deliver (nodeId: string, message: unknown): void {
-    this.dispatchEvent(new CustomEvent<NodeMessageDetail>('node-message', { detail: { nodeId, message } }))
+  #deliver (nodeId: string, payload: string): void {
+    this.dispatchEvent(new CustomEvent<NodeMessageDetail>('node-message', { detail: messageDetail(nodeId, payload) }))
   }
 
   async hold (nodeId: string, options?: AbortOptions): Promise<void> {
@@ -310,7 +328,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
     const payload = JSON.stringify(message)
     if (payload === undefined) throw new InvalidArgumentError('The message is not JSON-serialisable')
     if (this.#held.has(nodeId)) {
-      this.#deliver(nodeId, JSON.parse(payload))
+      this.#deliver(nodeId, payload)
       return 'local'
     }
     const to = await this.#outbox.send(nodeId, payload)
@@ -325,7 +343,7 @@ class PostgresBus extends EventTarget implements ClusterBus {
     if (Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) {
       throw new InvalidArgumentError(`A broadcast must stay under ${MAX_NOTIFY_BYTES} bytes (send ids, not data)`)
     }
-    await this.#pool.query('SELECT pg_notify($1, $2)', [BUS_CHANNEL, payload])
+    await this.#pool.query({ name: 'busBroadcast', text: 'SELECT pg_notify($1, $2)', values: [BUS_CHANNEL, payload] })
   }
 
   async onlineNodes (options?: AbortOptions): Promise<Map<string, string>> {

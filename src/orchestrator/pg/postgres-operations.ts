@@ -33,6 +33,9 @@ export class SwarmKeySeal {
 
 export type Executor = pg.Pool | pg.PoolClient
 
+/** The columns of {@link NodeRow} (the cluster view adds one of its own to the table). */
+const NODE_COLUMNS = 'id, name, token_hash, created_at, last_seen, storage_used, storage_quota, storage_free, storage_reported_at, storage_drive_free'
+
 /** Rows per statement of a bulk write (arrays are bound as one parameter each). */
 const BULK_ROWS = 5000
 
@@ -104,15 +107,15 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
   }
 
   async getNode (id: string, options?: AbortOptions): Promise<NodeRow | undefined> {
-    return await this.#one('getNode', 'SELECT * FROM nodes WHERE id = $1', [id], options)
+    return await this.#one('getNode', `SELECT ${NODE_COLUMNS} FROM nodes WHERE id = $1`, [id], options)
   }
 
   async getNodeByTokenHash (hash: Buffer, options?: AbortOptions): Promise<NodeRow | undefined> {
-    return await this.#one('getNodeByTokenHash', 'SELECT * FROM nodes WHERE token_hash = $1', [hash], options)
+    return await this.#one('getNodeByTokenHash', `SELECT ${NODE_COLUMNS} FROM nodes WHERE token_hash = $1`, [hash], options)
   }
 
   async listNodes (options?: AbortOptions): Promise<NodeRow[]> {
-    return await this.#rows('listNodes', 'SELECT * FROM nodes ORDER BY created_at, id', [], options)
+    return await this.#rows('listNodes', `SELECT ${NODE_COLUMNS} FROM nodes ORDER BY created_at, id`, [], options)
   }
 
   async setNodeName (id: string, name: string, options?: AbortOptions): Promise<void> {
@@ -327,6 +330,28 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
       }
     }
     return out
+  }
+
+  async lockPinsOfKeys (keys: Array<Pick<PinRow, 'workspace_id' | 'cid'>>, options?: AbortOptions): Promise<PinRow[]> {
+    if (keys.length === 0) return []
+    // (workspace, cid) order, as upsertPins takes them: two writers never deadlock
+    return await this.#rows('lockPinsOfKeys', `SELECT p.* FROM pins p JOIN unnest($1::text[], $2::text[]) AS k(ws, cid) ON p.workspace_id = k.ws AND p.cid = k.cid
+      ORDER BY p.workspace_id, p.cid FOR UPDATE OF p`, [keys.map(k => k.workspace_id), keys.map(k => k.cid)], options)
+  }
+
+  async listAllocationsOfNodeIfMember (nodeId: string, workspaceId: string, options?: AbortOptions): Promise<AllocationRow[] | undefined> {
+    // no row: not a member; one row of NULLs: a member without allocations (the membership held FOR SHARE, as isMember does)
+    const rows = await this.#rows<AllocationRow>('listAllocationsOfNodeIfMember', `SELECT a.* FROM
+        (SELECT 1 FROM memberships WHERE workspace_id = $2 AND node_id = $1 FOR SHARE) m
+        LEFT JOIN pin_allocations a ON a.node_id = $1 AND a.workspace_id = $2`, [nodeId, workspaceId], options)
+    return rows.length === 0 ? undefined : rows.filter(r => r.cid != null)
+  }
+
+  async getAllocationIfMember (workspaceId: string, cid: string, nodeId: string, options?: AbortOptions): Promise<{ allocation: AllocationRow | undefined } | undefined> {
+    const rows = await this.#rows<AllocationRow>('getAllocationIfMember', `SELECT a.* FROM
+        (SELECT 1 FROM memberships WHERE workspace_id = $1 AND node_id = $3 FOR SHARE) m
+        LEFT JOIN pin_allocations a ON a.workspace_id = $1 AND a.cid = $2 AND a.node_id = $3`, [workspaceId, cid, nodeId], options)
+    return rows.length === 0 ? undefined : { allocation: rows[0].cid == null ? undefined : rows[0] }
   }
 
   async upsertPeerIfMember (workspaceId: string, nodeId: string, peerId: string, addresses: string[], at: number, options?: AbortOptions): Promise<boolean> {

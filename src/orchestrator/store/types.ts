@@ -160,6 +160,12 @@ export interface BulkStoreOperations {
    * same statement (its membership row held FOR SHARE until the transaction
    * ends); `false` (nothing written) when it is not.
    */
+  /** Locks and returns the pins of many workspaces (those that exist), in (workspace, cid) order, until the transaction ends. */
+  lockPinsOfKeys(keys: Array<Pick<PinRow, 'workspace_id' | 'cid'>>): Promise<PinRow[]>
+  /** `listAllocationsOfNode` when the node is a member (membership held FOR SHARE, same statement); `undefined` when it is not. */
+  listAllocationsOfNodeIfMember(nodeId: string, workspaceId: string): Promise<AllocationRow[] | undefined>
+  /** `getAllocation` when the node is a member (membership held FOR SHARE, same statement); `undefined` when it is not. */
+  getAllocationIfMember(workspaceId: string, cid: string, nodeId: string): Promise<{ allocation: AllocationRow | undefined } | undefined>
   upsertPeerIfMember(workspaceId: string, nodeId: string, peerId: string, addresses: string[], at: number): Promise<boolean>
 }
 
