@@ -166,7 +166,7 @@ class DefaultWorkspaceNode implements WorkspaceNode {
         libp2p: helia.libp2p,
         blockstore: store,
         // served blocks read straight from their files, small ones in batches on the fs worker
-        readBlock: async (cid) => repo.layout.readBatched(cid),
+        readBlock: async (cid, expectedSize) => repo.layout.readBatched(cid, { expectedSize }),
         getCodec: helia.getCodec,
         getHasher: helia.getHasher,
         progressTimeout: Math.min(this.settings.blockTimeout, 10_000)

@@ -32,6 +32,11 @@ let nextRequestId = 0
 
 /** Below this mean block size reads go through `readBlock` (batched); larger ones through the blockstore. */
 const SMALL_BLOCK = 64 * 1024
+/**
+ * Largest link Tsize passed to `readBlock` as the block's size: a leaf of 1 MiB chunks and its
+ * dag-pb envelope fit; a larger Tsize is a parent's (its subtree), whose own block is small.
+ */
+const MAX_SIZE_HINT = 1024 * 1024 + 1024
 
 export interface DagServerInit {
   /** Local blocks only (no network). */
@@ -49,9 +54,11 @@ export interface DagServerInit {
   maxReadAhead?: number
   /**
    * Reads a local block straight from its file (`BlockLayout.readBatched`); undefined when it
-   * is not there (the read then goes through `blockstore`, which says why).
+   * is not there (the read then goes through `blockstore`, which says why). `expectedSize` is
+   * the size its parent's link gave (dag-pb `Tsize`, exact for a leaf): the file is then read
+   * with one `read` into a buffer of that size, no `fstat`, no FileHandle, no stream of chunks.
    */
-  readBlock?: (cid: CID) => Promise<Uint8Array | undefined>
+  readBlock?: (cid: CID, expectedSize?: number) => Promise<Uint8Array | undefined>
   /** Largest request frame accepted, bytes. */
   maxRequestLength: number
   /** Give up when the requester does not read or send for this long, ms. */
@@ -90,10 +97,12 @@ async function queueShrinks (stream: Stream, signal: AbortSignal): Promise<void>
  * FileHandle on GC" after a cancelled or aborted request with reads ahead). A block read is
  * short and the reads ahead are bounded; the request waits for them when it ends.
  */
-async function readLocal (init: Pick<DagServerInit, 'blockstore' | 'readBlock'>, cid: CID, small: boolean): Promise<Uint8Array | undefined> {
+async function readLocal (init: Pick<DagServerInit, 'blockstore' | 'readBlock'>, cid: CID, small: boolean, expectedSize: number | undefined): Promise<Uint8Array | undefined> {
   if (cid.multihash.code === 0x00) return cid.multihash.digest
   try {
-    const fast = small ? await init.readBlock?.(cid) : undefined
+    // with a size from the link, any block (a large one in one read on libuv's pool); without,
+    // small ones only (read whole on the fs worker; a large one would be read twice)
+    const fast = expectedSize != null || small ? await init.readBlock?.(cid, expectedSize) : undefined
     if (fast != null) return fast
     return await collect(init.blockstore.get(cid) as AsyncIterable<Uint8Array>)
   } catch (err) {
@@ -152,6 +161,8 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
 
     const stack: CID[] = []
     const seen = new Set<string>()
+    // Tsize of the links on the stack whose size is worth telling the read (up to a leaf's size)
+    const sizes = new Map<string, number>()
     for (let i = request.cids.length - 1; i >= 0; i--) {
       const k = mhKey(request.cids[i])
       if (seen.has(k)) continue
@@ -169,30 +180,34 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
       // read ahead: the top of the stack is what goes out next
       for (let i = stack.length - 1, n = 0; i >= 0 && n < ahead; i--, n++) {
         const k = mhKey(stack[i])
-        if (!reads.has(k)) reads.set(k, readLocal(init, stack[i], meanSize <= SMALL_BLOCK))
+        if (!reads.has(k)) reads.set(k, readLocal(init, stack[i], meanSize <= SMALL_BLOCK, sizes.get(k)))
       }
       const cid = stack.pop() as CID
       const k = mhKey(cid)
       const bytes = await (reads.get(k) as Promise<Uint8Array | undefined>)
       reads.delete(k)
+      sizes.delete(k)
       let send: boolean
       init.onServe?.({ type: 'block', id, cid, found: bytes != null })
       if (bytes == null) {
         send = stream.send(encodeMissing(cid))
       } else {
         meanSize += (bytes.byteLength - meanSize) / 8
-        let links: CID[] = []
+        let links: Array<{ cid: CID, tsize?: number }> = []
         try {
-          if (!blocksOnly) links = (await readLinks(cid, bytes, init.getCodec)).links.map(l => l.cid)
+          if (!blocksOnly) links = (await readLinks(cid, bytes, init.getCodec)).links
         } catch (err) {
           // a block we cannot decode is sent as it is (the requester decides), its links are not followed
           log('links of %c unreadable - %e', cid, err)
         }
         for (let i = links.length - 1; i >= 0; i--) {
-          const lk = mhKey(links[i])
+          const link = links[i]
+          const lk = mhKey(link.cid)
           if (seen.has(lk)) continue
           seen.add(lk)
-          stack.push(links[i])
+          stack.push(link.cid)
+          // a parent's Tsize counts its subtree: only a size a leaf can have is a useful hint
+          if (link.tsize != null && link.tsize <= MAX_SIZE_HINT) sizes.set(lk, link.tsize)
         }
         const [header, data] = encodeBlock(cid, bytes)
         stream.send(header)

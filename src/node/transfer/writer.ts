@@ -5,8 +5,14 @@
  * directory pass or one fsync per batch, gains from it; one that does not is
  * no slower). The bytes handed in are the frame's own (no copy); `done` is
  * called once the block is stored, so the stream's reader can release them.
- * A block known to be missing (the fetch found it absent) is put without an
- * existence check first; others are checked, so `fetched` says the truth.
+ * With a store that tells whether a put stored the block (`putNew`: the
+ * workspace's guarded blockstore) no block is checked before its write: the
+ * quota store's write is the check (a large block is linked into place, EEXIST
+ * when it was there; a small one is checked and written in one step on the fs
+ * worker), and a block already stored is counted in the quota once, not twice.
+ * Otherwise a block known to be missing (the fetch found it absent) is put
+ * without an existence check first and others are checked, so `fetched` says
+ * the truth either way.
  */
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -17,8 +23,14 @@ export class LocalWriteError extends Error {
   override name = LocalWriteError.name
 }
 
+/** A store whose put says whether it stored the block (false: it was there already). */
+export interface PutNew {
+  putNew(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal }): Promise<boolean>
+}
+
 export interface BlockWriterInit {
-  blockstore: Pick<Blockstore, 'has' | 'putMany'>
+  /** With `putNew`, blocks are written without an existence check first. */
+  blockstore: Pick<Blockstore, 'has' | 'putMany'> & Partial<PutNew>
   /** Batches written at once. @default 32 */
   concurrency?: number
   /** Blocks per batch at most. @default 32 */
@@ -81,6 +93,16 @@ export class BlockWriter {
     const signal = this.init.signal
     try {
       if (this.error != null) throw this.error
+      const { putNew } = this.init.blockstore
+      if (putNew != null) {
+        // the write is the check: no has() first (a block stored meanwhile is found by the write)
+        // every write of the batch ends before the batch does (a failed one does not leave others running)
+        const results = await Promise.allSettled(batch.map(async item => {
+          item.done(await putNew.call(this.init.blockstore, item.cid, item.bytes, { signal }))
+        }))
+        for (const r of results) if (r.status === 'rejected') throw r.reason
+        return
+      }
       // the existence checks of a batch at once (one after the other, each waited for the store)
       const stored = await Promise.all(batch.map(async item => !item.knownMissing && await this.init.blockstore.has(item.cid, { signal })))
       const fresh = batch.filter((_, i) => !stored[i])
