@@ -34,6 +34,8 @@ export { PROTOCOL } from './frames.js'
 export type { BlockEvent } from './client.js'
 export type { ServeEvent } from './server.js'
 export { LocalWriteError } from './writer.js'
+export { createBlockFileReader } from './read-block.js'
+export type { ReadBlock } from './read-block.js'
 
 export interface DagTransferInit {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'getConnections' | 'dialProtocol' | 'addEventListener' | 'removeEventListener'>

@@ -70,6 +70,14 @@ export interface DagServerInit {
   onServe?: (event: ServeEvent) => void
 }
 
+/** A block to send: its key, the size its link gave (when a leaf's), its read once started. */
+interface Pending {
+  cid: CID
+  key: string
+  size?: number
+  read?: Promise<Uint8Array | undefined>
+}
+
 /** Resolves when the stream drains or goes idle (or after a few ms, to look again). */
 async function queueShrinks (stream: Stream, signal: AbortSignal): Promise<void> {
   signal.throwIfAborted()
@@ -141,7 +149,8 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
   let started = false
   let cancelled = false
   let failure: Error | undefined
-  const reads = new Map<string, Promise<Uint8Array | undefined>>()
+  // blocks to send, the next on top, with their reads once started
+  const stack: Pending[] = []
   try {
     const body = await reader.next()
     if (body == null) throw new Error('no request')
@@ -159,15 +168,12 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
       else controller.abort(new Error('unexpected frame after the request'))
     }, (err: Error) => { controller.abort(err) })
 
-    const stack: CID[] = []
     const seen = new Set<string>()
-    // Tsize of the links on the stack whose size is worth telling the read (up to a leaf's size)
-    const sizes = new Map<string, number>()
     for (let i = request.cids.length - 1; i >= 0; i--) {
-      const k = mhKey(request.cids[i])
-      if (seen.has(k)) continue
-      seen.add(k)
-      stack.push(request.cids[i])
+      const key = mhKey(request.cids[i])
+      if (seen.has(key)) continue
+      seen.add(key)
+      stack.push({ cid: request.cids[i], key })
     }
     const readAheadBytes = init.readAheadBytes ?? init.readAhead * 256 * 1024
     const maxReadAhead = Math.max(init.readAhead, init.maxReadAhead ?? 256)
@@ -177,16 +183,20 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
     while (stack.length > 0 && !cancelled) {
       signal.throwIfAborted()
       const ahead = Math.min(maxReadAhead, Math.max(init.readAhead, Math.floor(readAheadBytes / Math.max(1, meanSize))))
-      // read ahead: the top of the stack is what goes out next
-      for (let i = stack.length - 1, n = 0; i >= 0 && n < ahead; i--, n++) {
-        const k = mhKey(stack[i])
-        if (!reads.has(k)) reads.set(k, readLocal(init, stack[i], meanSize <= SMALL_BLOCK, sizes.get(k)))
+      // read ahead: the top of the stack is what goes out next. The reads start in groups (once
+      // half of the next `ahead` blocks are unread, or the next one is), so a group goes to the
+      // fs worker in one message instead of one message a block
+      const small = meanSize <= SMALL_BLOCK
+      let unread = 0
+      for (let i = stack.length - 1; i >= 0 && i >= stack.length - ahead; i--) if (stack[i].read == null) unread++
+      if (unread >= ahead / 2 || stack[stack.length - 1].read == null) {
+        for (let i = stack.length - 1; i >= 0 && i >= stack.length - ahead; i--) {
+          const p = stack[i]
+          p.read ??= readLocal(init, p.cid, small, p.size)
+        }
       }
-      const cid = stack.pop() as CID
-      const k = mhKey(cid)
-      const bytes = await (reads.get(k) as Promise<Uint8Array | undefined>)
-      reads.delete(k)
-      sizes.delete(k)
+      const { cid, read } = stack.pop() as Pending
+      const bytes = await read
       let send: boolean
       init.onServe?.({ type: 'block', id, cid, found: bytes != null })
       if (bytes == null) {
@@ -202,12 +212,11 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
         }
         for (let i = links.length - 1; i >= 0; i--) {
           const link = links[i]
-          const lk = mhKey(link.cid)
-          if (seen.has(lk)) continue
-          seen.add(lk)
-          stack.push(link.cid)
+          const key = mhKey(link.cid)
+          if (seen.has(key)) continue
+          seen.add(key)
           // a parent's Tsize counts its subtree: only a size a leaf can have is a useful hint
-          if (link.tsize != null && link.tsize <= MAX_SIZE_HINT) sizes.set(lk, link.tsize)
+          stack.push({ cid: link.cid, key, size: link.tsize != null && link.tsize <= MAX_SIZE_HINT ? link.tsize : undefined })
         }
         const [header, data] = encodeBlock(cid, bytes)
         stream.send(header)
@@ -235,7 +244,7 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
     if (timer != null) clearTimeout(timer)
     stream.removeEventListener('close', onClose)
     // reads ahead of a cancelled or failed request: settled (their files closed) before the slot is free
-    await Promise.allSettled(reads.values())
+    await Promise.allSettled(stack.flatMap(p => p.read != null ? [p.read] : []))
     if (started) init.onServe?.({ type: 'end', id, cancelled, ...(failure != null ? { error: failure } : {}) })
   }
 }
