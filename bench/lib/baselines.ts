@@ -62,7 +62,13 @@ export interface TcpPipeResult {
 
 /** User + system CPU a bench child has used so far, ms (robust under load, unlike wall time). */
 export async function childCpuMs (child: Pick<BenchChild, 'request'>): Promise<number> {
-  return (await child.request<{ cpuMicros: number }>('cpu')).cpuMicros / 1000
+  return (await childUsage(child)).cpuMs
+}
+
+/** A bench child's CPU so far (user + system, ms), its peak RSS so far (bytes) and the peaks of its heap fields. */
+export async function childUsage (child: Pick<BenchChild, 'request'>): Promise<{ cpuMs: number, peakRssBytes: number, memoryPeaks: Record<string, number> }> {
+  const u = await child.request<{ cpuMicros: number, peakRssBytes: number, memoryPeaks: Record<string, number> }>('usage')
+  return { cpuMs: u.cpuMicros / 1000, peakRssBytes: u.peakRssBytes, memoryPeaks: u.memoryPeaks }
 }
 
 /** Stream `file` from one child process to another over TCP on 127.0.0.1; the receiver writes it to `out`. */

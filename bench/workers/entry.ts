@@ -43,10 +43,10 @@ process.on('message', (req: Request) => {
         await reply({ id: req.id, ok: true, result: { pid: process.pid } })
         return
       }
-      if (req.cmd === 'cpu') {
-        // user + system CPU of this process so far (all its threads), microseconds
+      if (req.cmd === 'usage') {
+        // user + system CPU of this process so far (all its threads), microseconds, and its peak RSS so far
         const u = process.cpuUsage()
-        await reply({ id: req.id, ok: true, result: { cpuMicros: u.user + u.system } })
+        await reply({ id: req.id, ok: true, result: { cpuMicros: u.user + u.system, peakRssBytes: ownPeakRssBytes() ?? process.resourceUsage().maxRSS * 1024, memoryPeaks: peaks } })
         return
       }
       if (req.cmd === 'exit') {

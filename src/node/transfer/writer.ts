@@ -35,6 +35,13 @@ export interface BlockWriterInit {
   concurrency?: number
   /** Blocks per batch at most. @default 32 */
   maxBatch?: number
+  /**
+   * Blocks queued or being written above which `room()` waits: bounds the objects a block's
+   * write holds (promises, CIDs, file names) when blocks are small and many fit in the bytes the
+   * stream may hold unwritten (a 4 KiB file is a block: 8 MiB of them is 2,000 writes at once,
+   * whose objects outlived the young generation and piled up in the old one). @default 512
+   */
+  maxBlocks?: number
   signal: AbortSignal
 }
 
@@ -50,9 +57,13 @@ export class BlockWriter {
   private readonly init: BlockWriterInit
   private readonly concurrency: number
   private readonly maxBatch: number
+  private readonly maxBlocks: number
   private queue: Item[] = []
   private inflight = 0
+  /** blocks queued or being written */
+  private blocks = 0
   private idle: Array<() => void> = []
+  private waiting: Array<() => void> = []
   /** the first write error; every later write fails with it */
   error?: LocalWriteError
 
@@ -60,6 +71,13 @@ export class BlockWriter {
     this.init = init
     this.concurrency = init.concurrency ?? 32
     this.maxBatch = init.maxBatch ?? 32
+    this.maxBlocks = init.maxBlocks ?? 512
+  }
+
+  /** Resolves once fewer than `maxBlocks` blocks are queued or being written (at once when they are). */
+  async room (): Promise<void> {
+    if (this.blocks < this.maxBlocks || this.error != null) return
+    await new Promise<void>(resolve => { this.waiting.push(resolve) })
   }
 
   write (cid: CID, bytes: Uint8Array, knownMissing: boolean, done: Item['done']): void {
@@ -68,9 +86,11 @@ export class BlockWriter {
       return
     }
     let called = false
+    this.blocks++
     const once: Item['done'] = (fetched, err) => {
       if (called) return
       called = true
+      if (--this.blocks < this.maxBlocks && this.waiting.length > 0) for (const wake of this.waiting.splice(0)) wake()
       done(fetched, err)
     }
     this.queue.push({ cid, bytes, knownMissing, done: once })
