@@ -22,7 +22,7 @@ function heldStore (present: Set<string>): { store: ConstructorParameters<typeof
     release: () => { for (const w of waiting.splice(0)) w() },
     store: {
       has: async () => { state.has++; return false },
-      putMany: async function * () { throw new Error('putMany must not be used with putNew') },
+      putMany: () => { throw new Error('putMany must not be used with putNew') },
       putNew: async (cid: CID) => {
         await new Promise<void>(resolve => { waiting.push(resolve) })
         if (present.has(cid.toString())) return false
