@@ -41,6 +41,7 @@ export interface Want {
 /** A block of the DAG now stored locally. */
 export interface BlockEvent {
   cid: CID
+  /** The block's bytes, valid during the callback only (a received block's memory is reused after it). */
   bytes: Uint8Array
   links: Array<{ cid: CID, tsize?: number }>
   /** `true` when this transfer wrote it (it was not stored before). */
@@ -165,7 +166,11 @@ export async function receiveTransfer (stream: Stream, request: CID[], blocksOnl
     writing++
     init.writer.write(cid, data, init.knownMissing.has(p.key), (fetched, err) => {
       reader.release(data.byteLength)
-      if (err == null) init.onBlock({ cid, bytes: data, links: p.links, fetched })
+      if (err == null) {
+        init.onBlock({ cid, bytes: data, links: p.links, fetched })
+        // in a file now, and onBlock keeps no reference: a later frame of this length reuses the memory
+        if (init.writer.bytesReusable) reader.recycle(data.buffer as ArrayBuffer)
+      }
       if (--writing === 0) written?.()
     })
   }

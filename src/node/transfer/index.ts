@@ -43,7 +43,7 @@ export interface DagTransferInit {
    * The node's local blockstore (no network): served from, written to in batches (quota applies);
    * with `putNew` (the guarded blockstore) received blocks are written without a `has()` first.
    */
-  blockstore: Pick<Blockstore, 'has' | 'get' | 'putMany'> & Partial<PutNew>
+  blockstore: Pick<Blockstore, 'has' | 'get' | 'putMany'> & Partial<PutNew> & { copiesBytes?: boolean }
   getCodec: GetCodec
   getHasher: GetHasher
   /** @default '/otherthing-storage/dag/1.0.0' */
@@ -80,7 +80,10 @@ export interface DagTransferInit {
 
 export interface FetchDagOptions {
   signal: AbortSignal
-  /** Every block of the DAG now stored locally (found locally or received), once. */
+  /**
+   * Every block of the DAG now stored locally (found locally or received), once. Its `bytes` are
+   * valid during the call only: keep a copy, not the view (received frames are reused).
+   */
   onBlock?: (event: BlockEvent) => void
 }
 

@@ -29,8 +29,11 @@ export interface PutNew {
 }
 
 export interface BlockWriterInit {
-  /** With `putNew`, blocks are written without an existence check first. */
-  blockstore: Pick<Blockstore, 'has' | 'putMany'> & Partial<PutNew>
+  /**
+   * With `putNew`, blocks are written without an existence check first. `copiesBytes`: a
+   * resolved put keeps no reference to the bytes (they went to a file), so they may be reused.
+   */
+  blockstore: Pick<Blockstore, 'has' | 'putMany'> & Partial<PutNew> & { copiesBytes?: boolean }
   /** Batches written at once. @default 32 */
   concurrency?: number
   /** Blocks per batch at most. @default 32 */
@@ -66,12 +69,15 @@ export class BlockWriter {
   private waiting: Array<() => void> = []
   /** the first write error; every later write fails with it */
   error?: LocalWriteError
+  /** A block's bytes may be reused once its write succeeded (the store copied them to a file). */
+  readonly bytesReusable: boolean
 
   constructor (init: BlockWriterInit) {
     this.init = init
     this.concurrency = init.concurrency ?? 32
     this.maxBatch = init.maxBatch ?? 32
     this.maxBlocks = init.maxBlocks ?? 512
+    this.bytesReusable = init.blockstore.copiesBytes === true
   }
 
   /** Resolves once fewer than `maxBlocks` blocks are queued or being written (at once when they are). */
