@@ -6,7 +6,7 @@
  * when the serving peer dies.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -53,6 +53,15 @@ async function catHash (ws: WorkspaceNode, cid: CID): Promise<string> {
   const h = createHash('sha256')
   for await (const chunk of ws.cat(cid, { timeout: 5000 })) h.update(chunk)
   return h.digest('hex')
+}
+
+/** Bytes of every block file under a node's storage root (the truth the quota ledger must match). */
+async function blockFileBytes (root: string): Promise<number> {
+  let bytes = 0
+  for (const name of await readdir(root, { recursive: true })) {
+    if (name.endsWith('.data') && !name.split('/').pop()?.startsWith('.')) bytes += (await stat(join(root, name))).size
+  }
+  return bytes
 }
 
 function libp2p (ws: WorkspaceNode): any {
@@ -136,6 +145,25 @@ describe('pin through the DAG transfer protocol', () => {
     expect(await catHash(b, cid)).toBe(sha256(data))
     // its speed is measured by the bench (bench/scripts/pin.ts), not asserted here
   }, 60_000)
+
+  it('a received block already stored is written without a has() first and counted once in the quota', async () => {
+    const a = await (await makeNode()).join('dedup', key)
+    const data = randomBytes(3 * MiB + 1000)
+    const { cid } = await a.add(data, { profile: 'kubo' })
+    const node = await makeNode()
+    const b = await node.join('dedup', key)
+    // the first MiB: four 256 KiB leaves of the DAG b will pin, already stored (and pinned) here
+    await b.add(data.subarray(0, MiB), { profile: 'kubo' })
+    const before = (await node.stats()).usedBytes
+    await b.connect(a.multiaddrs()[0])
+    await b.pin(cid, { timeout: 20_000 })
+    const after = (await node.stats()).usedBytes
+    const { dagSize } = await b.stat(cid, { offline: true })
+    // the holder sent the whole DAG (b lacked its root), stored leaves included: they cost nothing again
+    expect(after - before).toBeLessThanOrEqual(dagSize - MiB)
+    expect(after).toBe(await blockFileBytes(node.root))
+    expect(await catHash(b, cid)).toBe(sha256(data))
+  }, 30_000)
 
   it('rejects a lying peer (wrong bytes, unrelated block) and gets the DAG from an honest one', async () => {
     const honest = await (await makeNode()).join('liar', key)

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { XSalsa20Stream } from '../../src/node/pnet.js'
-import { startChild } from './child.js'
+import { startChild, type BenchChild } from './child.js'
 
 export interface Timed<T = undefined> {
   ms: number
@@ -55,6 +55,20 @@ export interface TcpPipeResult {
   bytes: number
   senderRssBytes: number
   receiverRssBytes: number
+  /** user + system CPU of the sender and the receiver during the transfer, ms */
+  senderCpuMs: number
+  receiverCpuMs: number
+}
+
+/** User + system CPU a bench child has used so far, ms (robust under load, unlike wall time). */
+export async function childCpuMs (child: Pick<BenchChild, 'request'>): Promise<number> {
+  return (await childUsage(child)).cpuMs
+}
+
+/** A bench child's CPU so far (user + system, ms), its peak RSS so far (bytes) and the peaks of its heap fields. */
+export async function childUsage (child: Pick<BenchChild, 'request'>): Promise<{ cpuMs: number, peakRssBytes: number, memoryPeaks: Record<string, number> }> {
+  const u = await child.request<{ cpuMicros: number, peakRssBytes: number, memoryPeaks: Record<string, number> }>('usage')
+  return { cpuMs: u.cpuMicros / 1000, peakRssBytes: u.peakRssBytes, memoryPeaks: u.memoryPeaks }
 }
 
 /** Stream `file` from one child process to another over TCP on 127.0.0.1; the receiver writes it to `out`. */
@@ -63,13 +77,15 @@ export async function rawTcpPipe (file: string, out: string): Promise<TcpPipeRes
   const sender = await startChild('tcp')
   try {
     const { port } = await receiver.request<{ port: number }>('listen', { out })
+    const [s0, r0] = await Promise.all([childCpuMs(sender), childCpuMs(receiver)])
     const start = performance.now()
     const done = receiver.request<{ bytes: number, ms: number }>('received')
     await sender.request('send', { port, file })
     const { bytes } = await done
     const ms = performance.now() - start
+    const [s1, r1] = await Promise.all([childCpuMs(sender), childCpuMs(receiver)])
     const [s, r] = await Promise.all([sender.stop(), receiver.stop()])
-    return { ms, bytes, senderRssBytes: s.maxRssBytes, receiverRssBytes: r.maxRssBytes }
+    return { ms, bytes, senderRssBytes: s.maxRssBytes, receiverRssBytes: r.maxRssBytes, senderCpuMs: s1 - s0, receiverCpuMs: r1 - r0 }
   } finally {
     sender.kill()
     receiver.kill()

@@ -5,6 +5,7 @@
  */
 import path from 'node:path'
 import { generateSwarmKey } from '../../src/swarm-key/index.js'
+import { childCpuMs } from './baselines.js'
 import { startChild, type BenchChild } from './child.js'
 
 export type Profile = 'kubo' | 'cidv1'
@@ -119,6 +120,9 @@ export interface TransferResult {
   ms: number
   providerRssBytes: number
   fetcherRssBytes: number
+  /** user + system CPU of the provider and the fetcher during the first pin, ms */
+  providerCpuMs: number
+  fetcherCpuMs: number
   /** Stall check: one entry per transfer, `undefined` ms for a stall (timeout or error). */
   transfers: Array<{ ms?: number, error?: string }>
 }
@@ -143,9 +147,11 @@ export async function transferInChildren (init: {
   let fetcher: NodeProcess | undefined
   try {
     fetcher = await startNode(init.fetcherPath, init.ws, { bootstrapPeers: provider.info.multiaddrs, cpuProfDir: init.cpuProfDir })
+    const [p0, f0] = await Promise.all([childCpuMs(provider.child), childCpuMs(fetcher.child)])
     const start = performance.now()
     await fetcher.child.request('pin', { cid: init.cid, timeout: init.timeout }, init.timeout + 10_000)
     const ms = performance.now() - start
+    const [p1, f1] = await Promise.all([childCpuMs(provider.child), childCpuMs(fetcher.child)])
 
     const transfers: TransferResult['transfers'] = []
     for (let i = 0; i < (init.transfers ?? 0); i++) {
@@ -159,7 +165,7 @@ export async function transferInChildren (init: {
       }
     }
     const [f, p] = await Promise.all([fetcher.child.stop(), provider.child.stop()])
-    return { ms, transfers, providerRssBytes: p.maxRssBytes, fetcherRssBytes: f.maxRssBytes }
+    return { ms, transfers, providerRssBytes: p.maxRssBytes, fetcherRssBytes: f.maxRssBytes, providerCpuMs: p1 - p0, fetcherCpuMs: f1 - f0 }
   } finally {
     fetcher?.child.kill()
     provider.child.kill()

@@ -52,6 +52,11 @@ export function stallRow (script: string, transfers: Array<{ ms?: number, error?
   }
 }
 
+/** User + system CPU per MiB moved, ms, for a row's note (robust under load, unlike wall time). */
+export function cpuPerMiB (cpuMs: number, bytes: number): string {
+  return (cpuMs / (bytes / MiB)).toFixed(2)
+}
+
 export async function pinBench (ctx: BenchContext): Promise<Row[]> {
   const { options, dir, log } = ctx
   const file = await writeInputFile(ctx, 'pin')
@@ -62,7 +67,14 @@ export async function pinBench (ctx: BenchContext): Promise<Row[]> {
   const tcp = await rawTcpPipe(file, tcpOut)
   if (tcp.bytes !== options.size) throw new Error(`raw TCP moved ${tcp.bytes} bytes, expected ${options.size}`)
   await fs.rm(tcpOut, { force: true })
-  const base: Row = { script: 'pin', name: 'raw TCP pipe, 2 processes (baseline)', bytes: options.size, ms: tcp.ms, peakRssBytes: Math.max(tcp.senderRssBytes, tcp.receiverRssBytes) }
+  const base: Row = {
+    script: 'pin',
+    name: 'raw TCP pipe, 2 processes (baseline)',
+    bytes: options.size,
+    ms: tcp.ms,
+    peakRssBytes: Math.max(tcp.senderRssBytes, tcp.receiverRssBytes),
+    note: `CPU ms/MiB sender ${cpuPerMiB(tcp.senderCpuMs, options.size)}, receiver ${cpuPerMiB(tcp.receiverCpuMs, options.size)}`
+  }
 
   log('pin: ciphers alone on one core')
   const c = measureCiphers(options.cipherBytes)
@@ -102,7 +114,7 @@ export async function pinBench (ctx: BenchContext): Promise<Row[]> {
     bytes: options.size,
     ms: t.ms,
     peakRssBytes: Math.max(t.providerRssBytes, t.fetcherRssBytes),
-    note: `provider RSS ${(t.providerRssBytes / MiB).toFixed(0)} MiB, fetcher ${(t.fetcherRssBytes / MiB).toFixed(0)} MiB`
+    note: `provider RSS ${(t.providerRssBytes / MiB).toFixed(0)} MiB, fetcher ${(t.fetcherRssBytes / MiB).toFixed(0)} MiB; CPU ms/MiB provider ${cpuPerMiB(t.providerCpuMs, options.size)}, fetcher ${cpuPerMiB(t.fetcherCpuMs, options.size)}`
   }, base, PIN_TARGET, 'raw TCP')
   const vsCipher = compare({ ...pin, name: 'pin vs cipher ceiling', target: undefined, pass: undefined, note: undefined }, ceiling)
   log('pin: the same pin between two stock Helia nodes (bitswap)')

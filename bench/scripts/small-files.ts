@@ -8,11 +8,11 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { cpRecursive } from '../lib/baselines.js'
+import { childUsage, cpRecursive } from '../lib/baselines.js'
 import type { BenchContext } from '../lib/context.js'
 import { writeSmallFiles } from '../lib/files.js'
 import { benchWorkspace, startNode } from '../lib/node-ops.js'
-import { compare, withinLimit, type Row } from '../lib/report.js'
+import { compare, MiB, withinLimit, type Row } from '../lib/report.js'
 
 export const SMALL_FILES_TARGET = 0.25
 export const SMALL_FILES_RSS_LIMIT = 200 * 2 ** 20
@@ -51,10 +51,16 @@ export async function smallFilesBench (ctx: BenchContext): Promise<Row[]> {
   try {
     const fetcher = await startNode(path.join(dir, 'repo-b'), ws, { bootstrapPeers: provider.info.multiaddrs, cpuProfDir: options.cpuProf })
     try {
+      const [p0, f0] = await Promise.all([childUsage(provider.child), childUsage(fetcher.child)])
       const p = await fetcher.child.request<{ ms: number }>('pin', { cid, timeout: 60_000 }, 600_000)
+      // the pin's own figures, before the get adds its own
+      const [p1, f1] = await Promise.all([childUsage(provider.child), childUsage(fetcher.child)])
+      log(`small-files: pin peaks, fetcher ${JSON.stringify(f1.memoryPeaks)}, provider ${JSON.stringify(p1.memoryPeaks)}`)
       const g = await fetcher.child.request<{ ms: number }>('get', { cid, out: path.join(dir, 'get-copy') }, 600_000)
-      const [f, s] = await Promise.all([fetcher.child.stop(), provider.child.stop()])
-      rows.push(withinLimit(compare(row('pin from a peer (directory)', p.ms, Math.max(f.maxRssBytes, s.maxRssBytes), 'RSS: max of fetcher and provider'), base), 'rss', SMALL_FILES_RSS_LIMIT, RSS_LABEL))
+      const [f] = await Promise.all([fetcher.child.stop(), provider.child.stop()])
+      const perFile = (a: number, b: number): string => ((b - a) * 1000 / options.smallFiles).toFixed(0)
+      const note = `RSS: max of fetcher (${(f1.peakRssBytes / MiB).toFixed(0)} MiB) and provider (${(p1.peakRssBytes / MiB).toFixed(0)} MiB) at the end of the pin; CPU µs/file provider ${perFile(p0.cpuMs, p1.cpuMs)}, fetcher ${perFile(f0.cpuMs, f1.cpuMs)}`
+      rows.push(withinLimit(compare(row('pin from a peer (directory)', p.ms, Math.max(f1.peakRssBytes, p1.peakRssBytes), note), base), 'rss', SMALL_FILES_RSS_LIMIT, RSS_LABEL))
       rows.push(withinLimit(compare(row('get of the pinned directory', g.ms, f.maxRssBytes), base), 'rss', SMALL_FILES_RSS_LIMIT, RSS_LABEL))
     } finally {
       fetcher.child.kill()

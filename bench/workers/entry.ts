@@ -43,6 +43,12 @@ process.on('message', (req: Request) => {
         await reply({ id: req.id, ok: true, result: { pid: process.pid } })
         return
       }
+      if (req.cmd === 'usage') {
+        // user + system CPU of this process so far (all its threads), microseconds, and its peak RSS so far
+        const u = process.cpuUsage()
+        await reply({ id: req.id, ok: true, result: { cpuMicros: u.user + u.system, peakRssBytes: ownPeakRssBytes() ?? process.resourceUsage().maxRSS * 1024, memoryPeaks: peaks } })
+        return
+      }
       if (req.cmd === 'exit') {
         if (handlers.stop !== undefined) await handlers.stop(undefined)
         // Linux keeps ru_maxrss across fork + exec: a child of a big bench parent would report the

@@ -27,7 +27,7 @@ import { workspaceLibp2pOptions } from './libp2p-config.js'
 import { createPnetMonitor } from './pnet.js'
 import { createPinStore } from './pins/pin-store.js'
 import { createRepoStores, openRepo } from './repo.js'
-import { createDagTransfer } from './transfer/index.js'
+import { createBlockFileReader, createDagTransfer } from './transfer/index.js'
 import type { BandwidthLimits } from './bandwidth.js'
 import type { QuotaHooks, WorkspaceComponents, WorkspaceSettings } from './components.js'
 import type { OpenRepo, Repo } from './repo.js'
@@ -166,7 +166,7 @@ class DefaultWorkspaceNode implements WorkspaceNode {
         libp2p: helia.libp2p,
         blockstore: store,
         // served blocks read straight from their files, small ones in batches on the fs worker
-        readBlock: async (cid) => repo.layout.readBatched(cid),
+        readBlock: createBlockFileReader(repo.layout),
         getCodec: helia.getCodec,
         getHasher: helia.getHasher,
         progressTimeout: Math.min(this.settings.blockTimeout, 10_000)

@@ -41,6 +41,7 @@ export interface Want {
 /** A block of the DAG now stored locally. */
 export interface BlockEvent {
   cid: CID
+  /** The block's bytes, valid during the callback only (a received block's memory is reused after it). */
   bytes: Uint8Array
   links: Array<{ cid: CID, tsize?: number }>
   /** `true` when this transfer wrote it (it was not stored before). */
@@ -144,7 +145,9 @@ export async function receiveTransfer (stream: Stream, request: CID[], blocksOnl
     highWaterMark: init.highWaterMark,
     onActivity: init.onActivity
   })
-  const writes = new Set<Promise<void>>()
+  // writes of this stream not yet stored (a count: a promise a block was garbage by the thousand)
+  let writing = 0
+  let written: (() => void) | undefined
   // blocks whose hash is being checked, in stream order: the socket keeps being read meanwhile
   const pending: Pending[] = []
   let settling: Promise<void> | undefined
@@ -160,15 +163,16 @@ export async function receiveTransfer (stream: Stream, request: CID[], blocksOnl
     }
     init.take(p.key)
     const cid = p.want.cid
-    const w = new Promise<void>(resolve => {
-      init.writer.write(cid, data, init.knownMissing.has(p.key), (fetched, err) => {
-        reader.release(data.byteLength)
-        if (err == null) init.onBlock({ cid, bytes: data, links: p.links, fetched })
-        resolve()
-      })
+    writing++
+    init.writer.write(cid, data, init.knownMissing.has(p.key), (fetched, err) => {
+      reader.release(data.byteLength)
+      if (err == null) {
+        init.onBlock({ cid, bytes: data, links: p.links, fetched })
+        // in a file now, and onBlock keeps no reference: a later frame of this length reuses the memory
+        if (init.writer.bytesReusable) reader.recycle(data.buffer as ArrayBuffer)
+      }
+      if (--writing === 0) written?.()
     })
-    writes.add(w)
-    void w.then(() => writes.delete(w))
   }
 
   /** Settles checked blocks in order; a block is written only once it and every block before it matched. */
@@ -218,6 +222,8 @@ export async function receiveTransfer (stream: Stream, request: CID[], blocksOnl
     while (true) {
       if (failure != null) throw failure
       if (init.writer.error != null) throw init.writer.error
+      // many small blocks: the frames wait in the reader (bytes only) rather than as writes
+      await init.writer.room()
       let body: Uint8Array | null
       try {
         body = await reader.next()
@@ -287,7 +293,7 @@ export async function receiveTransfer (stream: Stream, request: CID[], blocksOnl
   } finally {
     reader.stop()
     if (settling != null) await settling.catch((err: Error) => { log.error('settling received blocks failed - %e', err) })
-    await Promise.all(writes)
+    if (writing > 0) await new Promise<void>(resolve => { written = resolve })
     // eslint-disable-next-line no-unsafe-finally
     if (init.writer.error != null && !init.signal.aborted) throw init.writer.error
   }

@@ -13,6 +13,11 @@ import type { Stream } from '@libp2p/interface'
 
 const log = logger('otherthing-storage:transfer:reader')
 
+/** Frames at least this long are reused (`recycle`); smaller ones are cheap to allocate. */
+const MIN_RECYCLED = 64 * 1024
+/** Bytes of recycled frames kept per reader at most. */
+const MAX_RECYCLED_BYTES = 4 * 1024 * 1024
+
 /** Longest frame length varint accepted (as frames.ts reads them). */
 const MAX_VARINT_BYTES = 8
 
@@ -30,6 +35,13 @@ export interface FrameReader {
   next(): Promise<Uint8Array | null>
   /** The consumer is done with `bytes` bytes of frames it got from `next()`. */
   release(bytes: number): void
+  /**
+   * The consumer hands back the memory of a frame it got from `next()` and no longer uses (nor
+   * does anything it gave it to): a later frame of the same length may be assembled into it.
+   * Large blocks of one DAG have one length (a 256 KiB or 1 MiB leaf): reused, they are not
+   * garbage whose external memory makes V8 collect again and again.
+   */
+  recycle(buffer: ArrayBuffer): void
   /** Fail the reader: `next()` throws `err` from now on (a waiting `next()` at once). */
   abort(err: Error): void
   /** Stop listening to the stream. */
@@ -48,6 +60,9 @@ class DefaultFrameReader implements FrameReader {
   private lenBytes = 0
   /** bytes received and not released */
   private held = 0
+  /** buffers handed back, all of one frame length (the last one recycled) */
+  private spare: ArrayBuffer[] = []
+  private spareLength = 0
   private paused = false
   private ended = false
   private error?: Error
@@ -137,8 +152,9 @@ class DefaultFrameReader implements FrameReader {
       this.lenValue = 0
       this.lenBytes = 0
       if (len > this.init.maxFrameLength) throw new InvalidMessageError(`Frame of ${len} bytes is larger than ${this.init.maxFrameLength}`)
-      // not from the shared pool: the frame's memory is its own
-      const frame = new Uint8Array(Buffer.allocUnsafeSlow(len).buffer, 0, len)
+      // not from the shared pool: the frame's memory is its own (or a recycled frame's of this length)
+      const reused = len === this.spareLength ? this.spare.pop() : undefined
+      const frame = new Uint8Array(reused ?? Buffer.allocUnsafeSlow(len).buffer, 0, len)
       if (len === 0) this.frames.push(frame)
       else {
         this.cur = frame
@@ -180,6 +196,16 @@ class DefaultFrameReader implements FrameReader {
     if (this.paused && this.held <= this.init.highWaterMark / 2) this.resume()
   }
 
+  recycle (buffer: ArrayBuffer): void {
+    const len = buffer.byteLength
+    if (len < MIN_RECYCLED || len > MAX_RECYCLED_BYTES) return
+    if (len !== this.spareLength) {
+      this.spare = []
+      this.spareLength = len
+    }
+    if ((this.spare.length + 1) * len <= MAX_RECYCLED_BYTES) this.spare.push(buffer)
+  }
+
   private resume (): void {
     this.paused = false
     try { this.stream.resume() } catch (err) { log('resuming a closed stream - %e', err) }
@@ -189,6 +215,7 @@ class DefaultFrameReader implements FrameReader {
     this.stream.removeEventListener('message', this.onMessage as any)
     this.stream.removeEventListener('end', this.onEnd)
     this.stream.removeEventListener('close', this.onClose as any)
+    this.spare = []
     this.notify()
   }
 }

@@ -23,6 +23,7 @@ import { fetchFromPeers } from './fetch.js'
 import { PROTOCOL } from './frames.js'
 import { refuseTransfer, serveTransfer } from './server.js'
 import { BlockWriter } from './writer.js'
+import type { PutNew } from './writer.js'
 import type { BlockEvent, GetHasher, Want } from './client.js'
 import type { GetCodec, ServeEvent } from './server.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
@@ -33,11 +34,16 @@ export { PROTOCOL } from './frames.js'
 export type { BlockEvent } from './client.js'
 export type { ServeEvent } from './server.js'
 export { LocalWriteError } from './writer.js'
+export { createBlockFileReader } from './read-block.js'
+export type { ReadBlock } from './read-block.js'
 
 export interface DagTransferInit {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'getConnections' | 'dialProtocol' | 'addEventListener' | 'removeEventListener'>
-  /** The node's local blockstore (no network): served from, written to in batches (`putMany`, quota applies). */
-  blockstore: Pick<Blockstore, 'has' | 'get' | 'putMany'>
+  /**
+   * The node's local blockstore (no network): served from, written to in batches (quota applies);
+   * with `putNew` (the guarded blockstore) received blocks are written without a `has()` first.
+   */
+  blockstore: Pick<Blockstore, 'has' | 'get' | 'putMany'> & Partial<PutNew> & { copiesBytes?: boolean }
   getCodec: GetCodec
   getHasher: GetHasher
   /** @default '/otherthing-storage/dag/1.0.0' */
@@ -46,8 +52,11 @@ export interface DagTransferInit {
   maxServing?: number
   /** Blocks the server reads ahead of the stream (more while they are small: 2 MiB of them, 256 at most). @default 8 */
   readAhead?: number
-  /** Reads a local block straight from its file, undefined when it is not there (`BlockLayout.readBatched`). */
-  readBlock?: (cid: CID) => Promise<Uint8Array | undefined>
+  /**
+   * Reads a local block straight from its file, undefined when it is not there
+   * (`BlockLayout.readBatched`); `expectedSize` is its link's Tsize when that can be a leaf's size.
+   */
+  readBlock?: (cid: CID, expectedSize?: number) => Promise<Uint8Array | undefined>
   /** Received bytes not yet written above which the stream is paused. @default 8 MiB */
   highWaterMark?: number
   /**
@@ -71,7 +80,10 @@ export interface DagTransferInit {
 
 export interface FetchDagOptions {
   signal: AbortSignal
-  /** Every block of the DAG now stored locally (found locally or received), once. */
+  /**
+   * Every block of the DAG now stored locally (found locally or received), once. Its `bytes` are
+   * valid during the call only: keep a copy, not the view (received frames are reused).
+   */
   onBlock?: (event: BlockEvent) => void
 }
 

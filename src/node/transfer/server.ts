@@ -32,6 +32,11 @@ let nextRequestId = 0
 
 /** Below this mean block size reads go through `readBlock` (batched); larger ones through the blockstore. */
 const SMALL_BLOCK = 64 * 1024
+/**
+ * Largest link Tsize passed to `readBlock` as the block's size: a leaf of 1 MiB chunks and its
+ * dag-pb envelope fit; a larger Tsize is a parent's (its subtree), whose own block is small.
+ */
+const MAX_SIZE_HINT = 1024 * 1024 + 1024
 
 export interface DagServerInit {
   /** Local blocks only (no network). */
@@ -49,9 +54,11 @@ export interface DagServerInit {
   maxReadAhead?: number
   /**
    * Reads a local block straight from its file (`BlockLayout.readBatched`); undefined when it
-   * is not there (the read then goes through `blockstore`, which says why).
+   * is not there (the read then goes through `blockstore`, which says why). `expectedSize` is
+   * the size its parent's link gave (dag-pb `Tsize`, exact for a leaf): the file is then read
+   * with one `read` into a buffer of that size, no `fstat`, no FileHandle, no stream of chunks.
    */
-  readBlock?: (cid: CID) => Promise<Uint8Array | undefined>
+  readBlock?: (cid: CID, expectedSize?: number) => Promise<Uint8Array | undefined>
   /** Largest request frame accepted, bytes. */
   maxRequestLength: number
   /** Give up when the requester does not read or send for this long, ms. */
@@ -61,6 +68,14 @@ export interface DagServerInit {
   /** The requesting peer (for `onServe`). */
   peer?: string
   onServe?: (event: ServeEvent) => void
+}
+
+/** A block to send: its key, the size its link gave (when a leaf's), its read once started. */
+interface Pending {
+  cid: CID
+  key: string
+  size?: number
+  read?: Promise<Uint8Array | undefined>
 }
 
 /** Resolves when the stream drains or goes idle (or after a few ms, to look again). */
@@ -90,10 +105,12 @@ async function queueShrinks (stream: Stream, signal: AbortSignal): Promise<void>
  * FileHandle on GC" after a cancelled or aborted request with reads ahead). A block read is
  * short and the reads ahead are bounded; the request waits for them when it ends.
  */
-async function readLocal (init: Pick<DagServerInit, 'blockstore' | 'readBlock'>, cid: CID, small: boolean): Promise<Uint8Array | undefined> {
+async function readLocal (init: Pick<DagServerInit, 'blockstore' | 'readBlock'>, cid: CID, small: boolean, expectedSize: number | undefined): Promise<Uint8Array | undefined> {
   if (cid.multihash.code === 0x00) return cid.multihash.digest
   try {
-    const fast = small ? await init.readBlock?.(cid) : undefined
+    // with a size from the link, any block (a large one in one read on libuv's pool); without,
+    // small ones only (read whole on the fs worker; a large one would be read twice)
+    const fast = expectedSize != null || small ? await init.readBlock?.(cid, expectedSize) : undefined
     if (fast != null) return fast
     return await collect(init.blockstore.get(cid) as AsyncIterable<Uint8Array>)
   } catch (err) {
@@ -132,7 +149,8 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
   let started = false
   let cancelled = false
   let failure: Error | undefined
-  const reads = new Map<string, Promise<Uint8Array | undefined>>()
+  // blocks to send, the next on top, with their reads once started
+  const stack: Pending[] = []
   try {
     const body = await reader.next()
     if (body == null) throw new Error('no request')
@@ -150,13 +168,12 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
       else controller.abort(new Error('unexpected frame after the request'))
     }, (err: Error) => { controller.abort(err) })
 
-    const stack: CID[] = []
     const seen = new Set<string>()
     for (let i = request.cids.length - 1; i >= 0; i--) {
-      const k = mhKey(request.cids[i])
-      if (seen.has(k)) continue
-      seen.add(k)
-      stack.push(request.cids[i])
+      const key = mhKey(request.cids[i])
+      if (seen.has(key)) continue
+      seen.add(key)
+      stack.push({ cid: request.cids[i], key })
     }
     const readAheadBytes = init.readAheadBytes ?? init.readAhead * 256 * 1024
     const maxReadAhead = Math.max(init.readAhead, init.maxReadAhead ?? 256)
@@ -166,33 +183,40 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
     while (stack.length > 0 && !cancelled) {
       signal.throwIfAborted()
       const ahead = Math.min(maxReadAhead, Math.max(init.readAhead, Math.floor(readAheadBytes / Math.max(1, meanSize))))
-      // read ahead: the top of the stack is what goes out next
-      for (let i = stack.length - 1, n = 0; i >= 0 && n < ahead; i--, n++) {
-        const k = mhKey(stack[i])
-        if (!reads.has(k)) reads.set(k, readLocal(init, stack[i], meanSize <= SMALL_BLOCK))
+      // read ahead: the top of the stack is what goes out next. The reads start in groups (once
+      // half of the next `ahead` blocks are unread, or the next one is), so a group goes to the
+      // fs worker in one message instead of one message a block
+      const small = meanSize <= SMALL_BLOCK
+      let unread = 0
+      for (let i = stack.length - 1; i >= 0 && i >= stack.length - ahead; i--) if (stack[i].read == null) unread++
+      if (unread >= ahead / 2 || stack[stack.length - 1].read == null) {
+        for (let i = stack.length - 1; i >= 0 && i >= stack.length - ahead; i--) {
+          const p = stack[i]
+          p.read ??= readLocal(init, p.cid, small, p.size)
+        }
       }
-      const cid = stack.pop() as CID
-      const k = mhKey(cid)
-      const bytes = await (reads.get(k) as Promise<Uint8Array | undefined>)
-      reads.delete(k)
+      const { cid, read } = stack.pop() as Pending
+      const bytes = await read
       let send: boolean
       init.onServe?.({ type: 'block', id, cid, found: bytes != null })
       if (bytes == null) {
         send = stream.send(encodeMissing(cid))
       } else {
         meanSize += (bytes.byteLength - meanSize) / 8
-        let links: CID[] = []
+        let links: Array<{ cid: CID, tsize?: number }> = []
         try {
-          if (!blocksOnly) links = (await readLinks(cid, bytes, init.getCodec)).links.map(l => l.cid)
+          if (!blocksOnly) links = (await readLinks(cid, bytes, init.getCodec)).links
         } catch (err) {
           // a block we cannot decode is sent as it is (the requester decides), its links are not followed
           log('links of %c unreadable - %e', cid, err)
         }
         for (let i = links.length - 1; i >= 0; i--) {
-          const lk = mhKey(links[i])
-          if (seen.has(lk)) continue
-          seen.add(lk)
-          stack.push(links[i])
+          const link = links[i]
+          const key = mhKey(link.cid)
+          if (seen.has(key)) continue
+          seen.add(key)
+          // a parent's Tsize counts its subtree: only a size a leaf can have is a useful hint
+          stack.push({ cid: link.cid, key, size: link.tsize != null && link.tsize <= MAX_SIZE_HINT ? link.tsize : undefined })
         }
         const [header, data] = encodeBlock(cid, bytes)
         stream.send(header)
@@ -220,7 +244,7 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
     if (timer != null) clearTimeout(timer)
     stream.removeEventListener('close', onClose)
     // reads ahead of a cancelled or failed request: settled (their files closed) before the slot is free
-    await Promise.allSettled(reads.values())
+    await Promise.allSettled(stack.flatMap(p => p.read != null ? [p.read] : []))
     if (started) init.onServe?.({ type: 'end', id, cancelled, ...(failure != null ? { error: failure } : {}) })
   }
 }

@@ -5,8 +5,14 @@
  * directory pass or one fsync per batch, gains from it; one that does not is
  * no slower). The bytes handed in are the frame's own (no copy); `done` is
  * called once the block is stored, so the stream's reader can release them.
- * A block known to be missing (the fetch found it absent) is put without an
- * existence check first; others are checked, so `fetched` says the truth.
+ * With a store that tells whether a put stored the block (`putNew`: the
+ * workspace's guarded blockstore) no block is checked before its write: the
+ * quota store's write is the check (a large block is linked into place, EEXIST
+ * when it was there; a small one is checked and written in one step on the fs
+ * worker), and a block already stored is counted in the quota once, not twice.
+ * Otherwise a block known to be missing (the fetch found it absent) is put
+ * without an existence check first and others are checked, so `fetched` says
+ * the truth either way.
  */
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -17,12 +23,28 @@ export class LocalWriteError extends Error {
   override name = LocalWriteError.name
 }
 
+/** A store whose put says whether it stored the block (false: it was there already). */
+export interface PutNew {
+  putNew(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal }): Promise<boolean>
+}
+
 export interface BlockWriterInit {
-  blockstore: Pick<Blockstore, 'has' | 'putMany'>
+  /**
+   * With `putNew`, blocks are written without an existence check first. `copiesBytes`: a
+   * resolved put keeps no reference to the bytes (they went to a file), so they may be reused.
+   */
+  blockstore: Pick<Blockstore, 'has' | 'putMany'> & Partial<PutNew> & { copiesBytes?: boolean }
   /** Batches written at once. @default 32 */
   concurrency?: number
   /** Blocks per batch at most. @default 32 */
   maxBatch?: number
+  /**
+   * Blocks queued or being written above which `room()` waits: bounds the objects a block's
+   * write holds (promises, CIDs, file names) when blocks are small and many fit in the bytes the
+   * stream may hold unwritten (a 4 KiB file is a block: 8 MiB of them is 2,000 writes at once,
+   * whose objects outlived the young generation and piled up in the old one). @default 512
+   */
+  maxBlocks?: number
   signal: AbortSignal
 }
 
@@ -38,16 +60,30 @@ export class BlockWriter {
   private readonly init: BlockWriterInit
   private readonly concurrency: number
   private readonly maxBatch: number
+  private readonly maxBlocks: number
   private queue: Item[] = []
   private inflight = 0
+  /** blocks queued or being written */
+  private blocks = 0
   private idle: Array<() => void> = []
+  private waiting: Array<() => void> = []
   /** the first write error; every later write fails with it */
   error?: LocalWriteError
+  /** A block's bytes may be reused once its write succeeded (the store copied them to a file). */
+  readonly bytesReusable: boolean
 
   constructor (init: BlockWriterInit) {
     this.init = init
     this.concurrency = init.concurrency ?? 32
     this.maxBatch = init.maxBatch ?? 32
+    this.maxBlocks = init.maxBlocks ?? 512
+    this.bytesReusable = init.blockstore.copiesBytes === true
+  }
+
+  /** Resolves once fewer than `maxBlocks` blocks are queued or being written (at once when they are). */
+  async room (): Promise<void> {
+    if (this.blocks < this.maxBlocks || this.error != null) return
+    await new Promise<void>(resolve => { this.waiting.push(resolve) })
   }
 
   write (cid: CID, bytes: Uint8Array, knownMissing: boolean, done: Item['done']): void {
@@ -56,9 +92,11 @@ export class BlockWriter {
       return
     }
     let called = false
+    this.blocks++
     const once: Item['done'] = (fetched, err) => {
       if (called) return
       called = true
+      if (--this.blocks < this.maxBlocks && this.waiting.length > 0) for (const wake of this.waiting.splice(0)) wake()
       done(fetched, err)
     }
     this.queue.push({ cid, bytes, knownMissing, done: once })
@@ -81,6 +119,16 @@ export class BlockWriter {
     const signal = this.init.signal
     try {
       if (this.error != null) throw this.error
+      const { putNew } = this.init.blockstore
+      if (putNew != null) {
+        // the write is the check: no has() first (a block stored meanwhile is found by the write)
+        // every write of the batch ends before the batch does (a failed one does not leave others running)
+        const results = await Promise.allSettled(batch.map(async item => {
+          item.done(await putNew.call(this.init.blockstore, item.cid, item.bytes, { signal }))
+        }))
+        for (const r of results) if (r.status === 'rejected') throw r.reason
+        return
+      }
       // the existence checks of a batch at once (one after the other, each waited for the store)
       const stored = await Promise.all(batch.map(async item => !item.knownMissing && await this.init.blockstore.has(item.cid, { signal })))
       const fresh = batch.filter((_, i) => !stored[i])
