@@ -133,7 +133,8 @@ function writeLeaves (m) {
 function readLeaves (m) {
   let total = 1
   for (const l of m.leaves) total += l.block
-  const out = Buffer.from(new ArrayBuffer(total))
+  // not zero-filled: every byte handed on is read from a file; its own ArrayBuffer (transferable)
+  const out = Buffer.allocUnsafeSlow(total)
   const slices = []
   let off = 0
   for (const l of m.leaves) {
