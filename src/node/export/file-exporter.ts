@@ -42,8 +42,10 @@ const MAX_LEAF_BYTES = 4 * 1024 * 1024
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024
 const READ_BATCH_BYTES = 1024 * 1024
 const MAX_BATCH_LEAVES = 64
-/** Batches of leaves in flight per tree level (two per worker: one runs, one waits). */
-const BATCHES_AHEAD = 4
+/** Batches of leaves in flight per tree level when written there (two per worker: one runs, one waits). */
+const WRITE_BATCHES_AHEAD = 4
+/** The same when handed back: a buffer in flight across scavenges is promoted, and freed only by a full GC. */
+const READ_BATCHES_AHEAD = 2
 
 export interface FileNode {
   /** File bytes held in this node itself (before its children). */
@@ -269,7 +271,7 @@ async function * pieces (root: FileNode, walk: Walk, options: ContentOptions, fd
           pending.push({ kind: 'node', child, p })
           nodes++
         } else {
-          if (batches >= BATCHES_AHEAD) return
+          if (batches >= (fd != null ? WRITE_BATCHES_AHEAD : READ_BATCHES_AHEAD)) return
           const batch: Array<{ job: LeafJob, child: Wanted }> = []
           let bytes = 0
           const batchBytes = fd != null ? WRITE_BATCH_BYTES : READ_BATCH_BYTES
