@@ -322,6 +322,22 @@ export class BlockVerificationError extends StorageError {
   constructor (message = 'Block does not match its CID', options?: ErrorOptions) { super(message, options) }
 }
 
+/**
+ * A block file of this node's store does not hash to its CID (damaged on disk). Nothing
+ * half-written was left; `verify()` removes such blocks and fetches them again from peers.
+ */
+export class CorruptBlockError extends StorageError {
+  static override name = 'CorruptBlockError'
+  override name = CorruptBlockError.name
+  override readonly code = 'ERR_CORRUPT_BLOCK'
+  /** The CID of the damaged block (as a string). */
+  readonly cid?: string
+  constructor (message = 'A stored block does not match its CID', options?: ErrorOptions & { cid?: string }) {
+    super(message, options)
+    this.cid = options?.cid
+  }
+}
+
 /** The destination of a download exists already, or its parent folder is missing. Nothing was fetched. */
 export class DestinationError extends StorageError {
   static override name = 'DestinationError'

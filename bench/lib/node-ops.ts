@@ -67,9 +67,10 @@ export async function addInChild (storagePath: string, ws: BenchWorkspace, file:
 }
 
 /** `get` (to a file) or `cat` (counting bytes) in a fresh process over an existing repo. */
-export async function readInChild (op: 'get' | 'cat', storagePath: string, ws: BenchWorkspace, cid: string, out: string, cpuProfDir?: string): Promise<OpResult> {
+export async function readInChild (op: 'get' | 'cat', storagePath: string, ws: BenchWorkspace, cid: string, out: string, cpuProfDir?: string, before?: () => Promise<void>): Promise<OpResult> {
   const n = await startNode(storagePath, ws, { cpuProfDir })
   try {
+    await before?.()
     const r = op === 'get'
       ? await n.child.request<{ ms: number }>('get', { cid, out })
       : await n.child.request<{ ms: number }>('cat', { cid })
@@ -105,9 +106,10 @@ export async function heliaAddInChild (storagePath: string, file: string, cpuPro
 }
 
 /** Stock Helia's `cat` to a file (`get`) or counted (`cat`) in a fresh process over an existing repo. */
-export async function heliaReadInChild (op: 'get' | 'cat', storagePath: string, cid: string, out: string, cpuProfDir?: string): Promise<OpResult> {
+export async function heliaReadInChild (op: 'get' | 'cat', storagePath: string, cid: string, out: string, cpuProfDir?: string, before?: () => Promise<void>): Promise<OpResult> {
   const child = await startHelia(storagePath, cpuProfDir)
   try {
+    await before?.()
     const r = await child.request<{ ms: number }>(op, op === 'get' ? { cid, out } : { cid }, 600_000)
     const { maxRssBytes } = await child.stop()
     return { ms: r.ms, peakRssBytes: maxRssBytes }

@@ -7,8 +7,16 @@
  * Also the floor of a get with one file per block: the leaf block files of
  * the same repo read (sync open, read, close, no decode, no hash) and
  * written into one output file, nothing else.
+ *
+ * Every measured run starts right after a file of the same size was written
+ * and removed (`freshPages`): on this VM, page cache taken from memory that
+ * sat free for a few seconds costs far more system time (the balloon's free
+ * page reporting hands idle free memory back to the host), so a `cp` run
+ * right after another one and a get in a node started seconds later were not
+ * measured alike (the get's two leaf workers spent 440 + 400 ms of system
+ * time, against 50 + 60 ms after such a write).
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { cp } from '../lib/baselines.js'
@@ -50,6 +58,18 @@ function readBlocksIntoOne (files: string[], out: string): number {
   return performance.now() - start
 }
 
+/** Writes `bytes` of zeros to `file` (4 MiB writes) and removes it: the freed pages are what the next run's writes get. */
+function freshPages (file: string, bytes: number): void {
+  const buf = Buffer.alloc(4 * 1024 * 1024)
+  const fd = openSync(file, 'w')
+  try {
+    for (let pos = 0; pos < bytes; pos += buf.byteLength) writeSync(fd, buf, 0, Math.min(buf.byteLength, bytes - pos), pos)
+  } finally {
+    closeSync(fd)
+  }
+  rmSync(file)
+}
+
 export async function getBench (ctx: BenchContext): Promise<Row[]> {
   const { options, dir, log } = ctx
   const file = await writeInputFile(ctx, 'get')
@@ -62,7 +82,10 @@ export async function getBench (ctx: BenchContext): Promise<Row[]> {
 
   const cpTimes: number[] = []
   const cpOut = path.join(dir, 'cp-out.bin')
+  const pages = path.join(dir, 'fresh-pages.bin')
+  const fresh = async (): Promise<void> => { freshPages(pages, options.size) }
   for (let i = 0; i < 2; i++) {
+    await fresh()
     cpTimes.push((await cp(file, cpOut)).ms)
     await fs.rm(cpOut, { force: true })
   }
@@ -73,6 +96,7 @@ export async function getBench (ctx: BenchContext): Promise<Row[]> {
   const leaves = await blockFiles(repo, 128 * 1024)
   const floorTimes: number[] = []
   for (let i = 0; i < 2; i++) {
+    await fresh()
     floorTimes.push(readBlocksIntoOne(leaves, out))
     await fs.rm(out, { force: true })
   }
@@ -84,16 +108,16 @@ export async function getBench (ctx: BenchContext): Promise<Row[]> {
   }
 
   log('get: stock Helia cat to a file, cat')
-  const hg = await heliaReadInChild('get', heliaRepo, added.cid, out, options.cpuProf)
+  const hg = await heliaReadInChild('get', heliaRepo, added.cid, out, options.cpuProf, fresh)
   await checkOut()
-  const hc = await heliaReadInChild('cat', heliaRepo, added.cid, out, options.cpuProf)
+  const hc = await heliaReadInChild('cat', heliaRepo, added.cid, out, options.cpuProf, fresh)
 
   log('get: get to a file')
-  const g = await readInChild('get', repo, ws, added.cid, out, options.cpuProf)
+  const g = await readInChild('get', repo, ws, added.cid, out, options.cpuProf, fresh)
   await checkOut()
 
   log('get: cat')
-  const c = await readInChild('cat', repo, ws, added.cid, out, options.cpuProf)
+  const c = await readInChild('cat', repo, ws, added.cid, out, options.cpuProf, fresh)
   return [
     base,
     compare(floor, base),

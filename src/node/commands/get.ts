@@ -1,11 +1,14 @@
-/** `get`: `cat` into a file, through a temp file + rename (nothing half-written is left). */
+/**
+ * `get`: a file written through a temp file + rename (nothing half-written is left). The
+ * leaves are read, checked against their CIDs and written at their offsets on the leaf
+ * workers (export/leaf-worker.ts); the inactivity timeout restarts whenever bytes are written.
+ */
 import { randomBytes } from 'node:crypto'
 import { mkdir, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { throwIfAborted } from '../abort.js'
 import { toCid, translateError } from '../cid.js'
-import { writeToFile } from '../export/index.js'
-import { cat } from './cat.js'
+import { withFile } from './cat.js'
 import type { CatComponents } from './cat.js'
 import type { WorkspaceComponents } from '../components.js'
 import type { GetOptions } from '../types.js'
@@ -19,9 +22,17 @@ export async function get (components: GetComponents, cidIn: CID | string, outpu
   const target = outputPath ?? join(components.settings.cacheDir, cid.toString())
   await mkdir(dirname(target), { recursive: true })
   const temp = join(dirname(target), `.${cid.toString().slice(-16)}.${randomBytes(6).toString('hex')}.part`)
-  const source = cat(components, cid, { signal: options.signal, timeout: options.timeout })
+  const written = withFile(components, cid, { signal: options.signal, timeout: options.timeout }, async function * (file, op) {
+    yield await file.writeTo(temp, {
+      signal: op.signal,
+      onProgress: (bytes) => {
+        op.touch()
+        options.onProgress?.({ bytes })
+      }
+    })
+  })
   try {
-    await writeToFile(source, temp, { signal: options.signal, onProgress: (bytes) => { options.onProgress?.({ bytes }) } })
+    for await (const _ of written) { /* one value: the bytes written */ }
     await rename(temp, target)
     return target
   } catch (err) {

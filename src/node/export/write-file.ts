@@ -17,16 +17,18 @@ export interface WriteFileOptions extends AbortOptions {
   maxInFlight?: number
 }
 
-function call<T> (fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+/** A callback `fs` call as a promise. */
+export function fsCall<T> (fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     fn((err, value) => { if (err != null) reject(err); else resolve(value) })
   })
 }
 
-async function writeAt (fd: number, chunk: Uint8Array, position: number): Promise<void> {
+/** Writes all of `chunk` at `position` of `fd` (positioned writes). */
+export async function writeAt (fd: number, chunk: Uint8Array, position: number): Promise<void> {
   let off = 0
   while (off < chunk.byteLength) {
-    off += await call<number>(cb => { fs.write(fd, chunk, off, chunk.byteLength - off, position + off, cb) })
+    off += await fsCall<number>(cb => { fs.write(fd, chunk, off, chunk.byteLength - off, position + off, cb) })
   }
 }
 
@@ -38,7 +40,7 @@ async function writeAt (fd: number, chunk: Uint8Array, position: number): Promis
 export async function writeToFile (source: AsyncIterable<Uint8Array>, path: string, options: WriteFileOptions = {}): Promise<number> {
   options.signal?.throwIfAborted()
   const maxInFlight = Math.max(1, options.maxInFlight ?? 8)
-  const fd = await call<number>(cb => { fs.open(path, options.flags ?? 'wx', 0o666, cb) })
+  const fd = await fsCall<number>(cb => { fs.open(path, options.flags ?? 'wx', 0o666, cb) })
   // writes in progress, oldest first, each with the offset its chunk ends at
   const inFlight: Array<{ done: Promise<void>, end: number }> = []
   const oldest = async (): Promise<void> => {
@@ -62,6 +64,6 @@ export async function writeToFile (source: AsyncIterable<Uint8Array>, path: stri
     return total
   } finally {
     await Promise.allSettled(inFlight.map(w => w.done))
-    await call<void>(cb => { fs.close(fd, (err) => { cb(err, undefined) }) })
+    await fsCall<void>(cb => { fs.close(fd, (err) => { cb(err, undefined) }) })
   }
 }

@@ -24,7 +24,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { logger } from '@libp2p/logger'
 import { DestinationError, InvalidArgumentError } from '../../errors.js'
 import { collect } from '../dag.js'
-import { createLocalFirstBlockReader, resolveFile, writeToFile } from '../export/index.js'
+import { createLocalFirstBlockReader, resolveFile } from '../export/index.js'
 import { fsWorker, MAX_WRITE_BYTES } from '../../util/fs-worker.js'
 import type { BlockLayout } from '../../blockstore/block-layout.js'
 import type { ContentComponents } from '../blocks/components.js'
@@ -44,7 +44,7 @@ export interface GetDirectoryOptions extends ProgressOptions {
 
 export interface GetDirectoryComponents extends Pick<ContentComponents, 'blockstore'> {
   /** The local block files: local blocks are read from them directly, in batches. */
-  layout?: Pick<BlockLayout, 'readBatched'>
+  layout?: Pick<BlockLayout, 'readBatched'> & Partial<Pick<BlockLayout, 'pathOf'>>
   /** Called before a block is read straight from its file (gc protection: `WriteSession.recordRead`). */
   onRead?: (cid: CID) => void
 }
@@ -133,12 +133,8 @@ export async function getDirectory (components: GetDirectoryComponents, cid: CID
   const layout = components.layout
   const reader: BlockReader = layout != null
     ? createLocalFirstBlockReader({
-      layout: {
-        readBatched: async (c, o) => {
-          components.onRead?.(c)
-          return layout.readBatched(c, o)
-        }
-      },
+      layout,
+      onRead: components.onRead,
       fallback: async (c, o) => collect(components.blockstore.get(c, o) as AsyncIterable<Uint8Array>)
     })
     : { get: async (c, o) => collect(components.blockstore.get(c, o) as AsyncIterable<Uint8Array>) }
@@ -148,7 +144,7 @@ export async function getDirectory (components: GetDirectoryComponents, cid: CID
   const writeLarge = async (c: CID, path: string): Promise<void> => {
     const file = await resolveFile(c, reader, { signal: options.signal })
     let done = 0
-    await writeToFile(file.content({ signal: options.signal }), path, {
+    await file.writeTo(path, {
       signal: options.signal,
       onProgress: (n) => { progress(n - done); done = n }
     })
