@@ -15,6 +15,7 @@
  * with the codec they were first added with: blocks are stored and pinned by
  * multihash, so that is all a store needs.
  */
+import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 
@@ -28,23 +29,6 @@ export interface BlockSetInit {
 
 /** Bytes of a slab of CIDs handed out by `entries`. */
 const SLAB = 16 * 1024
-
-function varintLength (n: number): number {
-  let length = 1
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80)
-    length++
-  }
-  return length
-}
-
-function writeVarint (n: number, into: Uint8Array, at: number): void {
-  while (n >= 0x80) {
-    into[at++] = (n % 0x80) | 0x80
-    n = Math.floor(n / 0x80)
-  }
-  into[at] = n
-}
 
 /** A Digest over `mh` (views of it, no copies). */
 function decodeDigest (mh: Uint8Array): Digest.Digest<number, number> {
@@ -152,7 +136,7 @@ export class BlockSet implements Iterable<CID> {
       if (flag !== 0 && (this.flagBytes[e] & flag) === 0) continue
       const mh = this.multihashAt(e)
       const code = this.codes[e]
-      const prefix = varintLength(code) + 1
+      const prefix = varint.encodingLength(code) + 1
       const length = prefix + mh.length
       if (used + length > slab.length) {
         slab = new Uint8Array(Math.max(SLAB, length))
@@ -161,7 +145,7 @@ export class BlockSet implements Iterable<CID> {
       const bytes = slab.subarray(used, used + length)
       used += length
       bytes[0] = 1
-      writeVarint(code, bytes, 1)
+      varint.encodeTo(code, bytes, 1)
       bytes.set(mh, prefix)
       yield new CID(1, code, decodeDigest(bytes.subarray(prefix)), bytes)
     }

@@ -22,6 +22,7 @@
  */
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
+import { varint } from 'multiformats'
 import type { CID } from 'multiformats/cid'
 import { buildShard } from './hamt.js'
 import { LinkTable } from './link-table.js'
@@ -63,26 +64,16 @@ const EMPTY = 1
 const SUBDIR = 2
 const FLUSHED = 3
 
-
-function varintLength (x: number): number {
-  let n = 1
-  while (x >= 128) {
-    x = Math.floor(x / 128)
-    n++
-  }
-  return n
-}
-
 /** Bytes one link adds to an encoded dag-pb node (Hash, Name, Tsize, and the link's own header). */
 function linkBytes (nameBytes: number, cidBytes: number, tsize: number): number {
-  const inner = 1 + varintLength(cidBytes) + cidBytes + 1 + varintLength(nameBytes) + nameBytes + 1 + varintLength(tsize)
-  return 1 + varintLength(inner) + inner
+  const inner = 1 + varint.encodingLength(cidBytes) + cidBytes + 1 + varint.encodingLength(nameBytes) + nameBytes + 1 + varint.encodingLength(tsize)
+  return 1 + varint.encodingLength(inner) + inner
 }
 
 /** Bytes of the Data field of a directory node with this mode and mtime. */
 function dataBytes (meta: DirMeta): number {
   const n = new UnixFS({ type: 'directory', ...meta }).marshal().byteLength
-  return 1 + varintLength(n) + n
+  return 1 + varint.encodingLength(n) + n
 }
 
 class Dir {
