@@ -21,7 +21,7 @@
  * a missing block, and raises `CorruptBlockError` for a damaged one), then sends the rest.
  *
  * Two threads at most (hashing is about 1.6 GiB/s a core here, half of `cp`'s speed: one
- * thread alone could not reach 0.5x `cp`); started on the first file, unreferenced when idle.
+ * thread alone could not reach 0.5x `cp`); started on the first file, stopped after 10 s without work.
  */
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
@@ -185,10 +185,15 @@ export interface LeafResult {
 
 interface Pending { resolve: (r: LeafResult) => void, reject: (err: Error) => void }
 
+/** How long a leaf worker stays without work before it is stopped (its isolate holds ~10-20 MiB). */
+let idleMs = 10_000
+
 class LeafThread {
   private readonly worker: Worker
   readonly pending = new Map<number, Pending>()
   private nextId = 0
+  private idle?: NodeJS.Timeout
+  private retired = false
   dead?: Error
 
   constructor () {
@@ -196,22 +201,37 @@ class LeafThread {
     this.worker.on('message', (m: LeafResult & { id: number }) => {
       const p = this.pending.get(m.id)
       this.pending.delete(m.id)
-      if (this.pending.size === 0) this.worker.unref()
+      if (this.pending.size === 0) this.rest()
       p?.resolve(m)
     })
     const fail = (err: Error): void => {
       this.dead ??= err
+      if (this.retired) return
       log.error('leaf worker stopped: %e', err)
       for (const p of this.pending.values()) p.reject(err)
       this.pending.clear()
     }
     this.worker.on('error', fail)
     this.worker.on('exit', () => { fail(new Error('leaf worker exited')) })
+    this.rest()
+  }
+
+  /** No work: the process may exit, and the worker stops once idle for `idleMs`. */
+  private rest (): void {
     this.worker.unref()
+    clearTimeout(this.idle)
+    this.idle = setTimeout(() => {
+      if (this.pending.size > 0 || this.dead != null) return
+      this.retired = true
+      this.dead = new Error('leaf worker stopped when idle')
+      void this.worker.terminate()
+    }, idleMs)
+    this.idle.unref()
   }
 
   async run (leaves: LeafJob[], fd?: number, out?: ArrayBuffer): Promise<LeafResult> {
     if (this.dead != null) throw this.dead
+    clearTimeout(this.idle)
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
@@ -256,9 +276,20 @@ const workers: LeafWorkers = {
   }
 }
 
+/** Leaf worker threads running now (diagnostics and tests). */
+export function runningLeafWorkers (): number {
+  return threads.filter(t => t.dead == null).length
+}
+
+/** How long an idle leaf worker is kept (default 10 s; tests shorten it). */
+export function setLeafWorkerIdleTime (ms: number): void {
+  idleMs = ms
+}
+
 /** The process's leaf workers, or undefined when none can start (the caller reads leaves itself). */
 export function leafWorkers (): LeafWorkers | undefined {
   if (failed) return undefined
+  for (let i = threads.length - 1; i >= 0; i--) if (threads[i].dead != null) threads.splice(i, 1)
   if (threads.length === 0) {
     try {
       threads.push(new LeafThread())
