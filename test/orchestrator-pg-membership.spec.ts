@@ -86,6 +86,9 @@ describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a message ra
         await orch.pin('w', { cid: CID, replicationMin: 1 })
         await n.next(m => m.type === 'pin_content')
       }
+      // what the orchestrator does on its own (placement batches after the pin and the ipfs_ready)
+      // done first: the race under test is the node's message against the removal
+      await orch.settled()
       // another instance removes the membership: its DELETE holds the row until it commits
       const other = new pg.Client({ connectionString: database })
       await other.connect()
