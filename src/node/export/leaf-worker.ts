@@ -251,8 +251,13 @@ export interface LeafWorkers {
 const threads: LeafThread[] = []
 let failed = false
 
-function thread (): LeafThread {
+/** Drops the threads that stopped (idle, or failed). */
+function prune (): void {
   for (let i = threads.length - 1; i >= 0; i--) if (threads[i].dead != null) threads.splice(i, 1)
+}
+
+function thread (): LeafThread {
+  prune()
   const max = Math.min(2, availableParallelism())
   // the least busy thread, a new one while there are fewer than `max` and all are busy
   let best = threads[0]
@@ -289,7 +294,7 @@ export function setLeafWorkerIdleTime (ms: number): void {
 /** The process's leaf workers, or undefined when none can start (the caller reads leaves itself). */
 export function leafWorkers (): LeafWorkers | undefined {
   if (failed) return undefined
-  for (let i = threads.length - 1; i >= 0; i--) if (threads[i].dead != null) threads.splice(i, 1)
+  prune()
   if (threads.length === 0) {
     try {
       threads.push(new LeafThread())
