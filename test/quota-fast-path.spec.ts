@@ -43,6 +43,39 @@ describe('QuotaBlockstore fast path', () => {
     expect(scan.blocks).toBe(blocks.length)
   })
 
+  it('a lent large block goes to the fs write worker and back: written, counted once, bytes returned, no temp left', async () => {
+    const b = await block(256 * 1024 + 17)
+    const expected = Buffer.from(b.bytes)
+    // a frame as the transfer's reader makes it: the block's bytes inside a buffer of their own
+    const frame = new Uint8Array(b.bytes.byteLength + 40)
+    frame.set(b.bytes, 40)
+    const lent = frame.subarray(40)
+    const returned: Uint8Array[] = []
+    let stored = 0
+    await store.put(b.cid, lent, { returned: (bytes) => { returned.push(bytes) }, onStored: () => { stored++ } })
+    expect(returned).toHaveLength(1)
+    // the memory went to the worker (detached here) and came back with the same bytes at the same place
+    expect(frame.byteLength).toBe(0)
+    expect(returned[0].byteOffset).toBe(40)
+    expect(returned[0].buffer.byteLength).toBe(b.bytes.byteLength + 40)
+    expect(Buffer.compare(Buffer.from(returned[0]), expected)).toBe(0)
+    expect(stored).toBe(1)
+    expect(Buffer.compare(await collect(new FsBlockstore(directory).get(b.cid)), expected)).toBe(0)
+    // lent again while stored: found by the link (EEXIST), not counted twice
+    await store.put(b.cid, returned[0], { returned: (bytes) => { returned.push(bytes) }, onStored: () => { stored++ } })
+    expect(returned).toHaveLength(2)
+    expect(Buffer.compare(Buffer.from(returned[1]), expected)).toBe(0)
+    expect(stored).toBe(1)
+    expect(store.used).toBe(b.bytes.byteLength)
+    expect((await filesUnder(directory)).filter(f => f.endsWith('.tmp'))).toEqual([])
+    // a small block is not lent: written as usual, its bytes left where they were
+    const small = await block(4096)
+    await store.put(small.cid, small.bytes, { returned: (bytes) => { returned.push(bytes) } })
+    expect(returned).toHaveLength(2)
+    expect(small.bytes.byteLength).toBe(4096)
+    expect(store.used).toBe(b.bytes.byteLength + 4096)
+  })
+
   it('has() then put(), as Helia does, counts a new block once and a stored block not at all', async () => {
     const b = await block(5000)
     expect(await store.has(b.cid)).toBe(false)

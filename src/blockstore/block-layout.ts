@@ -76,6 +76,15 @@ export interface BlockLayout {
    */
   writeIfAbsent(cid: CID, bytes: Uint8Array, signal?: AbortSignal): Promise<{ existed: boolean }>
   /**
+   * As `writeIfAbsent`, for a block whose `ArrayBuffer` the caller lends: a large block (over
+   * MAX_WRITE_BYTES, where hard links work) is written and linked into place on the fs write
+   * worker with its buffer transferred there and back, no copy and no fs call on this thread
+   * (`bytes` is detached meanwhile; `returned` gets the bytes on the buffer that came back,
+   * before this settles, whatever the outcome). Other blocks are written as `writeIfAbsent`
+   * does, and `returned` is not called (`bytes` stays valid).
+   */
+  writeLent(cid: CID, bytes: Uint8Array, returned: (bytes: Uint8Array) => void, signal?: AbortSignal): Promise<{ existed: boolean }>
+  /**
    * Write a block a check just found missing (the caller holds the block's lock). A large block
    * (over MAX_WRITE_BYTES) is linked into place, which also tells atomically whether a write
    * outside the lock (a hash worker's, see `freshTarget`) stored it meanwhile; a small one is
@@ -296,6 +305,28 @@ class DefaultBlockLayout implements BlockLayout {
     const result = await worker.writeIfAbsent(path.join(shard, file), path.join(shard, `.${file}.${process.pid}-${++tempCounter}.tmp`), shard, bytes)
     this.dirs.add(shard)
     return result
+  }
+
+  async writeLent (cid: CID, bytes: Uint8Array, returned: (bytes: Uint8Array) => void, signal?: AbortSignal): Promise<{ existed: boolean }> {
+    signal?.throwIfAborted()
+    const worker = bytes.byteLength > MAX_WRITE_BYTES && this.links ? fsWorker('write') : undefined
+    if (worker == null) return this.writeIfAbsent(cid, bytes, signal)
+    const { dir, file } = this.sharding.encode(cid)
+    const shard = path.join(this.directory, dir)
+    let back = bytes
+    try {
+      const result = await worker.linkLent(path.join(shard, file), path.join(shard, `.${file}.${process.pid}-${++tempCounter}.tmp`), shard, bytes, (b) => {
+        back = b
+        returned(b)
+      })
+      this.dirs.add(shard)
+      return result
+    } catch (err: any) {
+      if (!isLinkUnsupported(err.code) || back === bytes) throw err
+      // no hard links here after all: renamed into place from now on
+      this.noteLinkError(err.code)
+      return this.writeIfAbsent(cid, back, signal)
+    }
   }
 
   async removePartial (cid: CID): Promise<void> {

@@ -302,7 +302,10 @@ class DefaultQuotaBlockstore implements QuotaBlockstore {
     }
     let existed: boolean
     try {
-      ({ existed } = await writer.writeIfAbsent(cid, bytes, options?.signal))
+      // a lent buffer goes to the fs write worker and back (a received large block, no copy)
+      const returned = options?.returned
+      const write = returned != null ? writer.writeLent(cid, bytes, returned, options?.signal) : writer.writeIfAbsent(cid, bytes, options?.signal)
+      existed = (await write).existed
     } catch (err: any) {
       reservation.release()
       if (options?.signal?.aborted === true) throw options.signal.reason ?? err

@@ -56,6 +56,14 @@ export interface QuotaBlockstoreInit {
 export interface QuotaPutOptions extends AbortOptions {
   /** Called when this put stored the block (it was not stored before; counted in the ledger). */
   onStored?: () => void
+  /**
+   * Given, the caller lends the memory of the block's bytes (a whole `Uint8Array` whose
+   * `ArrayBuffer` nothing else uses meanwhile): a large block's buffer may be transferred to the
+   * fs write worker and back (detached meanwhile, no copy). When that happened this is called with
+   * the bytes on the buffer that came back, before the put settles (resolved or rejected); when it
+   * is not called, the bytes passed in stayed where they were.
+   */
+  returned?: (bytes: Uint8Array) => void
 }
 
 /** A blockstore-fs directory a hash worker may write blocks into (NextToLast names). */

@@ -78,7 +78,7 @@ export interface GuardedBlockstore extends Blockstore {
    * Stores a whole block, as `put`; resolves whether this call stored it (it was not there).
    * One existence check at most (the quota store's own, under its per-block lock).
    */
-  putNew(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<boolean>
+  putNew(cid: CID, bytes: Uint8Array, options?: PutNewOptions): Promise<boolean>
   /**
    * True when a resolved `put` keeps no reference to the bytes it was given (they went to a
    * file: the child is an FsBlockstore, or a store over one that says so), so the caller may
@@ -92,6 +92,13 @@ export interface GuardedBlockstore extends Blockstore {
 
 /** Put options our QuotaBlockstore understands: told when the put stored a new block. */
 interface ReportingPutOptions extends AbortOptions { onStored?: () => void }
+
+/**
+ * `putNew`'s options. `returned`: the caller lends the bytes' memory (see QuotaPutOptions): a
+ * large block's `ArrayBuffer` may be detached while the fs write worker writes it, and `returned`
+ * gets the bytes as they came back (before the put settles).
+ */
+export interface PutNewOptions extends AbortOptions { returned?: (bytes: Uint8Array) => void }
 
 export function isFullError (err: unknown): boolean {
   const name = (err as { name?: string } | null)?.name
@@ -273,7 +280,7 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
     return cid
   }
 
-  async putNew (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<boolean> {
+  async putNew (cid: CID, bytes: Uint8Array, options?: PutNewOptions): Promise<boolean> {
     const session = this.touch(cid)
     if (session != null) return this.putInSession(session, cid, bytes, options)
     if (this.reportsStored) {
@@ -291,7 +298,7 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
    * A put of the session, counted in flight meanwhile (rollback waits for them); resolves whether
    * it stored the block. One async frame a block: a 100,000-file import runs 100,000 of them.
    */
-  private async putInSession (session: Session, cid: CID, bytes: Bytes, options?: AbortOptions): Promise<boolean> {
+  private async putInSession (session: Session, cid: CID, bytes: Bytes, options?: PutNewOptions): Promise<boolean> {
     session.inflight++
     try {
       if (this.deleting.size > 0) await this.deleted(cid)
@@ -310,14 +317,18 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
     }
   }
 
-  private async putRetrying (cid: CID, bytes: Bytes, options?: AbortOptions): Promise<CID> {
+  private async putRetrying (cid: CID, bytes: Bytes, options?: PutNewOptions): Promise<CID> {
+    // lent bytes come back on another buffer: a retry writes those (the first are detached)
+    let current = bytes
+    const returned = options?.returned
+    const opts = returned == null ? options : { ...options, returned: (b: Uint8Array) => { current = b; returned(b) } }
     try {
-      return await this.child.put(cid, bytes, options)
+      return await this.child.put(cid, bytes, opts)
     } catch (err) {
       // only a whole buffer can be written again (the importer and bitswap always pass one)
-      if (!isFullError(err) || !(bytes instanceof Uint8Array) || this.onFull == null) throw err
+      if (!isFullError(err) || !(current instanceof Uint8Array) || this.onFull == null) throw err
       if (!await this.onFull()) throw err
-      return this.child.put(cid, bytes, options)
+      return this.child.put(cid, current, opts)
     }
   }
 

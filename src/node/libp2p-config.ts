@@ -18,6 +18,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { createLimiter } from './bandwidth.js'
+import { noiseCrypto } from './noise-crypto.js'
 import { privateNetwork } from './pnet.js'
 import type { BandwidthLimits } from './bandwidth.js'
 import type { PnetCipher, PnetMonitor } from './pnet.js'
@@ -54,7 +55,8 @@ export function workspaceLibp2pOptions (init: WorkspaceLibp2pInit): CreateLibp2p
   return {
     addresses: { listen: init.listenAddresses ?? DEFAULT_LISTEN_ADDRESSES },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    // noise's transport messages sealed and opened by libsodium (noise-crypto.ts), the wire unchanged
+    connectionEncrypters: [noise({ crypto: noiseCrypto() })],
     // a paused stream (transfer/ pauses while its writes catch up) buffers what the peer may
     // still send, up to the receive window: keep that window (default 16 MiB) under the read
     // buffer limit (default 4 MiB, exceeding it resets the stream). The initial window stays

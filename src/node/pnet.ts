@@ -200,11 +200,15 @@ class PrivateConnection extends AbstractMultiaddrConnection {
   }
 
   sendData (data: Uint8ArrayList): { sentBytes: number, canSendMore: boolean } {
-    // several chunks are concatenated into a new buffer, which is ours to encrypt in place;
-    // a single chunk is the caller's and is copied
-    const plain = data.subarray()
-    const owned = !(data as unknown as { bufs: Uint8Array[] }).bufs.includes(plain)
-    let canSendMore = this.maConn.send(owned ? this.outbound.updateOwned(plain) : this.outbound.update(plain))
+    // the chunks are the caller's: each is XORed straight into its place in one new buffer (no
+    // concatenation first: that copy of every byte sent was 0.85 ms/MiB on the provider)
+    const cipher = Buffer.allocUnsafe(data.byteLength)
+    let offset = 0
+    for (const chunk of data) {
+      this.outbound.updateInto(chunk, cipher.subarray(offset, offset + chunk.byteLength))
+      offset += chunk.byteLength
+    }
+    let canSendMore = this.maConn.send(cipher)
     const wait = this.limiter?.up?.take(data.byteLength) ?? 0
     if (wait > 0) {
       canSendMore = false

@@ -28,6 +28,8 @@ export interface KeyStream {
   update(data: Uint8Array): Uint8Array
   /** Same as `update`, but may write into `data` (which the caller owns) instead of a new buffer. */
   updateOwned(data: Uint8Array): Uint8Array
+  /** XORs `data` with the next bytes of the keystream into `out` (of the same length; may be `data`). */
+  updateInto(data: Uint8Array, out: Uint8Array): void
   /** Frees what the stream holds (its state, key included, is wiped). */
   destroy(): void
 }
@@ -68,12 +70,18 @@ class SodiumXSalsa20Stream implements KeyStream {
   }
 
   update (data: Uint8Array): Uint8Array {
-    return this.xorInto(data, new Uint8Array(data.byteLength))
+    // every byte is written by the XOR: no zero-fill first
+    return this.xorInto(data, Buffer.allocUnsafe(data.byteLength))
   }
 
   updateOwned (data: Uint8Array): Uint8Array {
     // libsodium XORs in place when input and output are the same buffer
     return this.xorInto(data, data)
+  }
+
+  updateInto (data: Uint8Array, out: Uint8Array): void {
+    if (out.byteLength !== data.byteLength) throw new RangeError('XSalsa20 output of another length than its input')
+    this.xorInto(data, out)
   }
 
   private xorInto (data: Uint8Array, out: Uint8Array): Uint8Array {
@@ -117,6 +125,11 @@ export class XSalsa20Stream implements KeyStream {
 
   updateOwned (data: Uint8Array): Uint8Array {
     return this.update(data)
+  }
+
+  updateInto (data: Uint8Array, out: Uint8Array): void {
+    if (out.byteLength !== data.byteLength) throw new RangeError('XSalsa20 output of another length than its input')
+    out.set(this.update(data))
   }
 
   destroy (): void {

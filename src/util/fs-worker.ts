@@ -10,7 +10,9 @@
  * per batch: requests queue while a batch runs and go as the next one.
  *
  * Only small payloads come here (callers route blocks and files of up to
- * MAX_BYTES); large ones are better served by the async calls. When no
+ * MAX_BYTES); large ones are better served by the async calls, unless their
+ * memory can be lent to the worker without a copy (`linkLent`: a received
+ * block whose frame owns its `ArrayBuffer`). When no
  * worker can start, callers get `undefined` from `fsWorker()` and use the
  * async calls.
  */
@@ -25,6 +27,7 @@ export const MAX_BYTES = 256 * 1024 + 64
  * Block writes up to this size go through the worker. A larger block would be copied into the
  * message and written by one of two threads, where libuv's pool writes it in place on four:
  * `QuotaBlockstore.putMany` of 256 KiB blocks ran at 0.58x bare FsBlockstore through the worker.
+ * (`linkLent` takes large blocks too: their buffer is transferred, not copied.)
  */
 export const MAX_WRITE_BYTES = 64 * 1024
 /**
@@ -63,6 +66,30 @@ function writeBlock (r) {
   } catch (e) {
     try { fs.rmSync(r.temp, { force: true }) } catch {}
     return { error: e.code, message: e.message }
+  }
+}
+function linkBlock (r) {
+  const bytes = new Uint8Array(r.buffer, r.offset, r.length)
+  try {
+    try {
+      fs.writeFileSync(r.temp, bytes)
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e
+      fs.mkdirSync(r.dir, { recursive: true })
+      fs.writeFileSync(r.temp, bytes)
+    }
+    let existed = false
+    try {
+      fs.linkSync(r.temp, r.file)
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e
+      existed = true
+    }
+    try { fs.unlinkSync(r.temp) } catch {}
+    return { existed, buffer: r.buffer }
+  } catch (e) {
+    try { fs.rmSync(r.temp, { force: true }) } catch {}
+    return { error: e.code, message: e.message, buffer: r.buffer }
   }
 }
 function readFile (r) {
@@ -119,20 +146,22 @@ function createFile (r) {
     return { error: e.code, message: e.message }
   }
 }
-const ops = { write: writeBlock, read: readFile, sized: readSized, create: createFile }
+const ops = { write: writeBlock, link: linkBlock, read: readFile, sized: readSized, create: createFile }
 parentPort.on('message', (m) => {
   const results = m.requests.map((r) => ops[r.op](r))
-  const transfer = results.filter((r) => r.bytes != null).map((r) => r.bytes.buffer)
+  const transfer = results.flatMap((r) => r.bytes != null ? [r.bytes.buffer] : r.buffer != null ? [r.buffer] : [])
   parentPort.postMessage({ id: m.id, results }, transfer)
 })
 `
 
 interface WriteRequest { op: 'write', file: string, temp: string, dir: string, bytes: Uint8Array }
+/** A lent buffer: `length` bytes at `offset` of `buffer` are the block; the buffer comes back in the result. */
+interface LinkRequest { op: 'link', file: string, temp: string, dir: string, buffer: ArrayBuffer, offset: number, length: number }
 interface ReadRequest { op: 'read', file: string, max: number }
 interface SizedReadRequest { op: 'sized', file: string, size: number }
 interface CreateRequest { op: 'create', file: string, bytes: Uint8Array }
-type Request = WriteRequest | ReadRequest | SizedReadRequest | CreateRequest
-interface Result { existed?: boolean, absent?: boolean, size?: number, bytes?: Uint8Array, error?: string, message?: string }
+type Request = WriteRequest | LinkRequest | ReadRequest | SizedReadRequest | CreateRequest
+interface Result { existed?: boolean, absent?: boolean, size?: number, bytes?: Uint8Array, buffer?: ArrayBuffer, error?: string, message?: string }
 
 interface Queued { request: Request, resolve: (r: Result) => void, reject: (err: Error) => void }
 
@@ -184,7 +213,7 @@ class FsWorker {
       const id = this.nextId++
       this.pending.set(id, batch)
       try {
-        const transfer = batch.flatMap(q => q.request.op === 'write' || q.request.op === 'create' ? [q.request.bytes.buffer as ArrayBuffer] : [])
+        const transfer = batch.flatMap(q => q.request.op === 'write' || q.request.op === 'create' ? [q.request.bytes.buffer as ArrayBuffer] : q.request.op === 'link' ? [q.request.buffer] : [])
         this.worker.postMessage({ id, requests: batch.map(q => q.request) }, transfer)
       } catch (err: any) {
         this.pending.delete(id)
@@ -220,6 +249,21 @@ class FsWorker {
     const copy = new Uint8Array(bytes.byteLength)
     copy.set(bytes)
     const r = await this.run({ op: 'write', file, temp, dir, bytes: copy })
+    if (r.error != null) throw fsError(r, file)
+    return { existed: r.existed === true }
+  }
+
+  /**
+   * Writes a block to `temp` and hard-links it to `file` (EEXIST: it was there; the temp is
+   * removed either way), with no copy: `bytes`' whole `ArrayBuffer` is transferred to the worker
+   * (detached here meanwhile) and back. `returned` gets the same bytes on the buffer that came
+   * back, before this settles, on success and on an fs error alike. Rejects with the fs error
+   * (a `link` the file system refuses too: EPERM, ENOTSUP...); no temp file is left behind.
+   */
+  async linkLent (file: string, temp: string, dir: string, bytes: Uint8Array, returned: (bytes: Uint8Array) => void): Promise<{ existed: boolean }> {
+    const { byteOffset: offset, byteLength: length } = bytes
+    const r = await this.run({ op: 'link', file, temp, dir, buffer: bytes.buffer as ArrayBuffer, offset, length })
+    if (r.buffer != null) returned(new Uint8Array(r.buffer, offset, length))
     if (r.error != null) throw fsError(r, file)
     return { existed: r.existed === true }
   }

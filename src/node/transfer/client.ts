@@ -163,13 +163,15 @@ export async function receiveTransfer (stream: Stream, request: CID[], blocksOnl
     }
     init.take(p.key)
     const cid = p.want.cid
+    // the writer may lend the frame's buffer to the fs write worker: its length is read now
+    const length = data.byteLength
     writing++
-    init.writer.write(cid, data, init.knownMissing.has(p.key), (fetched, err) => {
-      reader.release(data.byteLength)
+    init.writer.write(cid, data, init.knownMissing.has(p.key), (fetched, err, bytes) => {
+      reader.release(length)
       if (err == null) {
-        init.onBlock({ cid, bytes: data, links: p.links, fetched })
+        init.onBlock({ cid, bytes, links: p.links, fetched })
         // in a file now, and onBlock keeps no reference: a later frame of this length reuses the memory
-        if (init.writer.bytesReusable) reader.recycle(data.buffer as ArrayBuffer)
+        if (init.writer.bytesReusable) reader.recycle(bytes.buffer as ArrayBuffer)
       }
       if (--writing === 0) written?.()
     })

@@ -212,6 +212,8 @@ class DefaultDagTransfer extends TypedEventEmitter<DagTransferEvents> implements
     if (frontier.size === 0) return []
     const writer = new BlockWriter({
       blockstore: this.init.blockstore,
+      // received blocks are frames that own their ArrayBuffer (frame-reader.ts): lent to the fs write worker
+      lend: true,
       concurrency: this.init.writeConcurrency ?? 32,
       signal: options.signal
     })

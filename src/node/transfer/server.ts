@@ -10,6 +10,7 @@
  * memory stays flat whatever the DAG size.
  */
 import { logger } from '@libp2p/logger'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { collect, mhKey, readLinks } from '../dag.js'
 import { createFrameReader } from './frame-reader.js'
 import { decodeFrame, encodeBlock, encodeMissing, encodeSignal, FRAME_BUSY, FRAME_CANCEL, FRAME_END, FRAME_REQUEST, FRAME_REQUEST_BLOCKS } from './frames.js'
@@ -29,6 +30,12 @@ export type ServeEvent =
   | { type: 'end', id: number, cancelled: boolean, error?: Error }
 
 let nextRequestId = 0
+
+/**
+ * What `Stream.send` takes. Our `uint8arraylist` (2.x) is another major than libp2p's (3.x); a list
+ * is recognised by its `Symbol.for` marker, which both share, so ours is taken as a list as it is.
+ */
+type StreamBytes = Parameters<Stream['send']>[0]
 
 /** Below this mean block size reads go through `readBlock` (batched); larger ones through the blockstore. */
 const SMALL_BLOCK = 64 * 1024
@@ -218,9 +225,9 @@ export async function serveTransfer (stream: Stream, init: DagServerInit): Promi
           // a parent's Tsize counts its subtree: only a size a leaf can have is a useful hint
           stack.push({ cid: link.cid, key, size: link.tsize != null && link.tsize <= MAX_SIZE_HINT ? link.tsize : undefined })
         }
-        const [header, data] = encodeBlock(cid, bytes)
-        stream.send(header)
-        send = stream.send(data)
+        // header and bytes in one send: one yamux frame a block, not two (each frame costs a
+        // noise message, a socket write here and a window update with its own write from the peer)
+        send = stream.send(new Uint8ArrayList(...encodeBlock(cid, bytes)) as unknown as StreamBytes)
       }
       if (!send) {
         await stream.onDrain({ signal })

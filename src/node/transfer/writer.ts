@@ -23,17 +23,26 @@ export class LocalWriteError extends Error {
   override name = LocalWriteError.name
 }
 
-/** A store whose put says whether it stored the block (false: it was there already). */
+/**
+ * A store whose put says whether it stored the block (false: it was there already). With
+ * `returned`, the store may lend the bytes' `ArrayBuffer` to a worker (detached meanwhile) and
+ * calls `returned` with the bytes as they came back before the put settles.
+ */
 export interface PutNew {
-  putNew(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal }): Promise<boolean>
+  putNew(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal, returned?: (bytes: Uint8Array) => void }): Promise<boolean>
 }
 
 export interface BlockWriterInit {
   /**
    * With `putNew`, blocks are written without an existence check first. `copiesBytes`: a
    * resolved put keeps no reference to the bytes (they went to a file), so they may be reused.
+   * With `putNew` and `lend` (the bytes given to `write` own their whole `ArrayBuffer`, as a
+   * received frame does), the store may write a large block on its fs write worker with the
+   * buffer transferred there and back: `done` gets the bytes on the buffer that came back.
    */
   blockstore: Pick<Blockstore, 'has' | 'putMany'> & Partial<PutNew> & { copiesBytes?: boolean }
+  /** The bytes handed to `write` are lent (see `blockstore`). @default false */
+  lend?: boolean
   /** Batches written at once. @default 32 */
   concurrency?: number
   /** Blocks per batch at most. @default 32 */
@@ -50,10 +59,14 @@ export interface BlockWriterInit {
 
 interface Item {
   cid: CID
+  /** the block's bytes (replaced by where they came back to, when lent) */
   bytes: Uint8Array
   knownMissing: boolean
-  /** called once stored (`fetched`: this write stored it) or failed (`err`) */
-  done: (fetched: boolean, err?: unknown) => void
+  /**
+   * called once stored (`fetched`: this write stored it) or failed (`err`), with the block's
+   * bytes: those given to `write`, or where they came back to when they were lent
+   */
+  done: (fetched: boolean, err: unknown, bytes: Uint8Array) => void
 }
 
 export class BlockWriter {
@@ -88,16 +101,16 @@ export class BlockWriter {
 
   write (cid: CID, bytes: Uint8Array, knownMissing: boolean, done: Item['done']): void {
     if (this.error != null) {
-      done(false, this.error)
+      done(false, this.error, bytes)
       return
     }
     let called = false
     this.blocks++
-    const once: Item['done'] = (fetched, err) => {
+    const once: Item['done'] = (fetched, err, b) => {
       if (called) return
       called = true
       if (--this.blocks < this.maxBlocks && this.waiting.length > 0) for (const wake of this.waiting.splice(0)) wake()
-      done(fetched, err)
+      done(fetched, err, b)
     }
     this.queue.push({ cid, bytes, knownMissing, done: once })
     this.pump()
@@ -123,8 +136,11 @@ export class BlockWriter {
       if (putNew != null) {
         // the write is the check: no has() first (a block stored meanwhile is found by the write)
         // every write of the batch ends before the batch does (a failed one does not leave others running)
+        const lend = this.init.lend === true
         const results = await Promise.allSettled(batch.map(async item => {
-          item.done(await putNew.call(this.init.blockstore, item.cid, item.bytes, { signal }))
+          const returned = lend ? (b: Uint8Array) => { item.bytes = b } : undefined
+          const fetched = await putNew.call(this.init.blockstore, item.cid, item.bytes, { signal, returned })
+          item.done(fetched, undefined, item.bytes)
         }))
         for (const r of results) if (r.status === 'rejected') throw r.reason
         return
@@ -133,15 +149,18 @@ export class BlockWriter {
       const stored = await Promise.all(batch.map(async item => !item.knownMissing && await this.init.blockstore.has(item.cid, { signal })))
       const fresh = batch.filter((_, i) => !stored[i])
       const present = batch.filter((_, i) => stored[i])
-      for (const item of present) item.done(false)
+      for (const item of present) item.done(false, undefined, item.bytes)
       if (fresh.length === 0) return
       let n = 0
       // putMany yields each CID once stored, in order
-      for await (const _ of this.init.blockstore.putMany(fresh.map(i => ({ cid: i.cid, bytes: i.bytes })), { signal })) fresh[n++]?.done(true)
-      for (const item of fresh) item.done(true)
+      for await (const _ of this.init.blockstore.putMany(fresh.map(i => ({ cid: i.cid, bytes: i.bytes })), { signal })) {
+        const item = fresh[n++]
+        item?.done(true, undefined, item.bytes)
+      }
+      for (const item of fresh) item.done(true, undefined, item.bytes)
     } catch (err) {
       this.error ??= err instanceof LocalWriteError ? err : new LocalWriteError('Writing a received block failed', { cause: err })
-      for (const item of batch) item.done(false, this.error)
+      for (const item of batch) item.done(false, this.error, item.bytes)
     }
   }
 
