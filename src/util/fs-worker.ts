@@ -14,7 +14,7 @@
  * worker can start, callers get `undefined` from `fsWorker()` and use the
  * async calls.
  */
-import { ioThreadAt, ioThreadsUnavailable } from './io-threads.js'
+import { ioThreadAt, ioThreadOnlineAt, ioThreadsUnavailable } from './io-threads.js'
 import type { IoOps } from './io-threads.js'
 
 /** Files up to this size are read whole through the worker. */
@@ -229,13 +229,14 @@ const roles = { read: new FsWorker(0), write: new FsWorker(1) }
 
 /**
  * The process's fs worker for reads or for writes (on two I/O threads when there are two cores:
- * a folder import reads files and writes blocks at once), or undefined when no thread can run
- * (the caller uses async calls).
+ * a folder import reads files and writes blocks at once), or undefined when its thread cannot
+ * run or is still booting (the caller uses async calls: a `get` reads its root through libuv
+ * rather than wait 30-90 ms for the thread).
  */
 export function fsWorker (role: 'read' | 'write'): FsWorker | undefined {
   const r = roles[role]
-  // started here, as the caller is about to use it: undefined (async calls) when it cannot start
-  return ioThreadsUnavailable() || ioThreadAt(r.slot) == null ? undefined : r
+  // started here, as the caller is about to use it
+  return !ioThreadsUnavailable() && ioThreadOnlineAt(r.slot) ? r : undefined
 }
 
 export type { FsWorker }
