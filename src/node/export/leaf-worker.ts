@@ -99,8 +99,10 @@ function readInto (l, buf, off) {
 function check (l, buf, off, n) {
   if (n < 0) return 'unreadable'
   if (n > l.block) return 'larger than announced'
-  const digest = createHash('sha256').update(buf.subarray(off, off + n)).digest()
-  if (Buffer.compare(digest, l.digest) !== 0) return 'hash mismatch'
+  if (l.digest != null) {
+    const digest = createHash('sha256').update(buf.subarray(off, off + n)).digest()
+    if (Buffer.compare(digest, l.digest) !== 0) return 'hash mismatch'
+  }
   if (l.pb) {
     if (!pbLeaf(buf, off, off + n)) return 'not a plain leaf'
   } else {
@@ -154,8 +156,8 @@ ops.leaves = (m) => {
 export interface LeafJob {
   /** The block file. */
   file: string
-  /** SHA-256 digest the file's bytes must have. */
-  digest: Uint8Array
+  /** SHA-256 digest the file's bytes must have; none: not hashed (the node's `hashOnRead: false`). */
+  digest?: Uint8Array
   /** dag-pb leaf (its file bytes are its UnixFS Data) or raw leaf (its bytes). */
   pb: boolean
   /** The block's size at most (a raw leaf's size, a dag-pb leaf's Tsize). */
