@@ -51,7 +51,7 @@ export interface StorageNodeInit {
    * Hash every block read from this node's own block files against its CID (`get`, `cat`): a
    * file damaged on disk is `ERR_CORRUPT_BLOCK` instead of wrong bytes. `false` is Kubo's default
    * (`Datastore.HashOnRead: false`): reads trust the disk (`verify()` still finds damage), and a
-   * `get` of a 256 MiB file costs about half the CPU (see docs/performance.md). @default true
+   * `get` takes ~40% less CPU (see docs/performance.md). @default true
    */
   hashOnRead?: boolean
 }

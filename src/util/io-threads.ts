@@ -39,11 +39,9 @@ const { parentPort } = require('node:worker_threads')
 const ops = Object.create(null)
 parentPort.on('message', (m) => {
   if (m.load != null) { new Function('require', 'ops', m.load)(require, ops); return }
-  let out
   try {
     const [result, transfer] = ops[m.op](m.body)
-    out = { id: m.id, result }
-    parentPort.postMessage(out, transfer ?? [])
+    parentPort.postMessage({ id: m.id, result }, transfer ?? [])
   } catch (e) {
     parentPort.postMessage({ id: m.id, failed: { message: String(e && e.message), code: e && e.code } })
   }
