@@ -314,7 +314,11 @@ export class NotADirectoryError extends StorageError {
   constructor (message = 'Not a directory', options?: ErrorOptions) { super(message, options) }
 }
 
-/** A block's bytes do not hash to its CID. Nothing was kept. */
+/**
+ * A block handed to us (a CAR being imported) does not hash to its CID: the input is wrong,
+ * HTTP 400. Nothing was kept. Not `CorruptBlockError`: that one is our own stored copy damaged
+ * on disk (HTTP 500); the check is the same, whose fault it is differs, and so do the codes.
+ */
 export class BlockVerificationError extends StorageError {
   static override name = 'BlockVerificationError'
   override name = BlockVerificationError.name
@@ -323,7 +327,8 @@ export class BlockVerificationError extends StorageError {
 }
 
 /**
- * A block file of this node's store does not hash to its CID (damaged on disk). Nothing
+ * A block file of this node's store does not hash to its CID (damaged on disk): our fault,
+ * HTTP 500 (a block from outside that does not match is `BlockVerificationError`, 400). Nothing
  * half-written was left; `verify()` removes such blocks and fetches them again from peers.
  */
 export class CorruptBlockError extends StorageError {

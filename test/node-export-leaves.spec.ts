@@ -235,3 +235,38 @@ describe('get and cat of local files on a node', () => {
     await expect(collectBytes(ws.cat(cid))).rejects.toMatchObject({ code: 'ERR_CORRUPT_BLOCK' })
   })
 })
+
+describe('hashOnRead: false (Kubo\'s default)', () => {
+  let storagePath: string
+  let node: StorageNode
+  let ws: WorkspaceNode
+  beforeAll(async () => {
+    storagePath = await mkdtemp(join(tmpdir(), 'export-leaves-nohash-'))
+    node = await createStorageNode({ storagePath, quotaBytes: 256 * MiB, listenAddresses: [], hashOnRead: false })
+    ws = await node.join('leaves-nohash', generateSwarmKey())
+  })
+  afterAll(async () => {
+    await node?.stop()
+    await rm(storagePath, { recursive: true, force: true })
+  })
+
+  it('get and cat trust the block files: a damaged leaf is handed on as stored (the default fails it: the test above)', async () => {
+    const bytes = randomBytes(3 * MiB + 7)
+    const { cid } = await ws.add(bytes)
+    const out = join(storagePath, 'file.bin')
+    await ws.get(cid, out)
+    expect(Buffer.compare(await readFile(out), bytes)).toBe(0)
+    await rm(out)
+    // a leaf's data byte flipped on disk (past the dag-pb header): the same size, other bytes
+    const rel = (c: CID): string => createBlockLayout({ directory: '/' }).pathOf(c).split('/').slice(-2).join('/')
+    const files = await readdir(storagePath, { recursive: true })
+    const root = dagPb.decode(await readFile(join(storagePath, files.find(f => f.endsWith(rel(cid))) as string)))
+    const leaf = root.Links[1].Hash
+    await flipByte(join(storagePath, files.find(f => f.endsWith(rel(leaf))) as string), 1000)
+    await ws.get(cid, out)
+    const got = await readFile(out)
+    expect(got.length).toBe(bytes.length)
+    expect(Buffer.compare(got, bytes)).not.toBe(0)
+    expect(Buffer.compare(await collectBytes(ws.cat(cid)), got)).toBe(0)
+  })
+})

@@ -31,7 +31,7 @@ export interface NodeProcess {
 }
 
 /** Start a storage node in a child process with one workspace joined. */
-export async function startNode (storagePath: string, ws: BenchWorkspace, opts: { bootstrapPeers?: string[], cpuProfDir?: string } = {}): Promise<NodeProcess> {
+export async function startNode (storagePath: string, ws: BenchWorkspace, opts: { bootstrapPeers?: string[], cpuProfDir?: string, hashOnRead?: boolean } = {}): Promise<NodeProcess> {
   const child = await startChild('node', { cpuProfDir: opts.cpuProfDir })
   try {
     const info = await child.request<NodeStart>('start', {
@@ -39,7 +39,8 @@ export async function startNode (storagePath: string, ws: BenchWorkspace, opts: 
       quotaBytes: Number.MAX_SAFE_INTEGER,
       workspaceId: ws.id,
       swarmKey: ws.swarmKey,
-      bootstrapPeers: opts.bootstrapPeers ?? []
+      bootstrapPeers: opts.bootstrapPeers ?? [],
+      hashOnRead: opts.hashOnRead
     }, 120_000)
     return { child, info }
   } catch (err) {
@@ -66,16 +67,21 @@ export async function addInChild (storagePath: string, ws: BenchWorkspace, file:
   }
 }
 
+interface ReadStats { ms: number, cpuMs: number, newSpaceBytes: number }
+
+/** A read's time and peak RSS, the CPU of the whole child process during it (all threads, ms), V8's new space after it. */
+export interface ReadResult extends OpResult { cpuMs: number, newSpaceBytes: number }
+
 /** `get` (to a file) or `cat` (counting bytes) in a fresh process over an existing repo. */
-export async function readInChild (op: 'get' | 'cat', storagePath: string, ws: BenchWorkspace, cid: string, out: string, cpuProfDir?: string, before?: () => Promise<void>): Promise<OpResult> {
-  const n = await startNode(storagePath, ws, { cpuProfDir })
+export async function readInChild (op: 'get' | 'cat', storagePath: string, ws: BenchWorkspace, cid: string, out: string, cpuProfDir?: string, before?: () => Promise<void>, node: { hashOnRead?: boolean } = {}): Promise<ReadResult> {
+  const n = await startNode(storagePath, ws, { cpuProfDir, hashOnRead: node.hashOnRead })
   try {
     await before?.()
     const r = op === 'get'
-      ? await n.child.request<{ ms: number }>('get', { cid, out })
-      : await n.child.request<{ ms: number }>('cat', { cid })
+      ? await n.child.request<ReadStats>('get', { cid, out })
+      : await n.child.request<ReadStats>('cat', { cid })
     const { maxRssBytes } = await n.child.stop()
-    return { ms: r.ms, peakRssBytes: maxRssBytes }
+    return { ms: r.ms, peakRssBytes: maxRssBytes, cpuMs: r.cpuMs, newSpaceBytes: r.newSpaceBytes }
   } finally {
     n.child.kill()
   }

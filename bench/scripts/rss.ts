@@ -1,5 +1,6 @@
 /**
- * Peak RSS of each process for a large (default 1 GiB) add, get and transfer.
+ * Peak RSS of each process for a large (default 1 GiB) add, get, cat and transfer (the get and
+ * cat rows note the size of V8's new space at the end: the runner starts with a small one).
  * Every operation runs in a fresh process; the number is its whole-life peak
  * (VmHWM of the process on Linux; `process.resourceUsage().maxRSS` elsewhere, which on Linux
  * would carry the bench parent's peak across fork + exec). Target: < 200 MiB.
@@ -8,7 +9,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { BenchContext } from '../lib/context.js'
 import { writeRandomFile } from '../lib/files.js'
-import { addInChild, benchWorkspace, readInChild, startNode, transferInChildren } from '../lib/node-ops.js'
+import { addInChild, benchWorkspace, readInChild, startNode, transferInChildren, type ReadResult } from '../lib/node-ops.js'
 import { MiB, withinLimit, type Row } from '../lib/report.js'
 
 export const RSS_LIMIT = 200 * MiB
@@ -38,8 +39,13 @@ export async function rssBench (ctx: BenchContext): Promise<Row[]> {
   log('rss: get')
   const out = path.join(dir, 'out.bin')
   const g = await readInChild('get', repo, ws, a.cid, out, options.cpuProf)
-  rows.push(limit({ script: 'rss', name: 'get to file process', bytes: size, ms: g.ms, peakRssBytes: g.peakRssBytes }))
+  const newSpace = (r: ReadResult): string => `new space ${(r.newSpaceBytes / MiB).toFixed(1)} MiB`
+  rows.push(limit({ script: 'rss', name: 'get to file process', bytes: size, ms: g.ms, peakRssBytes: g.peakRssBytes, note: newSpace(g) }))
   await fs.rm(out, { force: true })
+
+  log('rss: cat')
+  const c = await readInChild('cat', repo, ws, a.cid, out, options.cpuProf)
+  rows.push(limit({ script: 'rss', name: 'cat (bytes counted) process', bytes: size, ms: c.ms, peakRssBytes: c.peakRssBytes, note: newSpace(c) }))
 
   if (options.rssSkipTransfer) return rows
   log('rss: transfer')

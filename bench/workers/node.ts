@@ -3,6 +3,7 @@
  * over IPC. Listens on 127.0.0.1 only.
  */
 import fs from 'node:fs/promises'
+import v8 from 'node:v8'
 import { createStorageNode } from '../../src/node/index.js'
 import { letNewSpaceGrow } from '../../src/runner/process-memory.js'
 import { randomChunks } from '../lib/files.js'
@@ -19,13 +20,21 @@ function node (): WorkspaceNode {
 
 type Profile = 'kubo' | 'cidv1'
 
+/** CPU of the whole process (all threads) since `since`, ms, and the size of V8's new space now (bytes). */
+function readStats (since: NodeJS.CpuUsage): { cpuMs: number, newSpaceBytes: number } {
+  const u = process.cpuUsage(since)
+  const ns = v8.getHeapSpaceStatistics().find(s => s.space_name === 'new_space')
+  return { cpuMs: (u.user + u.system) / 1000, newSpaceBytes: ns?.space_size ?? 0 }
+}
+
 export const handlers: Handlers = {
-  async start (args: { storagePath: string, quotaBytes: number, workspaceId: string, swarmKey: string, bootstrapPeers?: string[] }) {
+  async start (args: { storagePath: string, quotaBytes: number, workspaceId: string, swarmKey: string, bootstrapPeers?: string[], hashOnRead?: boolean }) {
     await fs.mkdir(args.storagePath, { recursive: true })
     const s = await createStorageNode({
       storagePath: args.storagePath,
       quotaBytes: args.quotaBytes,
-      listenAddresses: ['/ip4/127.0.0.1/tcp/0']
+      listenAddresses: ['/ip4/127.0.0.1/tcp/0'],
+      hashOnRead: args.hashOnRead
     })
     storage = s
     ws = await s.join(args.workspaceId, args.swarmKey, { bootstrapPeers: args.bootstrapPeers ?? [] })
@@ -64,15 +73,17 @@ export const handlers: Handlers = {
     return { cid: r.cid.toString(), size: r.size, ms: performance.now() - start }
   },
   async get (args: { cid: string, out: string }) {
+    const cpu = process.cpuUsage()
     const start = performance.now()
     await node().get(args.cid, args.out)
-    return { ms: performance.now() - start }
+    return { ms: performance.now() - start, ...readStats(cpu) }
   },
   async cat (args: { cid: string }) {
+    const cpu = process.cpuUsage()
     const start = performance.now()
     let bytes = 0
     for await (const chunk of node().cat(args.cid)) bytes += chunk.byteLength
-    return { ms: performance.now() - start, bytes }
+    return { ms: performance.now() - start, bytes, ...readStats(cpu) }
   },
   async pin (args: { cid: string, timeout?: number }) {
     const start = performance.now()

@@ -36,6 +36,8 @@ export interface WorkspaceSettings {
   fetchConcurrency: number
   /** Dial timeout, ms. */
   dialTimeout: number
+  /** Local block files hashed against their CIDs when `get` and `cat` read them (Kubo: `Datastore.HashOnRead`). */
+  hashOnRead: boolean
 }
 
 /** Peer bookkeeping shared by the commands that talk to peers. */

@@ -1,5 +1,5 @@
 /**
- * Small-file I/O in batches on one worker thread, with synchronous fs calls.
+ * Small-file I/O in batches on the I/O threads (util/io-threads.ts), with synchronous fs calls.
  *
  * A folder of 10,000 small files costs about ten fs calls a file (open,
  * read, close of the file; existence check, open, write, close, rename of
@@ -16,10 +16,8 @@
  * worker can start, callers get `undefined` from `fsWorker()` and use the
  * async calls.
  */
-import { Worker } from 'node:worker_threads'
-import { logger } from '@libp2p/logger'
-
-const log = logger('otherthing:util:fs-worker')
+import { ioThreadAt, ioThreadOnlineAt, ioThreadsUnavailable } from './io-threads.js'
+import type { IoOps } from './io-threads.js'
 
 /** Files up to this size are read whole through the worker. */
 export const MAX_BYTES = 256 * 1024 + 64
@@ -30,20 +28,14 @@ export const MAX_BYTES = 256 * 1024 + 64
  * (`linkLent` takes large blocks too: their buffer is transferred, not copied.)
  */
 export const MAX_WRITE_BYTES = 64 * 1024
-/**
- * Young generation of an fs worker, MiB. A worker's garbage is a few small objects per file
- * (its request, result and path strings); V8's default young generation (16 MiB semi-spaces)
- * let each of the two workers grow by tens of MiB during a 100,000-file folder add.
- */
-const WORKER_YOUNG_MB = 4
 /** Requests in one message at most. */
 const MAX_BATCH = 256
-/** Messages in flight at once (one runs, one waits). */
+/** Messages in flight at once per role (one runs, one waits). */
 const MAX_IN_FLIGHT = 2
-
-// CommonJS run with `eval: true`: no file to resolve under tsx, vitest or compiled JS alike
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads')
+/** The batch of requests run on an I/O thread (util/io-threads.ts): CommonJS, `require` and `ops` in scope. */
+const FS_OPS: IoOps = {
+  name: 'fs',
+  source: `
 const fs = require('node:fs')
 const missing = (e) => e.code === 'ENOENT' || e.code === 'ENOTDIR'
 function writeBlock (r) {
@@ -146,13 +138,13 @@ function createFile (r) {
     return { error: e.code, message: e.message }
   }
 }
-const ops = { write: writeBlock, link: linkBlock, read: readFile, sized: readSized, create: createFile }
-parentPort.on('message', (m) => {
-  const results = m.requests.map((r) => ops[r.op](r))
-  const transfer = results.flatMap((r) => r.bytes != null ? [r.bytes.buffer] : r.buffer != null ? [r.buffer] : [])
-  parentPort.postMessage({ id: m.id, results }, transfer)
-})
+const run = { write: writeBlock, link: linkBlock, read: readFile, sized: readSized, create: createFile }
+ops.fs = (requests) => {
+  const results = requests.map((r) => run[r.op](r))
+  return [results, results.flatMap((r) => r.bytes != null ? [r.bytes.buffer] : r.buffer != null ? [r.buffer] : [])]
+}
 `
+}
 
 interface WriteRequest { op: 'write', file: string, temp: string, dir: string, bytes: Uint8Array }
 /** A lent buffer: `length` bytes at `offset` of `buffer` are the block; the buffer comes back in the result. */
@@ -174,58 +166,35 @@ function fsError (r: Result, file: string): NodeJS.ErrnoException {
 }
 
 class FsWorker {
-  private readonly worker: Worker
   private queue: Queued[] = []
-  private readonly pending = new Map<number, Queued[]>()
-  private nextId = 0
-  private dead?: Error
+  private inFlight = 0
   private scheduled = false
 
-  constructor () {
-    // no inherited execArgv: a parent run with `--input-type=module` would make the CommonJS source ESM
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } })
-    this.worker.on('message', (m: { id: number, results: Result[] }) => {
-      const batch = this.pending.get(m.id) ?? []
-      this.pending.delete(m.id)
-      batch.forEach((q, i) => { q.resolve(m.results[i]) })
-      this.pump()
-    })
-    const fail = (err: Error): void => {
-      this.dead ??= err
-      log.error('fs worker stopped: %e', err)
-      for (const batch of this.pending.values()) for (const q of batch) q.reject(err)
-      this.pending.clear()
-      for (const q of this.queue.splice(0)) q.reject(err)
-    }
-    this.worker.on('error', fail)
-    this.worker.on('exit', () => { fail(new Error('fs worker exited')) })
-    // only a busy worker keeps the process alive
-    this.worker.unref()
-  }
-
-  get usable (): boolean {
-    return this.dead == null
-  }
+  /** `slot`: the I/O thread this role runs on (reads on 0, writes on 1 when there are two). */
+  constructor (readonly slot: number) {}
 
   private pump (): void {
-    while (this.pending.size < MAX_IN_FLIGHT && this.queue.length > 0) {
+    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH)
-      const id = this.nextId++
-      this.pending.set(id, batch)
-      try {
-        const transfer = batch.flatMap(q => q.request.op === 'write' || q.request.op === 'create' ? [q.request.bytes.buffer as ArrayBuffer] : q.request.op === 'link' ? [q.request.buffer] : [])
-        this.worker.postMessage({ id, requests: batch.map(q => q.request) }, transfer)
-      } catch (err: any) {
-        this.pending.delete(id)
+      const thread = ioThreadAt(this.slot)
+      if (thread == null) {
+        const err = new Error('no I/O thread can start')
         for (const q of batch) q.reject(err)
+        continue
       }
+      const transfer = batch.flatMap(q => q.request.op === 'write' || q.request.op === 'create' ? [q.request.bytes.buffer as ArrayBuffer] : q.request.op === 'link' ? [q.request.buffer] : [])
+      this.inFlight++
+      thread.run<Result[]>(FS_OPS, batch.map(q => q.request), transfer).then(
+        (results) => { batch.forEach((q, i) => { q.resolve(results[i]) }) },
+        (err: Error) => { for (const q of batch) q.reject(err) }
+      ).finally(() => {
+        this.inFlight--
+        this.pump()
+      })
     }
-    if (this.pending.size === 0) this.worker.unref()
-    else this.worker.ref()
   }
 
   private async run (request: Request): Promise<Result> {
-    if (this.dead != null) throw this.dead
     return new Promise((resolve, reject) => {
       this.queue.push({ request, resolve, reject })
       // the requests of this turn of the event loop go in one message
@@ -300,27 +269,18 @@ class FsWorker {
   }
 }
 
-const shared = new Map<'read' | 'write', FsWorker>()
-let failed = false
+const roles = { read: new FsWorker(0), write: new FsWorker(1) }
 
 /**
- * The process's fs worker for reads or for writes (two threads: a folder import reads files
- * and writes blocks at once), or undefined when none can run (the caller uses async calls).
+ * The process's fs worker for reads or for writes (on two I/O threads when there are two cores:
+ * a folder import reads files and writes blocks at once), or undefined when its thread cannot
+ * run or is still booting (the caller uses async calls: a `get` reads its root through libuv
+ * rather than wait 30-90 ms for the thread).
  */
 export function fsWorker (role: 'read' | 'write'): FsWorker | undefined {
-  if (failed) return undefined
-  let worker = shared.get(role)
-  if (worker?.usable !== true) {
-    try {
-      worker = new FsWorker()
-    } catch (err) {
-      log.error('cannot start an fs worker, using async fs calls: %e', err)
-      failed = true
-      return undefined
-    }
-    shared.set(role, worker)
-  }
-  return worker
+  const r = roles[role]
+  // started here, as the caller is about to use it
+  return !ioThreadsUnavailable() && ioThreadOnlineAt(r.slot) ? r : undefined
 }
 
 export type { FsWorker }

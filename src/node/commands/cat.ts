@@ -13,7 +13,7 @@ import type { UnixfsFile } from '../export/index.js'
 import type { CatOptions } from '../types.js'
 import type { CID } from 'multiformats/cid'
 
-export type CatComponents = Pick<WorkspaceComponents, 'blockstore' | 'store' | 'layout'>
+export type CatComponents = Pick<WorkspaceComponents, 'blockstore' | 'store' | 'layout'> & { settings?: Pick<WorkspaceComponents['settings'], 'hashOnRead'> }
 
 function assertNonNegative (value: number | undefined, name: string): void {
   if (value != null && (!Number.isSafeInteger(value) || value < 0)) throw new InvalidArgumentError(`${name} must be a non-negative integer`)
@@ -29,6 +29,7 @@ export async function * withFile<T> (components: CatComponents, cid: CID, option
   try {
     const reader = createLocalFirstBlockReader({
       layout: components.layout,
+      verify: components.settings?.hashOnRead ?? true,
       // touched before the read: gc keeps what the session read
       onRead: (c) => { session.recordRead(c) },
       fallback: async (c, o) => getBlock(components.blockstore, c, o)

@@ -31,6 +31,8 @@ export interface BlockReader {
    * (`onRead`: gc protection), as `get` does. Absent when blocks do not come from local files.
    */
   localFile?: (cid: CID) => string
+  /** Whether what is read from local files is to be hashed against the CID (`get` does; `localFile` readers should). @default true */
+  verifies?: boolean
 }
 
 export interface LocalFirstBlockReaderInit {
@@ -42,6 +44,11 @@ export interface LocalFirstBlockReaderInit {
   onRead?: (cid: CID) => void
   /** Gets a block that is not stored locally (e.g. from peers). */
   fallback: (cid: CID, options: AbortOptions) => Promise<Uint8Array>
+  /**
+   * Hash the blocks read from local files against their CIDs (the node's `hashOnRead`; blocks
+   * from the fallback are the fallback's business). @default true
+   */
+  verify?: boolean
 }
 
 /** @throws {CorruptBlockError} when `bytes` read from `cid`'s local file do not hash to it */
@@ -59,7 +66,9 @@ export function createLocalFirstBlockReader (init: LocalFirstBlockReaderInit): B
   const layout = init.layout ?? createBlockLayout({ directory: init.blocksPath ?? '.' })
   const onRead = init.onRead
   const pathOf = layout.pathOf?.bind(layout)
+  const verify = init.verify !== false
   return {
+    verifies: verify,
     async get (cid, options = {}) {
       options.signal?.throwIfAborted()
       if (cid.multihash.code === IDENTITY) return cid.multihash.digest
@@ -69,7 +78,8 @@ export function createLocalFirstBlockReader (init: LocalFirstBlockReaderInit): B
         log('local read of %c failed, using the fallback: %e', cid, err)
         return undefined
       })
-      return bytes != null ? checkLocalBlock(cid, bytes) : init.fallback(cid, { signal: options.signal })
+      if (bytes == null) return init.fallback(cid, { signal: options.signal })
+      return verify ? checkLocalBlock(cid, bytes) : bytes
     },
     localFile: pathOf == null
       ? undefined

@@ -116,9 +116,12 @@ export function decodeFileNode (cid: CID, bytes: Uint8Array): FileNode {
 
 /** Reads the root of a file. @throws {InvalidArgumentError} when `cid` is not a file */
 export async function resolveFile (cid: CID, reader: BlockReader, options: ResolveFileOptions = {}): Promise<UnixfsFile> {
+  const wantWorkers = options.leafWorkers !== false && reader.localFile != null
+  // the I/O threads boot while the root and the first inner nodes are read
+  if (wantWorkers) leafWorkers()
   const root = decodeFileNode(cid, await reader.get(cid, options))
   const readAhead = Math.max(1, options.readAhead ?? 16)
-  const workers = (): LeafWorkers | undefined => options.leafWorkers !== false && reader.localFile != null ? leafWorkers() : undefined
+  const workers = (): LeafWorkers | undefined => wantWorkers ? leafWorkers() : undefined
   return {
     cid,
     size: root.size,
@@ -205,7 +208,7 @@ async function * pieces (root: FileNode, walk: Walk, options: ContentOptions, fd
     const skip = Math.max(0, start - child.offset)
     const take = Math.min(child.offset + child.size, end) - child.offset - skip
     // a copy: the digest is a view into the parent block, which structured cloning would copy whole
-    const digest = cid.multihash.digest.slice()
+    const digest = reader.verifies === false ? undefined : cid.multihash.digest.slice()
     return { file: reader.localFile(cid), digest, pb, block, size: child.size, skip, take, pos: child.offset + skip - start }
   }
 

@@ -20,18 +20,18 @@
  * were done and the main thread reads that leaf through its usual reader (which asks peers for
  * a missing block, and raises `CorruptBlockError` for a damaged one), then sends the rest.
  *
- * Two threads at most (hashing is about 1.6 GiB/s a core here, half of `cp`'s speed: one
- * thread alone could not reach 0.5x `cp`); started on the first file, stopped after 10 s without work.
+ * The batches run on the process's I/O threads (util/io-threads.ts), shared with the fs worker:
+ * two at most (hashing is about 1.5 GiB/s a core here, half of `cp`'s speed: one thread alone
+ * could not reach 0.5x `cp`), each batch on the least busy; started on the first file (or the
+ * first small read), stopped after 10 s without work.
  */
-import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
-import { logger } from '@libp2p/logger'
+import { leastBusyIoThread, runningIoThreads, setIoThreadIdleTime, startIoThreads } from '../../util/io-threads.js'
+import type { IoOps } from '../../util/io-threads.js'
 
-const log = logger('otherthing:node:export:leaves')
-
-// CommonJS run with `eval: true` (as util/fs-worker.ts): no file to resolve under tsx, vitest or compiled JS
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads')
+/** The leaves of one batch, run on an I/O thread (util/io-threads.ts): CommonJS, `require` and `ops` in scope. */
+const LEAF_OPS: IoOps = {
+  name: 'leaves',
+  source: `
 const fs = require('node:fs')
 const { createHash } = require('node:crypto')
 let scratch = Buffer.allocUnsafeSlow(256 * 1024 + 64)
@@ -99,8 +99,10 @@ function readInto (l, buf, off) {
 function check (l, buf, off, n) {
   if (n < 0) return 'unreadable'
   if (n > l.block) return 'larger than announced'
-  const digest = createHash('sha256').update(buf.subarray(off, off + n)).digest()
-  if (Buffer.compare(digest, l.digest) !== 0) return 'hash mismatch'
+  if (l.digest != null) {
+    const digest = createHash('sha256').update(buf.subarray(off, off + n)).digest()
+    if (Buffer.compare(digest, l.digest) !== 0) return 'hash mismatch'
+  }
   if (l.pb) {
     if (!pbLeaf(buf, off, off + n)) return 'not a plain leaf'
   } else {
@@ -143,19 +145,19 @@ function readLeaves (m) {
   }
   return { done: slices.length / 2, out: out.buffer, slices }
 }
-parentPort.on('message', (m) => {
+ops.leaves = (m) => {
   const r = m.fd != null ? writeLeaves(m) : readLeaves(m)
-  r.id = m.id
-  parentPort.postMessage(r, r.out != null ? [r.out] : [])
-})
+  return [r, r.out != null ? [r.out] : []]
+}
 `
+}
 
 /** One leaf for a worker: where its block file is, what it must hash to, which of its bytes go where. */
 export interface LeafJob {
   /** The block file. */
   file: string
-  /** SHA-256 digest the file's bytes must have. */
-  digest: Uint8Array
+  /** SHA-256 digest the file's bytes must have; none: not hashed (the node's `hashOnRead: false`). */
+  digest?: Uint8Array
   /** dag-pb leaf (its file bytes are its UnixFS Data) or raw leaf (its bytes). */
   pb: boolean
   /** The block's size at most (a raw leaf's size, a dag-pb leaf's Tsize). */
@@ -183,64 +185,6 @@ export interface LeafResult {
   message?: string
 }
 
-interface Pending { resolve: (r: LeafResult) => void, reject: (err: Error) => void }
-
-/** How long a leaf worker stays without work before it is stopped (its isolate holds ~10-20 MiB). */
-let idleMs = 10_000
-
-class LeafThread {
-  private readonly worker: Worker
-  readonly pending = new Map<number, Pending>()
-  private nextId = 0
-  private idle?: NodeJS.Timeout
-  private retired = false
-  dead?: Error
-
-  constructor () {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] })
-    this.worker.on('message', (m: LeafResult & { id: number }) => {
-      const p = this.pending.get(m.id)
-      this.pending.delete(m.id)
-      if (this.pending.size === 0) this.rest()
-      p?.resolve(m)
-    })
-    const fail = (err: Error): void => {
-      this.dead ??= err
-      if (this.retired) return
-      log.error('leaf worker stopped: %e', err)
-      for (const p of this.pending.values()) p.reject(err)
-      this.pending.clear()
-    }
-    this.worker.on('error', fail)
-    this.worker.on('exit', () => { fail(new Error('leaf worker exited')) })
-    this.rest()
-  }
-
-  /** No work: the process may exit, and the worker stops once idle for `idleMs`. */
-  private rest (): void {
-    this.worker.unref()
-    clearTimeout(this.idle)
-    this.idle = setTimeout(() => {
-      if (this.pending.size > 0 || this.dead != null) return
-      this.retired = true
-      this.dead = new Error('leaf worker stopped when idle')
-      void this.worker.terminate()
-    }, idleMs)
-    this.idle.unref()
-  }
-
-  async run (leaves: LeafJob[], fd?: number, out?: ArrayBuffer): Promise<LeafResult> {
-    if (this.dead != null) throw this.dead
-    clearTimeout(this.idle)
-    const id = this.nextId++
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
-      this.worker.ref()
-      this.worker.postMessage({ id, fd, leaves, out }, out != null ? [out] : [])
-    })
-  }
-}
-
 export interface LeafWorkers {
   /** Reads, checks and writes the leaves at their `pos` into the open file `fd`. */
   write(fd: number, leaves: LeafJob[]): Promise<LeafResult>
@@ -248,61 +192,41 @@ export interface LeafWorkers {
   read(leaves: LeafJob[]): Promise<LeafResult>
 }
 
-const threads: LeafThread[] = []
-let failed = false
-
-/** Drops the threads that stopped (idle, or failed). */
-function prune (): void {
-  for (let i = threads.length - 1; i >= 0; i--) if (threads[i].dead != null) threads.splice(i, 1)
-}
-
-function thread (): LeafThread {
-  prune()
-  const max = Math.min(2, availableParallelism())
-  // the least busy thread, a new one while there are fewer than `max` and all are busy
-  let best = threads[0]
-  for (const t of threads) if (t.pending.size < best.pending.size) best = t
-  if (best == null || (best.pending.size > 0 && threads.length < max)) {
-    best = new LeafThread()
-    threads.push(best)
-  }
-  return best
+async function run (leaves: LeafJob[], fd?: number, out?: ArrayBuffer): Promise<LeafResult> {
+  const thread = leastBusyIoThread()
+  if (thread == null) throw new Error('no I/O thread can start')
+  return thread.run<LeafResult>(LEAF_OPS, { fd, leaves, out }, out != null ? [out] : [])
 }
 
 const workers: LeafWorkers = {
-  async write (fd, leaves) { return thread().run(leaves, fd) },
+  async write (fd, leaves) { return run(leaves, fd) },
   async read (leaves) {
     // allocated here, not in the worker: a 1 GiB cat peaked at 207 MiB of RSS with buffers
     // allocated by the worker (another malloc arena) and freed here
     let total = 1
     for (const l of leaves) total += l.block
     // not zero-filled (every byte handed on is read from a file); its own ArrayBuffer, transferable
-    return thread().run(leaves, undefined, Buffer.allocUnsafeSlow(total).buffer)
+    return run(leaves, undefined, Buffer.allocUnsafeSlow(total).buffer)
   }
 }
 
-/** Leaf worker threads running now (diagnostics and tests). */
+/** I/O threads running now, which run the leaves (diagnostics and tests). */
 export function runningLeafWorkers (): number {
-  return threads.filter(t => t.dead == null).length
+  return runningIoThreads()
 }
 
-/** How long an idle leaf worker is kept (default 10 s; tests shorten it). */
+/** How long an idle I/O thread is kept (default 10 s; tests shorten it). */
 export function setLeafWorkerIdleTime (ms: number): void {
-  idleMs = ms
+  setIoThreadIdleTime(ms)
 }
 
-/** The process's leaf workers, or undefined when none can start (the caller reads leaves itself). */
+/**
+ * The leaf workers, or undefined when no I/O thread can start (the caller reads leaves itself).
+ * Every I/O thread is started now (an idle node starts none): the leaves of a file follow within
+ * milliseconds, and two threads booting at once are ready ~40 ms sooner than the second one
+ * started when the first has a batch.
+ */
 export function leafWorkers (): LeafWorkers | undefined {
-  if (failed) return undefined
-  prune()
-  if (threads.length === 0) {
-    try {
-      threads.push(new LeafThread())
-    } catch (err) {
-      log.error('cannot start a leaf worker, reading leaves on the main thread: %e', err)
-      failed = true
-      return undefined
-    }
-  }
-  return workers
+  startIoThreads()
+  return leastBusyIoThread() == null ? undefined : workers
 }
