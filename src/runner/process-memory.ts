@@ -6,9 +6,9 @@
  * decides to grow the new space, so it does take effect at run time: with 1 the new space keeps
  * its initial 2 x 1 MiB instead of doubling to 32 MiB committed during start-up, when module
  * loading makes most young objects survive (see docs/performance.md for the idle RSS). Once the
- * node has started, `letNewSpaceGrow` gives V8 its default back, so the work that follows (an
- * add, a pin) runs with the young generation V8 would choose (a permanently small one promotes
- * more short-lived objects to the old generation).
+ * node has started, `letNewSpaceGrow` gives V8 its default growth back, up to a cap, so the
+ * work that follows (an add, a pin) runs with a young generation larger than start-up's but
+ * not one that keeps growing with the length of the work.
  */
 import v8 from 'node:v8'
 
@@ -20,7 +20,38 @@ export function keepNewSpaceSmall (): void {
   for (const flag of RUNNER_V8_FLAGS) v8.setFlagsFromString(flag)
 }
 
-/** V8's default growth of the new space again (call once the node has started). */
-export function letNewSpaceGrow (): void {
-  v8.setFlagsFromString('--semi-space-growth-factor=2')
+/**
+ * Largest new space (MiB, both semi-spaces, as V8 reports it) `letNewSpaceGrow` lets V8 reach;
+ * V8's own maximum here is 32.
+ */
+export const MAX_NEW_SPACE_MB = 4
+/** How often the new space's size is looked at, ms. */
+const CHECK_MS = 250
+
+let check: NodeJS.Timeout | undefined
+
+/**
+ * V8's default growth of the new space again (call once the node has started), up to
+ * `maxMb`. V8 doubles the new space each time the bytes that survived scavenges since the last
+ * doubling exceed its size, so any sustained work keeps doubling it, whatever the survival
+ * rate: during a 4 GiB add it went 2, 4, 8, 16, 32 MiB where a 1 GiB add stopped at 8-16, and
+ * that was the RSS difference between them (docs/performance.md 2026-12-04). V8 reads its
+ * maximum once, when the heap is made; the growth factor it reads at each doubling. So the
+ * factor goes back to 1 once the new space has reached `maxMb` (looked at every CHECK_MS, on a
+ * timer that keeps no process alive), and to 2 only when V8 has shrunk it to half of that (its
+ * memory reducer, when idle), so a momentary dip does not let it double again.
+ */
+export function letNewSpaceGrow (maxMb = MAX_NEW_SPACE_MB): void {
+  clearInterval(check)
+  const max = maxMb * 1024 * 1024
+  let factor = 0
+  const apply = (): void => {
+    const size = v8.getHeapSpaceStatistics().find(s => s.space_name === 'new_space')?.space_size ?? 0
+    const next = size >= max ? 1 : size <= max / 2 || factor === 0 ? 2 : factor
+    if (next === factor) return
+    factor = next
+    v8.setFlagsFromString(`--semi-space-growth-factor=${next}`)
+  }
+  apply()
+  check = setInterval(apply, CHECK_MS).unref()
 }
