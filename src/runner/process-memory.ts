@@ -32,18 +32,18 @@ let check: NodeJS.Timeout | undefined
 
 /**
  * V8's default growth of the new space again (call once the node has started), up to
- * `maxMb`. V8 doubles the new space each time the bytes that survived scavenges since the last
+ * `maxMb` (MAX_NEW_SPACE_MB). V8 doubles the new space each time the bytes that survived scavenges since the last
  * doubling exceed its size, so any sustained work keeps doubling it, whatever the survival
  * rate: during a 4 GiB add it went 2, 4, 8, 16, 32 MiB where a 1 GiB add stopped at 8-16, and
  * that was the RSS difference between them (docs/performance.md 2026-12-04). V8 reads its
  * maximum once, when the heap is made; the growth factor it reads at each doubling. So the
- * factor goes back to 1 once the new space has reached `maxMb` (looked at every CHECK_MS, on a
+ * factor goes back to 1 once the new space has reached `maxMb` (looked at every `checkMs`, on a
  * timer that keeps no process alive), and to 2 only when V8 has shrunk it to half of that (its
  * memory reducer, when idle), so a momentary dip does not let it double again.
  */
-export function letNewSpaceGrow (maxMb = MAX_NEW_SPACE_MB): void {
+export function letNewSpaceGrow (options: { maxMb?: number, checkMs?: number } = {}): void {
   clearInterval(check)
-  const max = maxMb * 1024 * 1024
+  const max = (options.maxMb ?? MAX_NEW_SPACE_MB) * 1024 * 1024
   let factor = 0
   const apply = (): void => {
     const size = v8.getHeapSpaceStatistics().find(s => s.space_name === 'new_space')?.space_size ?? 0
@@ -53,5 +53,5 @@ export function letNewSpaceGrow (maxMb = MAX_NEW_SPACE_MB): void {
     v8.setFlagsFromString(`--semi-space-growth-factor=${next}`)
   }
   apply()
-  check = setInterval(apply, CHECK_MS).unref()
+  check = setInterval(apply, options.checkMs ?? CHECK_MS).unref()
 }
