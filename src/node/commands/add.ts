@@ -72,7 +72,7 @@ export async function add (components: AddComponents, source: AddSource, options
       // leaves hashed and written on the hash workers where the store allows it
       // (import/fresh-leaves.ts), one writing worker per core (import/hash.ts): on 2 cores one
       // worker doing hash + file calls was the bottleneck (docs/performance.md 2026-12-03), two
-      // are faster than the main thread's writes (2026-12-04)
+      // beat the main thread's writes where a core is free (2026-12-04)
       const putLeaf = quota != null ? freshLeaves({ quota, blockstore, recordWritten: (cid) => { session.recordWritten(cid) } }) : undefined
       // chunks hashed in the thread pool, bounded writes in flight (import/)
       const file = await importFile(counted(), blockstore, { layout: layoutFor(options), signal: options.signal, release: internals.release, putLeaf })

@@ -208,7 +208,8 @@ function hashPool (): HashPool {
   // import. Hashing and writing (an add's leaves): a worker spends most of its time in the
   // kernel's file calls and the main thread little, so one worker per core. On 2 cores, 256 MiB
   // kubo add (docs/performance.md 2026-12-04): two writing workers 1.41 s on average, one
-  // 1.91 s, leaves written from the main thread 1.74 s (4 runs each, alternated, load 2.5-3)
+  // 1.91 s, leaves written from the main thread 1.74 s (4 runs each, alternated, load 2.5-3);
+  // at load 5, with no core to spare, the same (1.57 against 1.58 s)
   const cores = availableParallelism()
   pool ??= new HashPool(Math.max(1, Math.min(4, cores - 1)), Math.max(1, Math.min(4, cores)))
   return pool
