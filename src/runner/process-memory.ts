@@ -31,27 +31,28 @@ const CHECK_MS = 250
 let check: NodeJS.Timeout | undefined
 
 /**
- * V8's default growth of the new space again (call once the node has started), up to
- * `maxMb` (MAX_NEW_SPACE_MB). V8 doubles the new space each time the bytes that survived scavenges since the last
- * doubling exceed its size, so any sustained work keeps doubling it, whatever the survival
- * rate: during a 4 GiB add it went 2, 4, 8, 16, 32 MiB where a 1 GiB add stopped at 8-16, and
- * that was the RSS difference between them (docs/performance.md 2026-12-04). V8 reads its
- * maximum once, when the heap is made; the growth factor it reads at each doubling. So the
- * factor goes back to 1 once the new space has reached `maxMb` (looked at every `checkMs`, on a
- * timer that keeps no process alive), and to 2 only when V8 has shrunk it to half of that (its
- * memory reducer, when idle), so a momentary dip does not let it double again.
+ * V8's default growth of the new space again (call once the node has started), until it has
+ * reached `maxMb` (MAX_NEW_SPACE_MB). V8 doubles the new space each time the bytes that survived
+ * scavenges since the last doubling exceed its size, so any sustained work keeps doubling it,
+ * whatever the survival rate: during a 4 GiB add it went 2, 4, 8, 16, 32 MiB where a 1 GiB add
+ * stopped at 8-16, and that was the RSS difference between them (docs/performance.md
+ * 2026-12-04). V8 reads its maximum once, when the heap is made; the growth factor it reads at
+ * each doubling. So the factor goes back to 1, for good, once the new space has reached `maxMb`
+ * (looked at every `checkMs` until then, on a timer that keeps no process alive). Not back to 2
+ * when V8 shrinks it (its memory reducer, or a quiet moment's low allocation rate): the bytes
+ * survived since the last doubling are still counted, so a factor of 2 again can double it
+ * twice between two looks (the likely way one loaded 4 GiB run reached 32 MiB when the factor
+ * went back to 2 below the cap).
  */
 export function letNewSpaceGrow (options: { maxMb?: number, checkMs?: number } = {}): void {
   clearInterval(check)
   const max = (options.maxMb ?? MAX_NEW_SPACE_MB) * 1024 * 1024
-  let factor = 0
+  v8.setFlagsFromString('--semi-space-growth-factor=2')
   const apply = (): void => {
     const size = v8.getHeapSpaceStatistics().find(s => s.space_name === 'new_space')?.space_size ?? 0
-    const next = size >= max ? 1 : size <= max / 2 || factor === 0 ? 2 : factor
-    if (next === factor) return
-    factor = next
-    v8.setFlagsFromString(`--semi-space-growth-factor=${next}`)
+    if (size < max) return
+    v8.setFlagsFromString('--semi-space-growth-factor=1')
+    clearInterval(check)
   }
-  apply()
   check = setInterval(apply, options.checkMs ?? CHECK_MS).unref()
 }
