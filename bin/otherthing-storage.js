@@ -11,8 +11,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 // Before any module of ours loads: V8's new space keeps its initial 2 x 1 MiB instead of
-// doubling to 32 MiB committed during start-up and long operations (src/runner/process-memory.ts
-// says why this is the one heap flag that works at run time; keep the two lists the same).
+// doubling to 32 MiB committed during start-up (src/runner/process-memory.ts says why this is
+// the one heap flag that works at run time; keep the two lists the same).
 v8.setFlagsFromString('--semi-space-growth-factor=1')
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs/promises'
 import { createStorageNode } from '../../src/node/index.js'
+import { letNewSpaceGrow } from '../../src/runner/process-memory.js'
 import { randomChunks } from '../lib/files.js'
 import type { StorageNode, WorkspaceNode } from '../../src/node/types.js'
 import type { Handlers } from './entry.js'
@@ -28,6 +29,8 @@ export const handlers: Handlers = {
     })
     storage = s
     ws = await s.join(args.workspaceId, args.swarmKey, { bootstrapPeers: args.bootstrapPeers ?? [] })
+    // as the runner does once started (src/runner/cli.ts; entry.ts applied the start-up setting)
+    if (process.env.BENCH_RUNNER_FLAGS !== '0') letNewSpaceGrow()
     return { peerId: ws.peerId, multiaddrs: ws.multiaddrs() }
   },
   async connect (args: { multiaddrs: string[] }) {

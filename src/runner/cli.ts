@@ -216,6 +216,7 @@ interface ResolvedIo {
 async function runNodeCommand (opts: NodeCommandOptions, io: ResolvedIo): Promise<void> {
   const { readFile } = await import('node:fs/promises')
   const { startNodeRunner } = await import('./node-runner.js')
+  const { letNewSpaceGrow } = await import('./process-memory.js')
   let workspaces: Array<{ id: string, swarmKey: string | Uint8Array, bootstrapPeers?: string[] }> | undefined
   if (opts.workspace !== undefined) {
     let key: string | Uint8Array | undefined = io.env.OTHERTHING_SWARM_KEY
@@ -249,6 +250,8 @@ async function runNodeCommand (opts: NodeCommandOptions, io: ResolvedIo): Promis
     signal: io.signal,
     ...(opts.allowInsecure === true ? { client: { allowInsecure: true } } : {})
   })
+  // started: the small new space of start-up (bin/otherthing-storage.js) has done its job
+  letNewSpaceGrow()
   write(io.stdout, `node API: ${runner.url} (bearer token in ${runner.configPath})\nstorage: ${runner.storageNode.root}\npress Ctrl+C to stop\n`)
   // runs until Ctrl+C, or until the orchestrator refuses the node's token (then exit 1: a supervisor sees it)
   const refused = await Promise.race([waitForAbort(io.signal).then(() => undefined), runner.refused])
