@@ -3,7 +3,6 @@
  * the 'kubo' profile) and pins it. All or nothing: a refused write, an abort or a source that
  * errors mid-way leaves nothing pinned and nothing counted (write session rollback).
  */
-import { availableParallelism } from 'node:os'
 import { InvalidArgumentError } from '../../errors.js'
 import { throwIfAborted } from '../abort.js'
 import { translateError } from '../cid.js'
@@ -13,9 +12,6 @@ import { inWriteSession } from './session.js'
 import type { QuotaBlockstore } from '../../blockstore/types.js'
 import type { WorkspaceComponents } from '../components.js'
 import type { AddOptions, AddResult, AddSource } from '../types.js'
-
-/** Leaves written by the hash workers only with 4+ cores (see below). */
-const WORKER_WRITES = availableParallelism() >= 4
 
 /** The quota store's fresh-write side, when `store` is a QuotaBlockstore over block files. */
 function freshWriter (store: unknown): Pick<QuotaBlockstore, 'freshTarget' | 'putFresh'> | undefined {
@@ -72,11 +68,11 @@ export async function add (components: AddComponents, source: AddSource, options
       // new content nobody can be waiting for: straight to the local store, not through Helia's
       // blockstore (its has() before each put, its lock, the bitswap notification)
       const blockstore = components.store
-      const quota = WORKER_WRITES ? freshWriter(blockstore.child) : undefined
-      // leaves hashed and written on the hash workers where the store allows it and the machine
-      // has cores to spare (import/fresh-leaves.ts; on 2 cores the one worker doing hash + file
-      // calls was the bottleneck: kubo 0.80x / cidv1 0.95x sha256sum against 0.91x / 1.35x with
-      // the main thread's writes, same runs, docs/performance.md 2026-12-03)
+      const quota = freshWriter(blockstore.child)
+      // leaves hashed and written on the hash workers where the store allows it
+      // (import/fresh-leaves.ts), one writing worker per core (import/hash.ts): on 2 cores one
+      // worker doing hash + file calls was the bottleneck (docs/performance.md 2026-12-03), two
+      // beat the main thread's writes where a core is free (2026-12-04)
       const putLeaf = quota != null ? freshLeaves({ quota, blockstore, recordWritten: (cid) => { session.recordWritten(cid) } }) : undefined
       // chunks hashed in the thread pool, bounded writes in flight (import/)
       const file = await importFile(counted(), blockstore, { layout: layoutFor(options), signal: options.signal, release: internals.release, putLeaf })

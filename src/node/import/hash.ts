@@ -112,11 +112,17 @@ class HashPool {
   private nextId = 0
   private failed = false
 
-  constructor (private readonly size: number) {}
+  /**
+   * @param size - workers for hashing alone
+   * @param writeSize - workers for jobs that also write their block (at least `size`): those
+   * spend most of their time in file calls, so they may use every core
+   */
+  constructor (private readonly size: number, private readonly writeSize: number) {}
 
-  private pick (): { worker: Worker, busy: number } | undefined {
+  /** The least busy of the first `limit` workers, starting one while fewer run. */
+  private pick (limit: number): { worker: Worker, busy: number } | undefined {
     if (this.failed) return undefined
-    if (this.workers.length < this.size) {
+    if (this.workers.length < limit) {
       try {
         // no inherited execArgv: a parent run with `--input-type=module` would make the CommonJS source ESM
         // a small young generation: the worker's garbage is a few small objects per block, and
@@ -142,7 +148,7 @@ class HashPool {
       }
     }
     let best = this.workers[0]
-    for (const w of this.workers) if (w.busy < best.busy) best = w
+    for (let i = 1; i < limit && i < this.workers.length; i++) if (this.workers[i].busy < best.busy) best = this.workers[i]
     return best
   }
 
@@ -168,7 +174,7 @@ class HashPool {
    * result; absent when the block was hashed on this thread and nothing was written).
    */
   async digest (bytes: Uint8Array, owned: boolean, ownsBuffer = false, write?: WriteTarget): Promise<{ digest: Uint8Array, bytes: Uint8Array, write?: WorkerWrite }> {
-    const slot = bytes.byteLength >= WORKER_MIN_BYTES ? this.pick() : undefined
+    const slot = bytes.byteLength >= WORKER_MIN_BYTES ? this.pick(write != null ? this.writeSize : this.size) : undefined
     if (slot == null) return { digest: createHash('sha256').update(bytes).digest(), bytes }
     // transfer our own buffer when the view covers all of it, or when the whole buffer is this
     // block's (and get it back); otherwise transfer a copy of the view
@@ -198,9 +204,14 @@ class HashPool {
 let pool: HashPool | undefined
 
 function hashPool (): HashPool {
-  // the main thread keeps one core for reading, encoding and the rest of the import
-  // (two workers on two cores, now that the workers also write: 1.35 s against 1.42 s for 256 MiB at load 8, noise)
-  pool ??= new HashPool(Math.max(1, Math.min(4, availableParallelism() - 1)))
+  // hashing alone: the main thread keeps one core for reading, encoding and the rest of the
+  // import. Hashing and writing (an add's leaves): a worker spends most of its time in the
+  // kernel's file calls and the main thread little, so one worker per core. On 2 cores, 256 MiB
+  // kubo add (docs/performance.md 2026-12-04): two writing workers 1.41 s on average, one
+  // 1.91 s, leaves written from the main thread 1.74 s (4 runs each, alternated, load 2.5-3);
+  // at load 5, with no core to spare, the same (1.57 against 1.58 s)
+  const cores = availableParallelism()
+  pool ??= new HashPool(Math.max(1, Math.min(4, cores - 1)), Math.max(1, Math.min(4, cores)))
   return pool
 }
 
