@@ -26,7 +26,10 @@ export async function addBench (ctx: BenchContext): Promise<Row[]> {
   const heliaRepo = path.join(dir, 'repo-helia')
   const h = await heliaAddInChild(heliaRepo, file, options.cpuProf)
   rows.push(compare({ script: 'add', name: 'stock Helia add + pin (Kubo options)', bytes: options.size, ms: h.ms, peakRssBytes: h.peakRssBytes, note: h.cid }, base))
-  await removeDir(heliaRepo)
+  // every repo is removed at the end, not before the next add: on ext4 a file created seconds after
+  // thousands were deleted walks past their freed inodes (measured by wip/addfast: ~28% of the kubo
+  // add's CPU in the kernel right after stock Helia's repo was removed), which no add of a user pays
+  const repos = [heliaRepo]
 
   for (const profile of ['kubo', 'cidv1'] as Profile[]) {
     const repo = path.join(dir, `repo-${profile}`)
@@ -41,7 +44,8 @@ export async function addBench (ctx: BenchContext): Promise<Row[]> {
       peakRssBytes: r.peakRssBytes,
       note: r.cid
     }, base, ADD_TARGET, 'sha256sum'))
-    await removeDir(repo)
+    repos.push(repo)
   }
+  for (const repo of repos) await removeDir(repo)
   return rows
 }
