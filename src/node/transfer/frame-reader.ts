@@ -18,8 +18,8 @@ const log = logger('otherthing-storage:transfer:reader')
 const MIN_RECYCLED = 64 * 1024
 /** Bytes of recycled frames kept per reader at most. */
 const MAX_RECYCLED_BYTES = 4 * 1024 * 1024
-/** Bytes of small frames' buffers kept for reuse, over every reader of the process. */
-const MAX_POOLED_BYTES = 4 * 1024 * 1024
+/** Bytes of small frames' buffers kept for reuse, over every reader of the process (two streams' high-water marks). */
+const MAX_POOLED_BYTES = 16 * 1024 * 1024
 
 /** A small frame's buffer length: its length rounded up to a quarter of its power of two (at most 25% more). */
 export function smallFrameCapacity (len: number): number {
