@@ -1,11 +1,11 @@
 /**
  * Small received frames come from a pool of buffers that the consumer hands back (`recycle`):
- * a frame after a recycled one of about its size is assembled into the same memory, the frame's
- * bytes are exact, and a frame still held is never handed out twice.
+ * a frame after a recycled one of its length is assembled into the same memory, the frame's bytes
+ * are exact, and a frame still held is never handed out twice.
  */
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { createFrameReader, smallFrameCapacity } from '../src/node/transfer/frame-reader.js'
+import { createFrameReader } from '../src/node/transfer/frame-reader.js'
 import type { Stream } from '@libp2p/interface'
 
 /** The side of a libp2p stream a frame reader listens to: 'message' events, pause/resume. */
@@ -28,20 +28,11 @@ function frame (body: Uint8Array): Uint8Array {
 }
 
 describe('frame reader: small frames from a pool', () => {
-  it('sizes: at most a quarter more than the frame, 256 bytes at least, a size class maps to itself', () => {
-    for (const len of [0, 1, 255, 256, 257, 1000, 4096, 4097, 4136, 5000, 40_000, 65_535]) {
-      const c = smallFrameCapacity(len)
-      expect(c).toBeGreaterThanOrEqual(len)
-      expect(c).toBeLessThanOrEqual(Math.max(256, len * 1.25))
-      expect(smallFrameCapacity(c)).toBe(c)
-    }
-  })
-
-  it('a recycled buffer is reused for the next frame of its size class, never while held', async () => {
+  it('a recycled buffer is reused for the next frame of its length, never while held', async () => {
     const stream = new InboundStream()
     const reader = createFrameReader(stream as unknown as Stream, { maxFrameLength: 1 << 20, highWaterMark: 1 << 20 })
     try {
-      const bodies = [randomBytes(4136), randomBytes(4100), randomBytes(4136)]
+      const bodies = [randomBytes(4136), randomBytes(4136), randomBytes(4136), randomBytes(4100)]
       stream.push(frame(bodies[0]))
       stream.push(frame(bodies[1]))
       const a = await reader.next() as Uint8Array
@@ -50,7 +41,7 @@ describe('frame reader: small frames from a pool', () => {
       expect(Buffer.from(b).equals(bodies[1])).toBe(true)
       // both held: two buffers of their own
       expect(a.buffer).not.toBe(b.buffer)
-      expect(a.buffer.byteLength).toBe(smallFrameCapacity(4136))
+      expect(a.buffer.byteLength).toBe(4136)
       reader.release(a.byteLength)
       reader.recycle(a.buffer as ArrayBuffer)
       stream.push(frame(bodies[2]))
@@ -59,6 +50,14 @@ describe('frame reader: small frames from a pool', () => {
       expect(c.byteLength).toBe(4136)
       expect(Buffer.from(c).equals(bodies[2])).toBe(true)
       expect(Buffer.from(b).equals(bodies[1])).toBe(true)
+      // another length: memory of its own, exactly its length
+      reader.release(c.byteLength)
+      reader.recycle(c.buffer as ArrayBuffer)
+      stream.push(frame(bodies[3]))
+      const d = await reader.next() as Uint8Array
+      expect(d.buffer).not.toBe(a.buffer)
+      expect([d.byteOffset, d.byteLength, d.buffer.byteLength]).toEqual([0, 4100, 4100])
+      expect(Buffer.from(d).equals(bodies[3])).toBe(true)
     } finally {
       reader.stop()
     }

@@ -5,8 +5,7 @@
  * window, so the sender stops) until the consumer releases them. The
  * consumer must release every frame it got once done with it: a paused
  * reader waits for that, whatever `next()` asks. Each frame is a buffer of
- * its own (its `ArrayBuffer` holds nothing else; a small frame's may be
- * longer than the frame: see `smallFrames`).
+ * its own (its `ArrayBuffer` holds nothing else).
  */
 import { logger } from '@libp2p/logger'
 import { InvalidMessageError } from '../../errors.js'
@@ -21,20 +20,14 @@ const MAX_RECYCLED_BYTES = 4 * 1024 * 1024
 /** Bytes of small frames' buffers kept for reuse, over every reader of the process (two streams' high-water marks). */
 const MAX_POOLED_BYTES = 16 * 1024 * 1024
 
-/** A small frame's buffer length: its length rounded up to a quarter of its power of two (at most 25% more). */
-export function smallFrameCapacity (len: number): number {
-  if (len <= 256) return 256
-  const step = 2 ** Math.floor(Math.log2(len)) / 4
-  return Math.ceil(len / step) * step
-}
-
 /**
  * Buffers of small frames (under MIN_RECYCLED: the blocks of small files, folder and shard
  * nodes), shared by the readers of the process and handed back by `recycle`. Allocated one per
  * frame and dropped, a folder's blocks (10,000 files: 40 MiB) were external garbage that V8
  * collects only when it passes its external-memory limit (64 MiB): the fetcher's RSS grew by that
- * much. Buffers are of a few lengths (`smallFrameCapacity`), so frames of about the same size
- * reuse each other's; at most MAX_POOLED_BYTES are kept, none once no reader is open.
+ * much. A buffer is reused for a frame of its exact length (each frame owns its whole buffer);
+ * the blocks of files of one size, and of a chunked file, share lengths. At most
+ * MAX_POOLED_BYTES are kept, none once no reader is open.
  */
 class SmallFramePool {
   private readonly free = new Map<number, ArrayBuffer[]>()
@@ -52,20 +45,19 @@ class SmallFramePool {
   }
 
   take (len: number): ArrayBuffer {
-    const capacity = smallFrameCapacity(len)
-    const reused = this.free.get(capacity)?.pop()
-    if (reused == null) return new ArrayBuffer(capacity)
-    this.bytes -= capacity
+    const reused = this.free.get(len)?.pop()
+    if (reused == null) return new ArrayBuffer(len)
+    this.bytes -= len
     return reused
   }
 
   give (buffer: ArrayBuffer): void {
-    const capacity = buffer.byteLength
-    if (this.readers === 0 || capacity !== smallFrameCapacity(capacity) || this.bytes + capacity > MAX_POOLED_BYTES) return
-    let list = this.free.get(capacity)
-    if (list == null) this.free.set(capacity, list = [])
+    const len = buffer.byteLength
+    if (this.readers === 0 || len === 0 || this.bytes + len > MAX_POOLED_BYTES) return
+    let list = this.free.get(len)
+    if (list == null) this.free.set(len, list = [])
     list.push(buffer)
-    this.bytes += capacity
+    this.bytes += len
   }
 }
 
