@@ -13,55 +13,10 @@ import type { Stream } from '@libp2p/interface'
 
 const log = logger('otherthing-storage:transfer:reader')
 
-/** Frames at least this long are reused per reader (`recycle`), by exact length. */
+/** Frames at least this long are reused (`recycle`); smaller ones are cheap to allocate. */
 const MIN_RECYCLED = 64 * 1024
 /** Bytes of recycled frames kept per reader at most. */
 const MAX_RECYCLED_BYTES = 4 * 1024 * 1024
-/** Bytes of small frames' buffers kept for reuse, over every reader of the process (two streams' high-water marks). */
-const MAX_POOLED_BYTES = 16 * 1024 * 1024
-
-/**
- * Buffers of small frames (under MIN_RECYCLED: the blocks of small files, folder and shard
- * nodes), shared by the readers of the process and handed back by `recycle`. Allocated one per
- * frame and dropped, a folder's blocks (10,000 files: 40 MiB) were external garbage that V8
- * collects only when it passes its external-memory limit (64 MiB): the fetcher's RSS grew by that
- * much. A buffer is reused for a frame of its exact length (each frame owns its whole buffer);
- * the blocks of files of one size, and of a chunked file, share lengths. At most
- * MAX_POOLED_BYTES are kept, none once no reader is open.
- */
-class SmallFramePool {
-  private readonly free = new Map<number, ArrayBuffer[]>()
-  private bytes = 0
-  private readers = 0
-
-  open (): void {
-    this.readers++
-  }
-
-  close (): void {
-    if (--this.readers > 0) return
-    this.free.clear()
-    this.bytes = 0
-  }
-
-  take (len: number): ArrayBuffer {
-    const reused = this.free.get(len)?.pop()
-    if (reused == null) return new ArrayBuffer(len)
-    this.bytes -= len
-    return reused
-  }
-
-  give (buffer: ArrayBuffer): void {
-    const len = buffer.byteLength
-    if (this.readers === 0 || len === 0 || this.bytes + len > MAX_POOLED_BYTES) return
-    let list = this.free.get(len)
-    if (list == null) this.free.set(len, list = [])
-    list.push(buffer)
-    this.bytes += len
-  }
-}
-
-const smallFrames = new SmallFramePool()
 
 /** Longest frame length varint accepted (as frames.ts reads them). */
 const MAX_VARINT_BYTES = 8
@@ -112,12 +67,10 @@ class DefaultFrameReader implements FrameReader {
   private ended = false
   private error?: Error
   private wake?: () => void
-  private stopped = false
 
   constructor (stream: Stream, init: FrameReaderInit) {
     this.stream = stream
     this.init = init
-    smallFrames.open()
     stream.addEventListener('message', this.onMessage as any)
     stream.addEventListener('end', this.onEnd)
     stream.addEventListener('close', this.onClose as any)
@@ -199,20 +152,15 @@ class DefaultFrameReader implements FrameReader {
       this.lenValue = 0
       this.lenBytes = 0
       if (len > this.init.maxFrameLength) throw new InvalidMessageError(`Frame of ${len} bytes is larger than ${this.init.maxFrameLength}`)
-      // not from Buffer's shared pool: the frame's memory is its own (or a recycled frame's)
-      const frame = new Uint8Array(this.allocate(len), 0, len)
+      // not from the shared pool: the frame's memory is its own (or a recycled frame's of this length)
+      const reused = len === this.spareLength ? this.spare.pop() : undefined
+      const frame = new Uint8Array(reused ?? Buffer.allocUnsafeSlow(len).buffer, 0, len)
       if (len === 0) this.frames.push(frame)
       else {
         this.cur = frame
         this.filled = 0
       }
     }
-  }
-
-  /** The memory of a frame of `len` bytes: a recycled frame's when there is one. */
-  private allocate (len: number): ArrayBuffer {
-    if (len < MIN_RECYCLED) return smallFrames.take(len)
-    return (len === this.spareLength ? this.spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(len).buffer
   }
 
   /** `true` while a frame (or its length) is partly received. */
@@ -250,11 +198,7 @@ class DefaultFrameReader implements FrameReader {
 
   recycle (buffer: ArrayBuffer): void {
     const len = buffer.byteLength
-    if (len < MIN_RECYCLED) {
-      if (!this.stopped) smallFrames.give(buffer)
-      return
-    }
-    if (len > MAX_RECYCLED_BYTES) return
+    if (len < MIN_RECYCLED || len > MAX_RECYCLED_BYTES) return
     if (len !== this.spareLength) {
       this.spare = []
       this.spareLength = len
@@ -268,10 +212,6 @@ class DefaultFrameReader implements FrameReader {
   }
 
   stop (): void {
-    if (!this.stopped) {
-      this.stopped = true
-      smallFrames.close()
-    }
     this.stream.removeEventListener('message', this.onMessage as any)
     this.stream.removeEventListener('end', this.onEnd)
     this.stream.removeEventListener('close', this.onClose as any)
