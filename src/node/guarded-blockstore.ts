@@ -63,6 +63,13 @@ export interface WriteSession {
   recordRead(cid: CID): void
   /** Blocks this session newly stored so far. */
   readonly written: number
+  /**
+   * Every block put through this session (stored or there already), each once, in the order
+   * first touched; iterable again (a fresh pass each time), not counting blocks only read.
+   */
+  putBlocks(): Iterable<CID>
+  /** The blocks this session newly stored, as `putBlocks` (iterable again). */
+  newBlocks(): Iterable<CID>
   /** The operation succeeded: keep everything, stop protecting its blocks. */
   commit(): void
   /** The operation failed: wait for its writes in flight, delete its unpinned new blocks, end. */
@@ -86,6 +93,8 @@ export interface GuardedBlockstore extends Blockstore {
    */
   readonly copiesBytes: boolean
   beginWrite(): WriteSession
+  /** The live session the caller runs in (`run`), if any. */
+  current(): WriteSession | undefined
   /** Whether gc must keep this block (touched by an operation in flight). */
   isProtected(cid: CID): boolean
 }
@@ -108,6 +117,8 @@ export function isFullError (err: unknown): boolean {
 
 /** The flag of a session's blocks that it newly stored. */
 const NEW = 1
+/** The flag of a session's blocks put through it (stored or not), as opposed to only read. */
+const PUT = 2
 
 class Session implements WriteSession {
   /** every block touched, flagged NEW when this session stored it: one packed set (a 100,000-file import touches 100,000) */
@@ -129,6 +140,7 @@ class Session implements WriteSession {
 
   recordWritten (cid: CID): void {
     if (!this.live) return
+    this.blocks.mark(cid, PUT)
     this.addNew(cid)
   }
 
@@ -144,9 +156,12 @@ class Session implements WriteSession {
     if (this.blocks.mark(cid, NEW)) this.newCount++
   }
 
-  /** The blocks this session newly stored. */
   newBlocks (): Iterable<CID> {
-    return this.blocks.entries(NEW)
+    return { [Symbol.iterator]: () => this.blocks.entries(NEW) }
+  }
+
+  putBlocks (): Iterable<CID> {
+    return { [Symbol.iterator]: () => this.blocks.entries(PUT) }
   }
 
   /** A put of this session ended. */
@@ -202,6 +217,11 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
     return session
   }
 
+  current (): WriteSession | undefined {
+    const session = this.als.getStore()
+    return session?.live === true ? session : undefined
+  }
+
   end (session: Session): void {
     if (!session.live) return
     session.live = false
@@ -220,11 +240,12 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
     return this.touchedByOthers(cid) || this.anonymous.has(cid) || (this.deleting.size > 0 && this.deleting.has(mhKey(cid)))
   }
 
-  /** Attributes an access to the current session (or to "someone" while sessions are live). */
-  private touch (cid: CID): Session | undefined {
+  /** Attributes an access to the current session (or to "someone" while sessions are live); `flag` marks a put. */
+  private touch (cid: CID, flag = 0): Session | undefined {
     const session = this.als.getStore()
     if (session?.live === true) {
-      session.blocks.add(cid)
+      if (flag === 0) session.blocks.add(cid)
+      else session.blocks.mark(cid, flag)
       return session
     }
     if (this.sessions.size > 0) this.anonymous.add(cid)
@@ -274,14 +295,14 @@ class DefaultGuardedBlockstore implements GuardedBlockstore {
   }
 
   async put (cid: CID, bytes: Bytes, options?: AbortOptions): Promise<CID> {
-    const session = this.touch(cid)
+    const session = this.touch(cid, PUT)
     if (session == null) return this.putRetrying(cid, bytes, options)
     await this.putInSession(session, cid, bytes, options)
     return cid
   }
 
   async putNew (cid: CID, bytes: Uint8Array, options?: PutNewOptions): Promise<boolean> {
-    const session = this.touch(cid)
+    const session = this.touch(cid, PUT)
     if (session != null) return this.putInSession(session, cid, bytes, options)
     if (this.reportsStored) {
       let stored = false

@@ -19,6 +19,20 @@ export interface LocalBlockstore extends Pick<Blockstore, 'has' | 'get' | 'delet
   put?(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<boolean>
   /** Mark the start of an operation whose blocks must survive gc. Returns the end function. */
   beginOperation(): () => void
+  /**
+   * The blocks of the store's write session the caller runs in, if any (the guarded
+   * blockstore's: it tracks every block `put` touches anyway), so an operation writing through
+   * `put` need not keep a second set of the same blocks.
+   */
+  session?(): SessionBlocks | undefined
+}
+
+/** What a store's write session knows of its blocks; each iterable gives a fresh pass each time. */
+export interface SessionBlocks {
+  /** Every block put in the session (stored or not), each once, in a fixed order. */
+  putBlocks(): Iterable<CID>
+  /** The blocks the session newly stored. */
+  newBlocks(): Iterable<CID>
 }
 
 export interface ContentComponents {

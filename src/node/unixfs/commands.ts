@@ -31,7 +31,8 @@ export function contentComponents (c: WorkspaceComponents): ContentComponents {
       get: (cid, options) => store.get(cid, options),
       delete: async (cid, options) => { await store.delete(cid, options) },
       getAll: (options) => store.getAll(options),
-      beginOperation: () => () => {}
+      beginOperation: () => () => {},
+      session: () => store.current()
     },
     pins: c.pins,
     getCodec: c.getCodec,

@@ -144,8 +144,9 @@ class Dir {
     return this.estimate
   }
 
-  /** Drops the links once the directory is written. */
+  /** Drops the links once the directory is written (their memory freed at once). */
   release (): void {
+    this.links.release()
     this.links = new LinkTable()
     this.subdirs = new Map()
     this.emptyMeta = undefined

@@ -21,6 +21,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { murmur364 } from '@multiformats/murmur3'
 import { UnixFS } from 'ipfs-unixfs'
 import { awaitedLater } from '../../util/promise.js'
+import { release, releasable } from '../../util/releasable.js'
 import type { Mtime } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
 
@@ -80,7 +81,7 @@ class NameHashes {
 
   constructor (links: ShardLinks) {
     this.links = links
-    this.first = new Uint8Array(links.length * 8)
+    this.first = releasable(Uint8Array, links.length * 8)
     for (let i = 0; i < links.length; i++) this.first.set(murmur64(Buffer.from(links.name(i), 'utf8')), i * 8)
   }
 
@@ -94,6 +95,12 @@ class NameHashes {
       this.deeper.set(key, hash)
     }
     return hash[depth & 7]
+  }
+
+  /** Frees the packed hashes at once (util/releasable.ts). */
+  release (): void {
+    release(this.first)
+    this.deeper.clear()
   }
 }
 
@@ -185,5 +192,7 @@ export async function buildShard (links: ShardLinks, sink: NodeSink, options: Sh
     // no write outlives the build
     await Promise.allSettled(writes)
     throw err
+  } finally {
+    hashes.release()
   }
 }

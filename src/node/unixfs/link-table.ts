@@ -5,10 +5,15 @@
  * entry or object per link stays on the V8 heap (~60 bytes a link, outside
  * it): a 100,000-file folder's links would otherwise be the largest live set
  * of its import, and V8 lets its heap grow to a multiple of what is live.
+ * The arrays are released (util/releasable.ts) when they grow and when the
+ * folder is written (`release()`): their memory goes back at once, not at the
+ * next full GC (which may come only after the pin, the import's peak).
  */
 import { CID } from 'multiformats/cid'
+import { release, releasable, releasableGrown } from '../../util/releasable.js'
 
 const encoder = new TextEncoder()
+const decoder = new TextDecoder()
 let scratch = new Uint8Array(1024)
 
 /** `name` as UTF-8 in a shared scratch buffer (valid until the next call). */
@@ -25,27 +30,20 @@ function hashBytes (bytes: Uint8Array): number {
   return h >>> 0
 }
 
-function grown<T extends Uint8Array | Int32Array | Float64Array> (a: T, need: number, make: (n: number) => T): T {
-  if (need <= a.length) return a
-  const b = make(Math.max(need, a.length * 2))
-  b.set(a)
-  return b
-}
-
 export class LinkTable {
   private count = 0
-  private names = new Uint8Array(256)
+  private names = releasable(Uint8Array, 256)
   private namesEnd = 0
-  private nameStart = new Int32Array(16)
-  private nameLength = new Int32Array(16)
-  private kinds = new Uint8Array(16)
-  private tsizes = new Float64Array(16)
-  private cids = new Uint8Array(256)
+  private nameStart = releasable(Int32Array, 16)
+  private nameLength = releasable(Int32Array, 16)
+  private kinds = releasable(Uint8Array, 16)
+  private tsizes = releasable(Float64Array, 16)
+  private cids = releasable(Uint8Array, 256)
   private cidsEnd = 0
-  private cidStart = new Int32Array(16)
-  private cidLen = new Uint8Array(16)
+  private cidStart = releasable(Int32Array, 16)
+  private cidLen = releasable(Uint8Array, 16)
   /** link + 1, 0 for an empty slot; at most half full */
-  private table = new Int32Array(32)
+  private table = releasable(Int32Array, 32)
 
   get length (): number {
     return this.count
@@ -67,13 +65,13 @@ export class LinkTable {
     const bytes = encodeName(name)
     const i = this.count
     const n = i + 1
-    this.nameStart = grown(this.nameStart, n, k => new Int32Array(k))
-    this.nameLength = grown(this.nameLength, n, k => new Int32Array(k))
-    this.kinds = grown(this.kinds, n, k => new Uint8Array(k))
-    this.tsizes = grown(this.tsizes, n, k => new Float64Array(k))
-    this.cidStart = grown(this.cidStart, n, k => new Int32Array(k))
-    this.cidLen = grown(this.cidLen, n, k => new Uint8Array(k))
-    this.names = grown(this.names, this.namesEnd + bytes.length, k => new Uint8Array(k))
+    this.nameStart = releasableGrown(Int32Array, this.nameStart, n)
+    this.nameLength = releasableGrown(Int32Array, this.nameLength, n)
+    this.kinds = releasableGrown(Uint8Array, this.kinds, n)
+    this.tsizes = releasableGrown(Float64Array, this.tsizes, n)
+    this.cidStart = releasableGrown(Int32Array, this.cidStart, n)
+    this.cidLen = releasableGrown(Uint8Array, this.cidLen, n)
+    this.names = releasableGrown(Uint8Array, this.names, this.namesEnd + bytes.length)
     this.names.set(bytes, this.namesEnd)
     this.nameStart[i] = this.namesEnd
     this.nameLength[i] = bytes.length
@@ -89,7 +87,7 @@ export class LinkTable {
 
   name (i: number): string {
     const start = this.nameStart[i]
-    return Buffer.from(this.names.buffer, this.names.byteOffset + start, this.nameLength[i]).toString('utf8')
+    return decoder.decode(this.names.subarray(start, start + this.nameLength[i]))
   }
 
   /** Bytes of the name in UTF-8. */
@@ -113,7 +111,7 @@ export class LinkTable {
   setLink (i: number, cid: CID, tsize: number): void {
     const bytes = cid.bytes
     if (bytes.length > 255) throw new RangeError('CID longer than 255 bytes')
-    this.cids = grown(this.cids, this.cidsEnd + bytes.length, k => new Uint8Array(k))
+    this.cids = releasableGrown(Uint8Array, this.cids, this.cidsEnd + bytes.length)
     this.cids.set(bytes, this.cidsEnd)
     this.cidStart[i] = this.cidsEnd
     this.cidLen[i] = bytes.length
@@ -152,8 +150,15 @@ export class LinkTable {
     this.table[s] = i + 1
   }
 
+  /** Frees the links' memory at once: the table is empty and must not be used afterwards. */
+  release (): void {
+    for (const a of [this.names, this.nameStart, this.nameLength, this.kinds, this.tsizes, this.cids, this.cidStart, this.cidLen, this.table]) release(a)
+    this.count = 0
+  }
+
   private rehash (size: number): void {
-    this.table = new Int32Array(size)
+    release(this.table)
+    this.table = releasable(Int32Array, size)
     for (let i = 0; i < this.count; i++) {
       const start = this.nameStart[i]
       this.place(i, hashBytes(this.names.subarray(start, start + this.nameLength[i])))
