@@ -10,6 +10,7 @@ import { throwIfAborted } from '../../util/abort.js'
 import { decryptSwarmKey, encryptSwarmKey, isEncryptedKey } from '../store/key-encryption.js'
 import type { KeyEncryptionKey } from '../store/key-encryption.js'
 import type { AllocationRow, AllocationState, AsyncStoreOperations, NodeRow, PeerRow, PinRow, WorkspaceRow } from '../store/async-store.js'
+import { lastRowOfEachKey } from '../store/types.js'
 import type { BulkStoreOperations, ConfirmationRow, StoredPin } from '../store/types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -224,8 +225,7 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
 
   async setAllocations (rows: AllocationRow[], options?: AbortOptions): Promise<void> {
     // ON CONFLICT may touch a row once per statement: the last row of a key wins
-    const byKey = new Map(rows.map(r => [`${r.workspace_id}\0${r.cid}\0${r.node_id}`, r]))
-    const unique = [...byKey.values()]
+    const unique = lastRowOfEachKey(rows)
     for (let i = 0; i < unique.length; i += BULK_ROWS) {
       const chunk = unique.slice(i, i + BULK_ROWS)
       await this.#count('setAllocations', `INSERT INTO pin_allocations (workspace_id, cid, node_id, state, error, updated_at)
@@ -233,6 +233,30 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
         ON CONFLICT (workspace_id, cid, node_id) DO UPDATE SET state = excluded.state, error = excluded.error, updated_at = excluded.updated_at`,
       [chunk.map(r => r.workspace_id), chunk.map(r => r.cid), chunk.map(r => r.node_id), chunk.map(r => r.state), chunk.map(r => r.error), chunk.map(r => r.updated_at)], options)
     }
+  }
+
+  async setMemberAllocations (rows: AllocationRow[], options?: AbortOptions): Promise<AllocationRow[]> {
+    const unique = lastRowOfEachKey(rows)
+    const dropped: AllocationRow[] = []
+    for (let i = 0; i < unique.length; i += BULK_ROWS) {
+      const chunk = unique.slice(i, i + BULK_ROWS)
+      // the membership row locked FOR KEY SHARE (what a foreign key's check takes) until the commit: a removal
+      // waits for this transaction, or this statement waits for the removal and sees the row gone; only the
+      // indexes of the rows left out come back (none, nearly always)
+      const res = await this.#rows<{ i: number }>('setMemberAllocations', `WITH f AS (
+          SELECT ws, cid, node, state, error, at, i::int AS i,
+            EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = ws AND m.node_id = node FOR KEY SHARE) AS member
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY AS u(ws, cid, node, state, error, at, i)
+        ), written AS (
+          INSERT INTO pin_allocations (workspace_id, cid, node_id, state, error, updated_at)
+          SELECT ws, cid, node, state, error, at FROM f WHERE member
+          ON CONFLICT (workspace_id, cid, node_id) DO UPDATE SET state = excluded.state, error = excluded.error, updated_at = excluded.updated_at
+        )
+        SELECT i FROM f WHERE NOT member ORDER BY i`,
+      [chunk.map(r => r.workspace_id), chunk.map(r => r.cid), chunk.map(r => r.node_id), chunk.map(r => r.state), chunk.map(r => r.error), chunk.map(r => r.updated_at)], options)
+      for (const { i } of res) dropped.push(chunk[i - 1])
+    }
+    return dropped
   }
 
   async deleteAllocations (workspaceId: string, keys: Array<Pick<AllocationRow, 'cid' | 'node_id'>>, options?: AbortOptions): Promise<number> {
