@@ -86,7 +86,7 @@ async function answered (n: SimNode): Promise<void> {
   await n.next(m => m.type === 'error' && m.in_reply_to === 'hello', count)
 }
 
-describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a placement racing a membership removal', () => {
+describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: racing a membership removal', () => {
   let orch: Orchestrator | undefined
   const sockets: WebSocket[] = []
   afterEach(async () => {
@@ -94,7 +94,7 @@ describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a placement 
     await orch?.stop()
   })
 
-  it('waits for the removal, then writes and sends nothing for the removed node and places the pin on another member', async () => {
+  it('a placement waits for the removal, then writes and sends nothing for the removed node and places the pin on another member', async () => {
     const database = await postgres.createDatabase()
     orch = createOrchestrator({ database, port: 0 })
     const { url } = await orch.start()
@@ -130,15 +130,6 @@ describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a placement 
     await answered(r)
     expect(r.count(m => m.type === 'pin_content')).toBe(0)
     expect((await orch.pinStatus('w', CID)).allocations.map(a => a.nodeId)).toEqual([kept.node.id])
-  })
-})
-
-describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a message racing a membership removal', () => {
-  let orch: Orchestrator | undefined
-  const sockets: WebSocket[] = []
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.terminate()
-    await orch?.stop()
   })
 
   const messages = {
