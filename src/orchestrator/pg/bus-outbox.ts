@@ -40,16 +40,14 @@ export class BusOutbox {
       const batch = this.#queue.splice(0, BATCH)
       try {
         // the rows and their notifications commit together, addressed to whoever holds each node now
-        // named: parsed and planned once per connection, not for every batch; the holder looked up per message
-        // (LATERAL ... LIMIT 1: an index lookup in any plan, not a hash over the whole table)
+        // named: parsed and planned once per connection, not for every batch
         const res = await this.#pool.query<{ node_id: string, to: string }>({
           name: 'busOutbox',
           text: `
           WITH input AS (SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(node_id, payload, ord)),
           queued AS (
             INSERT INTO cluster_messages (instance_id, node_id, payload, created_at)
-            SELECT h.instance_id, i.node_id, i.payload, ${NOW_MS} FROM input i
-            CROSS JOIN LATERAL (SELECT instance_id FROM cluster_node_holders WHERE node_id = i.node_id LIMIT 1) h
+            SELECT h.instance_id, i.node_id, i.payload, ${NOW_MS} FROM input i JOIN cluster_node_holders h ON h.node_id = i.node_id
             ORDER BY i.ord RETURNING id, instance_id, node_id
           ),
           notes AS (SELECT count(pg_notify($3, json_build_object('k', 'm', 'to', instance_id, 'id', max_id)::text)) AS n
