@@ -1,5 +1,14 @@
 /**
- * PostgreSQL: a node's workspace message races a membership removal made on
+ * PostgreSQL: a placement, and a node's workspace message, race a membership
+ * removal made on another connection (another instance's removeMember, whose
+ * event has not reached this instance yet).
+ *
+ * The placement writes its allocations with `setMemberAllocations` (each
+ * membership checked and locked by that statement): it waits for the removal,
+ * then leaves the removed node out (no allocation, no `pin_content`), takes it
+ * out of its member set and places the pin on another member.
+ *
+ * A node's workspace message races a membership removal made on
  * another connection (another instance's removeMember). The membership check
  * is part of the handler's own statement (ipfs_ready: the peer upsert;
  * content_pinned: the grouped read; pin_sync: the read of the node's
@@ -23,7 +32,15 @@ const PEER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
 
 type Msg = Record<string, any> & { type: string }
 
-async function node (url: string): Promise<{ send: (m: unknown) => void, next: (pred: (m: Msg) => boolean) => Promise<Msg>, ws: WebSocket }> {
+interface SimNode {
+  send: (m: unknown) => void
+  /** The first message (after `skip` matches) that satisfies `pred`, waiting for it. */
+  next: (pred: (m: Msg) => boolean, skip?: number) => Promise<Msg>
+  count: (pred: (m: Msg) => boolean) => number
+  ws: WebSocket
+}
+
+async function node (url: string): Promise<SimNode> {
   const ws = new WebSocket(url)
   const messages: Msg[] = []
   const waiters: Array<() => void> = []
@@ -32,13 +49,14 @@ async function node (url: string): Promise<{ send: (m: unknown) => void, next: (
   return {
     ws,
     send: (m) => { ws.send(JSON.stringify(m)) },
-    next: async (pred) => {
+    next: async (pred, skip = 0) => {
       for (;;) {
-        const found = messages.find(pred)
+        const found = messages.filter(pred)[skip]
         if (found != null) return found
         await new Promise<void>(resolve => waiters.push(resolve))
       }
-    }
+    },
+    count: (pred) => messages.filter(pred).length
   }
 }
 
@@ -51,12 +69,67 @@ async function lockWaiter (database: string): Promise<void> {
   }
 }
 
-describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a message racing a membership removal', () => {
+async function ready (url: string, token: string, free: number): Promise<SimNode> {
+  const n = await node(url)
+  n.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token })
+  await n.next(m => m.type === 'workspace_joined')
+  n.send({ type: 'storage_report', used: 0, quota: free, free, workspaces: [] })
+  n.send({ type: 'ipfs_ready', workspace_id: 'w', peer_id: PEER, addresses: ['/ip4/127.0.0.1/tcp/4001'] })
+  await answered(n)
+  return n
+}
+
+/** Everything the orchestrator sent this node before it answered a second hello has arrived. */
+async function answered (n: SimNode): Promise<void> {
+  const count = n.count(m => m.type === 'error' && m.in_reply_to === 'hello')
+  n.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, token: 'again' })
+  await n.next(m => m.type === 'error' && m.in_reply_to === 'hello', count)
+}
+
+describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: racing a membership removal', () => {
   let orch: Orchestrator | undefined
   const sockets: WebSocket[] = []
   afterEach(async () => {
     for (const s of sockets.splice(0)) s.terminate()
     await orch?.stop()
+  })
+
+  it('a placement waits for the removal, then writes and sends nothing for the removed node and places the pin on another member', async () => {
+    const database = await postgres.createDatabase()
+    orch = createOrchestrator({ database, port: 0 })
+    const { url } = await orch.start()
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const kept = await orch.createNode({ name: 'kept' })
+    const removed = await orch.createNode({ name: 'removed' })
+    await orch.addMember('w', kept.node.id)
+    await orch.addMember('w', removed.node.id)
+    // the node to be removed has the most room: the placement picks it while it still counts it a member
+    const k = await ready(url, kept.token, 1_000_000)
+    const r = await ready(url, removed.token, 9_000_000)
+    sockets.push(k.ws, r.ws)
+    await orch.settled()
+    const other = new pg.Client({ connectionString: database })
+    await other.connect()
+    try {
+      // another instance's removeMember, held open: its DELETE holds the membership row until it commits
+      await other.query('BEGIN')
+      await other.query("SELECT 1 FROM memberships WHERE workspace_id = 'w' AND node_id = $1 FOR SHARE", [removed.node.id])
+      await other.query("DELETE FROM memberships WHERE workspace_id = 'w' AND node_id = $1", [removed.node.id])
+      await other.query("DELETE FROM pin_allocations WHERE workspace_id = 'w' AND node_id = $1", [removed.node.id])
+      const pinned = orch.pin('w', { cid: CID, replicationMin: 1 })
+      await Promise.race([lockWaiter(database), pinned.then(() => { throw new Error('the placement did not wait for the removal') })])
+      await other.query('COMMIT')
+      const status = await pinned
+      expect(status.allocations.map(a => a.nodeId)).not.toContain(removed.node.id)
+    } finally {
+      await other.end()
+    }
+    await orch.settled()
+    expect(await sql(database, "SELECT node_id, state FROM pin_allocations WHERE workspace_id = 'w'")).toEqual([{ node_id: kept.node.id, state: 'pinning' }])
+    await k.next(m => m.type === 'pin_content' && m.cid === CID)
+    await answered(r)
+    expect(r.count(m => m.type === 'pin_content')).toBe(0)
+    expect((await orch.pinStatus('w', CID)).allocations.map(a => a.nodeId)).toEqual([kept.node.id])
   })
 
   const messages = {

@@ -13,7 +13,7 @@ import { asyncSqliteStore } from '../src/orchestrator/store/sqlite-adapter.js'
 import type { SyncSqliteStore } from '../src/orchestrator/store/sqlite-adapter.js'
 import { orchestratorStoreSuite, placeOnce } from './helpers/orchestrator-store-suite.js'
 import { sql, usePostgres } from './helpers/postgres.js'
-import type { AsyncOrchestratorStore } from '../src/orchestrator/store/async-store.js'
+import type { AllocationRow, AsyncOrchestratorStore } from '../src/orchestrator/store/async-store.js'
 
 const postgres = usePostgres()
 
@@ -131,6 +131,58 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
       const copies = await b.listAllocationsOfPin('ws', 'bafy')
       expect(copies.map(c => c.node_id).sort()).toHaveLength(2)
       expect(copies.map(c => c.node_id)).toContain('n3')
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('writes member allocations against a removal on another connection: each waits for the other, neither leaves an allocation of a non-member', async () => {
+    const url = await postgres.createDatabase()
+    const a = await createPostgresStore({ connectionString: url, maxConnections: 2 })
+    const b = await createPostgresStore({ connectionString: url, maxConnections: 2 })
+    const waiting = async (): Promise<boolean> => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).length === 1
+    const row = (nodeId: string) => ({ workspace_id: 'ws', cid: 'bafy', node_id: nodeId, state: 'pinning' as const, error: null, updated_at: 2 })
+    try {
+      await seed(a)
+      // the removal first (held open, as removeMember does it): the write waits for it, then leaves n3 out
+      let commit!: () => void
+      const gate = new Promise<void>(resolve => { commit = resolve })
+      let removed!: () => void
+      const holding = new Promise<void>(resolve => { removed = resolve })
+      const removal = b.transaction(async tx => {
+        await tx.removeMember('ws', 'n3')
+        await tx.deleteAllocationsOfNode('n3', 'ws')
+        removed()
+        await gate
+      })
+      await holding
+      const write = a.transaction(async tx => await tx.setMemberAllocations([row('n2'), row('n3')]))
+      await until(waiting, 'the write to wait on the removal')
+      commit()
+      await removal
+      expect(await write).toEqual([row('n3')])
+      expect((await a.listAllocationsOfPin('ws', 'bafy')).map(r => r.node_id)).toEqual(['n2'])
+
+      // the write first (its transaction held open): the removal waits for it, then deletes what it wrote
+      let done!: () => void
+      const open = new Promise<void>(resolve => { done = resolve })
+      let wrote!: (dropped: AllocationRow[]) => void
+      const written = new Promise<AllocationRow[]>(resolve => { wrote = resolve })
+      const placing = a.transaction(async tx => {
+        wrote(await tx.setMemberAllocations([row('n1')]))
+        await open
+      })
+      expect(await written).toEqual([])
+      const removal2 = b.transaction(async tx => {
+        await tx.removeMember('ws', 'n1')
+        await tx.deleteAllocationsOfNode('n1', 'ws')
+      })
+      await until(waiting, 'the removal to wait on the write')
+      done()
+      await placing
+      await removal2
+      expect((await a.listAllocationsOfPin('ws', 'bafy')).map(r => r.node_id)).toEqual(['n2'])
     } finally {
       await a.close()
       await b.close()

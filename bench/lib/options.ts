@@ -48,6 +48,8 @@ export interface BenchOptions {
   tsxChildren: boolean
   /** The rss script measures add and get only (no transfer). */
   rssSkipTransfer: boolean
+  /** orchestrator-pg: load pg_stat_statements and print the statements of the pin phase. */
+  pgStatements: boolean
 }
 
 export interface ParsedArgs {
@@ -92,6 +94,8 @@ Flags (defaults; --quick values in brackets):
   --out <dir>               JSON results directory         (bench/results)
   --keep                    keep the temp files
   --cpu-prof <dir>          run child processes with node --cpu-prof into <dir>
+  --pg-statements           orchestrator-pg: print the pin phase's statements (calls,
+                            time, rows, buffers per call; pg_stat_statements)
   --tsx-children            run child processes through tsx instead of a transpiled
                             copy of src/ and bench/ (tsx adds ~75 MiB RSS per process)
   -h, --help
@@ -139,6 +143,7 @@ export function parseBenchArgs (argv: string[], cwd = process.cwd()): ParsedArgs
       'cpu-prof': { type: 'string' },
       'tsx-children': { type: 'boolean', default: false },
       'rss-skip-transfer': { type: 'boolean', default: false },
+      'pg-statements': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -171,7 +176,8 @@ export function parseBenchArgs (argv: string[], cwd = process.cwd()): ParsedArgs
     keep: values.keep === true,
     cpuProf: values['cpu-prof'] === undefined ? undefined : path.resolve(cwd, values['cpu-prof']),
     tsxChildren: values['tsx-children'] === true,
-    rssSkipTransfer: values['rss-skip-transfer'] === true
+    rssSkipTransfer: values['rss-skip-transfer'] === true,
+    pgStatements: values['pg-statements'] === true
   }
   return { scripts: scripts.length === 0 ? [...SCRIPT_NAMES] : scripts, options, help: values.help === true }
 }

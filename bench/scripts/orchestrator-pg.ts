@@ -11,7 +11,7 @@ import path from 'node:path'
 import { startChild } from '../lib/child.js'
 import type { BenchContext } from '../lib/context.js'
 import { MiB, type Row } from '../lib/report.js'
-import { postgresUnavailable, startPostgres } from '../../test/helpers/postgres.js'
+import { postgresUnavailable, sql, startPostgres } from '../../test/helpers/postgres.js'
 
 const WORKSPACE_SIZE = 100
 const REPLICATION = 2
@@ -90,6 +90,8 @@ async function run (ctx: BenchContext, engine: 'sqlite' | 'postgres', database: 
       clients: (await clients.request<{ ms: number }>('cpu', {}, 60_000)).ms,
       server: serverCpu()
     })
+    // --pg-statements: the statements of the pin phase only
+    if (options.pgStatements && engine === 'postgres') await sql(database, 'SELECT pg_stat_statements_reset()')
     const cpu0 = await cpuNow()
     const t1 = performance.now()
     await Promise.all(instances.map(async (c, i) => await c.request('pinShare', { pins: options.pins, replication: REPLICATION, offset: i, stride: count, concurrency: CONCURRENCY }, 1_800_000)))
@@ -110,6 +112,15 @@ async function run (ctx: BenchContext, engine: 'sqlite' | 'postgres', database: 
   }
 }
 
+/** The pin phase's statements by calls: calls, execution ms (wall, lock waits included), rows, shared buffers per call. */
+async function logStatements (database: string, log: (line: string) => void): Promise<void> {
+  const rows = await sql<{ calls: string, ms: string, rows: string, buffers: string, query: string }>(database, `SELECT calls, round(total_exec_time)::text AS ms, rows,
+      (shared_blks_hit + shared_blks_read) / calls AS buffers, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) AS query
+    FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC LIMIT 30`)
+  log('orchestrator-pg: statements of the pin phase (calls, exec ms, rows, buffers/call, statement)')
+  for (const r of rows) log(`  ${r.calls}\t${r.ms}\t${r.rows}\t${r.buffers}\t${r.query}`)
+}
+
 export async function orchestratorPgBench (ctx: BenchContext): Promise<Row[]> {
   const { options, dir, log } = ctx
   const unavailable = postgresUnavailable()
@@ -119,11 +130,14 @@ export async function orchestratorPgBench (ctx: BenchContext): Promise<Row[]> {
   }
   log(`orchestrator-pg: SQLite, one process: ${options.nodes} nodes, ${options.pins} pins x${REPLICATION}`)
   const lite = await run(ctx, 'sqlite', path.join(dir, 'orchestrator-pg-baseline.db'))
-  const server = await startPostgres()
+  const server = await startPostgres({ statementStats: options.pgStatements })
   let pgRun
   try {
     log(`orchestrator-pg: PostgreSQL, ${INSTANCES} instances: same load`)
-    pgRun = await run(ctx, 'postgres', await server.createDatabase('bench'), () => serverCpuMs(path.join(server.dir, 'data')))
+    const database = await server.createDatabase('bench')
+    if (options.pgStatements) await sql(database, 'CREATE EXTENSION pg_stat_statements')
+    pgRun = await run(ctx, 'postgres', database, () => serverCpuMs(path.join(server.dir, 'data')))
+    if (options.pgStatements) await logStatements(database, log)
   } finally {
     await server.stop()
   }

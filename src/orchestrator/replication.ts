@@ -116,9 +116,9 @@ export class Replication {
       // lock the pins first (in cid order): a placer elsewhere waits, then sees these allocations
       const pins = await t.db.lockPins(workspaceId)
       const byPin = groupByPin(await t.db.listAllocationsOfWorkspace(workspaceId))
-      const pending: AllocationRow[] = []
-      for (const pin of pins) await this.placePin(t, workspaceId, pin.cid, pin, byPin.get(pin.cid) ?? [], pending)
-      await writeAllocations(t, pending)
+      const batch = new AllocationBatch()
+      for (const pin of pins) await this.placePin(t, workspaceId, pin.cid, pin, byPin.get(pin.cid) ?? [], batch)
+      await this.writeAllocations(t, batch)
     })
   }
 
@@ -129,9 +129,9 @@ export class Replication {
       // one statement locks them all (in cid order), one reads their allocations, one writes the new ones
       const pins = await t.db.lockPinsOf(workspaceId, cids)
       const byPin = groupByPin(await t.db.listAllocationsOfPins(workspaceId, pins.map(p => p.cid)))
-      const pending: AllocationRow[] = []
-      for (const pin of pins) await this.placePin(t, workspaceId, pin.cid, pin, byPin.get(pin.cid) ?? [], pending)
-      await writeAllocations(t, pending)
+      const batch = new AllocationBatch()
+      for (const pin of pins) await this.placePin(t, workspaceId, pin.cid, pin, byPin.get(pin.cid) ?? [], batch)
+      await this.writeAllocations(t, batch)
     })
   }
 
@@ -149,19 +149,20 @@ export class Replication {
         if (list == null) byPin.set(key, [a])
         else list.push(a)
       }
-      const pending: AllocationRow[] = []
-      for (const pin of pins) await this.placePin(t, pin.workspace_id, pin.cid, pin, byPin.get(`${pin.workspace_id}\0${pin.cid}`) ?? [], pending)
-      await writeAllocations(t, pending)
+      const batch = new AllocationBatch()
+      for (const pin of pins) await this.placePin(t, pin.workspace_id, pin.cid, pin, byPin.get(`${pin.workspace_id}\0${pin.cid}`) ?? [], batch)
+      await this.writeAllocations(t, batch)
     })
   }
 
   /**
    * Brings one pin between its min and max copies (see `planPin`), inside a
    * transaction. On an instance that does not lead, it asks the leader instead.
-   * The allocations it writes go to `pending` when given (the caller writes
-   * them with one `setAllocations` before the commit), else in one statement here.
+   * The allocations it chooses go to `batch` when given (the caller writes
+   * them with {@link writeAllocations} before the commit), else they are
+   * written here; their events and messages go out only for the rows written.
    */
-  async placePin (t: TxScope, workspaceId: string, cid: string, pinRow?: PinRow, allocs?: AllocationRow[], pending?: AllocationRow[]): Promise<void> {
+  async placePin (t: TxScope, workspaceId: string, cid: string, pinRow?: PinRow, allocs?: AllocationRow[], batch?: AllocationBatch): Promise<void> {
     const { state } = this.#ctx
     if (!this.#ctx.link.isLeader()) {
       t.afterCommit(() => { this.#ctx.link.placementNeeded(workspaceId, cid) })
@@ -174,28 +175,60 @@ export class Replication {
     const members = this.#ctx.memberSet(workspaceId)
     const plan = planPin({ replicationMin: pin.replication_min, replicationMax: pin.replication_max, size: pin.size, allocations }, state.snapshot(members, workspaceId), now)
     let message: OrchestratorMessage | undefined
-    const rows = pending ?? []
-    const write = (nodeId: string, allocState: AllocationState): void => {
-      rows.push({ workspace_id: workspaceId, cid, node_id: nodeId, state: allocState, error: null, updated_at: now })
-      t.emit({ type: 'allocation', workspaceId, cid, nodeId, state: allocState })
+    const rows = batch ?? new AllocationBatch()
+    const write = (nodeId: string, allocState: AllocationState, send?: () => void): void => {
+      rows.add({ workspace_id: workspaceId, cid, node_id: nodeId, state: allocState, error: null, updated_at: now }, () => {
+        t.emit({ type: 'allocation', workspaceId, cid, nodeId, state: allocState })
+        send?.()
+      })
     }
     for (const { nodeId, state: allocState } of plan.allocate) {
-      write(nodeId, allocState)
-      if (allocState !== 'pinning') continue
+      if (allocState !== 'pinning') {
+        write(nodeId, allocState)
+        continue
+      }
       state.reserve(nodeId, pin.size)
-      message ??= this.pinMessage(pin, allocations)
-      t.sendTo(nodeId, message)
+      const pinContent = message ??= this.pinMessage(pin, allocations)
+      write(nodeId, allocState, () => { t.sendTo(nodeId, pinContent) })
     }
     if (plan.underReplicated) {
       const copies = plan.allocate.filter(a => a.state === 'pinning').length
       this.#ctx.log.debug({ workspaceId, cid, chosen: copies, min: pin.replication_min }, 'pin under-replicated')
     }
     for (const nodeId of plan.drop) {
-      write(nodeId, 'unpinning')
-      const session = state.sessions.get(nodeId)
-      if (session?.ready.has(workspaceId) === true) t.send(session, { type: 'unpin_content', workspace_id: workspaceId, cid })
+      write(nodeId, 'unpinning', () => {
+        const session = state.sessions.get(nodeId)
+        if (session?.ready.has(workspaceId) === true) t.send(session, { type: 'unpin_content', workspace_id: workspaceId, cid })
+      })
     }
-    if (pending == null) await writeAllocations(t, rows)
+    if (batch == null) await this.writeAllocations(t, rows)
+  }
+
+  /**
+   * Writes a batch's rows in one statement, for the nodes that are still
+   * members (`setMemberAllocations`: the store checks and locks each
+   * membership), then queues the events and messages of the rows written.
+   * A row left out means the node was removed on another instance and this
+   * one has not heard yet: it is taken out of the member set now, and its
+   * pin placed again among the members left. Returns the rows written.
+   */
+  async writeAllocations (t: TxScope, batch: AllocationBatch): Promise<AllocationRow[]> {
+    if (batch.rows.length === 0) {
+      batch.settle(new Set())
+      return []
+    }
+    const dropped = await t.db.setMemberAllocations(batch.rows)
+    const gone = new Set(dropped.map(allocationKey))
+    const written = batch.settle(gone)
+    for (const r of dropped) {
+      // the store's word is newer than this instance's member set; a re-add later is announced (and read) after it
+      if (this.#ctx.state.members.get(r.workspace_id)?.delete(r.node_id) === true) {
+        this.#ctx.state.dropReadyIn(r.workspace_id, r.node_id)
+        this.#ctx.log.info({ workspaceId: r.workspace_id, nodeId: r.node_id }, 'placement found a node no longer a member: placing without it')
+      }
+      this.schedulePin(r.workspace_id, r.cid)
+    }
+    return written
   }
 
   /** `pin_content` for a pin, with the addresses of up to 3 ready members that hold it as providers. */
@@ -248,12 +281,35 @@ function groupByPin (rows: AllocationRow[]): Map<string, AllocationRow[]> {
   return byPin
 }
 
-/** Writes the rows `placePin` collected in `pending`: one statement. */
-export async function writeAllocations (t: TxScope, rows: AllocationRow[]): Promise<void> {
-  if (rows.length === 1) {
-    const r = rows[0]
-    await t.db.setAllocation(r.workspace_id, r.cid, r.node_id, r.state, r.error, r.updated_at)
-  } else if (rows.length > 1) {
-    await t.db.setAllocations(rows)
+function allocationKey (r: AllocationRow): string {
+  return `${r.workspace_id}\0${r.cid}\0${r.node_id}`
+}
+
+/**
+ * The allocations of a placement run, written together before the commit
+ * ({@link Replication.writeAllocations}), each with what goes with it (its
+ * event, its `pin_content` or `unpin_content`): that runs only once the row
+ * is written, so a node that stopped being a member meanwhile gets neither.
+ */
+export class AllocationBatch {
+  readonly rows: AllocationRow[] = []
+  readonly #effects: Array<{ row: AllocationRow | undefined, run: () => void }> = []
+
+  /** A row to write, and what to queue once it is written. */
+  add (row: AllocationRow, run: () => void): void {
+    this.rows.push(row)
+    this.#effects.push({ row, run })
+  }
+
+  /** Something to queue after the effects added before it, whatever is written (an event that keeps its place). */
+  after (run: () => void): void {
+    this.#effects.push({ row: undefined, run })
+  }
+
+  /** Runs the effects in order, but those of rows in `gone`; returns the rows written. */
+  settle (gone: ReadonlySet<string>): AllocationRow[] {
+    for (const e of this.#effects) if (e.row == null || !gone.has(allocationKey(e.row))) e.run()
+    this.#effects.length = 0
+    return gone.size === 0 ? this.rows : this.rows.filter(r => !gone.has(allocationKey(r)))
   }
 }

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { chooseNodes } from '../../src/orchestrator/placement.js'
-import type { AsyncOrchestratorStore, PinRow } from '../../src/orchestrator/store/async-store.js'
+import type { AllocationRow, AsyncOrchestratorStore, PinRow } from '../../src/orchestrator/store/async-store.js'
 
 export interface StoreSuiteInit {
   setup: () => Promise<AsyncOrchestratorStore>
@@ -173,6 +173,34 @@ export function orchestratorStoreSuite (name: string, init: StoreSuiteInit): voi
       // all or nothing: a row that breaks a constraint keeps the others out too
       await expect(store.setAllocations([{ ...rows[5], cid: 'new1' }, { ...rows[6], node_id: 'no-such-node' }])).rejects.toThrow()
       expect(await store.getAllocation(ws, 'new1', rows[5].node_id)).toBeUndefined()
+    })
+
+    it('writes allocations only for members, and returns the rows it left out', async () => {
+      const { ws } = await fixture(store)
+      await store.insertNode({ id: 'outsider', name: 'o', token_hash: randomBytes(32), created_at: T0 })
+      await store.removeMember(ws, 'node2')
+      const row = (cid: string, nodeId: string, over: Partial<AllocationRow> = {}): AllocationRow =>
+        ({ workspace_id: ws, cid, node_id: nodeId, state: 'pinning', error: null, updated_at: T0, ...over })
+      const dropped = await store.setMemberAllocations([
+        row('bafyA', 'node0'), row('bafyA', 'outsider'), row('bafyA', 'node1'), row('bafyA', 'node2'),
+        row('bafyA', 'no-such-node'), row('bafyA', 'node0', { state: 'queued', updated_at: T0 + 1 }),
+        row('bafyA', 'node1', { workspace_id: 'no-such-workspace' })
+      ])
+      // in the order given: a node that never was a member, one removed, an unknown node, an unknown workspace
+      expect(dropped).toEqual([row('bafyA', 'outsider'), row('bafyA', 'node2'), row('bafyA', 'no-such-node'), row('bafyA', 'node1', { workspace_id: 'no-such-workspace' })])
+      expect((await store.listAllocationsOfPin(ws, 'bafyA')).map(a => `${a.node_id}:${a.state}`).sort()).toEqual(['node0:queued', 'node1:pinning'])
+      expect(await store.getAllocation(ws, 'bafyA', 'node0')).toMatchObject({ updated_at: T0 + 1 })
+      // an update of an existing row, and nothing at all
+      expect(await store.setMemberAllocations([row('bafyA', 'node1', { state: 'pinned' })])).toEqual([])
+      expect((await store.getAllocation(ws, 'bafyA', 'node1'))?.state).toBe('pinned')
+      expect(await store.setMemberAllocations([])).toEqual([])
+      // inside a transaction, a member removed by it is one no more
+      await store.transaction(async tx => {
+        await tx.removeMember(ws, 'node1')
+        await tx.deleteAllocationsOfNode('node1', ws)
+        expect(await tx.setMemberAllocations([row('bafyB', 'node1'), row('bafyB', 'node0')])).toEqual([row('bafyB', 'node1')])
+      })
+      expect((await store.listAllocationsOfWorkspace(ws)).map(a => `${a.cid}@${a.node_id}`).sort()).toEqual(['bafyA@node0', 'bafyB@node0'])
     })
 
     it('keeps meta values', async () => {

@@ -83,7 +83,12 @@ async function freePort (): Promise<number> {
 }
 
 /** Starts a server; throws (with the server log) when it does not come up. */
-export async function startPostgres (): Promise<PostgresServer> {
+export interface PostgresInit {
+  /** Load pg_stat_statements (every statement, nested ones too), for `CREATE EXTENSION pg_stat_statements`. */
+  statementStats?: boolean
+}
+
+export async function startPostgres (init: PostgresInit = {}): Promise<PostgresServer> {
   const dir = await mkdtemp(join(tmpdir(), 'otherthing-pg-'))
   const data = join(dir, 'data')
   const owner = process.getuid?.() === 0 ? postgresUid() : undefined
@@ -104,7 +109,8 @@ export async function startPostgres (): Promise<PostgresServer> {
       `-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1',
       '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off',
       '-c shared_buffers=16MB', '-c max_connections=60', '-c max_wal_size=64MB',
-      '-c autovacuum=off', '-c log_min_messages=warning'
+      '-c autovacuum=off', '-c log_min_messages=warning',
+      ...(init.statementStats === true ? ['-c shared_preload_libraries=pg_stat_statements', '-c pg_stat_statements.track=all'] : [])
     ].join(' ')
     await run(...asPostgres('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', options, 'start']))
     started = true

@@ -120,22 +120,25 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
   let hintTimer: ReturnType<typeof setTimeout> | undefined
   const sendHints = (): void => {
     hintTimer = undefined
+    // one notification per workspace (and per ~7 kB of cids), all of them in one statement
+    const notes: string[] = []
     for (const [ws, cids] of hints) {
       if (cids == null) {
-        background('asking the leader to place', bus.broadcast('placement:dirty', ws))
+        notes.push(ws)
         continue
       }
       let data = ws
       for (const cid of cids) {
         if (data.length + cid.length + 1 > HINT_BYTES && data !== ws) {
-          background('asking the leader to place', bus.broadcast('placement:dirty', data))
+          notes.push(data)
           data = ws
         }
         data += `\n${cid}`
       }
-      background('asking the leader to place', bus.broadcast('placement:dirty', data))
+      notes.push(data)
     }
     hints.clear()
+    background('asking the leader to place', bus.broadcastAll('placement:dirty', notes))
   }
 
   const link: ClusterLink = {

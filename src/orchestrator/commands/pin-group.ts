@@ -10,7 +10,7 @@
  * so one bad call fails alone with its own typed error.
  */
 import { pinStatusOf } from '../views.js'
-import { writeAllocations } from '../replication.js'
+import { AllocationBatch } from '../replication.js'
 import { hasBulk } from '../store/types.js'
 import type { AllocationRow, PinRow } from '../store/types.js'
 import type { PinStatus } from '../types.js'
@@ -100,21 +100,29 @@ export class PinGroup implements PinWriter {
           }
         }
         for (const [ws, keys] of failed) await db.deleteAllocations(ws, keys)
-        const written: AllocationRow[] = []
-        const out: Array<{ stored: PinRow, allocations: AllocationRow[] }> = []
+        const batch = new AllocationBatch()
+        const kept: AllocationRow[][] = []
         for (let i = 0; i < group.length; i++) {
           const c = group[i]
           const { row, inserted } = stored[i]
           const allocations = (byPin.get(`${c.workspaceId}\0${c.cid}`) ?? []).filter(a => a.state !== 'failed')
-          const from = written.length
-          await replication.placePin(t, c.workspaceId, c.cid, row, allocations, written)
-          if (inserted) t.emit({ type: 'pin:added', workspaceId: c.workspaceId, cid: c.cid })
-          const byNode = new Map(allocations.map(a => [a.node_id, a]))
-          for (let k = from; k < written.length; k++) byNode.set(written[k].node_id, written[k])
-          out.push({ stored: row, allocations: [...byNode.values()] })
+          kept.push(allocations)
+          await replication.placePin(t, c.workspaceId, c.cid, row, allocations, batch)
+          if (inserted) batch.after(() => { t.emit({ type: 'pin:added', workspaceId: c.workspaceId, cid: c.cid }) })
         }
-        await writeAllocations(t, written)
-        return out
+        // the answers from what this transaction wrote (a node found no longer a member is left out), not read back
+        const written = new Map<string, AllocationRow[]>()
+        for (const a of await replication.writeAllocations(t, batch)) {
+          const key = `${a.workspace_id}\0${a.cid}`
+          const list = written.get(key)
+          if (list == null) written.set(key, [a])
+          else list.push(a)
+        }
+        return group.map((c, i) => {
+          const byNode = new Map(kept[i].map(a => [a.node_id, a]))
+          for (const a of written.get(`${c.workspaceId}\0${c.cid}`) ?? []) byNode.set(a.node_id, a)
+          return { stored: stored[i].row, allocations: [...byNode.values()] }
+        })
       })
     } catch (err) {
       if (group.length > 1) ctx.log.debug({ calls: group.length, err: (err as Error).message }, 'pin group failed: each call on its own')

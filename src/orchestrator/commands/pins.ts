@@ -9,7 +9,9 @@ import { normaliseCid } from '../../util/cid.js'
 import { chooseNodes } from '../placement.js'
 import { ACTIVE_STATES, countedAllocations } from '../planner.js'
 import { pinStatus, pinStatusOf } from '../views.js'
-import { writeAllocations } from '../replication.js'
+import { AllocationBatch } from '../replication.js'
+import type { TxScope } from '../context.js'
+import type { LiveState } from '../state.js'
 import type { AllocationRow, PinRow } from '../store/types.js'
 import type { PinRequest, PinStatus } from '../types.js'
 import type { OrchestratorParts, PinCall } from './parts.js'
@@ -69,9 +71,9 @@ export async function pinAlone ({ ctx, replication }: OrchestratorParts, call: P
     if (failed.length > 0) await db.deleteAllocations(ws.id, failed)
     // the row as stored (upsertPin keeps a known size), without reading it back
     const stored = { ...row, size: row.size ?? existing?.size ?? null }
-    const written: AllocationRow[] = []
-    await replication.placePin(t, ws.id, cid, stored, allocations, written)
-    await writeAllocations(t, written)
+    const batch = new AllocationBatch()
+    await replication.placePin(t, ws.id, cid, stored, allocations, batch)
+    const written = await replication.writeAllocations(t, batch)
     if (existing == null) t.emit({ type: 'pin:added', workspaceId: ws.id, cid })
     // the answer from what this transaction wrote, without reading it back after the commit
     const byNode = new Map(allocations.map(a => [a.node_id, a]))
@@ -105,10 +107,16 @@ export async function pinOnNode ({ ctx, replication }: OrchestratorParts, worksp
       const session = state.sessions.get(nodeId)
       const ready = session?.ready.has(ws.id) === true
       // an offline (or not yet ready) node gets it from its next pin_sync
-      await replication.setAllocation(t, ws.id, cid, nodeId, ready ? 'pinning' : 'queued', null, now)
-      state.reserve(nodeId, request.size ?? existing?.size)
+      const allocState = ready ? 'pinning' : 'queued'
       const row = await db.getPin(ws.id, cid)
-      if (ready && session != null && row != null) t.send(session, replication.pinMessage(row, allocations))
+      const batch = new AllocationBatch()
+      batch.add({ workspace_id: ws.id, cid, node_id: nodeId, state: allocState, error: null, updated_at: now }, () => {
+        t.emit({ type: 'allocation', workspaceId: ws.id, cid, nodeId, state: allocState })
+        if (ready && session != null && row != null) t.send(session, replication.pinMessage(row, allocations))
+      })
+      // removed on another instance since this one looked: nothing of this call is kept
+      if ((await replication.writeAllocations(t, batch)).length === 0) throw new NotFoundError(`Node ${nodeId} is not a member of ${ws.id}`)
+      state.reserve(nodeId, request.size ?? existing?.size)
     }
     await replication.placePin(t, ws.id, cid)
     if (existing == null) t.emit({ type: 'pin:added', workspaceId: ws.id, cid })
@@ -147,16 +155,26 @@ export async function unpinOnNode ({ ctx, replication }: OrchestratorParts, work
     }
     const max = Math.max(pin.replication_min, pin.replication_max - 1)
     if (max !== pin.replication_max) await db.upsertPin({ ...pin, replication_max: max })
-    await replication.setAllocation(t, ws.id, key, nodeId, 'unpinning', null, now)
-    const session = state.sessions.get(nodeId)
-    if (session?.ready.has(ws.id) === true) t.send(session, { type: 'unpin_content', workspace_id: ws.id, cid: key })
-    else if (session == null) t.sendTo(nodeId, { type: 'unpin_content', workspace_id: ws.id, cid: key })
+    const batch = new AllocationBatch()
+    unpinning(state, t, batch, ws.id, key, nodeId, now)
+    // removed on another instance since this one looked (the removal took its copies with it)
+    if ((await replication.writeAllocations(t, batch)).length === 0) throw new NotFoundError(`Node ${String(nodeId).slice(0, 80)} has no copy of ${key}`)
     // below replicationMin now: another member takes a copy
     await replication.placePin(t, ws.id, key)
   })
 }
 
-export async function unpin ({ ctx }: OrchestratorParts, workspaceId: string, cid: string): Promise<void> {
+/** An `unpinning` row for `batch`, with its event and the `unpin_content` for the node (wherever its session lives). */
+function unpinning (state: LiveState, t: TxScope, batch: AllocationBatch, workspaceId: string, cid: string, nodeId: string, now: number): void {
+  batch.add({ workspace_id: workspaceId, cid, node_id: nodeId, state: 'unpinning', error: null, updated_at: now }, () => {
+    t.emit({ type: 'allocation', workspaceId, cid, nodeId, state: 'unpinning' })
+    const session = state.sessions.get(nodeId)
+    if (session?.ready.has(workspaceId) === true) t.send(session, { type: 'unpin_content', workspace_id: workspaceId, cid })
+    else if (session == null) t.sendTo(nodeId, { type: 'unpin_content', workspace_id: workspaceId, cid })
+  })
+}
+
+export async function unpin ({ ctx, replication }: OrchestratorParts, workspaceId: string, cid: string): Promise<void> {
   const { state } = ctx
   const ws = await ctx.workspaceRow(workspaceId)
   const key = normaliseCid(cid)
@@ -166,17 +184,16 @@ export async function unpin ({ ctx }: OrchestratorParts, workspaceId: string, ci
     if (await db.lockPin(ws.id, key) == null) throw new NotFoundError(`CID ${key} is not pinned in ${ws.id}`)
     const allocations = await db.listAllocationsOfPin(ws.id, key)
     await db.deletePin(ws.id, key)
+    const batch = new AllocationBatch()
     for (const a of allocations) {
       if (a.state === 'failed') {
         await db.deleteAllocation(ws.id, key, a.node_id)
         continue
       }
-      await db.setAllocation(ws.id, key, a.node_id, 'unpinning', null, now)
-      t.emit({ type: 'allocation', workspaceId: ws.id, cid: key, nodeId: a.node_id, state: 'unpinning' })
-      const session = state.sessions.get(a.node_id)
-      if (session?.ready.has(ws.id) === true) t.send(session, { type: 'unpin_content', workspace_id: ws.id, cid: key })
-      else if (session == null) t.sendTo(a.node_id, { type: 'unpin_content', workspace_id: ws.id, cid: key })
+      unpinning(state, t, batch, ws.id, key, a.node_id, now)
     }
+    // one statement; a node removed on another instance meanwhile (its copies went with it) gets no row, no message
+    await replication.writeAllocations(t, batch)
     t.emit({ type: 'pin:removed', workspaceId: ws.id, cid: key })
   })
 }

@@ -68,6 +68,16 @@ export interface AsyncStoreOperations {
    * whole workspace); a key given twice keeps its last row. Atomic on its own.
    */
   setAllocations(rows: AllocationRow[], options?: AbortOptions): Promise<void>
+  /**
+   * {@link setAllocations} for the rows whose node is a member of the row's
+   * workspace, checked by the same statement: the membership row stays locked
+   * (`FOR KEY SHARE` on PostgreSQL) until the transaction ends, so a removal on
+   * another connection waits for this transaction, or this statement waits for
+   * the removal and then finds the member gone. Returns the rows it left out
+   * (the node is not, or no longer, a member; an unknown node is none), in the
+   * order given; a key given twice keeps its last row. Atomic on its own.
+   */
+  setMemberAllocations(rows: AllocationRow[], options?: AbortOptions): Promise<AllocationRow[]>
   /** Deletes many allocations of one workspace in one round trip; returns how many existed. */
   deleteAllocations(workspaceId: string, keys: Array<Pick<AllocationRow, 'cid' | 'node_id'>>, options?: AbortOptions): Promise<number>
 

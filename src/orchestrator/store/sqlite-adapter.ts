@@ -13,10 +13,11 @@ import { throwIfAborted } from '../../util/abort.js'
 import type { AllocationRow, AsyncOrchestratorStore, AsyncStoreOperations, AsyncStoreTransaction, PinRow } from './async-store.js'
 import { InvalidArgumentError } from '../../errors.js'
 import type { KeyEncryptionKey } from './key-encryption.js'
+import { lastRowOfEachKey } from './types.js'
 import type { OrchestratorStore } from './types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
-type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins' | 'lockPinsOf' | 'listAllocationsOfPins' | 'setAllocations' | 'deleteAllocations'>
+type RowMethod = Exclude<keyof AsyncStoreOperations, 'lockPin' | 'lockPins' | 'lockPinsOf' | 'listAllocationsOfPins' | 'setAllocations' | 'setMemberAllocations' | 'deleteAllocations'>
 
 /**
  * What the adapter needs of the SQLite store: its row methods, `close`, and
@@ -91,6 +92,15 @@ function operations (store: SyncSqliteStore, via: <T>(fn: () => T) => Promise<T>
         for (const r of rows) store.setAllocation(r.workspace_id, r.cid, r.node_id, r.state, r.error, r.updated_at)
       })
     })
+  }
+  ops.setMemberAllocations = async (rows: AllocationRow[], options?: AbortOptions): Promise<AllocationRow[]> => {
+    throwIfAborted(options?.signal)
+    // one connection: no removal can come between the check and the write
+    return await via(() => store.transaction(() => lastRowOfEachKey(rows).filter(r => {
+      if (!store.isMember(r.workspace_id, r.node_id)) return true
+      store.setAllocation(r.workspace_id, r.cid, r.node_id, r.state, r.error, r.updated_at)
+      return false
+    })))
   }
   ops.deleteAllocations = async (workspaceId: string, keys: Array<Pick<AllocationRow, 'cid' | 'node_id'>>, options?: AbortOptions): Promise<number> => {
     throwIfAborted(options?.signal)

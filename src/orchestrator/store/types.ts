@@ -123,6 +123,13 @@ export interface OrchestratorStore {
 }
 
 
+/** The rows of a bulk allocation write, the last row of each (workspace, cid, node) key only, in first-seen order. */
+export function lastRowOfEachKey (rows: AllocationRow[]): AllocationRow[] {
+  const byKey = new Map<string, AllocationRow>()
+  for (const r of rows) byKey.set(`${r.workspace_id}\0${r.cid}\0${r.node_id}`, r)
+  return byKey.size === rows.length ? rows : [...byKey.values()]
+}
+
 /** A pin row as {@link BulkStoreOperations.upsertPins} stored it, and whether it is new. */
 export interface StoredPin {
   row: PinRow
