@@ -51,6 +51,23 @@ async function flipByte (file: string, at: number): Promise<void> {
   await writeFile(file, bytes)
 }
 
+/** A folder `d` of one small file `d/a.txt` added to `ws`, its CIDs, and that file's one block damaged in place. */
+async function damagedFolder (ws: WorkspaceNode, storagePath: string): Promise<{ folder: CID, text: Buffer }> {
+  const text = Buffer.from('hello from a folder, byte by byte\n'.repeat(40))
+  let folder: CID | undefined
+  let file: CID | undefined
+  for await (const e of ws.addAll([{ path: 'd/a.txt', content: text }])) {
+    if (e.path === 'd') folder = e.cid
+    if (e.path === 'd/a.txt') file = e.cid
+  }
+  if (folder == null || file == null) throw new Error('folder not added')
+  const rel = createBlockLayout({ directory: '/' }).pathOf(file).split('/').slice(-2).join('/')
+  const found = (await readdir(storagePath, { recursive: true })).find(f => f.endsWith(rel))
+  if (found == null) throw new Error(`no block file for ${file}`)
+  await flipByte(join(storagePath, found), text.length - 10)
+  return { folder, text }
+}
+
 describe('file export through the leaf workers', () => {
   let dir: string
   let layout: BlockLayout
@@ -234,6 +251,13 @@ describe('get and cat of local files on a node', () => {
     expect(await readdir(outDir)).toEqual([])
     await expect(collectBytes(ws.cat(cid))).rejects.toMatchObject({ code: 'ERR_CORRUPT_BLOCK' })
   })
+  it('a damaged block fails a folder get with CorruptBlockError and leaves no folder behind', async () => {
+    const { folder } = await damagedFolder(ws, storagePath)
+    const out = join(storagePath, 'folder-out')
+    await expect(ws.get(folder, out)).rejects.toMatchObject({ code: 'ERR_CORRUPT_BLOCK' })
+    expect(existsSync(out)).toBe(false)
+    expect((await readdir(storagePath)).filter(f => f.includes('folder-out'))).toEqual([])
+  })
 })
 
 describe('hashOnRead: false (Kubo\'s default)', () => {
@@ -268,5 +292,14 @@ describe('hashOnRead: false (Kubo\'s default)', () => {
     expect(got.length).toBe(bytes.length)
     expect(Buffer.compare(got, bytes)).not.toBe(0)
     expect(Buffer.compare(await collectBytes(ws.cat(cid)), got)).toBe(0)
+  })
+
+  it('a folder get trusts the block files too: the damaged file is written as stored', async () => {
+    const { folder, text } = await damagedFolder(ws, storagePath)
+    const out = join(storagePath, 'folder-out')
+    await ws.get(folder, out)
+    const got = await readFile(join(out, 'a.txt'))
+    expect(got.length).toBe(text.length)
+    expect(Buffer.compare(got, text)).not.toBe(0)
   })
 })

@@ -79,7 +79,7 @@ export async function getPath (c: WorkspaceComponents, cidOrPath: CID | string, 
     // read-only session: gc keeps the blocks the download reads (straight from their files or not)
     const session = c.store.beginWrite()
     try {
-      const components = { ...contentComponents(c), layout: c.layout, onRead: (b: CID) => { session.recordRead(b) } }
+      const components = { ...contentComponents(c), layout: c.layout, verify: c.settings.hashOnRead, onRead: (b: CID) => { session.recordRead(b) } }
       return await session.run(async () => getDirectory(components, cid, outputPath ?? join(c.settings.cacheDir, cid.toString()), { ...options, signal: op.signal, onProgress: (p) => { op.touch(); options.onProgress?.(p) } }))
     } finally {
       session.commit()

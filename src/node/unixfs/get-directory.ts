@@ -47,6 +47,8 @@ export interface GetDirectoryComponents extends Pick<ContentComponents, 'blockst
   layout?: Pick<BlockLayout, 'readBatched'> & Partial<Pick<BlockLayout, 'pathOf'>>
   /** Called before a block is read straight from its file (gc protection: `WriteSession.recordRead`). */
   onRead?: (cid: CID) => void
+  /** Hash the blocks read from local files against their CIDs (the node's `hashOnRead`). @default true */
+  verify?: boolean
 }
 
 /**
@@ -135,6 +137,7 @@ export async function getDirectory (components: GetDirectoryComponents, cid: CID
     ? createLocalFirstBlockReader({
       layout,
       onRead: components.onRead,
+      verify: components.verify ?? true,
       fallback: async (c, o) => collect(components.blockstore.get(c, o) as AsyncIterable<Uint8Array>)
     })
     : { get: async (c, o) => collect(components.blockstore.get(c, o) as AsyncIterable<Uint8Array>) }
