@@ -32,7 +32,7 @@ export const RELAY_MAX_BYTES = 6000
 
 export interface EventRelayInit {
   /** The bus the instances share. */
-  bus: Pick<ClusterBus, 'instanceId' | 'broadcastAll' | 'addEventListener' | 'removeEventListener'>
+  bus: Pick<ClusterBus, 'instanceId' | 'broadcast' | 'addEventListener' | 'removeEventListener'>
   /** Subscribes to this instance's events (`orchestrator core.onChange`); returns the unsubscribe. */
   subscribe: (listener: (event: OrchestratorEvent) => void) => () => void
   /** Hands an event from another instance to this instance's listeners (synchronously). */
@@ -122,14 +122,15 @@ export function createEventRelay (init: EventRelayInit): EventRelay {
     if (pending.length === 0) return
     const parts = cut(pending)
     pending = []
-    // one batch after the other (two statements in flight on a pool may notify in either order), its parts
-    // in one statement
+    // one after the other: two statements in flight on a pool may notify in either order
     sending = sending.then(async () => {
-      try {
-        await bus.broadcastAll(RELAY_TOPIC, parts)
-      } catch (err) {
-        // the other instances' REST answers stay right; their live view misses these changes until the next one
-        log.warn({ parts: parts.length, bytes: parts.reduce((n, p) => n + p.length, 0), err: (err as Error).message }, 'relaying events to the other instances failed')
+      for (const data of parts) {
+        try {
+          await bus.broadcast(RELAY_TOPIC, data)
+        } catch (err) {
+          // the other instances' REST answers stay right; their live view misses these changes until the next one
+          log.warn({ bytes: data.length, err: (err as Error).message }, 'relaying events to the other instances failed')
+        }
       }
     })
   }

@@ -120,25 +120,22 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
   let hintTimer: ReturnType<typeof setTimeout> | undefined
   const sendHints = (): void => {
     hintTimer = undefined
-    // one notification per workspace (and per ~7 kB of cids), all of them in one statement
-    const notes: string[] = []
     for (const [ws, cids] of hints) {
       if (cids == null) {
-        notes.push(ws)
+        background('asking the leader to place', bus.broadcast('placement:dirty', ws))
         continue
       }
       let data = ws
       for (const cid of cids) {
         if (data.length + cid.length + 1 > HINT_BYTES && data !== ws) {
-          notes.push(data)
+          background('asking the leader to place', bus.broadcast('placement:dirty', data))
           data = ws
         }
         data += `\n${cid}`
       }
-      notes.push(data)
+      background('asking the leader to place', bus.broadcast('placement:dirty', data))
     }
     hints.clear()
-    background('asking the leader to place', bus.broadcastAll('placement:dirty', notes))
   }
 
   const link: ClusterLink = {

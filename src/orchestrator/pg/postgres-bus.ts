@@ -119,12 +119,6 @@ export interface ClusterBus extends EventTarget {
   sendToNode(nodeId: string, message: unknown, options?: AbortOptions): Promise<'local' | 'remote' | 'offline'>
   /** A small event to every instance, this one included. */
   broadcast(topic: string, data?: string, options?: AbortOptions): Promise<void>
-  /**
-   * {@link broadcast} of several events of one topic in one statement (one
-   * round trip), delivered in order. Identical ones are delivered once
-   * (PostgreSQL folds equal notifications of one transaction).
-   */
-  broadcastAll(topic: string, data: string[], options?: AbortOptions): Promise<void>
   /** The nodes held by instances whose listener is connected now, with their holder. */
   onlineNodes(options?: AbortOptions): Promise<Map<string, string>>
 }
@@ -343,31 +337,13 @@ class PostgresBus extends EventTarget implements ClusterBus {
     return to === this.instanceId ? 'local' : 'remote'
   }
 
-  #note (topic: string, data?: string): string {
+  async broadcast (topic: string, data?: string, options?: AbortOptions): Promise<void> {
+    throwIfAborted(options?.signal)
     const payload = JSON.stringify({ k: 'b', topic, from: this.instanceId, ...(data !== undefined ? { data } : {}) })
     if (Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) {
       throw new InvalidArgumentError(`A broadcast must stay under ${MAX_NOTIFY_BYTES} bytes (send ids, not data)`)
     }
-    return payload
-  }
-
-  async broadcast (topic: string, data?: string, options?: AbortOptions): Promise<void> {
-    throwIfAborted(options?.signal)
-    const payload = this.#note(topic, data)
     await this.#pool.query({ name: 'busBroadcast', text: 'SELECT pg_notify($1, $2)', values: [BUS_CHANNEL, payload] })
-  }
-
-  async broadcastAll (topic: string, data: string[], options?: AbortOptions): Promise<void> {
-    throwIfAborted(options?.signal)
-    if (data.length === 0) return
-    if (data.length === 1) return await this.broadcast(topic, data[0], options)
-    const payloads = data.map(d => this.#note(topic, d))
-    // queued in array order (volatile functions run after the sort), sent together at the commit
-    await this.#pool.query({
-      name: 'busBroadcastAll',
-      text: 'SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS u(p, i) ORDER BY i',
-      values: [BUS_CHANNEL, payloads]
-    })
   }
 
   async onlineNodes (options?: AbortOptions): Promise<Map<string, string>> {
