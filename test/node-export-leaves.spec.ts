@@ -51,6 +51,14 @@ async function flipByte (file: string, at: number): Promise<void> {
   await writeFile(file, bytes)
 }
 
+/** The block file of `cid` somewhere under `storagePath` (a node's storage root). */
+async function blockFileUnder (storagePath: string, cid: CID): Promise<string> {
+  const rel = createBlockLayout({ directory: '/' }).pathOf(cid).split('/').slice(-2).join('/')
+  const found = (await readdir(storagePath, { recursive: true })).find(f => f.endsWith(rel))
+  if (found == null) throw new Error(`no block file for ${cid}`)
+  return join(storagePath, found)
+}
+
 /** A folder `d` of one small file `d/a.txt` added to `ws`, its CIDs, and that file's one block damaged in place. */
 async function damagedFolder (ws: WorkspaceNode, storagePath: string): Promise<{ folder: CID, text: Buffer }> {
   const text = Buffer.from('hello from a folder, byte by byte\n'.repeat(40))
@@ -61,10 +69,7 @@ async function damagedFolder (ws: WorkspaceNode, storagePath: string): Promise<{
     if (e.path === 'd/a.txt') file = e.cid
   }
   if (folder == null || file == null) throw new Error('folder not added')
-  const rel = createBlockLayout({ directory: '/' }).pathOf(file).split('/').slice(-2).join('/')
-  const found = (await readdir(storagePath, { recursive: true })).find(f => f.endsWith(rel))
-  if (found == null) throw new Error(`no block file for ${file}`)
-  await flipByte(join(storagePath, found), text.length - 10)
+  await flipByte(await blockFileUnder(storagePath, file), text.length - 10)
   return { folder, text }
 }
 
@@ -222,14 +227,6 @@ describe('get and cat of local files on a node', () => {
     await rm(storagePath, { recursive: true, force: true })
   })
 
-  /** The block file of `cid` somewhere under the storage path. */
-  async function blockFile (cid: CID): Promise<string> {
-    const rel = createBlockLayout({ directory: '/' }).pathOf(cid).split('/').slice(-2).join('/')
-    const found = (await readdir(storagePath, { recursive: true })).find(f => f.endsWith(rel))
-    if (found == null) throw new Error(`no block file for ${cid}`)
-    return join(storagePath, found)
-  }
-
   it('an aborted get leaves nothing; a damaged leaf fails get (nothing left) and cat with CorruptBlockError', async () => {
     const bytes = randomBytes(6 * MiB + 1)
     const { cid } = await ws.add(bytes)
@@ -243,9 +240,9 @@ describe('get and cat of local files on a node', () => {
     expect(Buffer.compare(await readFile(out), bytes)).toBe(0)
     await rm(out)
 
-    const root = dagPb.decode(await readFile(await blockFile(cid)))
+    const root = dagPb.decode(await readFile(await blockFileUnder(storagePath, cid)))
     const leaf = root.Links[root.Links.length - 3].Hash
-    await flipByte(await blockFile(leaf), 1000)
+    await flipByte(await blockFileUnder(storagePath, leaf), 1000)
     await expect(ws.get(cid, out)).rejects.toMatchObject({ code: 'ERR_CORRUPT_BLOCK', cid: leaf.toString() })
     expect(existsSync(out)).toBe(false)
     expect(await readdir(outDir)).toEqual([])
@@ -282,11 +279,9 @@ describe('hashOnRead: false (Kubo\'s default)', () => {
     expect(Buffer.compare(await readFile(out), bytes)).toBe(0)
     await rm(out)
     // a leaf's data byte flipped on disk (past the dag-pb header): the same size, other bytes
-    const rel = (c: CID): string => createBlockLayout({ directory: '/' }).pathOf(c).split('/').slice(-2).join('/')
-    const files = await readdir(storagePath, { recursive: true })
-    const root = dagPb.decode(await readFile(join(storagePath, files.find(f => f.endsWith(rel(cid))) as string)))
+    const root = dagPb.decode(await readFile(await blockFileUnder(storagePath, cid)))
     const leaf = root.Links[1].Hash
-    await flipByte(join(storagePath, files.find(f => f.endsWith(rel(leaf))) as string), 1000)
+    await flipByte(await blockFileUnder(storagePath, leaf), 1000)
     await ws.get(cid, out)
     const got = await readFile(out)
     expect(got.length).toBe(bytes.length)
