@@ -50,6 +50,12 @@ describe('placement planner (pure)', () => {
     expect(plan.allocate).toEqual([{ nodeId: 'b', state: 'pinning' }, { nodeId: 'c', state: 'queued' }])
   })
 
+  it('sends a queued copy once its node is ready (a pin_sync that read before the queued row was written)', () => {
+    const pin = { replicationMin: 1, replicationMax: -1, size: null, allocations: [alloc('a', 'pinned'), alloc('b', 'queued'), alloc('c', 'queued')] }
+    expect(planPin(pin, snapshot({ ready: ['a', 'b'] }), 0).allocate).toEqual([{ nodeId: 'b', state: 'pinning' }])
+    expect(planPin(pin, snapshot({ ready: ['a'] }), 0).allocate).toEqual([])
+  })
+
   it('stops counting a copy once its node is offline past the grace period, and re-places it', () => {
     const offline = snapshot({ isOnline: id => id !== 'b', offlineSince: new Map([['b', 1000]]), ready: ['a', 'c'] })
     expect(countsAsCopy(offline, 'b', 1000 + GRACE - 1)).toBe(true)

@@ -54,7 +54,10 @@ export interface PinPlanInput {
 }
 
 export interface PinPlan {
-  /** New allocations: `pinning` for ready nodes (send `pin_content`), `queued` for members that get it on their next `pin_sync`. */
+  /**
+   * New allocations: `pinning` for ready nodes (send `pin_content`), `queued` for members that get it on their
+   * next `pin_sync`; a `queued` one of a node ready now comes back as `pinning`.
+   */
   allocate: Array<{ nodeId: string, state: 'pinning' | 'queued' }>
   /** Surplus copies to drop (set `unpinning`, send `unpin_content`). */
   drop: string[]
@@ -80,6 +83,7 @@ export function planPin (pin: PinPlanInput, snapshot: PlacementSnapshot, now: nu
   for (const a of pin.allocations) allocated.add(a.node_id)
   const counted = countedAllocations(pin.allocations, snapshot, now)
   const plan: PinPlan = { allocate: [], drop: [], underReplicated: false }
+  promoteQueued(pin.allocations, snapshot, plan)
 
   if (counted.length < target) {
     const candidates = []
@@ -102,6 +106,22 @@ export function planPin (pin: PinPlanInput, snapshot: PlacementSnapshot, now: nu
     plan.drop = chooseSurplus(counted.map(a => ({ nodeId: a.node_id, free: snapshot.free.get(a.node_id), pinned: a.state === 'pinned' })), target)
   }
   return plan
+}
+
+/**
+ * A `queued` allocation on a member that is ready now becomes `pinning` (and
+ * gets its `pin_content`). Its node's `pin_sync` normally does that, but on
+ * PostgreSQL the `pin_sync` can read the node's allocations before a placement
+ * running beside it (planned while the node was not ready yet) commits the
+ * `queued` row: the placement that `pin_sync` schedules then finds it here.
+ */
+function promoteQueued (allocations: AllocationRow[], snapshot: PlacementSnapshot, plan: PinPlan): void {
+  let ready: Set<string> | undefined
+  for (const a of allocations) {
+    if (a.state !== 'queued' || !snapshot.members.has(a.node_id)) continue
+    ready ??= new Set(snapshot.ready)
+    if (ready.has(a.node_id)) plan.allocate.push({ nodeId: a.node_id, state: 'pinning' })
+  }
 }
 
 /** One step of a `pin_sync` reconciliation, in order. */
