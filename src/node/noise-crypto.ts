@@ -20,6 +20,7 @@
  * is used.
  */
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { allocSealed } from './sealed-headroom.js'
 import { loadSodium } from './xsalsa20.js'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 
@@ -44,7 +45,8 @@ export function noiseCrypto (native = true): ICryptoInterface {
     ...defaultCrypto,
     chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
       const length = plaintext.byteLength
-      const out = Buffer.allocUnsafe(length + TAG)
+      // with room for noise's length prefix before it, which pnet fills (sealed-headroom.ts)
+      const out = allocSealed(length + TAG)
       const c = out.subarray(0, length)
       let m = plaintext instanceof Uint8Array ? plaintext : single(plaintext)
       if (m == null) {
