@@ -26,11 +26,12 @@
  * - The workspace's bandwidth limits apply to the connection (bandwidth.ts).
  */
 import { randomBytes } from 'node:crypto'
+import { Socket } from 'node:net'
 import { InvalidParametersError } from '@libp2p/interface'
 import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
 import { Uint8ArrayList as List } from 'uint8arraylist'
 import { SwarmKeyMismatchError, TimeoutError } from '../errors.js'
-import { HEADROOM, takeSealed } from './sealed-headroom.js'
+import { HEADROOM, SentBuffers, takeSealed } from './sealed-headroom.js'
 import { hostOf, MSS_HEADER, PendingSlots, recordHandshake, recordMismatch } from './pnet-guard.js'
 import { createKeyStream, resolveCipher } from './xsalsa20.js'
 import type { MismatchReason, PnetMonitor } from './pnet-guard.js'
@@ -81,6 +82,10 @@ class PrivateConnection extends AbstractMultiaddrConnection {
   private checked = 0
   private failed = false
   private handshakeTimer?: ReturnType<typeof setTimeout>
+  /** noise messages handed to the socket, reused once it wrote them (sealed-headroom.ts) */
+  private readonly sent = new SentBuffers()
+  /** the TCP socket under the connection, when it is one: says when it has written everything */
+  private readonly socket?: { writableLength: number }
 
   constructor (init: BoxInit) {
     super({
@@ -92,6 +97,8 @@ class PrivateConnection extends AbstractMultiaddrConnection {
       maxMessageSize: init.limiter?.up != null ? LIMITED_SLICE : undefined
     })
     this.maConn = init.maConn
+    const socket = (init.maConn as { socket?: unknown }).socket
+    if (socket instanceof Socket) this.socket = socket
     this.limiter = init.limiter
     this.monitor = init.monitor
     this.release = init.release
@@ -126,9 +133,12 @@ class PrivateConnection extends AbstractMultiaddrConnection {
       }
     })
     this.maConn.addEventListener('drain', () => {
+      // the connection sends what it queued in a microtask: look after it
+      queueMicrotask(() => { this.recycleWritten() })
       if (this.upTimer == null) this.onMuxerDrain()
     })
     this.maConn.addEventListener('close', (evt) => {
+      this.sent.clear()
       this.clearTimers()
       this.release()
       this.inbound.destroy()
@@ -205,6 +215,7 @@ class PrivateConnection extends AbstractMultiaddrConnection {
     const out = this.encrypt(data)
     // a list of our uint8arraylist (2.x) is libp2p's (3.x) too: both know it by its Symbol.for marker
     let canSendMore = this.maConn.send(out.length === 1 ? out[0] : new List(...out) as unknown as Uint8ArrayList)
+    this.recycleWritten()
     const wait = this.limiter?.up?.take(data.byteLength) ?? 0
     if (wait > 0) {
       canSendMore = false
@@ -253,12 +264,18 @@ class PrivateConnection extends AbstractMultiaddrConnection {
       whole.set(chunk, 0)
       this.outbound.updateOwned(whole)
       out.push(whole)
+      this.sent.add(whole)
       i++
       run = i + 1
       runBytes = 0
     }
     flush(chunks.length)
     return out
+  }
+
+  /** Nothing queued in the connection nor in its socket: every message sent was written. */
+  private recycleWritten (): void {
+    if (this.socket != null && this.socket.writableLength === 0 && this.maConn.writeBufferLength === 0 && this.maConn.status === 'open') this.sent.written()
   }
 
   sendReset (err: Error): void {
