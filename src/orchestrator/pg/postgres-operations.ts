@@ -361,6 +361,29 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
     return out
   }
 
+  async confirmAllocations (keys: Array<Pick<AllocationRow, 'workspace_id' | 'cid' | 'node_id'>>, at: number, options?: AbortOptions): Promise<boolean[]> {
+    const written = keys.map(() => false)
+    for (let i = 0; i < keys.length; i += BULK_ROWS) {
+      const chunk = keys.slice(i, i + BULK_ROWS)
+      // Each row found by its pin's key (LATERAL ... OFFSET 0: an index lookup per key in any plan, the node compared
+      // outside the fence so that the primary key is the only index that fits), then updated by its ctid (a TID scan,
+      // no join for the planner to hash). A row another transaction changes meanwhile (READ COMMITTED: the UPDATE
+      // waits for it) is skipped: its newest version has another ctid (PostgreSQL 14+ rechecks it; `a.state` is
+      // checked on that version too), so an 'unpinning' written meanwhile stays, and a row deleted meanwhile (a
+      // membership removal deletes the node's rows) is not written back; no membership lock is needed. The skipped
+      // ones go the caller's usual way.
+      const rows = await this.#rows<{ i: number }>('confirmAllocations', `UPDATE pin_allocations a SET state = 'pinned', error = NULL, updated_at = $4
+        FROM (SELECT k.i, t.tid FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(ws, cid, node, i)
+          CROSS JOIN LATERAL (SELECT ctid AS tid, node_id, state FROM pin_allocations WHERE workspace_id = k.ws AND cid = k.cid OFFSET 0) t
+          WHERE t.node_id = k.node AND t.state <> 'unpinning'
+            AND EXISTS (SELECT 1 FROM pins p WHERE p.workspace_id = k.ws AND p.cid = k.cid AND p.size IS NOT NULL OFFSET 0)) f
+        WHERE a.ctid = f.tid AND a.state <> 'unpinning'
+        RETURNING f.i::int AS i`, [chunk.map(k => k.workspace_id), chunk.map(k => k.cid), chunk.map(k => k.node_id), at], options)
+      for (const r of rows) written[i + r.i - 1] = true
+    }
+    return written
+  }
+
   async lockPinsOfKeys (keys: Array<Pick<PinRow, 'workspace_id' | 'cid'>>, options?: AbortOptions): Promise<PinRow[]> {
     if (keys.length === 0) return []
     // (workspace, cid) order, as upsertPins takes them: two writers never deadlock. Locked one index lookup at a time
