@@ -39,6 +39,16 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
     }
   }
 
+  /** `a` leading, `b` waiting behind it, on a fresh database. */
+  async function leaderAndFollower (): Promise<{ url: string, a: LeaderLease, b: LeaderLease }> {
+    const url = await postgres.createDatabase()
+    const a = lease(url, 'a')
+    await a.waitUntilLeader({ signal: AbortSignal.timeout(TAKEOVER) })
+    const b = lease(url, 'b')
+    await waitingOnLock(url, 'b')
+    return { url, a, b }
+  }
+
   it('gives the lease to one instance; another takes over when its session is terminated', async () => {
     const url = await postgres.createDatabase()
     const a = lease(url, 'a')
@@ -113,11 +123,7 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
   })
 
   it('holds back no vacuum while it waits: rows deleted meanwhile are removable', async () => {
-    const url = await postgres.createDatabase()
-    const a = lease(url, 'a')
-    await a.waitUntilLeader({ signal: AbortSignal.timeout(TAKEOVER) })
-    const b = lease(url, 'b')
-    await waitingOnLock(url, 'b')
+    const { url, b } = await leaderAndFollower()
     // a wait in the server (pg_advisory_lock) held its snapshot, and so the xmin horizon, as long as it waited
     const client = new pg.Client({ connectionString: url })
     await client.connect()
@@ -139,11 +145,7 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
   })
 
   it('stops waiting when stopped, and rejects a wait whose signal aborts', async () => {
-    const url = await postgres.createDatabase()
-    const a = lease(url, 'a')
-    await a.waitUntilLeader({ signal: AbortSignal.timeout(TAKEOVER) })
-    const b = lease(url, 'b')
-    await waitingOnLock(url, 'b')
+    const { url, a, b } = await leaderAndFollower()
     const controller = new AbortController()
     const waiting = b.waitUntilLeader({ signal: controller.signal })
     controller.abort()

@@ -40,6 +40,9 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
 
   const admin = sql
 
+  /** Whether one session of the database waits on a lock now. */
+  const aLockWaits = async (url: string): Promise<boolean> => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).length === 1
+
   async function seed (store: AsyncOrchestratorStore): Promise<string[]> {
     await store.insertWorkspace({ id: 'ws', name: 'ws', swarm_key: 'secret', key_version: 1, created_at: 1 })
     const ids = ['n0', 'n1', 'n2', 'n3']
@@ -141,7 +144,7 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
     const url = await postgres.createDatabase()
     const a = await createPostgresStore({ connectionString: url, maxConnections: 2 })
     const b = await createPostgresStore({ connectionString: url, maxConnections: 2 })
-    const waiting = async (): Promise<boolean> => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).length === 1
+    const waiting = async (): Promise<boolean> => await aLockWaits(url)
     const row = (nodeId: string) => ({ workspace_id: 'ws', cid: 'bafy', node_id: nodeId, state: 'pinning' as const, error: null, updated_at: 2 })
     try {
       await seed(a)
@@ -255,7 +258,7 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
     const url = await postgres.createDatabase()
     const a = await createPostgresStore({ connectionString: url, maxConnections: 2 })
     const b = await createPostgresStore({ connectionString: url, maxConnections: 2 })
-    const waiting = async (): Promise<boolean> => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).length === 1
+    const waiting = async (): Promise<boolean> => await aLockWaits(url)
     try {
       await seed(a)
       const db = a as unknown as BulkStoreOperations
