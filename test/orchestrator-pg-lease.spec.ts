@@ -1,11 +1,13 @@
 /**
  * The placement lease on a real PostgreSQL: one holder at a time, and a
  * waiting instance takes over within seconds when the holder's session ends,
- * whether it is terminated by the server or its process is killed -9.
+ * whether it is terminated by the server or its process is killed -9; a
+ * waiting instance does not hold back vacuum.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
+import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLeaderLease, leaseKey } from '../src/orchestrator/pg/postgres-lease.js'
 import { sql, usePostgres } from './helpers/postgres.js'
@@ -26,13 +28,25 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
     return l
   }
 
-  /** Resolves once `instanceId`'s connection waits on the lease (it is a follower, not just slow to connect). */
+  /** Resolves once `instanceId`'s connection tried the lease and did not get it (it is a follower, not just slow to connect). */
   async function waitingOnLock (url: string, instanceId: string): Promise<void> {
     const deadline = Date.now() + TAKEOVER
-    while ((await sql(url, "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [`otherthing:${instanceId}`])).length === 0) {
+    // the server shows the session's last statement: a try, and no lock of this session granted
+    while ((await sql(url, `SELECT 1 FROM pg_stat_activity a WHERE a.application_name = $1 AND a.query LIKE '%pg_try_advisory_lock%'
+      AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted)`, [`otherthing:${instanceId}`])).length === 0) {
       if (Date.now() > deadline) throw new Error(`${instanceId} never waited on the lease`)
       await new Promise(resolve => setTimeout(resolve, 20))
     }
+  }
+
+  /** `a` leading, `b` waiting behind it, on a fresh database. */
+  async function leaderAndFollower (): Promise<{ url: string, a: LeaderLease, b: LeaderLease }> {
+    const url = await postgres.createDatabase()
+    const a = lease(url, 'a')
+    await a.waitUntilLeader({ signal: AbortSignal.timeout(TAKEOVER) })
+    const b = lease(url, 'b')
+    await waitingOnLock(url, 'b')
+    return { url, a, b }
   }
 
   it('gives the lease to one instance; another takes over when its session is terminated', async () => {
@@ -108,12 +122,30 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
     expect(await next.holder()).toBe(next.instanceId)
   })
 
+  it('holds back no vacuum while it waits: rows deleted meanwhile are removable', async () => {
+    const { url, b } = await leaderAndFollower()
+    // a wait in the server (pg_advisory_lock) held its snapshot, and so the xmin horizon, as long as it waited
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      await client.query('CREATE TABLE churn (id int PRIMARY KEY, v int)')
+      await client.query('INSERT INTO churn SELECT g, 0 FROM generate_series(1, 200) g')
+      await client.query('UPDATE churn SET v = v + 1')
+      await waitingOnLock(url, 'b') // b tried again since (heartbeatMs 200) and still waits
+      const notices: string[] = []
+      client.on('notice', (n) => { notices.push(n.message ?? '') })
+      await client.query('VACUUM (VERBOSE) churn')
+      const line = notices.find(m => /dead but not yet removable/.test(m))
+      expect(line, notices.join('\n')).toBeDefined()
+      expect(Number(/(\d+) are dead but not yet removable/.exec(line ?? '')?.[1])).toBe(0)
+      expect(b.isLeader).toBe(false)
+    } finally {
+      await client.end()
+    }
+  })
+
   it('stops waiting when stopped, and rejects a wait whose signal aborts', async () => {
-    const url = await postgres.createDatabase()
-    const a = lease(url, 'a')
-    await a.waitUntilLeader({ signal: AbortSignal.timeout(TAKEOVER) })
-    const b = lease(url, 'b')
-    await waitingOnLock(url, 'b')
+    const { url, a, b } = await leaderAndFollower()
     const controller = new AbortController()
     const waiting = b.waitUntilLeader({ signal: controller.signal })
     controller.abort()

@@ -40,6 +40,9 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
 
   const admin = sql
 
+  /** Whether one session of the database waits on a lock now. */
+  const aLockWaits = async (url: string): Promise<boolean> => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).length === 1
+
   async function seed (store: AsyncOrchestratorStore): Promise<string[]> {
     await store.insertWorkspace({ id: 'ws', name: 'ws', swarm_key: 'secret', key_version: 1, created_at: 1 })
     const ids = ['n0', 'n1', 'n2', 'n3']
@@ -141,7 +144,7 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
     const url = await postgres.createDatabase()
     const a = await createPostgresStore({ connectionString: url, maxConnections: 2 })
     const b = await createPostgresStore({ connectionString: url, maxConnections: 2 })
-    const waiting = async (): Promise<boolean> => (await admin(url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).length === 1
+    const waiting = async (): Promise<boolean> => await aLockWaits(url)
     const row = (nodeId: string) => ({ workspace_id: 'ws', cid: 'bafy', node_id: nodeId, state: 'pinning' as const, error: null, updated_at: 2 })
     try {
       await seed(a)
@@ -218,6 +221,72 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
       await waiting
     } finally {
       await a.close()
+    }
+  })
+
+  it('confirms copies in one statement: only allocations that exist, are not unpinning, of a pin with a size', async () => {
+    const url = await postgres.createDatabase()
+    const a = await createPostgresStore({ connectionString: url, maxConnections: 2 })
+    try {
+      await seed(a)
+      const db = a as unknown as BulkStoreOperations
+      await a.upsertPin({ workspace_id: 'ws', cid: 'sized', name: null, size: 10, replication_min: 2, replication_max: 2, created_at: 1 })
+      await a.setAllocation('ws', 'sized', 'n0', 'pinning', null, 1)
+      await a.setAllocation('ws', 'sized', 'n1', 'failed', '{"code":"ERR_TIMEOUT"}', 1)
+      await a.setAllocation('ws', 'sized', 'n2', 'unpinning', null, 1)
+      await a.setAllocation('ws', 'bafy', 'n0', 'pinning', null, 1) // its pin has no size yet: the usual path records it
+      await a.setAllocation('ws', 'gone', 'n0', 'pinning', null, 1) // no pin
+      const keys = [['sized', 'n0'], ['sized', 'n1'], ['sized', 'n2'], ['sized', 'n3'], ['bafy', 'n0'], ['gone', 'n0'], ['sized', 'nobody']]
+        .map(([cid, node]) => ({ workspace_id: 'ws', cid, node_id: node }))
+      expect(await db.confirmAllocations(keys, 5)).toEqual([true, true, false, false, false, false, false])
+      const rows = await admin<{ cid: string, node_id: string, state: string, error: string | null, updated_at: number }>(url,
+        'SELECT cid, node_id, state, error, updated_at::int FROM pin_allocations ORDER BY cid, node_id')
+      expect(rows).toEqual([
+        { cid: 'bafy', node_id: 'n0', state: 'pinning', error: null, updated_at: 1 },
+        { cid: 'gone', node_id: 'n0', state: 'pinning', error: null, updated_at: 1 },
+        { cid: 'sized', node_id: 'n0', state: 'pinned', error: null, updated_at: 5 },
+        { cid: 'sized', node_id: 'n1', state: 'pinned', error: null, updated_at: 5 },
+        { cid: 'sized', node_id: 'n2', state: 'unpinning', error: null, updated_at: 1 }
+      ])
+      expect(await db.confirmAllocations([], 6)).toEqual([])
+    } finally {
+      await a.close()
+    }
+  })
+
+  it('confirms against writers on another connection: an unpinning written meanwhile stays, a row deleted meanwhile is not written back', async () => {
+    const url = await postgres.createDatabase()
+    const a = await createPostgresStore({ connectionString: url, maxConnections: 2 })
+    const b = await createPostgresStore({ connectionString: url, maxConnections: 2 })
+    const waiting = async (): Promise<boolean> => await aLockWaits(url)
+    try {
+      await seed(a)
+      const db = a as unknown as BulkStoreOperations
+      await a.upsertPin({ workspace_id: 'ws', cid: 'sized', name: null, size: 10, replication_min: 2, replication_max: 2, created_at: 1 })
+      await a.setAllocation('ws', 'sized', 'n0', 'pinning', null, 1)
+      await a.setAllocation('ws', 'sized', 'n1', 'pinning', null, 1)
+      // held open on b: n0's copy unpinned, n1's membership removed with its copies (as removeMember does)
+      let commit!: () => void
+      const gate = new Promise<void>(resolve => { commit = resolve })
+      let held!: () => void
+      const holding = new Promise<void>(resolve => { held = resolve })
+      const other = b.transaction(async tx => {
+        await tx.setAllocation('ws', 'sized', 'n0', 'unpinning', null, 2)
+        await tx.removeMember('ws', 'n1')
+        await tx.deleteAllocationsOfNode('n1', 'ws')
+        held()
+        await gate
+      })
+      await holding
+      const confirm = db.confirmAllocations([{ workspace_id: 'ws', cid: 'sized', node_id: 'n0' }, { workspace_id: 'ws', cid: 'sized', node_id: 'n1' }], 3)
+      await until(waiting, 'the confirmation to wait on the rows')
+      commit()
+      await other
+      expect(await confirm).toEqual([false, false])
+      expect(await a.listAllocationsOfPin('ws', 'sized')).toEqual([{ workspace_id: 'ws', cid: 'sized', node_id: 'n0', state: 'unpinning', error: null, updated_at: 2 }])
+    } finally {
+      await a.close()
+      await b.close()
     }
   })
 

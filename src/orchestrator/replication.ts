@@ -16,6 +16,8 @@ import type { TimerHandle } from './clock.js'
 
 /** Dirty workspaces are placed this long after the first was marked. */
 export const PLACEMENT_BATCH_MS = 20
+/** Pins asked for by other instances placed in one transaction at most. */
+const PLACE_KEYS_MAX = 500
 
 export class Replication {
   readonly #ctx: OrchestratorContext
@@ -80,9 +82,12 @@ export class Replication {
       }
       // PostgreSQL: the pins other instances asked for, of every workspace, in one transaction (a pin() on another
       // instance is one of these, so one transaction per workspace was five statements per pin across workspaces)
+      // at most PLACE_KEYS_MAX pins a transaction: a backlog (the leader busier than the pin() calls of the others)
+      // is several bounded transactions, not one holding every row, plan, event and message of it until it commits
       if (pins.length > 1 && hasBulk(this.#ctx.store)) {
+        const keys = pins.flatMap(([ws, cids]) => [...cids].map(cid => ({ workspace_id: ws, cid })))
         try {
-          await this.#placeKeys(pins.flatMap(([ws, cids]) => [...cids].map(cid => ({ workspace_id: ws, cid }))))
+          for (let i = 0; i < keys.length; i += PLACE_KEYS_MAX) await this.#placeKeys(keys.slice(i, i + PLACE_KEYS_MAX))
           return
         } catch (err) {
           this.#ctx.log.debug({ workspaces: pins.length, err: (err as Error).message }, 'grouped placement failed: one workspace at a time')

@@ -123,7 +123,8 @@ export class SessionHub {
   async #runBatch (frames: Frame[]): Promise<void> {
     const { ctx } = this.#parts
     if (ctx.closed || frames.length === 0) return
-    if (await this.#confirmOnly(frames)) return
+    frames = await this.#confirmOnly(frames)
+    if (frames.length === 0) return
     try {
       await ctx.tx(async t => {
         const bulk = hasBulk(t.db) ? t.db : undefined
@@ -160,33 +161,52 @@ export class SessionHub {
   }
 
   /**
-   * A batch of nothing but distinct confirmations (the pin phase's usual batch), on PostgreSQL: one transaction of
-   * one read and one write, no savepoint. `false` when the batch is not one, or when it failed (rolled back: the
-   * caller then handles it the usual way, each frame in its own savepoint).
+   * A batch of nothing but distinct confirmations (the pin phase's usual batch), on PostgreSQL: first ONE statement,
+   * outside any transaction, marks pinned the copies that were asked for (`confirmAllocations`: one round trip where a
+   * transaction was four); the rest (a copy nobody asked for, an unpinned pin, a size to record, a node no longer a
+   * member) in one transaction of one read and one write, no savepoint. Returns the frames still to handle the usual
+   * way, each in its own savepoint: the whole batch when it is not one of these, or the rest when their transaction
+   * failed (rolled back).
    */
-  async #confirmOnly (frames: Frame[]): Promise<boolean> {
+  async #confirmOnly (frames: Frame[]): Promise<Frame[]> {
     const { ctx } = this.#parts
-    if (!hasBulk(ctx.store)) return false
-    const list: Confirmation[] = []
+    const store = ctx.store
+    if (!hasBulk(store)) return frames
+    let list: Confirmation[] = []
     const keys = new Set<string>()
     for (const frame of frames) {
       const parsed = parseFrame(frame)
       const c = 'msg' in parsed ? this.#asConfirmation(frame, parsed.msg) : undefined
-      if (c == null) return false
+      if (c == null) return frames
       keys.add(`${c.msg.workspace_id}\0${c.cid}\0${c.nodeId}`)
       list.push(c)
     }
-    if (keys.size !== list.length) return false
+    if (keys.size !== list.length) return frames
+    let rest = frames
+    try {
+      const written = await store.confirmAllocations(list.map(c => ({ workspace_id: c.msg.workspace_id, cid: c.cid, node_id: c.nodeId })), ctx.clock.now())
+      // committed: the events of what it wrote go out now
+      for (let i = 0; i < list.length; i++) {
+        if (written[i]) ctx.emitNow({ type: 'allocation', workspaceId: list[i].msg.workspace_id, cid: list[i].cid, nodeId: list[i].nodeId, state: 'pinned' })
+      }
+      rest = frames.filter((_, i) => !written[i])
+      list = list.filter((_, i) => !written[i])
+    } catch (err) {
+      // one statement: nothing was written
+      if (ctx.closed) return []
+      ctx.log.warn({ frames: frames.length, err: (err as Error).message }, 'confirmations in one statement failed: in a transaction')
+    }
+    if (list.length === 0) return []
     try {
       await ctx.tx(async t => {
         if (!hasBulk(t.db)) throw new Error('the store has no multi-row statements')
         await onContentPinnedMany(this.#parts, t, t.db, list)
       })
-      return true
+      return []
     } catch (err) {
-      if (ctx.closed) return true
-      ctx.log.warn({ frames: frames.length, err: (err as Error).message }, 'grouped confirmations failed: one savepoint each')
-      return false
+      if (ctx.closed) return []
+      ctx.log.warn({ frames: rest.length, err: (err as Error).message }, 'grouped confirmations failed: one savepoint each')
+      return rest
     }
   }
 

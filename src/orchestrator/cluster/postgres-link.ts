@@ -4,7 +4,8 @@
  * (`pg/postgres-bus.ts`).
  *
  * - Placement and re-pinning run on the lease holder only; another instance
- *   that needs a placement broadcasts `placement:dirty` and the leader places.
+ *   that needs a placement broadcasts `placement:dirty` (a workspace) or
+ *   `placement:pins` (the pins of any workspaces) and the leader places.
  *   A new leader places every workspace once it holds the lease.
  * - A message for a node held by another instance goes through the bus;
  *   a node that authenticates here takes its session over (the old instance
@@ -120,21 +121,30 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
   let hintTimer: ReturnType<typeof setTimeout> | undefined
   const sendHints = (): void => {
     hintTimer = undefined
+    // the pins of every workspace in as few NOTIFYs as fit (one per ~6 kB, not one per workspace): blocks of
+    // "ws\ncid\ncid..." joined by an empty line, on the topic placement:pins
+    let data = ''
+    const flush = (): void => {
+      if (data !== '') background('asking the leader to place', bus.broadcast('placement:pins', data))
+      data = ''
+    }
     for (const [ws, cids] of hints) {
       if (cids == null) {
         background('asking the leader to place', bus.broadcast('placement:dirty', ws))
         continue
       }
-      let data = ws
+      let block = ''
       for (const cid of cids) {
-        if (data.length + cid.length + 1 > HINT_BYTES && data !== ws) {
-          background('asking the leader to place', bus.broadcast('placement:dirty', data))
-          data = ws
+        if (data.length + block.length + ws.length + cid.length + 3 > HINT_BYTES) {
+          if (block !== '') data += `${data === '' ? '' : '\n\n'}${ws}${block}`
+          block = ''
+          flush()
         }
-        data += `\n${cid}`
+        block += `\n${cid}`
       }
-      background('asking the leader to place', bus.broadcast('placement:dirty', data))
+      if (block !== '') data += `${data === '' ? '' : '\n\n'}${ws}${block}`
     }
+    flush()
     hints.clear()
   }
 
@@ -249,12 +259,15 @@ export async function startClusterLink (init: ClusterLinkInit): Promise<StartedL
     const { topic, data, from } = (evt as CustomEvent<BroadcastDetail>).detail
     if (core == null || data == null) return
     const c = core
-    if (topic === 'placement:dirty') {
+    if (topic === 'placement:dirty' || topic === 'placement:pins') {
       // the view of the other instances' nodes is at most `refreshMs` old: no read here (one hint per pin call)
       if (!lease.isLeader) return
-      const [ws, ...cids] = data.split('\n')
-      if (cids.length > 0) for (const cid of cids) c.replication.schedulePin(ws, cid)
-      else c.replication.schedule(ws)
+      // placement:dirty is one workspace (and its cids, from an instance before placement:pins); placement:pins blocks of them
+      for (const block of topic === 'placement:pins' ? data.split('\n\n') : [data]) {
+        const [ws, ...cids] = block.split('\n')
+        if (cids.length > 0) for (const cid of cids) c.replication.schedulePin(ws, cid)
+        else if (topic === 'placement:dirty') c.replication.schedule(ws)
+      }
     } else if (topic === 'members') {
       // our own change is in our state already: a reload here could land after a later change
       // of ours and put back the members it read before that one

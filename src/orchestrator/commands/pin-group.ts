@@ -8,11 +8,16 @@
  * still place it once. When the group's transaction fails (a workspace that
  * does not exist, a lock timeout), every call of it runs again on its own,
  * so one bad call fails alone with its own typed error.
+ *
+ * An instance that does not lead places nothing itself, so for the pins a
+ * group inserts there is nothing to read or place under the lock: there the
+ * group is first one upsert statement on its own (no BEGIN / COMMIT), and
+ * only the calls whose pin existed before go through the transaction.
  */
 import { pinStatusOf } from '../views.js'
 import { AllocationBatch } from '../replication.js'
 import { hasBulk } from '../store/types.js'
-import type { AllocationRow, PinRow } from '../store/types.js'
+import type { AllocationRow, PinRow, StoredPin } from '../store/types.js'
 import type { PinStatus } from '../types.js'
 import type { OrchestratorParts, PinCall, PinWriter } from './parts.js'
 
@@ -64,9 +69,47 @@ export class PinGroup implements PinWriter {
         }
       }
       this.#queue = later
-      await this.#write(group)
+      const again = await this.#writeNew(group)
+      if (again.length > 0) await this.#write(again)
     }
     this.#running = false
+  }
+
+  /**
+   * On an instance that does not lead (it places nothing itself: it asks the leader), the group's upsert alone, ONE
+   * statement outside a transaction (one round trip where the transaction was three): the pins it inserted are
+   * done, with no allocations yet, and the leader is asked to place them. Returns the calls whose pin existed
+   * before (a pin() again: failed copies to retry, allocations to answer with), for the transaction of
+   * {@link #write}; the whole group when this instance leads, or when the statement failed (nothing written).
+   */
+  async #writeNew (group: Waiting[]): Promise<Waiting[]> {
+    const { ctx, replication } = this.#parts
+    const store = ctx.store
+    if (ctx.link.isLeader() || !hasBulk(store)) return group
+    let stored: StoredPin[]
+    try {
+      stored = await store.upsertPins(pinRows(group, ctx.clock.now()))
+    } catch (err) {
+      ctx.log.debug({ calls: group.length, err: (err as Error).message }, 'pin upsert failed: in a transaction')
+      return group
+    }
+    const fresh: Array<{ call: Waiting, row: PinRow }> = []
+    const again: Waiting[] = []
+    for (let i = 0; i < group.length; i++) {
+      if (stored[i].inserted) fresh.push({ call: group[i], row: stored[i].row })
+      else again.push(group[i])
+    }
+    for (const { call } of fresh) {
+      ctx.emitNow({ type: 'pin:added', workspaceId: call.workspaceId, cid: call.cid })
+      replication.schedulePin(call.workspaceId, call.cid)
+    }
+    try {
+      const online = await ctx.link.onlineNodes()
+      for (const { call, row } of fresh) call.resolve(pinStatusOf(ctx, row, [], online))
+    } catch (err) {
+      for (const { call } of fresh) call.reject(err)
+    }
+    return again
   }
 
   async #write (group: Waiting[]): Promise<void> {
@@ -76,10 +119,7 @@ export class PinGroup implements PinWriter {
       answers = await ctx.tx(async t => {
         const db = t.db
         if (!hasBulk(db)) throw new Error('the store has no multi-row statements')
-        const now = ctx.clock.now()
-        const stored = await db.upsertPins(group.map(c => ({
-          workspace_id: c.workspaceId, cid: c.cid, name: c.request.name ?? null, size: c.request.size ?? null, replication_min: c.min, replication_max: c.max, created_at: now
-        })))
+        const stored = await db.upsertPins(pinRows(group, ctx.clock.now()))
         const byPin = new Map<string, AllocationRow[]>()
         // a pin this statement inserted has no allocations yet (they reference its row, which no one else sees before the commit)
         const known = group.filter((c, i) => !stored[i].inserted).map(c => ({ workspace_id: c.workspaceId, cid: c.cid }))
@@ -136,4 +176,11 @@ export class PinGroup implements PinWriter {
       for (const w of group) w.reject(err)
     }
   }
+}
+
+/** The pin rows of a group's calls, as an upsert writes them. */
+function pinRows (group: PinCall[], now: number): PinRow[] {
+  return group.map(c => ({
+    workspace_id: c.workspaceId, cid: c.cid, name: c.request.name ?? null, size: c.request.size ?? null, replication_min: c.min, replication_max: c.max, created_at: now
+  }))
 }

@@ -2,8 +2,16 @@
  * "Placement and re-pinning run on exactly one orchestrator instance at a
  * time": a PostgreSQL session-level advisory lock held on a dedicated
  * connection. The instance whose connection holds the lock is the leader;
- * the others wait in `pg_advisory_lock()` on their own connection, so the
- * server hands the lock to one of them the moment the leader's session ends.
+ * the others try to take it (`pg_try_advisory_lock()`) on their own
+ * connection every `heartbeatMs`, so one of them has it at most that long
+ * after the leader's session ends.
+ *
+ * Why not wait in the server (`pg_advisory_lock()`)? A statement that waits
+ * holds its snapshot for as long as it waits, and with it the database's
+ * xmin horizon: while a follower waited (that is, for the leader's whole
+ * life) no vacuum could remove any row deleted or updated since, and every
+ * index scan of a busy table (the bus's `cluster_messages`, `pin_allocations`)
+ * walked all the dead versions. A follower's session is idle between tries.
  *
  * When does a leader's session end? At once when its process dies (kill -9:
  * the kernel closes the socket), when it is terminated
@@ -32,7 +40,8 @@ export interface LeaderLeaseInit {
    */
   name?: string
   /**
-   * How often the leader checks its connection, and the follower's pause before it reconnects after an error.
+   * How often the leader checks its connection, a follower tries to take the lease, and the pause before a
+   * reconnect after an error.
    * @default 1000
    */
   heartbeatMs?: number
@@ -174,6 +183,16 @@ class AdvisoryLease extends EventTarget implements LeaderLease {
     this.#wake = undefined
   }
 
+  /** One try at the lock: `true` when this session holds it now. (A per-query timeout: pg reads config.query_timeout; @types/pg lacks it.) */
+  async #tryLock (client: pg.Client): Promise<boolean> {
+    const res = await client.query<{ ok: boolean }>({
+      text: 'SELECT pg_try_advisory_lock($1, $2) AS ok',
+      values: [LEASE_NAMESPACE, this.#key],
+      query_timeout: Math.max(1000, this.#heartbeatMs * 3)
+    } as pg.QueryConfig)
+    return res.rows[0]?.ok === true
+  }
+
   async #run (): Promise<void> {
     while (this.#running) {
       const client = new pg.Client({
@@ -181,10 +200,8 @@ class AdvisoryLease extends EventTarget implements LeaderLease {
         application_name: APP_PREFIX + this.instanceId,
         keepAlive: true,
         keepAliveInitialDelayMillis: this.#heartbeatMs,
-        // the server gives up on a vanished leader after about idle + interval * count seconds;
-        // client_connection_check_interval (PostgreSQL 14+) makes a follower's abandoned wait end, not linger until it gets the lock
-        options: '-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 -c statement_timeout=0 -c lock_timeout=0 ' +
-          `-c client_connection_check_interval=${Math.max(100, Math.floor(this.#heartbeatMs))}`
+        // the server gives up on a vanished leader after about idle + interval * count seconds
+        options: '-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 -c statement_timeout=0 -c lock_timeout=0'
       })
       let lost: Error | undefined
       client.on('error', (err) => { lost = err })
@@ -192,14 +209,13 @@ class AdvisoryLease extends EventTarget implements LeaderLease {
       try {
         await client.connect()
         if (!this.#running) break
-        // waits in the server until the current holder's session ends
-        await client.query('SELECT pg_advisory_lock($1, $2)', [LEASE_NAMESPACE, this.#key])
-        if (!this.#running) break
-        this.#setLeader(true)
-        while (this.#running && lost == null) {
+        // a try every heartbeat, the session idle in between (a wait in the server would hold back vacuum: see the header)
+        let held = false
+        while (this.#running && lost == null && !(held = await this.#tryLock(client))) await this.#pause(this.#heartbeatMs)
+        if (held) this.#setLeader(true)
+        while (held && this.#running && lost == null) {
           await this.#pause(this.#heartbeatMs)
           if (!this.#running) break
-          // per-query timeout (pg reads config.query_timeout; @types/pg lacks it): not on the client, where it would end the follower's wait
           await client.query({ text: 'SELECT 1', query_timeout: Math.max(1000, this.#heartbeatMs * 3) } as pg.QueryConfig)
         }
       } catch (err) {

@@ -11,6 +11,7 @@ import { decryptSwarmKey, encryptSwarmKey, isEncryptedKey } from '../store/key-e
 import type { KeyEncryptionKey } from '../store/key-encryption.js'
 import type { AllocationRow, AllocationState, AsyncStoreOperations, NodeRow, PeerRow, PinRow, WorkspaceRow } from '../store/async-store.js'
 import { lastRowOfEachKey } from '../store/types.js'
+import { CONFIRM_ALLOCATIONS, READ_CONFIRMATIONS } from './keyed-statements.js'
 import type { BulkStoreOperations, ConfirmationRow, StoredPin } from '../store/types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -326,7 +327,7 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
     const out: AllocationRow[] = []
     for (let i = 0; i < keys.length; i += BULK_ROWS) {
       const chunk = keys.slice(i, i + BULK_ROWS)
-      // one index lookup per key, whatever the statistics say (LATERAL, see readConfirmations)
+      // one index lookup per key, whatever the statistics say (LATERAL, see keyed-statements.ts)
       out.push(...await this.#rows<AllocationRow>('listAllocationsOfKeys', `SELECT a.* FROM unnest($1::text[], $2::text[]) AS k(ws, cid)
         CROSS JOIN LATERAL (SELECT * FROM pin_allocations WHERE workspace_id = k.ws AND cid = k.cid OFFSET 0) a`, [chunk.map(k => k.workspace_id), chunk.map(k => k.cid)], options))
     }
@@ -337,18 +338,7 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
     const out: ConfirmationRow[] = []
     for (let i = 0; i < keys.length; i += BULK_ROWS) {
       const chunk = keys.slice(i, i + BULK_ROWS)
-      // the membership row held FOR SHARE until the commit (a removeMember waits), as isMember does, in the same statement.
-      // The pin and the allocation looked up per key through LATERAL ... LIMIT 1 (a nested loop of index lookups in
-      // any plan): as plain joins, the generic plan of this prepared statement, made while the tables were nearly
-      // empty and not analysed yet, hashed the keys over a sequential scan of pins and pin_allocations (670 buffers
-      // and ~7 ms per call at 20,000 allocations in the bench, 0.3 ms with the lookups), and kept that plan for good
-      const rows = await this.#rows<ConfirmationResult>('readConfirmations', `SELECT f.i::int AS i,
-          EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = f.ws AND m.node_id = f.node FOR SHARE) AS member,
-          p.cid AS pin_cid, p.name, p.size, p.replication_min, p.replication_max, p.created_at, a.state
-        FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS f(ws, cid, node, i)
-        LEFT JOIN LATERAL (SELECT * FROM pins WHERE workspace_id = f.ws AND cid = f.cid LIMIT 1) p ON true
-        LEFT JOIN LATERAL (SELECT state FROM pin_allocations WHERE workspace_id = f.ws AND cid = f.cid AND node_id = f.node LIMIT 1) a ON true
-        ORDER BY f.i`, [chunk.map(k => k.workspace_id), chunk.map(k => k.cid), chunk.map(k => k.node_id)], options)
+      const rows = await this.#rows<ConfirmationResult>('readConfirmations', READ_CONFIRMATIONS, [chunk.map(k => k.workspace_id), chunk.map(k => k.cid), chunk.map(k => k.node_id)], options)
       for (const r of rows) {
         const k = chunk[r.i - 1]
         out.push({
@@ -361,10 +351,20 @@ export class PostgresOperations implements AsyncStoreOperations, BulkStoreOperat
     return out
   }
 
+  async confirmAllocations (keys: Array<Pick<AllocationRow, 'workspace_id' | 'cid' | 'node_id'>>, at: number, options?: AbortOptions): Promise<boolean[]> {
+    const written = keys.map(() => false)
+    for (let i = 0; i < keys.length; i += BULK_ROWS) {
+      const chunk = keys.slice(i, i + BULK_ROWS)
+      const rows = await this.#rows<{ i: number }>('confirmAllocations', CONFIRM_ALLOCATIONS, [chunk.map(k => k.workspace_id), chunk.map(k => k.cid), chunk.map(k => k.node_id), at], options)
+      for (const r of rows) written[i + r.i - 1] = true
+    }
+    return written
+  }
+
   async lockPinsOfKeys (keys: Array<Pick<PinRow, 'workspace_id' | 'cid'>>, options?: AbortOptions): Promise<PinRow[]> {
     if (keys.length === 0) return []
     // (workspace, cid) order, as upsertPins takes them: two writers never deadlock. Locked one index lookup at a time
-    // in the order of the sorted keys (LATERAL, see readConfirmations)
+    // in the order of the sorted keys (LATERAL, see keyed-statements.ts)
     const sorted = [...keys].sort(byKey)
     return await this.#rows('lockPinsOfKeys', `SELECT p.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(ws, cid, i)
       CROSS JOIN LATERAL (SELECT * FROM pins WHERE workspace_id = k.ws AND cid = k.cid FOR UPDATE) p

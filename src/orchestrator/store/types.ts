@@ -163,6 +163,14 @@ export interface BulkStoreOperations {
   /** For each (workspace, cid, node): membership (held FOR SHARE), the pin, the node's allocation state; in the order given. */
   readConfirmations(keys: Array<Pick<AllocationRow, 'workspace_id' | 'cid' | 'node_id'>>): Promise<ConfirmationRow[]>
   /**
+   * A node's `content_pinned` of copies it was asked for, in one statement (outside a transaction: one round trip):
+   * marks `pinned` each (workspace, cid, node) whose allocation exists and is not `unpinning`, and whose pin exists
+   * with a known size. Returns, in the order given, whether each was written; the others (no allocation, an
+   * `unpinning` one, no pin, a size to record, not a member) are left as they were, for the caller's usual path.
+   * Distinct keys.
+   */
+  confirmAllocations(keys: Array<Pick<AllocationRow, 'workspace_id' | 'cid' | 'node_id'>>, at: number): Promise<boolean[]>
+  /**
    * `upsertPeer` when the node is a member of the workspace, checked in the
    * same statement (its membership row held FOR SHARE until the transaction
    * ends); `false` (nothing written) when it is not.
