@@ -16,13 +16,13 @@ import { setMaxListeners } from 'node:events'
 import fs from 'node:fs'
 import * as dagPb from '@ipld/dag-pb'
 import { logger } from '@libp2p/logger'
-import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
-import { InvalidArgumentError, StorageError } from '../../errors.js'
 import { awaitedLater } from '../../util/promise.js'
+import { decodeFileNode } from './file-node.js'
 import { leafWorkers } from './leaf-worker.js'
 import { fsCall, writeAt, writeToFile } from './write-file.js'
 import type { BlockReader } from './block-reader.js'
+import type { FileNode } from './file-node.js'
 import type { LeafJob, LeafResult, LeafWorkers } from './leaf-worker.js'
 import type { WriteFileOptions } from './write-file.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -48,15 +48,6 @@ const MAX_BATCH_LEAVES = 64
 const WRITE_BATCHES_AHEAD = 4
 /** The same when handed back: a buffer in flight across scavenges is promoted, and freed only by a full GC. */
 const READ_BATCHES_AHEAD = 2
-
-export interface FileNode {
-  /** File bytes held in this node itself (before its children). */
-  data?: Uint8Array
-  /** Children in file order with the file bytes under each, and the bytes of its DAG (the link's Tsize). */
-  children: Array<{ cid: CID, size: number, dagSize?: number }>
-  /** File bytes under this node. */
-  size: number
-}
 
 export interface ContentOptions extends AbortOptions {
   /** @default 0 */
@@ -92,28 +83,6 @@ export interface ResolveFileOptions extends AbortOptions {
    * @default true
    */
   leafWorkers?: boolean
-}
-
-/** Decodes a file block. @throws {InvalidArgumentError} when it is not a UnixFS file or raw block */
-export function decodeFileNode (cid: CID, bytes: Uint8Array): FileNode {
-  if (cid.code === raw.code) return { data: bytes, children: [], size: bytes.byteLength }
-  if (cid.code !== dagPb.code) throw new InvalidArgumentError(`${cid} is not a file (codec 0x${cid.code.toString(16)})`)
-  const node = dagPb.decode(bytes)
-  if (node.Data == null) throw new InvalidArgumentError(`${cid} is not a UnixFS file`)
-  let unixfs: UnixFS
-  try {
-    unixfs = UnixFS.unmarshal(node.Data)
-  } catch (err) {
-    throw new InvalidArgumentError(`${cid} is not a UnixFS file`, { cause: err })
-  }
-  if (unixfs.type !== 'file' && unixfs.type !== 'raw') throw new InvalidArgumentError(`${cid} is not a file (${unixfs.type})`)
-  if (node.Links.length !== unixfs.blockSizes.length) throw new StorageError(`${cid}: inconsistent block sizes and links`)
-  const data = unixfs.data != null && unixfs.data.byteLength > 0 ? unixfs.data : undefined
-  return {
-    data,
-    children: node.Links.map((l, i) => ({ cid: l.Hash, size: Number(unixfs.blockSizes[i]), dagSize: l.Tsize })),
-    size: Number(unixfs.fileSize())
-  }
 }
 
 /** Reads the root of a file. @throws {InvalidArgumentError} when `cid` is not a file */
@@ -323,6 +292,7 @@ async function * inOrder (plan: Plan, planned: AsyncGenerator<Planned>): AsyncGe
   let done = false
   try {
     for (;;) {
+      plan.signal.throwIfAborted()
       // pull (and so send) batches until the window is full, unless bytes of this thread come first
       while (!done && batches < plan.window && (ahead.length === 0 || ahead[0].batch != null)) {
         const next = await planned.next()
