@@ -8,19 +8,21 @@
  * against their CID and written at their offset (`writeTo`) or handed back in one buffer per
  * batch (`content`). A leaf a worker cannot take, and every inner node, is read through the
  * reader on the main thread. Memory stays flat: a few blocks per tree level, at most
- * `BATCHES_AHEAD` batches in flight.
+ * `WRITE_BATCHES_AHEAD` / `READ_BATCHES_AHEAD` batches in flight for the whole file (one window
+ * over the tree, not one per node: a window per inner node drained at the end of each of them,
+ * the workers idle while the next node's first batches were sent; 6 times in a 256 MiB file).
  */
 import { setMaxListeners } from 'node:events'
 import fs from 'node:fs'
 import * as dagPb from '@ipld/dag-pb'
 import { logger } from '@libp2p/logger'
-import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
-import { InvalidArgumentError, StorageError } from '../../errors.js'
 import { awaitedLater } from '../../util/promise.js'
+import { decodeFileNode } from './file-node.js'
 import { leafWorkers } from './leaf-worker.js'
 import { fsCall, writeAt, writeToFile } from './write-file.js'
 import type { BlockReader } from './block-reader.js'
+import type { FileNode } from './file-node.js'
 import type { LeafJob, LeafResult, LeafWorkers } from './leaf-worker.js'
 import type { WriteFileOptions } from './write-file.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -42,19 +44,10 @@ const MAX_LEAF_BYTES = 4 * 1024 * 1024
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024
 const READ_BATCH_BYTES = 1024 * 1024
 const MAX_BATCH_LEAVES = 64
-/** Batches of leaves in flight per tree level when written there (two per worker: one runs, one waits). */
+/** Batches of leaves in flight when written there (two per worker: one runs, one waits). */
 const WRITE_BATCHES_AHEAD = 4
 /** The same when handed back: a buffer in flight across scavenges is promoted, and freed only by a full GC. */
 const READ_BATCHES_AHEAD = 2
-
-export interface FileNode {
-  /** File bytes held in this node itself (before its children). */
-  data?: Uint8Array
-  /** Children in file order with the file bytes under each, and the bytes of its DAG (the link's Tsize). */
-  children: Array<{ cid: CID, size: number, dagSize?: number }>
-  /** File bytes under this node. */
-  size: number
-}
 
 export interface ContentOptions extends AbortOptions {
   /** @default 0 */
@@ -92,28 +85,6 @@ export interface ResolveFileOptions extends AbortOptions {
   leafWorkers?: boolean
 }
 
-/** Decodes a file block. @throws {InvalidArgumentError} when it is not a UnixFS file or raw block */
-export function decodeFileNode (cid: CID, bytes: Uint8Array): FileNode {
-  if (cid.code === raw.code) return { data: bytes, children: [], size: bytes.byteLength }
-  if (cid.code !== dagPb.code) throw new InvalidArgumentError(`${cid} is not a file (codec 0x${cid.code.toString(16)})`)
-  const node = dagPb.decode(bytes)
-  if (node.Data == null) throw new InvalidArgumentError(`${cid} is not a UnixFS file`)
-  let unixfs: UnixFS
-  try {
-    unixfs = UnixFS.unmarshal(node.Data)
-  } catch (err) {
-    throw new InvalidArgumentError(`${cid} is not a UnixFS file`, { cause: err })
-  }
-  if (unixfs.type !== 'file' && unixfs.type !== 'raw') throw new InvalidArgumentError(`${cid} is not a file (${unixfs.type})`)
-  if (node.Links.length !== unixfs.blockSizes.length) throw new StorageError(`${cid}: inconsistent block sizes and links`)
-  const data = unixfs.data != null && unixfs.data.byteLength > 0 ? unixfs.data : undefined
-  return {
-    data,
-    children: node.Links.map((l, i) => ({ cid: l.Hash, size: Number(unixfs.blockSizes[i]), dagSize: l.Tsize })),
-    size: Number(unixfs.fileSize())
-  }
-}
-
 /** Reads the root of a file. @throws {InvalidArgumentError} when `cid` is not a file */
 export async function resolveFile (cid: CID, reader: BlockReader, options: ResolveFileOptions = {}): Promise<UnixfsFile> {
   const wantWorkers = options.leafWorkers !== false && reader.localFile != null
@@ -140,61 +111,75 @@ interface Walk {
   workers?: LeafWorkers
 }
 
-/** Some file bytes at `pos` (of the output): here, or written by a leaf worker. */
-type Piece = { pos: number, bytes: Uint8Array, written?: undefined } | { pos: number, written: number, bytes?: undefined }
+/** Some file bytes at `pos` (of the output). */
+interface Piece { pos: number, bytes: Uint8Array }
 
 async function * streamFile (root: FileNode, walk: Walk, options: ContentOptions): AsyncGenerator<Uint8Array> {
-  for await (const piece of pieces(root, walk, options)) {
-    if (piece.bytes != null) yield piece.bytes
+  const plan = planner(root, walk, options)
+  try {
+    for await (const piece of inOrder(plan, plan.root())) yield piece.bytes
+  } finally {
+    plan.close()
   }
 }
 
 async function writeFile (root: FileNode, walk: Walk, path: string, options: Pick<WriteFileOptions, 'signal' | 'onProgress' | 'flags'>): Promise<number> {
   options.signal?.throwIfAborted()
   const fd = await fsCall<number>(cb => { fs.open(path, options.flags ?? 'wx', 0o666, cb) })
-  let total = 0
+  const plan = planner(root, walk, { signal: options.signal }, fd)
   try {
-    for await (const piece of pieces(root, walk, { signal: options.signal }, fd)) {
-      if (piece.bytes != null) {
-        await writeAt(fd, piece.bytes, piece.pos)
-        total += piece.bytes.byteLength
-      } else {
-        total += piece.written
-      }
+    let total = 0
+    await inAnyOrder(plan, plan.root(), fd, (bytes) => {
+      total += bytes
       options.onProgress?.(total)
-    }
+    })
     options.signal?.throwIfAborted()
     return total
   } finally {
-    // every leaf batch has settled here (pieces() waits for them): no worker writes to fd any more
+    plan.close()
+    // every leaf batch has settled here (inAnyOrder waits for them): no worker writes to fd any more
     await fsCall<void>(cb => { fs.close(fd, (err) => { cb(err, undefined) }) })
   }
 }
 
 interface Wanted { cid: CID, offset: number, size: number, dagSize?: number }
-type Task =
-  | { kind: 'node', child: Wanted, p: Promise<Uint8Array> }
-  | { kind: 'leaves', jobs: Array<{ job: LeafJob, child: Wanted }>, p: Promise<LeafResult> }
+interface Batch { jobs: Array<{ job: LeafJob, child: Wanted }>, p: Promise<LeafResult> }
+/** What the walk gives, in file order: bytes read here, or a batch of leaves sent to a worker. */
+type Planned = { piece: Piece, batch?: undefined } | { batch: Batch, piece?: undefined }
+
+interface Plan {
+  /** The planned pieces of the whole range, in file order; a batch is sent when it is pulled. */
+  root(): AsyncGenerator<Planned>
+  /** The same for a node at `nodeStart` of the file (a leaf a worker could not take, read here). */
+  node(node: FileNode, nodeStart: number): AsyncGenerator<Planned>
+  /** A batch's leaves sent again (the rest after one read here). */
+  resubmit(jobs: Array<{ job: LeafJob, child: Wanted }>): Batch
+  /** Reads a leaf a worker stopped at through the reader, decoded. */
+  readStuck(child: Wanted, block: number): Promise<FileNode>
+  /** Batches in flight at most (sent and not yet consumed). */
+  readonly window: number
+  readonly signal: AbortSignal
+  /** Cancels the reads in flight (the consumer stopped or is done). */
+  close(): void
+}
 
 /**
- * The file's bytes in [offset, offset + length) as pieces in order; with `fd`, the leaf
- * workers write theirs into it (pieces of `written` bytes), otherwise they hand them back.
+ * The walk of the file's bytes in [offset, offset + length): its nodes read ahead (at most
+ * `readAhead` a level), its leaves in batches for the workers (with `fd` they write theirs
+ * into it, otherwise they hand them back). It does not wait for the batches it sends: the
+ * consumer does, with one window of batches in flight for the whole tree, so the next inner
+ * node's leaves are on their way while the last ones of the node before are still being read.
  */
-async function * pieces (root: FileNode, walk: Walk, options: ContentOptions, fd?: number): AsyncGenerator<Piece> {
+function planner (root: FileNode, walk: Walk, options: ContentOptions, fd?: number): Plan {
   const { reader, readAhead, workers } = walk
   const start = Math.min(options.offset ?? 0, root.size)
   const end = options.length == null ? root.size : Math.min(root.size, start + options.length)
-  if (end <= start) return
   // reads still in flight are cancelled when the consumer stops early
   const controller = new AbortController()
   const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
   // every read in flight listens to it
   setMaxListeners(Infinity, signal)
-  try {
-    yield * emit(root, 0)
-  } finally {
-    controller.abort()
-  }
+  const batchBytes = fd != null ? WRITE_BATCH_BYTES : READ_BATCH_BYTES
 
   /** A leaf the workers can take, or undefined. */
   function leafJob (child: Wanted): LeafJob | undefined {
@@ -212,105 +197,185 @@ async function * pieces (root: FileNode, walk: Walk, options: ContentOptions, fd
     return { file: reader.localFile(cid), digest, pb, block, size: child.size, skip, take, pos: child.offset + skip - start }
   }
 
-  async function submit (jobs: LeafJob[]): Promise<LeafResult> {
+  function resubmit (jobs: Array<{ job: LeafJob, child: Wanted }>): Batch {
     const w = workers as LeafWorkers
-    return fd != null ? w.write(fd, jobs) : w.read(jobs)
+    const leaves = jobs.map(j => j.job)
+    const p = fd != null ? w.write(fd, leaves) : w.read(leaves)
+    awaitedLater(p) // awaited by the consumer
+    return { jobs, p }
   }
 
-  /** The pieces of a batch's result; the leaf it stopped at read here, the rest sent again. */
-  async function * finish (jobs: Array<{ job: LeafJob, child: Wanted }>, r: LeafResult): AsyncGenerator<Piece> {
-    if (r.error != null) {
-      const err: NodeJS.ErrnoException = new Error(r.message ?? r.error)
-      err.code = r.error
-      throw err
-    }
-    if (fd != null) {
-      let written = 0
-      for (let i = 0; i < r.done; i++) written += jobs[i].job.take
-      if (written > 0) yield { pos: jobs[0].job.pos, written }
-    } else if (r.out != null && r.slices != null) {
-      for (let i = 0; i < r.done; i++) {
-        const [s, e] = [r.slices[2 * i], r.slices[2 * i + 1]]
-        if (e > s) yield { pos: jobs[i].job.pos, bytes: new Uint8Array(r.out, s, e - s) }
-      }
-    }
-    if (r.done >= jobs.length) return
-    const stuck = jobs[r.done]
-    log('leaf %c read on the main thread: %s', stuck.child.cid, r.why)
-    const bytes = await reader.get(stuck.child.cid, { signal, expectedSize: stuck.job.block })
-    yield * emit(decodeFileNode(stuck.child.cid, bytes), stuck.child.offset)
-    const rest = jobs.slice(r.done + 1)
-    if (rest.length === 0) return
-    signal.throwIfAborted()
-    yield * finish(rest, await submit(rest.map(j => j.job)))
-  }
-
-  async function * emit (node: FileNode, nodeStart: number): AsyncGenerator<Piece> {
+  async function * node (n: FileNode, nodeStart: number): AsyncGenerator<Planned> {
     let pos = nodeStart
-    if (node.data != null) {
+    if (n.data != null) {
       const from = Math.max(start, pos)
-      const to = Math.min(end, pos + node.data.byteLength)
-      if (to > from) yield { pos: from - start, bytes: node.data.subarray(from - pos, to - pos) }
-      pos += node.data.byteLength
+      const to = Math.min(end, pos + n.data.byteLength)
+      if (to > from) yield { piece: { pos: from - start, bytes: n.data.subarray(from - pos, to - pos) } }
+      pos += n.data.byteLength
     }
     const wanted: Wanted[] = []
-    for (const child of node.children) {
+    for (const child of n.children) {
       if (child.size > 0 && pos < end && pos + child.size > start) wanted.push({ cid: child.cid, offset: pos, size: child.size, dagSize: child.dagSize })
       pos += child.size
     }
     const jobs = wanted.map(leafJob)
-    const pending: Task[] = []
-    let nodes = 0
-    let batches = 0
-    let next = 0
-    const fill = (): void => {
-      while (next < wanted.length) {
-        if (jobs[next] == null) {
-          if (nodes >= readAhead) return
-          const child = wanted[next++]
-          const leafLike = child.dagSize != null && child.dagSize >= child.size && child.dagSize - child.size <= LEAF_OVERHEAD
-          const p = reader.get(child.cid, { signal, expectedSize: leafLike ? child.dagSize : undefined })
-          awaitedLater(p) // awaited in order below
-          pending.push({ kind: 'node', child, p })
-          nodes++
-        } else {
-          if (batches >= (fd != null ? WRITE_BATCHES_AHEAD : READ_BATCHES_AHEAD)) return
-          const batch: Array<{ job: LeafJob, child: Wanted }> = []
-          let bytes = 0
-          const batchBytes = fd != null ? WRITE_BATCH_BYTES : READ_BATCH_BYTES
-          while (next < wanted.length && jobs[next] != null && bytes < batchBytes && batch.length < MAX_BATCH_LEAVES) {
-            const job = jobs[next] as LeafJob
-            batch.push({ job, child: wanted[next++] })
-            bytes += job.block
-          }
-          const p = submit(batch.map(b => b.job))
-          awaitedLater(p)
-          pending.push({ kind: 'leaves', jobs: batch, p })
-          batches++
-        }
+    // the children read here (not leaves for the workers), in order, `readAhead` at most in flight
+    const reads: Array<Promise<Uint8Array>> = []
+    let readNext = 0
+    const readAheadFrom = (i: number): void => {
+      readNext = Math.max(readNext, i)
+      while (reads.length < readAhead && readNext < wanted.length) {
+        const at = readNext++
+        if (jobs[at] != null) continue
+        const child = wanted[at]
+        const leafLike = child.dagSize != null && child.dagSize >= child.size && child.dagSize - child.size <= LEAF_OVERHEAD
+        const p = reader.get(child.cid, { signal, expectedSize: leafLike ? child.dagSize : undefined })
+        awaitedLater(p) // awaited in order below
+        reads.push(p)
       }
     }
-    try {
-      for (;;) {
-        signal.throwIfAborted()
-        fill()
-        const task = pending.shift()
-        if (task == null) return
-        if (task.kind === 'node') {
-          const bytes = await task.p
-          nodes--
-          fill()
-          yield * emit(decodeFileNode(task.child.cid, bytes), task.child.offset)
-        } else {
-          const r = await task.p
-          batches--
-          fill()
-          yield * finish(task.jobs, r)
+    // reads not consumed (an error or an early stop) are cancelled by close(); nothing waits for them
+    let i = 0
+    while (i < wanted.length) {
+      signal.throwIfAborted()
+      readAheadFrom(i)
+      if (jobs[i] == null) {
+        const read = reads.shift() as Promise<Uint8Array>
+        const child = wanted[i++]
+        yield * node(decodeFileNode(child.cid, await read), child.offset)
+        continue
+      }
+      const batch: Array<{ job: LeafJob, child: Wanted }> = []
+      let bytes = 0
+      while (i < wanted.length && jobs[i] != null && bytes < batchBytes && batch.length < MAX_BATCH_LEAVES) {
+        const job = jobs[i] as LeafJob
+        batch.push({ job, child: wanted[i++] })
+        bytes += job.block
+      }
+      yield { batch: resubmit(batch) }
+    }
+  }
+
+  return {
+    root: () => node(root, 0),
+    node,
+    resubmit,
+    async readStuck (child, block) {
+      return decodeFileNode(child.cid, await reader.get(child.cid, { signal, expectedSize: block }))
+    },
+    window: fd != null ? WRITE_BATCHES_AHEAD : READ_BATCHES_AHEAD,
+    signal,
+    close () { controller.abort() }
+  }
+}
+
+/** The throw of a batch that failed to write, else how many leaves it did and the file bytes they were. */
+function doneOf (jobs: Batch['jobs'], r: LeafResult): number {
+  if (r.error != null) {
+    const err: NodeJS.ErrnoException = new Error(r.message ?? r.error)
+    err.code = r.error
+    throw err
+  }
+  let written = 0
+  for (let i = 0; i < r.done; i++) written += jobs[i].job.take
+  return written
+}
+
+/**
+ * The pieces of `planned` in file order (`content`): at most `plan.window` batches in flight
+ * over the whole walk, each consumed when it is the oldest; the leaf a batch stopped at is
+ * read here and the rest sent again.
+ */
+async function * inOrder (plan: Plan, planned: AsyncGenerator<Planned>): AsyncGenerator<Piece> {
+  const ahead: Planned[] = []
+  let batches = 0
+  let done = false
+  try {
+    for (;;) {
+      plan.signal.throwIfAborted()
+      // pull (and so send) batches until the window is full, unless bytes of this thread come first
+      while (!done && batches < plan.window && (ahead.length === 0 || ahead[0].batch != null)) {
+        const next = await planned.next()
+        if (next.done === true) done = true
+        else {
+          ahead.push(next.value)
+          if (next.value.batch != null) batches++
         }
       }
-    } finally {
-      // no batch may still write into the caller's file once this returns
-      await Promise.allSettled(pending.flatMap(t => t.kind === 'leaves' ? [t.p] : []))
+      const head = ahead.shift()
+      if (head == null) return
+      if (head.piece != null) {
+        yield head.piece
+        continue
+      }
+      batches--
+      yield * finished(plan, head.batch.jobs, await head.batch.p)
     }
+  } finally {
+    await planned.return(undefined)
+    // no batch may still be running for a consumer that is gone
+    await Promise.allSettled(ahead.flatMap(a => a.batch != null ? [a.batch.p] : []))
+  }
+}
+
+async function * finished (plan: Plan, jobs: Batch['jobs'], r: LeafResult): AsyncGenerator<Piece> {
+  doneOf(jobs, r)
+  if (r.out != null && r.slices != null) {
+    for (let i = 0; i < r.done; i++) {
+      const [s, e] = [r.slices[2 * i], r.slices[2 * i + 1]]
+      if (e > s) yield { pos: jobs[i].job.pos, bytes: new Uint8Array(r.out, s, e - s) }
+    }
+  }
+  if (r.done >= jobs.length) return
+  const stuck = jobs[r.done]
+  log('leaf %c read on the main thread: %s', stuck.child.cid, r.why)
+  yield * inOrder(plan, plan.node(await plan.readStuck(stuck.child, stuck.job.block), stuck.child.offset))
+  const rest = jobs.slice(r.done + 1)
+  if (rest.length === 0) return
+  plan.signal.throwIfAborted()
+  const again = plan.resubmit(rest)
+  yield * finished(plan, again.jobs, await again.p)
+}
+
+/**
+ * Writes `planned` into `fd` (`writeTo`): the workers write their leaves at their offsets, so
+ * the batches may finish in any order; the next one is sent as soon as any of the `plan.window`
+ * in flight is done (no wait for the oldest). Bytes read here are written here. `progress` is
+ * called with the bytes of each piece once written. Returns once nothing is in flight.
+ */
+async function inAnyOrder (plan: Plan, planned: AsyncGenerator<Planned>, fd: number, progress: (bytes: number) => void): Promise<void> {
+  const inFlight = new Set<Promise<void>>()
+  const settle = async (jobs: Batch['jobs'], p: Promise<LeafResult>): Promise<void> => {
+    const r = await p
+    progress(doneOf(jobs, r))
+    if (r.done >= jobs.length) return
+    const stuck = jobs[r.done]
+    log('leaf %c read on the main thread: %s', stuck.child.cid, r.why)
+    await inAnyOrder(plan, plan.node(await plan.readStuck(stuck.child, stuck.job.block), stuck.child.offset), fd, progress)
+    const rest = jobs.slice(r.done + 1)
+    if (rest.length === 0) return
+    plan.signal.throwIfAborted()
+    const again = plan.resubmit(rest)
+    await settle(again.jobs, again.p)
+  }
+  let failed = false
+  try {
+    for await (const next of planned) {
+      if (next.piece != null) {
+        await writeAt(fd, next.piece.bytes, next.piece.pos)
+        progress(next.piece.bytes.byteLength)
+        continue
+      }
+      const t = settle(next.batch.jobs, next.batch.p)
+      inFlight.add(t)
+      t.then(() => inFlight.delete(t), () => { failed = true })
+      awaitedLater(t) // awaited below (race, then all)
+      while (inFlight.size >= plan.window && !failed) await Promise.race(inFlight)
+      if (failed) await Promise.all(inFlight)
+    }
+    await Promise.all(inFlight)
+  } finally {
+    // no batch may still write into the caller's file once this returns
+    await Promise.allSettled(inFlight)
   }
 }

@@ -4,7 +4,9 @@
  */
 export { createLocalFirstBlockReader } from './block-reader.js'
 export type { BlockReader, LocalFirstBlockReaderInit } from './block-reader.js'
-export { resolveFile, decodeFileNode } from './file-exporter.js'
-export type { UnixfsFile, FileNode, ContentOptions, ResolveFileOptions } from './file-exporter.js'
+export { resolveFile } from './file-exporter.js'
+export { decodeFileNode } from './file-node.js'
+export type { FileNode } from './file-node.js'
+export type { UnixfsFile, ContentOptions, ResolveFileOptions } from './file-exporter.js'
 export { writeToFile } from './write-file.js'
 export type { WriteFileOptions } from './write-file.js'
