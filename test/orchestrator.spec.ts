@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it, expect } from 'vitest'
 import WebSocket from 'ws'
-import { createOrchestrator, DATABASE_FILE_NAME } from '../src/orchestrator/index.js'
+import { BOOTSTRAP_COALESCE_MS, createManualTime, createOrchestrator, DATABASE_FILE_NAME } from '../src/orchestrator/index.js'
 import { sql, usePostgres } from './helpers/postgres.js'
 import type { Orchestrator, OrchestratorEvent } from '../src/orchestrator/index.js'
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../src/protocol/index.js'
@@ -520,9 +520,14 @@ describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
   it('coalesces bootstrap updates and adds extra bootstrap peers (only valid /p2p/ multiaddrs)', async () => {
     await orch.stop()
     const gatewayAddr = `/ip4/127.0.0.1/tcp/4999/p2p/${PEER(2)}`
+    // manual time: the coalescing window closes when the test says so, however long a loaded machine takes
+    // between the two nodes' messages (with real time, 100 ms between them gave two updates)
+    const time = createManualTime(Date.now())
     orch = createOrchestrator({
       databasePath: ':memory:',
       port: 0,
+      clock: time,
+      scheduler: time,
       extraBootstrapPeers: (ws) => ws === 'w' ? [gatewayAddr, 'garbage', '/ip4/127.0.0.1/tcp/1'] : []
     })
     ;({ url } = await orch.start())
@@ -532,8 +537,11 @@ describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
     await a.join(creds[0].token, PEER(0), 100)
     expect(a.of('workspace_joined')[0].bootstrap_peers).toEqual([gatewayAddr])
     await expect.poll(async () => (await orch.workspaceStatus('w')).nodes.filter(n => n.peerId != null).length).toBe(1)
+    // node 0's own window: nobody else to tell
+    await a.barrier()
+    time.advance(BOOTSTRAP_COALESCE_MS)
 
-    // two nodes become ready in the same moment: node 0 hears of both in one bootstrap_update
+    // two nodes become ready within one window: node 0 hears of both in one bootstrap_update
     const b = connect()
     const c = connect()
     await Promise.all([b.hello(creds[1].token), c.hello(creds[2].token)])
@@ -541,6 +549,11 @@ describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
     expect(b.of('workspace_joined')[0].bootstrap_peers[0]).toBe(gatewayAddr)
     b.ready('w', PEER(1))
     c.ready('w', '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo')
+    await b.barrier()
+    await c.barrier()
+    await a.barrier()
+    expect(a.of('bootstrap_update')).toHaveLength(0)
+    time.advance(BOOTSTRAP_COALESCE_MS)
     const update = await a.waitFor(m => m.type === 'bootstrap_update')
     await drained(a)
     expect(a.of('bootstrap_update')).toHaveLength(1)
