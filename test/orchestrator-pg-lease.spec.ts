@@ -28,9 +28,9 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
 
   /** Resolves once `instanceId`'s connection waits on the lease (it is a follower, not just slow to connect). */
   async function waitingOnLock (url: string, instanceId: string): Promise<void> {
-    const deadline = Date.now() + TAKEOVER
+    const deadline = performance.now() + TAKEOVER
     while ((await sql(url, "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [`otherthing:${instanceId}`])).length === 0) {
-      if (Date.now() > deadline) throw new Error(`${instanceId} never waited on the lease`)
+      if (performance.now() > deadline) throw new Error(`${instanceId} never waited on the lease`)
       await new Promise(resolve => setTimeout(resolve, 20))
     }
   }
@@ -119,9 +119,9 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
     controller.abort()
     await expect(waiting).rejects.toMatchObject({ name: 'AbortedError', code: 'ERR_ABORTED' })
     await b.stop()
-    const deadline = Date.now() + TAKEOVER
+    const deadline = performance.now() + TAKEOVER
     while ((await sql(url, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'otherthing:b'")).length > 0) {
-      if (Date.now() > deadline) throw new Error('b\'s session outlived stop()')
+      if (performance.now() > deadline) throw new Error('b\'s session outlived stop()')
       await new Promise(resolve => setTimeout(resolve, 20))
     }
     expect(a.isLeader).toBe(true)

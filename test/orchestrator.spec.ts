@@ -46,11 +46,11 @@ class RawNode {
   send (m: unknown): void { this.ws.send(typeof m === 'string' ? m : JSON.stringify(m)) }
 
   async waitFor (pred: (m: Msg) => boolean, timeout = 5000, from = 0): Promise<Msg> {
-    const deadline = Date.now() + timeout
+    const deadline = performance.now() + timeout
     for (;;) {
       const found = this.messages.slice(from).find(pred)
       if (found != null) return found
-      if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(this.messages.map(m => m.type))}`)
+      if (performance.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(this.messages.map(m => m.type))}`)
       await new Promise<void>(resolve => {
         const w = (): void => { this.#waiters.delete(w); clearTimeout(t); resolve() }
         const t = setTimeout(w, 50)
@@ -281,12 +281,12 @@ describe.each(engines)('orchestrator ($engine)', ({ engine }) => {
     expect(events.some(e => e.type === 'allocation' && e.state === 'pinned')).toBe(true)
 
     // node 1 goes away: nothing happens before the grace period, then node 0 gets the pin
-    const closedAt = Date.now()
+    const closedAt = performance.now()
     raw[1].close()
     await expect.poll(async () => (await orch.workspaceStatus('w')).nodesOnline).toBe(2)
     await raw[0].waitFor(m => m.type === 'pin_content', 3000)
     // not before the grace period (400 ms) from the close: the orchestrator saw the close after closedAt
-    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(400)
+    expect(performance.now() - closedAt).toBeGreaterThanOrEqual(400)
     raw[0].send({ type: 'content_pinned', workspace_id: 'w', cid: CIDS[0], size: 42 })
     await expect.poll(async () => (await orch.pinStatus('w', CIDS[0])).allocations.filter(a => a.state === 'pinned').length).toBe(3)
 
