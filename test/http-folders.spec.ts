@@ -31,9 +31,9 @@ let url: string
 
 /** Polls `check` (the node has no event for "usage is back"). */
 async function until (check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
+  const end = performance.now() + timeoutMs
   while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out waiting')
+    if (performance.now() > end) throw new Error('timed out waiting')
     await new Promise(resolve => setTimeout(resolve, 25))
   }
 }

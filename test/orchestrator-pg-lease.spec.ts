@@ -30,11 +30,11 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
 
   /** Resolves once `instanceId`'s connection tried the lease and did not get it (it is a follower, not just slow to connect). */
   async function waitingOnLock (url: string, instanceId: string): Promise<void> {
-    const deadline = Date.now() + TAKEOVER
+    const deadline = performance.now() + TAKEOVER
     // the server shows the session's last statement: a try, and no lock of this session granted
     while ((await sql(url, `SELECT 1 FROM pg_stat_activity a WHERE a.application_name = $1 AND a.query LIKE '%pg_try_advisory_lock%'
       AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted)`, [`otherthing:${instanceId}`])).length === 0) {
-      if (Date.now() > deadline) throw new Error(`${instanceId} never waited on the lease`)
+      if (performance.now() > deadline) throw new Error(`${instanceId} never waited on the lease`)
       await new Promise(resolve => setTimeout(resolve, 20))
     }
   }
@@ -151,9 +151,9 @@ describe.skipIf(postgres.skip != null)('postgres leader lease', () => {
     controller.abort()
     await expect(waiting).rejects.toMatchObject({ name: 'AbortedError', code: 'ERR_ABORTED' })
     await b.stop()
-    const deadline = Date.now() + TAKEOVER
+    const deadline = performance.now() + TAKEOVER
     while ((await sql(url, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'otherthing:b'")).length > 0) {
-      if (Date.now() > deadline) throw new Error('b\'s session outlived stop()')
+      if (performance.now() > deadline) throw new Error('b\'s session outlived stop()')
       await new Promise(resolve => setTimeout(resolve, 20))
     }
     expect(a.isLeader).toBe(true)

@@ -17,6 +17,11 @@
  * the message waits for the removal, then is refused with ERR_FORBIDDEN,
  * never failing on the foreign keys with ERR_INTERNAL. The removal is held
  * open here (an uncommitted DELETE) until the message is seen waiting on it.
+ *
+ * A pin made while its node becomes ready: the pin's transaction planned a
+ * `queued` copy (node offline), the node's `pin_sync` and the placement it
+ * schedules read before that commit; the commit's re-check sends the copy.
+ * The pin's write is held back here by a table lock on `pin_allocations`.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import pg from 'pg'
@@ -180,4 +185,49 @@ describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: racing a mem
       expect(await sql(database, "SELECT * FROM pin_allocations WHERE workspace_id = 'w'")).toEqual([])
     })
   }
+})
+
+describe.skipIf(postgres.skip != null)('orchestrator on PostgreSQL: a pin made while its node becomes ready', () => {
+  let orch: Orchestrator | undefined
+  const sockets: WebSocket[] = []
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.terminate()
+    await orch?.stop()
+  })
+
+  it('sends the copy it queued for a node that became ready before the commit (whose pin_sync read before it)', async () => {
+    const database = await postgres.createDatabase()
+    orch = createOrchestrator({ database, port: 0 })
+    const { url } = await orch.start()
+    await orch.createWorkspace({ id: 'w', name: 'W' })
+    const { node: info, token } = await orch.createNode({ name: 'late' })
+    await orch.addMember('w', info.id)
+    await orch.settled()
+    const other = new pg.Client({ connectionString: database })
+    await other.connect()
+    let n: SimNode
+    try {
+      // the pin's transaction planned a queued copy (the node is offline), then waits to write it
+      await other.query('BEGIN')
+      await other.query('LOCK TABLE pin_allocations IN SHARE MODE')
+      const pinned = orch.pin('w', { cid: CID, replicationMin: 1, replicationMax: -1 })
+      await Promise.race([lockWaiter(database), pinned.then(() => { throw new Error('the pin did not wait for the table lock') })])
+      // meanwhile the node comes, is ready, and its pin_sync (and the placement it schedules) find nothing yet
+      n = await ready(url, token, 1_000_000)
+      sockets.push(n.ws)
+      n.send({ type: 'pin_sync', workspace_id: 'w', cids: [] })
+      await answered(n)
+      await orch.settled()
+      expect(n.count(m => m.type === 'pin_content')).toBe(0)
+      await other.query('COMMIT')
+      expect((await pinned).allocations).toMatchObject([{ nodeId: info.id, state: 'queued' }])
+    } finally {
+      await other.end()
+    }
+    // what the pin's commit scheduled has run, and its messages went out before this answer
+    await orch.settled()
+    await answered(n)
+    expect(n.count(m => m.type === 'pin_content' && m.cid === CID)).toBe(1)
+    expect(await sql(database, "SELECT state FROM pin_allocations WHERE workspace_id = 'w'")).toEqual([{ state: 'pinning' }])
+  })
 })

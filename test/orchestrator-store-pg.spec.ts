@@ -31,9 +31,9 @@ describe.skipIf(postgres.skip != null)('postgres', () => {
 
   /** Polls `check` (a condition in the server, not a fixed delay) until it holds. */
   async function until (check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
+    const deadline = performance.now() + timeoutMs
     while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
       await new Promise(resolve => setTimeout(resolve, 20))
     }
   }

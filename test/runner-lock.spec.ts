@@ -4,6 +4,7 @@
  * of a dead process is taken over.
  */
 import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -100,14 +101,22 @@ describe('storage path lock', () => {
 
   it('two processes racing for a free path: exactly one wins', async () => {
     const root = join(storagePath, 'otherthing-storage')
-    const script = `import('${new URL('../src/storage/lock.ts', import.meta.url).href}').then(m => m.acquireStorageLock(${JSON.stringify(root)})).then(() => { process.stdout.write('won'); setTimeout(() => {}, 1500) }, e => { process.stdout.write(e.code) })`
-    const race = await Promise.all([0, 1, 2].map(async () => await new Promise<string>((resolve) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
-      let out = ''
-      c.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-      c.once('close', () => resolve(out))
-    })))
-    expect(race.filter(r => r === 'won')).toHaveLength(1)
-    expect(race.filter(r => r === 'ERR_STORAGE_LOCKED')).toHaveLength(2)
+    // the winner holds the lock until the test closes its stdin, after all three have answered: a process that
+    // reaches the lock late (a loaded machine starts them seconds apart) still finds it held, never stale
+    const script = `import('${new URL('../src/storage/lock.ts', import.meta.url).href}').then(m => m.acquireStorageLock(${JSON.stringify(root)})).then(() => { process.stdout.write('won'); process.stdin.resume() }, e => { process.stdout.write(e.code) })`
+    const children = [0, 1, 2].map(() => spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }))
+    const closed = children.map(async c => { await once(c, 'close') })
+    try {
+      const race = await Promise.all(children.map(async c => await new Promise<string>((resolve) => {
+        let out = ''
+        c.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; if (out === 'won' || out === 'ERR_STORAGE_LOCKED') resolve(out) })
+        c.once('close', () => resolve(out))
+      })))
+      expect(race.filter(r => r === 'won')).toHaveLength(1)
+      expect(race.filter(r => r === 'ERR_STORAGE_LOCKED')).toHaveLength(2)
+    } finally {
+      for (const c of children) c.stdin.end()
+      await Promise.all(closed)
+    }
   })
 })

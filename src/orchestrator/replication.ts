@@ -225,6 +225,7 @@ export class Replication {
     const dropped = await t.db.setMemberAllocations(batch.rows)
     const gone = new Set(dropped.map(allocationKey))
     const written = batch.settle(gone)
+    this.#recheckQueued(t, written)
     for (const r of dropped) {
       // the store's word is newer than this instance's member set; a re-add later is announced (and read) after it
       if (this.#ctx.state.members.get(r.workspace_id)?.delete(r.node_id) === true) {
@@ -234,6 +235,22 @@ export class Replication {
       this.schedulePin(r.workspace_id, r.cid)
     }
     return written
+  }
+
+  /**
+   * A `queued` row goes to its node's next `pin_sync`. On PostgreSQL the node can become ready while this
+   * transaction runs: its `pin_sync` then reads its allocations before this row is committed, and the placement
+   * that `pin_sync` schedules can run before this commit too (a pin this transaction inserted is not even seen).
+   * So after the commit, a queued row of a node ready by then is placed again (the planner sends it).
+   */
+  #recheckQueued (t: TxScope, written: AllocationRow[]): void {
+    const queued = written.filter(r => r.state === 'queued')
+    if (queued.length === 0) return
+    t.afterCommit(() => {
+      for (const r of queued) {
+        if (this.#ctx.state.ready.get(r.workspace_id)?.has(r.node_id) === true) this.schedulePin(r.workspace_id, r.cid)
+      }
+    })
   }
 
   /** `pin_content` for a pin, with the addresses of up to 3 ready members that hold it as providers. */

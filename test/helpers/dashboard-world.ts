@@ -54,9 +54,9 @@ export interface DashboardWorld {
 
 /** Polls `check` (the page and the orchestrator have no event for these states). */
 export async function until (check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
+  const end = performance.now() + timeoutMs
   while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out waiting')
+    if (performance.now() > end) throw new Error('timed out waiting')
     await new Promise(resolve => setTimeout(resolve, 50))
   }
 }
